@@ -1,0 +1,112 @@
+"""Staff management of tenants and credentials; read-only views of events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+from django.utils import timezone
+
+from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
+from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+    search_fields = ("name",)
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "organization", "created_at")
+    list_filter = ("organization",)
+    search_fields = ("name", "organization__name")
+    list_select_related = ("organization",)
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "kind", "project", "created_at")
+    list_filter = ("kind", "project")
+    search_fields = ("id", "name")
+    list_select_related = ("project__organization",)
+
+
+@admin.register(Website)
+class WebsiteAdmin(admin.ModelAdmin):
+    list_display = ("id", "name", "source", "allowed_origins", "created_at")
+    list_select_related = ("source",)
+
+
+class CredentialAdmin(admin.ModelAdmin):
+    """Creating a credential generates its secret and shows it once, in a message."""
+
+    prefix = ""
+    list_display = ("identifier", "label", "scopes", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    search_fields = ("identifier", "label")
+    readonly_fields = ("identifier", "created_at", "last_used_at", "revoked_at")
+    exclude = ("secret_hash",)
+    actions = ("revoke",)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        if not change:
+            parts, hashed = credential_generate(self.prefix)
+            obj.identifier, obj.secret_hash = parts.identifier, hashed
+            super().save_model(request, obj, form, change)
+            messages.warning(
+                request,
+                f"Copy this credential now; it will not be shown again: {parts.identifier}.{parts.secret}",
+            )
+            return
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Revoke selected credentials")
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        messages.success(request, f"Revoked {count} credential(s).")
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(CredentialAdmin):
+    prefix = API_KEY_PREFIX
+    list_display = ("identifier", "source", *CredentialAdmin.list_display[1:])
+    list_select_related = ("source",)
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(CredentialAdmin):
+    prefix = ACCESS_TOKEN_PREFIX
+    list_display = ("identifier", "project", "source", *CredentialAdmin.list_display[1:], "expires_at")
+    list_select_related = ("project__organization", "source")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("name", "event_id", "timestamp", "user_id", "account_id", "source", "wire_format")
+    list_filter = ("wire_format", "name", "source", "timestamp")
+    search_fields = ("name", "event_id", "user_id", "account_id", "session_id")
+    date_hierarchy = "timestamp"
+    show_full_result_count = False
+    list_select_related = ("source",)
+    ordering = ("-timestamp", "-id")
+
+
+@admin.register(RejectedEvent)
+class RejectedEventAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "wire_format", "source", "index", "field", "message")
+    list_filter = ("wire_format", "source", "received_at")
+    search_fields = ("message", "field")
+    list_select_related = ("source",)

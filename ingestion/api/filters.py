@@ -1,0 +1,77 @@
+"""django-filter sets for the read API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import django_filters
+from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from rest_framework.exceptions import ValidationError
+
+from ingestion.canonical import datetime_from_iso, datetime_from_ms
+from ingestion.models import Event, RejectedEvent, WireFormat
+from profiles.selectors import profile_identifiers
+
+
+def instant_parse(value: str, *, field: str) -> datetime:
+    """ISO 8601 or milliseconds since the epoch, as an aware UTC datetime."""
+    text = value.strip()
+    parsed = datetime_from_ms(int(text)) if text.lstrip("-").isdigit() else datetime_from_iso(text)
+    if parsed is None:
+        raise ValidationError({field: f"{field} must be ISO 8601 (2024-05-02T06:38:24Z) or milliseconds"})
+    return parsed
+
+
+class TimeRangeFilterSet(django_filters.FilterSet):
+    """``since`` (inclusive) and ``until`` (exclusive) on ``time_field``."""
+
+    time_field = "timestamp"
+
+    since = django_filters.CharFilter(method="filter_since", help_text="Inclusive; ISO 8601 or milliseconds.")
+    until = django_filters.CharFilter(method="filter_until", help_text="Exclusive; ISO 8601 or milliseconds.")
+
+    def filter_since(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(**{f"{self.time_field}__gte": instant_parse(value, field="since")})
+
+    def filter_until(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(**{f"{self.time_field}__lt": instant_parse(value, field="until")})
+
+
+class EventFilterSet(TimeRangeFilterSet):
+    source_id = django_filters.NumberFilter(field_name="source_id")
+    wire_format = django_filters.ChoiceFilter(choices=WireFormat.choices)
+    profile = django_filters.NumberFilter(method="filter_profile", help_text="TrackHub profile id.")
+    property = django_filters.CharFilter(method="filter_noop", help_text="A key of properties; use with value.")
+    value = django_filters.CharFilter(
+        method="filter_property_value",
+        help_text="Matches a JSON string equal to it, or a number or boolean whose JSON text equals it.",
+    )
+
+    class Meta:
+        model = Event
+        fields = ["name", "source_id", "wire_format", "user_id", "account_id", "session_id"]
+
+    def filter_noop(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset
+
+    def filter_property_value(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        key = self.data.get("property")
+        if not key:
+            raise ValidationError({"property": "property is required with value"})
+        return queryset.annotate(_property_text=KeyTextTransform(key, "properties")).filter(_property_text=value)
+
+    def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        project_id = self.request.auth.project.id if self.request is not None else None
+        identifiers = profile_identifiers(project_id=project_id, profile_id=int(value)) or []
+        return queryset.filter(identity_key__in=identifiers)
+
+
+class RejectedEventFilterSet(TimeRangeFilterSet):
+    time_field = "received_at"
+    source_id = django_filters.NumberFilter(field_name="source_id")
+    wire_format = django_filters.ChoiceFilter(choices=WireFormat.choices)
+
+    class Meta:
+        model = RejectedEvent
+        fields = ["source_id", "wire_format"]

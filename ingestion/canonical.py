@@ -1,0 +1,154 @@
+"""The canonical event every wire format maps to, and the helpers adapters share.
+
+Adapters turn each wire event into a :class:`CanonicalEvent` or a list of
+:class:`EventProblem`; everything after that (dedupe, storage, identity hand-off, the
+``rejected`` list) is written once in ``ingestion.services``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+import orjson
+
+
+class EventProblem(msgspec.Struct, frozen=True):
+    """One thing wrong with one event: the contract's ``{"index", "field", "message"}``."""
+
+    index: str
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+class CanonicalEvent(msgspec.Struct, kw_only=True):
+    name: str
+    event_id: str
+    timestamp: datetime
+    namespace: str | None = None
+    user_id: str | None = None
+    profile_id: str | None = None
+    anonymous_id: str | None = None
+    account_id: str | None = None
+    session_id: str | None = None
+    page_id: str | None = None
+    properties: dict[str, Any] = msgspec.field(default_factory=dict)
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class RejectedItem(msgspec.Struct, frozen=True):
+    """An event that failed validation: its problems and the raw fragment to replay."""
+
+    problems: list[EventProblem]
+    payload: Any
+
+
+# --- identifiers ------------------------------------------------------------------------
+
+
+def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
+    """The id of an event that came without one (contract: Deduplication).
+
+    With its own timestamp, a hash of everything the event carries, so a retried request
+    is stored once; without one, a random UUID, so every request is a new event.
+    """
+    if not has_own_timestamp:
+        return str(uuid.uuid4())
+    digest = hashlib.sha256(name.encode() + b"\0" + orjson.dumps(raw, option=orjson.OPT_SORT_KEYS))
+    return "th-" + digest.hexdigest()[:40]
+
+
+# --- timestamps -------------------------------------------------------------------------
+
+# Milliseconds that still fit a datetime: year 1 to 9999.
+_MIN_MS = -62135596800000
+_MAX_MS = 253402300799999
+
+
+def datetime_from_ms(value: Any) -> datetime | None:
+    """Milliseconds since the epoch as an aware UTC datetime; None if not a valid number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not _MIN_MS <= value <= _MAX_MS:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def datetime_from_iso(value: Any) -> datetime | None:
+    """An ISO 8601 string with a four-digit year, as aware UTC; naive means UTC."""
+    if not isinstance(value, str) or len(value) < 10 or not value[:4].isdigit() or value[4] != "-":
+        return None
+    text = value.strip()
+    if text.endswith(("z", "Z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """The read API's form: ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+# --- value checks -----------------------------------------------------------------------
+
+
+def optional_string(
+    item: dict[str, Any], key: str, *, index: str, problems: list[EventProblem], max_length: int | None = None
+) -> str | None:
+    """A string field that may be absent or null. Numbers are refused, not coerced."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems.append(EventProblem(index, key, f"{key} must be a string"))
+        return None
+    if max_length is not None and len(value) > max_length:
+        problems.append(EventProblem(index, key, f"{key} must be at most {max_length} characters"))
+        return None
+    return value
+
+
+def required_string(
+    item: dict[str, Any], key: str, *, index: str, problems: list[EventProblem], max_length: int | None = None
+) -> str | None:
+    """A string field that must be present and not empty (contract: Required)."""
+    value = item.get(key)
+    if value is None or value == "":
+        problems.append(EventProblem(index, key, f"{key} is required"))
+        return None
+    return optional_string(item, key, index=index, problems=problems, max_length=max_length)
+
+
+def json_object(
+    item: dict[str, Any], key: str, *, index: str, problems: list[EventProblem], allow_json_string: bool = False
+) -> dict[str, Any] | None:
+    """An object field; with ``allow_json_string`` a string holding a JSON object too."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if allow_json_string and isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            problems.append(EventProblem(index, key, f"{key} must be a JSON object or a string holding one"))
+            return None
+    if not isinstance(value, dict):
+        problems.append(EventProblem(index, key, f"{key} must be a JSON object"))
+        return None
+    return value

@@ -1,0 +1,43 @@
+"""Credential strings: ``identifier.secret``, the secret stored as a SHA-256 hex digest.
+
+Modelled on healthchecks' API keys: look the row up by its public identifier (a unique
+index), then compare the secret's hash with ``hmac.compare_digest`` so the comparison
+takes the same time whatever the secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import NamedTuple
+
+API_KEY_PREFIX = "key_"
+ACCESS_TOKEN_PREFIX = "tok_"
+
+
+class CredentialParts(NamedTuple):
+    identifier: str
+    secret: str
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(secret_hash(secret), stored_hash)
+
+
+def credential_generate(prefix: str) -> tuple[CredentialParts, str]:
+    """A fresh ``(identifier, secret)`` and the hash to store."""
+    parts = CredentialParts(prefix + secrets.token_hex(8), secrets.token_urlsafe(32))
+    return parts, secret_hash(parts.secret)
+
+
+def credential_split(presented: str) -> CredentialParts | None:
+    """``identifier.secret`` split at the first dot; None if it is not of that form."""
+    identifier, dot, secret = presented.strip().partition(".")
+    if not dot or not identifier or not secret or len(identifier) > 64:
+        return None
+    return CredentialParts(identifier, secret)

@@ -1,0 +1,92 @@
+"""What every wire-format adapter provides to the shared track view.
+
+An adapter knows only its format: how a body splits into events, how one event maps to
+the canonical form, and how answers look. Authentication, limits, dedupe and storage are
+done once by ``ingestion.views.TrackView`` and ``ingestion.services``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import orjson
+from django.http import HttpResponse
+
+from ingestion.canonical import CanonicalEvent, EventProblem
+
+
+class RequestProblem(Exception):
+    """A problem with the whole request: nothing is stored (contract: request-level)."""
+
+    def __init__(self, message: str, *, status: int = 400, kind: str = "invalid_body", field: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.kind = kind
+        self.field = field
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What the shared path did with a request's events."""
+
+    accepted: int  # valid events, duplicates included (a retry gets the same answer)
+    stored: int  # rows newly written
+    rejected: Sequence[EventProblem] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return self.accepted - self.stored
+
+
+@dataclass(frozen=True)
+class WireEvent:
+    """One event as it arrived: where it sits in the body and its raw JSON value."""
+
+    index: str
+    raw: Any
+    replay_payload: Any  # the smallest fragment of the format that carries just this event
+    group_name: Any = None  # Intempt: the name of the track[] group it came in
+
+
+def json_response(body: Any, *, status: int, headers: dict[str, str] | None = None) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
+    for key, value in (headers or {}).items():
+        response[key] = value
+    return response
+
+
+class WireFormatAdapter:
+    """Subclasses implement the four methods below for one format."""
+
+    wire_format: ClassVar[str]
+
+    def split(self, document: Any) -> list[WireEvent]:
+        """The body's events, or :class:`RequestProblem` if its top-level shape is wrong."""
+        raise NotImplementedError
+
+    def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
+        raise NotImplementedError
+
+    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
+        raise NotImplementedError
+
+    def error(
+        self,
+        *,
+        status: int,
+        message: str,
+        kind: str,
+        field: str = "",
+        problems: Sequence[EventProblem] = (),
+        request_id: str,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        """An error in the format's own shape. ``kind`` names the cause for formats whose
+        messages are fixed (Databuddy): ``invalid_body``, ``missing_credentials``,
+        ``invalid_credentials``, ``missing_scope``, ``website_not_found``,
+        ``rate_limited``, ``unavailable``."""
+        raise NotImplementedError

@@ -1,0 +1,135 @@
+"""Intempt: ``POST /{orgName}/projects/{projectName}/sources/{sourceId}/track?apiKey=``.
+
+Body ``{"track": [{"name": ..., "payload": [event, ...]}, ...]}``; 200 ``{}`` on success.
+The seed types ``data``, ``userAttributes`` and ``accountAttributes`` as JSON strings but
+sends objects: both are accepted. ``profileId`` is sent by every example though the
+schema omits it: it is a user identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpResponse
+
+from ingestion.canonical import (
+    CanonicalEvent,
+    EventProblem,
+    datetime_from_ms,
+    derived_event_id,
+    json_object,
+    optional_string,
+)
+from ingestion.formats.base import IngestOutcome, RequestProblem, WireEvent, WireFormatAdapter, json_response
+
+# Fields with a canonical column of their own; everything else goes to ``context``.
+_OWN_FIELDS = {"eventId", "userId", "profileId", "timestamp", "accountId", "sessionId", "pageId", "data"}
+_USER_FIELDS = ("userId", "profileId", "anotherUserId")
+
+
+class IntemptAdapter(WireFormatAdapter):
+    wire_format = "intempt"
+
+    def split(self, document: Any) -> list[WireEvent]:
+        if not isinstance(document, dict):
+            raise RequestProblem("The body must be a JSON object with a track array", field="track")
+        groups = document.get("track")
+        if not isinstance(groups, list):
+            raise RequestProblem("track is required and must be an array", field="track")
+        events: list[WireEvent] = []
+        for g, group in enumerate(groups):
+            if not isinstance(group, dict) or not isinstance(group.get("payload"), list):
+                # A group with no usable payload array is one rejected "event".
+                events.append(WireEvent(index=f"track[{g}]", raw=group, replay_payload=group))
+                continue
+            for i, item in enumerate(group["payload"]):
+                events.append(
+                    WireEvent(
+                        index=f"track[{g}].payload[{i}]",
+                        raw=item,
+                        replay_payload={"name": group.get("name"), "payload": [item]},
+                        group_name=group.get("name"),
+                    )
+                )
+        return events
+
+    def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
+        index, item = event.index, event.raw
+        problems: list[EventProblem] = []
+        if not isinstance(item, dict):
+            if "payload" not in index:  # the group itself was unusable
+                if not isinstance(item, dict):
+                    return [EventProblem(index, "track", "each track item must be an object")]
+                return [EventProblem(index, "payload", "payload is required and must be an array")]
+            return [EventProblem(index, "payload", "each payload item must be an object")]
+
+        name = event.group_name
+        if name is None or name == "":
+            problems.append(EventProblem(index, "name", "name is required"))
+        elif not isinstance(name, str):
+            problems.append(EventProblem(index, "name", "name must be a string"))
+
+        event_id = optional_string(item, "eventId", index=index, problems=problems)
+        user_id = optional_string(item, "userId", index=index, problems=problems)
+        profile_id = optional_string(item, "profileId", index=index, problems=problems)
+        for key in ("anotherUserId", "accountId", "anotherAccountId", "sessionId", "pageId"):
+            optional_string(item, key, index=index, problems=problems)
+        if not any(isinstance(item.get(key), str) and item[key] != "" for key in _USER_FIELDS):
+            problems.append(EventProblem(index, "userId", "userId is required when profileId is not set"))
+
+        timestamp = received_at
+        raw_ts = item.get("timestamp")
+        if raw_ts is not None:
+            parsed = datetime_from_ms(raw_ts)
+            if parsed is None:
+                problems.append(EventProblem(index, "timestamp", "timestamp must be an integer number of milliseconds"))
+            else:
+                timestamp = parsed
+
+        data = json_object(item, "data", index=index, problems=problems, allow_json_string=True)
+        context: dict[str, Any] = {key: value for key, value in item.items() if key not in _OWN_FIELDS}
+        for key in ("userAttributes", "accountAttributes"):
+            attributes = json_object(item, key, index=index, problems=problems, allow_json_string=True)
+            if attributes is not None:
+                context[key] = attributes
+
+        if problems:
+            return problems
+        assert isinstance(name, str)
+        return CanonicalEvent(
+            name=name,
+            event_id=event_id or derived_event_id(name=name, raw=item, has_own_timestamp=raw_ts is not None),
+            timestamp=timestamp,
+            user_id=user_id or None,
+            profile_id=profile_id or None,
+            account_id=item.get("accountId") or None,
+            session_id=item.get("sessionId") or None,
+            page_id=item.get("pageId") or None,
+            properties=data or {},
+            context=context,
+        )
+
+    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
+        body: dict[str, Any] = {}
+        if outcome.rejected:
+            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
+        return json_response(body, status=200)
+
+    def error(
+        self,
+        *,
+        status: int,
+        message: str,
+        kind: str,
+        field: str = "",
+        problems: Sequence[EventProblem] = (),
+        request_id: str,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        if problems:
+            errors: list[dict[str, str]] = [problem.as_dict() for problem in problems]
+        else:
+            errors = [{"field": field, "message": message} if field else {"message": message}]
+        return json_response({"errors": errors}, status=status, headers=headers)

@@ -1,0 +1,45 @@
+import json
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ingestion.selectors import project_get_by_names, source_get
+from ingestion.services import access_token_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a bearer token: for a source (track_api / telemetry_apis) or for a project "
+        "(read). With no --scope the token has no scopes."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--source-id", type=int)
+        parser.add_argument("--org")
+        parser.add_argument("--project")
+        parser.add_argument("--scope", action="append", dest="scopes", default=[])
+        parser.add_argument("--expires-in", type=int, help="Seconds until the token expires.")
+        parser.add_argument("--label", default="")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        source = None
+        if options["source_id"] is not None:
+            source = source_get(source_id=options["source_id"])
+            if source is None:
+                raise CommandError(f"no source {options['source_id']}")
+            project = source.project
+        elif options["org"] and options["project"]:
+            project = project_get_by_names(org=options["org"], project=options["project"])
+            if project is None:
+                raise CommandError(f"no project {options['org']}/{options['project']}")
+        else:
+            raise CommandError("give --source-id N, or --org O --project P")
+        if options["expires_in"] is not None and options["expires_in"] <= 0:
+            raise CommandError("--expires-in must be a positive number of seconds")
+        expires_in = timedelta(seconds=options["expires_in"]) if options["expires_in"] else None
+        _, token = access_token_create(
+            project=project, source=source, scopes=options["scopes"], expires_in=expires_in, label=options["label"]
+        )
+        self.stdout.write(json.dumps({"token": token}) if options["json"] else token)

@@ -1,0 +1,190 @@
+"""Tenants, credentials, events and rejected events.
+
+Organization > Project > Source. Credentials belong to a source (writing) or a project
+(reading) and only ever act inside it. Events are stored in one canonical form whatever
+wire format they arrived in.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Project(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="project_name_unique_in_org")]
+
+    def __str__(self) -> str:
+        return f"{self.organization.name}/{self.name}"
+
+
+class Source(models.Model):
+    class Kind(models.TextChoices):
+        WEB = "web"
+        BACKEND = "backend"
+        INTEGRATION = "integration"
+
+    # The producer-facing 64-bit id (Intempt's ``sourceId``), unique across the install.
+    id = models.BigIntegerField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sources")
+    name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.BACKEND)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name or 'source'} ({self.id})"
+
+
+class Credential(models.Model):
+    """What API keys and access tokens share: ``identifier.secret``, the secret hashed.
+
+    Secrets are 256-bit random strings, so one round of SHA-256 is enough (no password
+    stretching needed); the identifier is the indexed lookup key and the hash is compared
+    in constant time (see ``ingestion.credentials``).
+    """
+
+    identifier = models.CharField(max_length=64, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.identifier}.…"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class ApiKey(Credential):
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="api_keys")
+
+    class Meta:
+        verbose_name = "API key"
+
+
+class AccessToken(Credential):
+    """A bearer token: a track token has a source, a read token only a project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="access_tokens")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, null=True, blank=True, related_name="access_tokens")
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+
+class Website(models.Model):
+    """A Databuddy ``website_id``: client-side tracking into one source."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="websites")
+    name = models.CharField(max_length=200, blank=True)
+    allowed_origins = models.JSONField(default=list, blank=True, help_text="Empty means any origin (*).")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class WireFormat(models.TextChoices):
+    INTEMPT = "intempt"
+    THRIVESTACK = "thrivestack"
+    DATABUDDY = "databuddy"
+    USERPILOT = "userpilot"
+    IMPORT = "import"
+
+
+class Event(models.Model):
+    """One accepted event in canonical form.
+
+    Foreign keys carry no database constraint: the write path inserts thousands of rows a
+    second and the ids come from an authenticated credential, so a per-row FK check buys
+    nothing. Every unique key leads with the project so the table can be partitioned by
+    time and distributed by project.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey(Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    wire_format = models.CharField(max_length=16, choices=WireFormat.choices)
+    name = models.TextField()
+    namespace = models.TextField(null=True, blank=True)
+    # The producer's id, or one TrackHub derived (see ``ingestion.canonical``).
+    event_id = models.TextField()
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+    user_id = models.TextField(null=True, blank=True)
+    profile_id = models.TextField(null=True, blank=True)  # the producer's, not TrackHub's
+    anonymous_id = models.TextField(null=True, blank=True)
+    account_id = models.TextField(null=True, blank=True)
+    session_id = models.TextField(null=True, blank=True)
+    page_id = models.TextField(null=True, blank=True)
+    # The identifier whose profile this event belongs to; null when the event names
+    # nobody (or only placeholders). Profiles are looked up through it at read time, so a
+    # merge moves identities, never event rows.
+    identity_key = models.TextField(null=True, blank=True)
+    properties = models.JSONField(default=dict)
+    context = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name", "event_id"], name="event_dedupe_key")]
+        indexes = [
+            models.Index(fields=["project", "-timestamp", "-id"], name="event_project_time"),
+            models.Index(fields=["project", "name", "-timestamp"], name="event_project_name_time"),
+            models.Index(fields=["project", "source", "-timestamp"], name="event_project_source_time"),
+            models.Index(fields=["project", "identity_key", "-timestamp"], name="event_project_identity"),
+            models.Index(fields=["project", "user_id"], name="event_project_user"),
+            models.Index(fields=["project", "account_id"], name="event_project_account"),
+            models.Index(fields=["project", "session_id"], name="event_project_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.event_id})"
+
+
+class RejectedEvent(models.Model):
+    """An event-level problem: the event was refused, its raw payload kept for replay.
+
+    ``payload`` is the smallest body fragment of the wire format that carries just this
+    event (for Intempt ``{"name": ..., "payload": [item]}``), so replay can send it back
+    through the same adapter.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    wire_format = models.CharField(max_length=16, choices=WireFormat.choices)
+    received_at = models.DateTimeField(default=timezone.now)
+    index = models.CharField(max_length=64)
+    field = models.CharField(max_length=200)
+    message = models.TextField()
+    errors = models.JSONField(default=list)
+    payload = models.JSONField(null=True)
+    replayed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "-received_at", "-id"], name="rejected_project_time"),
+            models.Index(fields=["source", "-received_at"], name="rejected_source_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.index} {self.field}: {self.message}"

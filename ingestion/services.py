@@ -1,0 +1,285 @@
+"""Writes of the ingestion domain: tenants, credentials and the one event write path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import orjson
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ingestion.canonical import CanonicalEvent, RejectedItem
+from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
+from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
+from profiles.services import event_identity_key, identity_work_record
+
+# last_used_at is a hint for staff, not an audit log: write it at most this often, so
+# the hot path does not update the credential row on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+# --- tenants --------------------------------------------------------------------------------
+
+
+def organization_project_ensure(*, org: str, project: str) -> Project:
+    organization, _ = Organization.objects.get_or_create(name=org)
+    project_obj, _ = Project.objects.get_or_create(organization=organization, name=project)
+    return project_obj
+
+
+def source_ensure(*, project: Project, source_id: int, kind: str = Source.Kind.BACKEND) -> Source:
+    """The source with that id in ``project``; ValueError if the id belongs to another one."""
+    source, _ = Source.objects.get_or_create(id=source_id, defaults={"project": project, "kind": kind})
+    if source.project_id != project.id:
+        raise ValueError(f"source {source_id} already belongs to another project")
+    return source
+
+
+def website_create(*, source: Source, origins: Sequence[str] = ()) -> Website:
+    return Website.objects.create(source=source, allowed_origins=list(origins))
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    org: str
+    project: str
+    source_id: int
+    api_key: str
+    bearer_token: str
+    website_id: str
+    read_token: str
+
+
+def source_provision(*, org: str, project: str, source_id: int, origins: Sequence[str] = ()) -> Provisioned:
+    """Create what is missing of org > project > source (+ website) and fresh credentials.
+
+    Earlier credentials stay valid; the website is reused (its origins replaced when
+    ``origins`` is given).
+    """
+    with transaction.atomic():
+        project_obj = organization_project_ensure(org=org, project=project)
+        source = source_ensure(project=project_obj, source_id=source_id)
+        website = source.websites.order_by("created_at").first()
+        if website is None:
+            website = website_create(source=source, origins=origins)
+        elif origins:
+            website.allowed_origins = list(origins)
+            website.save(update_fields=["allowed_origins"])
+        _, api_key = api_key_create(source=source, scopes=["track:events"], label="provision")
+        _, bearer = access_token_create(
+            project=project_obj, source=source, scopes=["track_api", "telemetry_apis"], label="provision"
+        )
+        _, read_token = access_token_create(project=project_obj, scopes=["read"], label="provision")
+    return Provisioned(
+        org=org, project=project, source_id=source.id, api_key=api_key, bearer_token=bearer,
+        website_id=str(website.id), read_token=read_token,
+    )  # fmt: skip
+
+
+# --- credentials ----------------------------------------------------------------------------
+
+
+def api_key_create(*, source: Source, scopes: Sequence[str] = ("track:events",), label: str = "") -> tuple[ApiKey, str]:
+    """A new API key and its ``identifier.secret``, which is shown only this once."""
+    parts, hashed = credential_generate(API_KEY_PREFIX)
+    key = ApiKey.objects.create(
+        source=source, identifier=parts.identifier, secret_hash=hashed, scopes=list(scopes), label=label
+    )
+    return key, f"{parts.identifier}.{parts.secret}"
+
+
+def access_token_create(
+    *,
+    project: Project,
+    source: Source | None = None,
+    scopes: Sequence[str] = (),
+    expires_in: timedelta | None = None,
+    label: str = "",
+) -> tuple[AccessToken, str]:
+    """A new bearer token (a track token when ``source`` is given, else a read token)."""
+    if source is not None and source.project_id != project.id:
+        raise ValueError("the source belongs to another project")
+    parts, hashed = credential_generate(ACCESS_TOKEN_PREFIX)
+    token = AccessToken.objects.create(
+        project=project,
+        source=source,
+        identifier=parts.identifier,
+        secret_hash=hashed,
+        scopes=list(scopes),
+        expires_at=timezone.now() + expires_in if expires_in else None,
+        label=label,
+    )
+    return token, f"{parts.identifier}.{parts.secret}"
+
+
+def credential_revoke(*, presented_or_identifier: str) -> ApiKey | AccessToken | None:
+    """Revoke the key or token named by its full string or its identifier."""
+    identifier = presented_or_identifier.strip().partition(".")[0]
+    now = timezone.now()
+    for model in (ApiKey, AccessToken):
+        credential = model.objects.filter(identifier=identifier).first()
+        if credential is not None:
+            if credential.revoked_at is None:
+                credential.revoked_at = now
+                credential.save(update_fields=["revoked_at"])
+            return credential
+    return None
+
+
+def credential_mark_used(*, credential: ApiKey | AccessToken) -> None:
+    now = timezone.now()
+    if credential.last_used_at is not None and now - credential.last_used_at < LAST_USED_RESOLUTION:
+        return
+    # A conditional UPDATE: concurrent requests race harmlessly to the same value.
+    type(credential).objects.filter(pk=credential.pk).update(last_used_at=now)
+    credential.last_used_at = now
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    accepted: int
+    stored: int
+
+
+def events_ingest(
+    *,
+    source: Source,
+    wire_format: str,
+    events: Sequence[CanonicalEvent],
+    rejected: Sequence[RejectedItem],
+    received_at: datetime,
+) -> StoredBatch:
+    """Store a request's valid events once each, keep its rejected ones, and record the
+    identity work for the new events; all in one transaction, so the caller answers
+    success only after everything is committed."""
+    with transaction.atomic():
+        new_events = _events_insert(source=source, wire_format=wire_format, events=events, received_at=received_at)
+        if rejected:
+            rejected_events_store(source=source, wire_format=wire_format, rejected=rejected, received_at=received_at)
+        if new_events:
+            identity_work_record(project_id=source.project_id, events=new_events)
+    return StoredBatch(accepted=len(events), stored=len(new_events))
+
+
+def rejected_events_store(
+    *, source: Source, wire_format: str, rejected: Sequence[RejectedItem], received_at: datetime
+) -> None:
+    RejectedEvent.objects.bulk_create(
+        [
+            RejectedEvent(
+                project_id=source.project_id,
+                source=source,
+                wire_format=wire_format,
+                received_at=received_at,
+                index=item.problems[0].index,
+                field=item.problems[0].field,
+                message=item.problems[0].message,
+                errors=[problem.as_dict() for problem in item.problems],
+                payload=item.payload,
+            )
+            for item in rejected
+        ]
+    )
+
+
+_INSERT_COLUMNS = (
+    "name", "namespace", "event_id", "timestamp", "user_id", "profile_id", "anonymous_id",
+    "account_id", "session_id", "page_id", "identity_key", "properties", "context",
+)  # fmt: skip
+
+_PG_INSERT = f"""
+INSERT INTO ingestion_event
+    (project_id, source_id, wire_format, received_at, {", ".join(_INSERT_COLUMNS)})
+SELECT %s, %s, %s, %s, t.name, t.namespace, t.event_id, t.timestamp, t.user_id, t.profile_id,
+       t.anonymous_id, t.account_id, t.session_id, t.page_id, t.identity_key,
+       t.properties::jsonb, t.context::jsonb
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
+            %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
+     AS t({", ".join(_INSERT_COLUMNS)})
+ON CONFLICT (project_id, name, event_id) DO NOTHING
+RETURNING name, event_id
+"""
+
+
+def _events_insert(
+    *, source: Source, wire_format: str, events: Sequence[CanonicalEvent], received_at: datetime
+) -> list[CanonicalEvent]:
+    """Insert the events that are new for the project; return those that were.
+
+    PostgreSQL: one multi-row statement, the dedupe done by the unique key with ON
+    CONFLICT DO NOTHING (also between concurrent requests carrying the same events).
+    """
+    if not events:
+        return []
+    if connection.vendor == "postgresql":
+        columns: list[list[object]] = [[] for _ in _INSERT_COLUMNS]
+        for event in events:
+            for column, value in zip(columns, _event_row(event), strict=True):
+                column.append(value)
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_INSERT, [source.project_id, source.id, wire_format, received_at, *columns])
+            inserted = set(cursor.fetchall())
+        new_events = []
+        for event in events:
+            key = (event.name, event.event_id)
+            if key in inserted:
+                inserted.remove(key)  # a key repeated within one request is new only once
+                new_events.append(event)
+        return new_events
+    return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
+
+
+def _events_insert_portable(
+    *, source: Source, wire_format: str, events: Sequence[CanonicalEvent], received_at: datetime
+) -> list[CanonicalEvent]:
+    """The embedded (SQLite) path: look up existing keys, insert the rest."""
+    keys = {(event.name, event.event_id) for event in events}
+    existing = set(
+        Event.objects.filter(project_id=source.project_id, event_id__in=[k[1] for k in keys]).values_list(
+            "name", "event_id"
+        )
+    )
+    new_events: list[CanonicalEvent] = []
+    for event in events:
+        key = (event.name, event.event_id)
+        if key not in existing:
+            existing.add(key)
+            new_events.append(event)
+    Event.objects.bulk_create(
+        [
+            Event(
+                project_id=source.project_id,
+                source_id=source.id,
+                wire_format=wire_format,
+                received_at=received_at,
+                **dict(zip(_INSERT_COLUMNS, _event_row(event, encode_json=False), strict=True)),
+            )
+            for event in new_events
+        ],
+        ignore_conflicts=True,
+    )
+    return new_events
+
+
+def _event_row(event: CanonicalEvent, *, encode_json: bool = True) -> tuple[object, ...]:
+    properties: object = event.properties
+    context: object = event.context
+    if encode_json:
+        properties = orjson.dumps(event.properties).decode()
+        context = orjson.dumps(event.context).decode()
+    return (
+        event.name, event.namespace, event.event_id, event.timestamp, event.user_id, event.profile_id,
+        event.anonymous_id, event.account_id, event.session_id, event.page_id,
+        event_identity_key(user_id=event.user_id, profile_id=event.profile_id, anonymous_id=event.anonymous_id),
+        properties, context,
+    )  # fmt: skip
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())

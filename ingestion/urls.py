@@ -1,0 +1,17 @@
+from django.urls import path, re_path
+
+from ingestion import views
+from ingestion.api import views as api_views
+
+track_urlpatterns = [
+    re_path(
+        r"^(?P<org_name>[^/]+)/projects/(?P<project_name>[^/]+)/sources/(?P<source_id>[^/]+)/track/?$",
+        views.IntemptTrackView.as_view(),
+        name="track-intempt",
+    ),
+]
+
+api_urlpatterns = [
+    path("api/v1/events/", api_views.EventListView.as_view(), name="api-events"),
+    path("api/v1/rejected-events/", api_views.RejectedEventListView.as_view(), name="api-rejected-events"),
+]

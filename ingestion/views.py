@@ -1,0 +1,135 @@
+"""The track endpoints: one shared view, one thin subclass per wire format."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from ingestion.authentication import (
+    CredentialRejected,
+    HasTrackCredential,
+    QueryApiKeyAuthentication,
+    TrackPrincipal,
+)
+from ingestion.body import body_read, json_decode
+from ingestion.canonical import CanonicalEvent, RejectedItem
+from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
+from ingestion.formats.intempt import IntemptAdapter
+from ingestion.services import events_ingest, new_request_id
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_UNAVAILABLE = "5"
+
+
+class TrackView(APIView):
+    """Authenticate, read within limits, split, validate, store, answer: for any format.
+
+    Subclasses set ``adapter`` and ``authentication_classes``; they add nothing else
+    unless their format needs a request-level check (see ``check_request``).
+    """
+
+    adapter: ClassVar[WireFormatAdapter]
+    permission_classes = [HasTrackCredential]
+    # The body is read raw (see ``body_read``); DRF's parsers are never used.
+    parser_classes: ClassVar[list[Any]] = []
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        self.request_id = new_request_id()
+        super().initial(request, *args, **kwargs)
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        principal: TrackPrincipal = request.auth
+        received_at = timezone.now()
+        body = body_read(request._request, limit=settings.TRACKHUB_MAX_BODY_BYTES)
+        wire_events = self.adapter.split(json_decode(body))
+        if not wire_events:
+            raise RequestProblem("No events in the request", field="events")
+        if len(wire_events) > settings.TRACKHUB_MAX_EVENTS_PER_REQUEST:
+            raise RequestProblem(
+                f"At most {settings.TRACKHUB_MAX_EVENTS_PER_REQUEST} events per request, got {len(wire_events)}",
+                kind="too_many_events",
+            )
+
+        events: list[CanonicalEvent] = []
+        rejected: list[RejectedItem] = []
+        for wire_event in wire_events:
+            result = self.adapter.to_canonical(wire_event, received_at=received_at)
+            if isinstance(result, CanonicalEvent):
+                events.append(result)
+            else:
+                rejected.append(RejectedItem(problems=result, payload=wire_event.replay_payload))
+        self.check_request(request, principal, events)
+
+        batch = events_ingest(
+            source=principal.source,
+            wire_format=self.adapter.wire_format,
+            events=events,
+            rejected=rejected,
+            received_at=received_at,
+        )
+        problems = [problem for item in rejected for problem in item.problems]
+        if not events:
+            return self.adapter.error(
+                status=400, message="Invalid request body", kind="invalid_body", problems=problems,
+                request_id=self.request_id,
+            )  # fmt: skip
+        outcome = IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
+        return self.adapter.success(outcome, request_id=self.request_id)
+
+    def check_request(self, request: Request, principal: TrackPrincipal, events: list[CanonicalEvent]) -> None:
+        """A format's own request-level rule (Databuddy's websiteId); raise RequestProblem."""
+
+    def handle_exception(self, exc: Exception) -> HttpResponse:
+        request_id = getattr(self, "request_id", None) or new_request_id()
+        if isinstance(exc, RequestProblem):
+            return self.adapter.error(
+                status=exc.status, message=exc.message, kind=exc.kind, field=exc.field, request_id=request_id
+            )
+        if isinstance(exc, CredentialRejected):
+            status = 401
+            return self.adapter.error(status=status, message=str(exc.detail), kind=exc.kind, request_id=request_id)
+        if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed | exceptions.PermissionDenied):
+            return self.adapter.error(
+                status=401, message="Credentials are missing", kind="missing_credentials", request_id=request_id
+            )
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            return self.adapter.error(status=405, message=str(exc.detail), kind="method", request_id=request_id)
+        if isinstance(exc, exceptions.Throttled):
+            wait = str(int(exc.wait or 1))
+            return self.adapter.error(
+                status=429, message="Too many requests", kind="rate_limited", request_id=request_id,
+                headers={"Retry-After": wait},
+            )  # fmt: skip
+        if isinstance(exc, OperationalError | InterfaceError):
+            logger.warning("database unavailable: %s", exc)
+            return self.adapter.error(
+                status=503, message="Service temporarily unavailable, retry later", kind="unavailable",
+                request_id=request_id, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
+            )  # fmt: skip
+        if isinstance(exc, DataError):
+            # Values PostgreSQL cannot store (a NUL character in a string, say).
+            return self.adapter.error(
+                status=400, message="Invalid request body: a value cannot be stored", kind="invalid_body",
+                request_id=request_id,
+            )  # fmt: skip
+        if isinstance(exc, DatabaseError):
+            logger.exception("database error on track request")
+            return self.adapter.error(
+                status=503, message="Service temporarily unavailable, retry later", kind="unavailable",
+                request_id=request_id, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
+            )  # fmt: skip
+        return super().handle_exception(exc)
+
+
+class IntemptTrackView(TrackView):
+    adapter = IntemptAdapter()
+    authentication_classes = [QueryApiKeyAuthentication]

@@ -1,0 +1,20 @@
+"""Thin Celery tasks: take ids, call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from profiles import services
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=10,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def identity_work_process_task(work_id: int) -> None:
+    services.identity_work_process(work_id=work_id)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Quick start: install, migrate, provision a demo source and run TrackHub on the embedded
+# default (SQLite + in-process Celery). Set DATABASE_URL / CELERY_BROKER_URL to use servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-8000}"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -e .
+
+export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
+.venv/bin/python manage.py migrate --noinput -v0
+.venv/bin/python manage.py collectstatic --noinput -v0
+
+# A staff user for /admin/ and /dashboard/; its password is kept in a local file.
+if [ ! -f .trackhub-admin-password ]; then
+  .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(12))" > .trackhub-admin-password
+fi
+DJANGO_SUPERUSER_PASSWORD="$(cat .trackhub-admin-password)" DJANGO_SUPERUSER_USERNAME=admin \
+  DJANGO_SUPERUSER_EMAIL=admin@example.com .venv/bin/python manage.py createsuperuser --noinput >/dev/null 2>&1 || true
+
+CREDS="$(.venv/bin/python manage.py provision --org demo-organization --project demo-project --source-id 1001 --json)"
+field() { .venv/bin/python -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$CREDS" "$1"; }
+API_KEY="$(field api_key)"; BEARER="$(field bearer_token)"; WEBSITE="$(field website_id)"; READ="$(field read_token)"
+BASE="http://127.0.0.1:${PORT}"
+
+cat <<MSG
+
+TrackHub is starting on ${BASE}
+  dashboard: ${BASE}/dashboard/   admin: ${BASE}/admin/   (user admin, password $(cat .trackhub-admin-password))
+  API docs:  ${BASE}/api/docs/
+
+Credentials for demo-organization / demo-project / source 1001 (shown once):
+  api_key=${API_KEY}
+  bearer_token=${BEARER}
+  website_id=${WEBSITE}
+  read_token=${READ}
+
+Send the Intempt seed's example:
+  curl -X POST '${BASE}/demo-organization/projects/demo-project/sources/1001/track?apiKey=${API_KEY}' \\
+    -H 'Content-Type: application/json' \\
+    -d '{"track":[{"name":"Purchase","payload":[{"eventId":"generated-event-id","profileId":"generated-profile-id","userId":"custom@intempt.com","timestamp":1714631904000,"accountId":"Intempt","anotherUserId":"+111111111","anotherAccountId":"no-reply@intempt.com","data":{"amount":150,"productName":"Wine"},"userAttributes":{"location":"USA"},"accountAttributes":{"founded":2000}}]}]}'
+
+Read it back:
+  curl -H 'Authorization: Bearer ${READ}' ${BASE}/api/v1/events/
+
+MSG
+exec .venv/bin/python manage.py runserver "127.0.0.1:${PORT}"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against the real services: PostgreSQL on 127.0.0.1:5432 and
+# Redis on 127.0.0.1:6379 (override with DATABASE_URL / CELERY_BROKER_URL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -e ".[dev]"
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/pytest "$@"

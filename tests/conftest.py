@@ -1,0 +1,72 @@
+"""Shared fixtures: tenants and credentials made through the real services."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from ingestion.models import Project, Source
+from ingestion.services import access_token_create, api_key_create, source_provision
+
+_source_ids = itertools.count(1001)
+
+
+@dataclass
+class Tenant:
+    """One org > project > source with a credential of every kind."""
+
+    project: Project
+    source: Source
+    api_key: str
+    bearer_token: str
+    website_id: str
+    read_token: str
+
+    @property
+    def intempt_url(self) -> str:
+        org = self.project.organization.name
+        return f"/{org}/projects/{self.project.name}/sources/{self.source.id}/track?apiKey={self.api_key}"
+
+
+def tenant_create(
+    *, org: str = "demo-organization", project: str = "demo-project", source_id: int | None = None
+) -> Tenant:
+    result = source_provision(org=org, project=project, source_id=source_id or next(_source_ids))
+    source = Source.objects.select_related("project__organization").get(id=result.source_id)
+    return Tenant(
+        project=source.project,
+        source=source,
+        api_key=result.api_key,
+        bearer_token=result.bearer_token,
+        website_id=result.website_id,
+        read_token=result.read_token,
+    )
+
+
+@pytest.fixture
+def tenant(db: Any) -> Tenant:
+    return tenant_create()
+
+
+@pytest.fixture
+def other_tenant(db: Any) -> Tenant:
+    return tenant_create(org="other-org", project="other-project")
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def read_client(tenant: Tenant) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}")
+    return client
+
+
+__all__ = ["Tenant", "access_token_create", "api_key_create", "tenant_create"]

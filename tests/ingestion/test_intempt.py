@@ -1,0 +1,268 @@
+"""The Intempt-style endpoint through its URL: status, body and database state."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from django.utils import timezone
+
+from ingestion.models import Event, RejectedEvent
+from ingestion.services import credential_revoke
+from tests.conftest import Tenant
+from tests.seeds import seed_body
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client, tenant: Tenant, body: bytes | str | dict, **extra):
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    return client.post(tenant.intempt_url, data=body, content_type="application/json", **extra)
+
+
+@pytest.mark.parametrize(
+    ("seed", "stored"),
+    [
+        ("intempt_example_1.json", 1),
+        ("intempt_example_2.json", 2),
+        ("intempt_example_3.json", 2),
+        ("intempt_curl.json", 1),
+    ],
+)
+def test_seed_examples_are_accepted_verbatim(client, tenant, seed, stored):
+    response = post(client, tenant, seed_body(seed))
+
+    assert response.status_code == 200
+    assert response.json() == {}
+    assert Event.objects.filter(project=tenant.project, wire_format="intempt").count() == stored
+
+
+def test_every_field_of_the_curl_example_is_stored(client, tenant):
+    post(client, tenant, seed_body("intempt_curl.json"))
+
+    event = Event.objects.get()
+    assert event.name == "Purchase"
+    assert event.event_id == "generated-event-id"
+    assert event.user_id == "custom@intempt.com"
+    assert event.profile_id == "generated-profile-id"
+    assert event.timestamp.isoformat() == "2024-05-02T06:38:24+00:00"
+    assert event.account_id == "Intempt"
+    assert event.session_id == "generated-session-id"
+    assert event.page_id == "generated-page-id"
+    assert event.properties == {"amount": 150, "productName": "Wine", "quantity": 4, "locationLatitude": 51.509865}
+    assert event.context == {
+        "anotherUserId": "+111111111",
+        "anotherAccountId": "no-reply@intempt.com",
+        "userAttributes": {"location": "USA"},
+        "accountAttributes": {"founded": 2000},
+    }
+    assert event.source_id == tenant.source.id
+
+
+def test_a_retried_request_is_stored_once(client, tenant):
+    first = post(client, tenant, seed_body("intempt_example_2.json"))
+    second = post(client, tenant, seed_body("intempt_example_2.json"))
+
+    assert first.status_code == second.status_code == 200
+    assert second.json() == {}
+    assert Event.objects.count() == 2
+
+
+def test_same_event_id_under_another_name_is_another_event(client, tenant):
+    post(client, tenant, {"track": [{"name": "A", "payload": [{"eventId": "e1", "userId": "u"}]}]})
+    post(client, tenant, {"track": [{"name": "B", "payload": [{"eventId": "e1", "userId": "u"}]}]})
+
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["A", "B"]
+
+
+def test_missing_event_id_and_timestamp_gets_a_new_uuid_each_request(client, tenant):
+    body = {"track": [{"name": "Ping", "payload": [{"userId": "u1"}]}]}
+    before = timezone.now()
+    post(client, tenant, body)
+    post(client, tenant, body)
+
+    events = list(Event.objects.order_by("id"))
+    assert len(events) == 2
+    assert events[0].event_id != events[1].event_id
+    assert all(event.timestamp >= before for event in events)
+
+
+def test_missing_event_id_with_timestamp_is_deduplicated_by_content(client, tenant):
+    body = {"track": [{"name": "Ping", "payload": [{"userId": "u1", "timestamp": 1714631904000}]}]}
+    post(client, tenant, body)
+    post(client, tenant, body)
+
+    assert Event.objects.count() == 1
+
+
+def test_data_and_attributes_may_be_json_strings(client, tenant):
+    body = {
+        "track": [
+            {
+                "name": "Purchase",
+                "payload": [
+                    {
+                        "eventId": "e1",
+                        "userId": "u1",
+                        "data": '{"amount": 5}',
+                        "userAttributes": '{"plan": "pro"}',
+                        "accountAttributes": "{}",
+                    }
+                ],
+            }
+        ]
+    }
+    response = post(client, tenant, body)
+
+    assert response.status_code == 200
+    event = Event.objects.get()
+    assert event.properties == {"amount": 5}
+    assert event.context["userAttributes"] == {"plan": "pro"}
+
+
+def test_unlisted_fields_are_kept_in_context(client, tenant):
+    post(client, tenant, {"track": [{"name": "X", "payload": [{"userId": "u", "sdkVersion": "1.2", "eventId": "1"}]}]})
+
+    assert Event.objects.get().context == {"sdkVersion": "1.2"}
+
+
+def test_profile_id_alone_identifies_the_user(client, tenant):
+    response = post(client, tenant, {"track": [{"name": "X", "payload": [{"profileId": "p1"}]}]})
+
+    assert response.status_code == 200
+    assert Event.objects.get().profile_id == "p1"
+
+
+def test_event_without_user_is_rejected_with_index_and_kept(client, tenant):
+    body = {"track": [{"name": "X", "payload": [{"eventId": "ok", "userId": "u"}, {"eventId": "bad", "userId": ""}]}]}
+    response = post(client, tenant, body)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "rejected": [
+            {
+                "index": "track[0].payload[1]",
+                "field": "userId",
+                "message": "userId is required when profileId is not set",
+            }
+        ]
+    }
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
+    rejected = RejectedEvent.objects.get()
+    assert rejected.index == "track[0].payload[1]"
+    assert rejected.field == "userId"
+    assert rejected.payload == {"name": "X", "payload": [{"eventId": "bad", "userId": ""}]}
+
+
+def test_all_events_invalid_is_400_listing_each(client, tenant):
+    body = {"track": [{"name": "X", "payload": [{"timestamp": "soon", "userId": "u"}]}, {"payload": [{"userId": "u"}]}]}
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [
+            {
+                "index": "track[0].payload[0]",
+                "field": "timestamp",
+                "message": "timestamp must be an integer number of milliseconds",
+            },
+            {"index": "track[1].payload[0]", "field": "name", "message": "name is required"},
+        ]
+    }
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"track": {}}',
+        b"",
+        b'{"track": [{"name": "X", "payload": [{"userId": NaN}]}]}',
+        b"\xff\xfe",
+    ],
+)
+def test_request_level_problems_are_400_and_store_nothing(client, tenant, body):
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    assert "errors" in response.json()
+    assert Event.objects.count() == RejectedEvent.objects.count() == 0
+
+
+def test_more_than_1000_events_is_refused(client, tenant):
+    body = {"track": [{"name": "X", "payload": [{"userId": "u"}] * 1001}]}
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    assert "1000" in response.json()["errors"][0]["message"]
+    assert Event.objects.count() == 0
+
+
+def test_body_over_2_mib_is_refused(client, tenant):
+    body = json.dumps({"track": [{"name": "X", "payload": [{"userId": "u", "data": {"pad": "x" * 2_100_000}}]}]})
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    assert Event.objects.count() == 0
+
+
+def test_gzip_body_is_accepted(client, tenant):
+    response = post(client, tenant, gzip.compress(seed_body("intempt_example_2.json")), HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code == 200
+    assert Event.objects.count() == 2
+
+
+def test_gzip_bomb_is_refused_at_the_limit(client, tenant):
+    bomb = gzip.compress(b'{"track": [{"name": "X", "payload": [{"userId": "' + b"a" * 50_000_000 + b'"}]}]}')
+    response = post(client, tenant, bomb, HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code == 400
+    assert "2097152" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("api_key", ["", "nodot", "key_x.wrong", "key_x"])
+def test_bad_api_key_is_401_and_writes_nothing(client, tenant, api_key):
+    url = tenant.intempt_url.split("?")[0] + (f"?apiKey={api_key}" if api_key else "")
+    response = client.post(url, data=seed_body("intempt_example_1.json"), content_type="application/json")
+
+    assert response.status_code == 401
+    assert "errors" in response.json()
+    assert Event.objects.count() == 0
+
+
+def test_revoked_key_is_refused_on_the_next_request(client, tenant):
+    credential_revoke(presented_or_identifier=tenant.api_key)
+    response = post(client, tenant, seed_body("intempt_example_1.json"))
+
+    assert response.status_code == 401
+
+
+def test_key_of_another_source_is_refused(client, tenant, other_tenant):
+    url = tenant.intempt_url.split("?")[0] + f"?apiKey={other_tenant.api_key}"
+    response = client.post(url, data=seed_body("intempt_example_1.json"), content_type="application/json")
+
+    assert response.status_code == 401
+    assert Event.objects.count() == 0
+
+
+def test_wrong_org_or_project_in_path_is_refused(client, tenant):
+    url = tenant.intempt_url.replace("demo-project", "nope")
+    response = client.post(url, data=seed_body("intempt_example_1.json"), content_type="application/json")
+
+    assert response.status_code == 401
+
+
+def test_key_without_track_scope_is_refused(client, tenant):
+    from ingestion.services import api_key_create
+
+    _, key = api_key_create(source=tenant.source, scopes=[])
+    url = tenant.intempt_url.split("?")[0] + f"?apiKey={key}"
+    response = client.post(url, data=seed_body("intempt_example_1.json"), content_type="application/json")
+
+    assert response.status_code == 401

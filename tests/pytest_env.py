@@ -1,0 +1,10 @@
+"""Loaded with ``-p`` before Django settings: point the suite at the real services.
+
+Defaults match this project's CI machine; override any of them in the environment.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/trackhub")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key")
