@@ -6,13 +6,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from ingestion.canonical import CanonicalEvent, RejectedItem
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
+from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from profiles.services import event_identity_key, identity_work_record
 
@@ -165,6 +168,39 @@ def events_ingest(
         if new_events:
             identity_work_record(project_id=source.project_id, events=new_events)
     return StoredBatch(accepted=len(events), stored=len(new_events))
+
+
+def wire_document_ingest(
+    *, adapter: WireFormatAdapter, source: Source, document: Any, received_at: datetime
+) -> IngestOutcome:
+    """The shared path for one decoded request body of any wire format.
+
+    Splits it into events (RequestProblem for a wrong top-level shape, no events, or too
+    many), validates and maps each, runs the format's request-level check, then stores the
+    valid events and keeps the rejected ones. Used by the track views, replay and import.
+    """
+    wire_events = adapter.split(document)
+    if not wire_events:
+        raise RequestProblem("No events in the request", field="events")
+    limit = settings.TRACKHUB_MAX_EVENTS_PER_REQUEST
+    if len(wire_events) > limit:
+        raise RequestProblem(f"At most {limit} events per request, got {len(wire_events)}", kind="too_many_events")
+
+    events: list[CanonicalEvent] = []
+    rejected: list[RejectedItem] = []
+    for wire_event in wire_events:
+        result = adapter.to_canonical(wire_event, received_at=received_at)
+        if isinstance(result, CanonicalEvent):
+            events.append(result)
+        else:
+            rejected.append(RejectedItem(problems=result, payload=wire_event.replay_payload))
+    adapter.check_events(events, source=source)
+
+    batch = events_ingest(
+        source=source, wire_format=adapter.wire_format, events=events, rejected=rejected, received_at=received_at
+    )
+    problems = [problem for item in rejected for problem in item.problems]
+    return IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
 
 
 def rejected_events_store(

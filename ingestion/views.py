@@ -20,10 +20,9 @@ from ingestion.authentication import (
     TrackPrincipal,
 )
 from ingestion.body import body_read, json_decode
-from ingestion.canonical import CanonicalEvent, RejectedItem
-from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
+from ingestion.formats.base import RequestProblem, WireFormatAdapter
 from ingestion.formats.intempt import IntemptAdapter
-from ingestion.services import events_ingest, new_request_id
+from ingestion.services import new_request_id, wire_document_ingest
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +32,8 @@ RETRY_AFTER_UNAVAILABLE = "5"
 class TrackView(APIView):
     """Authenticate, read within limits, split, validate, store, answer: for any format.
 
-    Subclasses set ``adapter`` and ``authentication_classes``; they add nothing else
-    unless their format needs a request-level check (see ``check_request``).
+    Subclasses set ``adapter`` and ``authentication_classes`` and nothing else; the work
+    between reading the body and answering is ``services.wire_document_ingest``.
     """
 
     adapter: ClassVar[WireFormatAdapter]
@@ -50,43 +49,15 @@ class TrackView(APIView):
         principal: TrackPrincipal = request.auth
         received_at = timezone.now()
         body = body_read(request._request, limit=settings.TRACKHUB_MAX_BODY_BYTES)
-        wire_events = self.adapter.split(json_decode(body))
-        if not wire_events:
-            raise RequestProblem("No events in the request", field="events")
-        if len(wire_events) > settings.TRACKHUB_MAX_EVENTS_PER_REQUEST:
-            raise RequestProblem(
-                f"At most {settings.TRACKHUB_MAX_EVENTS_PER_REQUEST} events per request, got {len(wire_events)}",
-                kind="too_many_events",
-            )
-
-        events: list[CanonicalEvent] = []
-        rejected: list[RejectedItem] = []
-        for wire_event in wire_events:
-            result = self.adapter.to_canonical(wire_event, received_at=received_at)
-            if isinstance(result, CanonicalEvent):
-                events.append(result)
-            else:
-                rejected.append(RejectedItem(problems=result, payload=wire_event.replay_payload))
-        self.check_request(request, principal, events)
-
-        batch = events_ingest(
-            source=principal.source,
-            wire_format=self.adapter.wire_format,
-            events=events,
-            rejected=rejected,
-            received_at=received_at,
+        outcome = wire_document_ingest(
+            adapter=self.adapter, source=principal.source, document=json_decode(body), received_at=received_at
         )
-        problems = [problem for item in rejected for problem in item.problems]
-        if not events:
+        if not outcome.accepted:
             return self.adapter.error(
-                status=400, message="Invalid request body", kind="invalid_body", problems=problems,
+                status=400, message="Invalid request body", kind="invalid_body", problems=outcome.rejected,
                 request_id=self.request_id,
             )  # fmt: skip
-        outcome = IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
         return self.adapter.success(outcome, request_id=self.request_id)
-
-    def check_request(self, request: Request, principal: TrackPrincipal, events: list[CanonicalEvent]) -> None:
-        """A format's own request-level rule (Databuddy's websiteId); raise RequestProblem."""
 
     def handle_exception(self, exc: Exception) -> HttpResponse:
         request_id = getattr(self, "request_id", None) or new_request_id()

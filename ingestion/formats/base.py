@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 from django.http import HttpResponse
 
 from ingestion.canonical import CanonicalEvent, EventProblem
+
+if TYPE_CHECKING:
+    from ingestion.models import Source
 
 
 class RequestProblem(Exception):
@@ -70,6 +73,14 @@ class WireFormatAdapter:
 
     def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
         raise NotImplementedError
+
+    def check_events(self, events: Sequence[CanonicalEvent], *, source: Source) -> None:
+        """A request-level rule on the mapped events (Databuddy's ``websiteId``); raise
+        :class:`RequestProblem` to refuse the whole request. Most formats have none."""
+
+    def replay_document(self, payload: Any) -> Any:
+        """A whole request body carrying one stored ``RejectedEvent.payload`` (for replay)."""
+        return payload
 
     def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
         raise NotImplementedError

@@ -111,6 +111,9 @@ class IntemptAdapter(WireFormatAdapter):
             context=context,
         )
 
+    def replay_document(self, payload: Any) -> Any:
+        return {"track": [payload]}
+
     def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
         body: dict[str, Any] = {}
         if outcome.rejected:
