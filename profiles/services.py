@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, models, transaction
+import orjson
+from django.db import connection, transaction
 from django.utils import timezone
 
 from profiles.identifiers import is_placeholder, usable
@@ -406,13 +407,6 @@ def _merge(
     history = []
     for survivor_id, losers in losers_of.items():
         survivor = owners[survivor_id]
-        # Identities move to the survivor; earlier merged-away ids keep pointing one hop.
-        kind.identity_model.objects.filter(**{f"{kind.owner_field}_id__in": losers}).update(
-            **{f"{kind.owner_field}_id": survivor_id}
-        )
-        kind.owner_model.objects.filter(models.Q(id__in=losers) | models.Q(merged_into_id__in=losers)).update(
-            merged_into_id=survivor_id, updated_at=now
-        )
         for loser_id in losers:
             loser = owners[loser_id]
             for key, value in loser.attributes.items():
@@ -432,6 +426,24 @@ def _merge(
                     merged_at=now,
                 )
             )
+    # Identities move to their survivor, and merged-away ids (the losers and whatever was
+    # merged into them before) point straight at it: one statement each for the batch.
+    # (A VALUES list joined in SQL: Django's CASE/WHEN costs milliseconds per row in Python.)
+    mapping = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(survivor_of_loser))
+    pairs = [number for pair in survivor_of_loser.items() for number in pair]
+    identity_table, owner_table = kind.identity_model._meta.db_table, kind.owner_model._meta.db_table
+    owner_column = f"{kind.owner_field}_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {identity_table} SET {owner_column} = m.column2 FROM (VALUES {mapping}) AS m "
+            f"WHERE {identity_table}.{owner_column} = m.column1",
+            pairs,
+        )
+        cursor.execute(
+            f"UPDATE {owner_table} SET merged_into_id = m.column2, updated_at = %s FROM (VALUES {mapping}) AS m "
+            f"WHERE {owner_table}.id = m.column1 OR {owner_table}.merged_into_id = m.column1",
+            [now, *pairs],
+        )
     kind.merge_model.objects.bulk_create(history)
     if memberships:
         AccountMembership.objects.bulk_create(
@@ -485,6 +497,34 @@ def _owners_touch(
     for owner in changed:
         owner.updated_at = now
     if changed:
-        kind.owner_model.objects.bulk_update(
-            changed, ["attributes", "attribute_stamps", "first_seen", "last_seen", "updated_at"]
+        _owners_write(kind=kind, owners=changed)
+
+
+def _owners_write(*, kind: _Kind, owners: list[Any]) -> None:
+    """Write the batch's changed owners in one statement."""
+    columns = ["attributes", "attribute_stamps", "first_seen", "last_seen", "updated_at"]
+    if connection.vendor != "postgresql":
+        kind.owner_model.objects.bulk_update(owners, columns)
+        return
+    # PostgreSQL: one UPDATE from arrays; bulk_update's CASE/WHEN costs milliseconds per
+    # row in Python, which a 100-merge batch feels.
+    table = kind.owner_model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS t
+            SET attributes = m.attributes::jsonb, attribute_stamps = m.attribute_stamps::jsonb,
+                first_seen = m.first_seen, last_seen = m.last_seen, updated_at = m.updated_at
+            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],
+                        %s::timestamptz[]) AS m(id, attributes, attribute_stamps, first_seen, last_seen, updated_at)
+            WHERE t.id = m.id
+            """,
+            [
+                [owner.id for owner in owners],
+                [orjson.dumps(owner.attributes).decode() for owner in owners],
+                [orjson.dumps(owner.attribute_stamps).decode() for owner in owners],
+                [owner.first_seen for owner in owners],
+                [owner.last_seen for owner in owners],
+                [owner.updated_at for owner in owners],
+            ],
         )
