@@ -1,6 +1,6 @@
 """Identity resolution benchmark (bounded: seconds, not minutes).
 
-    DATABASE_URL=postgres://... python -m bench.identity [--events 100000] [--pairs 3] [--merges 2000]
+    DATABASE_URL=postgres://... python -m bench.identity [--events 100000] [--pairs 3] [--merges 500]
 
 Runs on the configured PostgreSQL, in a scratch project that it deletes at the end, and prints:
 - the cost of merging two profiles that each have ``--events`` events: the merge's SQL
@@ -144,7 +144,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000, help="events per profile in the big merge")
     parser.add_argument("--pairs", type=int, default=3, help="big merges to measure (median reported)")
-    parser.add_argument("--merges", type=int, default=2_000, help="merges for the merges/s figures")
+    parser.add_argument("--merges", type=int, default=500, help="merges for the merges/s figures")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench.identity needs PostgreSQL: set DATABASE_URL")
