@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.utils import timezone
 
@@ -56,3 +57,10 @@ def source_get(*, source_id: int) -> Source | None:
 
 def project_get_by_names(*, org: str, project: str) -> Project | None:
     return Project.objects.select_related("organization").filter(organization__name=org, name=project).first()
+
+
+def website_ids_in_project(*, project_id: int, website_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``website_ids`` are websites of ``project_id`` (one query)."""
+    return set(
+        Website.objects.filter(id__in=list(website_ids), source__project_id=project_id).values_list("id", flat=True)
+    )
