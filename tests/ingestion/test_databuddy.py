@@ -14,6 +14,7 @@ from tests.seeds import seed_body
 pytestmark = pytest.mark.django_db
 
 SUCCESS_1 = {"status": "success", "type": "custom_event", "count": 1}
+BAD_TIMESTAMP = "timestamp must be milliseconds since the epoch or an ISO 8601 string"
 DOCS_WEBSITE_ID = "550e8400-e29b-41d4-a716-446655440000"
 
 
@@ -283,8 +284,9 @@ def test_field_over_its_length_limit_is_an_event_level_error(client, tenant, fie
         ({}, "name", "name is required"),
         ({"name": ""}, "name", "name is required"),
         ({"name": 5}, "name", "name must be a string"),
-        ({"name": "x", "timestamp": "yesterday"}, "timestamp", "timestamp must be milliseconds since the epoch or an ISO 8601 string"),
-        ({"name": "x", "timestamp": True}, "timestamp", "timestamp must be milliseconds since the epoch or an ISO 8601 string"),
+        ({"name": "x", "timestamp": "yesterday"}, "timestamp", BAD_TIMESTAMP),
+        ({"name": "x", "timestamp": True}, "timestamp", BAD_TIMESTAMP),
+        ({"name": "x", "timestamp": {}}, "timestamp", BAD_TIMESTAMP),
         ({"name": "x", "properties": "p"}, "properties", "properties must be a JSON object"),
         ({"name": "x", "anonymousId": 12}, "anonymousId", "anonymousId must be a string"),
         ({"name": "x", "websiteId": 12}, "websiteId", "websiteId must be a string holding a UUID"),

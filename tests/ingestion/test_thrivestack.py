@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 
 DOCS_TIMESTAMP = "20-11-23T22:28:55.111Z"
 FIXED_TIMESTAMP = "2023-11-20T22:28:55.111Z"
+EXPECTED = f"ISO 8601 with a 4-digit year in UTC, e.g. {FIXED_TIMESTAMP}"
 
 
 def post(client, tenant, body, **extra):
@@ -169,12 +170,12 @@ def test_iso_timestamps_are_stored_in_utc(client, tenant, timestamp, stored):
         (
             {"event_name": "x", "user_id": "u"},
             "timestamp",
-            f"timestamp is required: ISO 8601 with a 4-digit year in UTC, e.g. {FIXED_TIMESTAMP}",
+            f"timestamp is required: {EXPECTED}",
         ),
         (
             {"event_name": "x", "user_id": "u", "timestamp": 1700000000000},
             "timestamp",
-            f"timestamp 1700000000000 is not valid: expected ISO 8601 with a 4-digit year in UTC, e.g. {FIXED_TIMESTAMP}",
+            f"timestamp 1700000000000 is not valid: expected {EXPECTED}",
         ),
         (
             {"event_name": "x", "user_id": "u", "timestamp": FIXED_TIMESTAMP, "properties": []},
