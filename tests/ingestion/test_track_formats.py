@@ -7,6 +7,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ingestion.models import Event, RejectedEvent
 from ingestion.services import access_token_create, api_key_create, credential_revoke
@@ -228,3 +230,40 @@ def test_a_track_token_is_not_an_api_key(client, tenant, spec):
     response = spec.post(client, tenant, [spec.event(1)], authorization=f"{_scheme(spec)} {tenant.bearer_token}")
 
     assert response.status_code == 401
+
+
+# --- no input is a server error -------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20,
+)
+
+
+def _event_like(spec):
+    """A valid event with some of its fields replaced by arbitrary JSON values."""
+    return st.dictionaries(st.sampled_from([*spec.event(1), "context", "websiteId", "extra"]), json_values).map(
+        lambda changes: {**spec.event(1), **changes}
+    )
+
+
+@formats
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_no_body_is_answered_with_a_server_error(client, tenant, spec, data):
+    body = data.draw(st.one_of(json_values, st.lists(_event_like(spec), max_size=3), _event_like(spec)))
+    response = spec.post(client, tenant, body)
+
+    assert response.status_code in {spec.success_status, 400, 404}, response.content
+    assert response.json() is not None
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "2023-13-01T00:00:00Z", "2023-11-20T25:00"]
+)
+def test_timestamps_out_of_range_are_event_level_errors(client, tenant, timestamp):
+    response = THRIVESTACK.post(client, tenant, [{**THRIVESTACK.event(1), "timestamp": timestamp}])
+
+    assert response.status_code == 400
+    assert [(p["index"], p["field"]) for p in THRIVESTACK.problems(response)] == [(0, "timestamp")]
