@@ -141,8 +141,8 @@ FILTER_EVENTS = {
             "payload": [
                 {"eventId": "p1", "userId": "ann", "accountId": "acme", "sessionId": "s1", "timestamp": 1714631904000,
                  "data": {"plan": "pro", "amount": 120, "paid": True, "note": "120"}},
-                {"eventId": "p2", "userId": "bob", "accountId": "initech", "sessionId": "s2", "timestamp": 1714631905000,
-                 "data": {"plan": "free", "amount": 120.5, "paid": False}},
+                {"eventId": "p2", "userId": "bob", "accountId": "initech", "sessionId": "s2",
+                 "timestamp": 1714631905000, "data": {"plan": "free", "amount": 120.5, "paid": False}},
             ],
         },
         {
