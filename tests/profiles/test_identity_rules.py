@@ -204,3 +204,25 @@ def test_profiles_of_another_project_are_not_found(client, tenant, other_tenant,
 def test_profile_endpoints_need_a_read_token(client, tenant):
     for url in ("/api/v1/profiles/", "/api/v1/profiles/1/", "/api/v1/accounts/", "/api/v1/accounts/1/"):
         assert client.get(url).status_code == 401
+
+
+def test_identifiers_share_one_namespace_across_the_four_formats(client, tenant, read_client):
+    from tests.ingestion.track_formats import DATABUDDY, THRIVESTACK, USERPILOT
+
+    thrivestack = {"event_name": "signed_up", "user_id": "u-1", "timestamp": "2024-05-02T06:38:24.000Z"}
+    thrivestack["context"] = {"group_id": "g-1"}
+    assert THRIVESTACK.post(client, tenant, [thrivestack]).status_code == 200
+    databuddy = {"name": "clicked", "anonymousId": "anon-1", "profileId": "u-1", "timestamp": 1714631905000}
+    assert DATABUDDY.post(client, tenant, databuddy).status_code == 200
+    assert USERPILOT.post(client, tenant, {"user_id": "anon-1", "event_name": "viewed"}).status_code == 202
+    intempt_post(client, tenant, {"eventId": "i1", "userId": "u-1", "accountId": "g-2", "anotherAccountId": "g-1"})
+    identity_drain()
+
+    (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
+    (account,) = read_client.get("/api/v1/accounts/").json()["results"]
+    events = read_client.get(f"/api/v1/profiles/{profile['id']}/events/").json()["results"]
+
+    assert profile["identifiers"] == ["anon-1", "u-1"]
+    assert account["identifiers"] == ["g-1", "g-2"]
+    assert profile["accounts"] == [account["id"]] and account["members"] == [profile["id"]]
+    assert sorted(e["wire_format"] for e in events) == ["databuddy", "intempt", "thrivestack", "userpilot"]
