@@ -226,3 +226,37 @@ def test_identifiers_share_one_namespace_across_the_four_formats(client, tenant,
     assert account["identifiers"] == ["g-1", "g-2"]
     assert profile["accounts"] == [account["id"]] and account["members"] == [profile["id"]]
     assert sorted(e["wire_format"] for e in events) == ["databuddy", "intempt", "thrivestack", "userpilot"]
+
+
+def test_profile_list_pages_cover_every_profile_once(client, tenant, read_client):
+    intempt_post(client, tenant, *({"eventId": f"e{i}", "userId": f"u{i}", "timestamp": 1_000} for i in range(5)))
+    identity_drain()
+
+    seen, url = [], "/api/v1/profiles/?page_size=2"
+    while url:
+        body = read_client.get(url).json()
+        seen += [p["identifiers"][0] for p in body["results"]]
+        url = body["next"]
+
+    assert sorted(seen) == [f"u{i}" for i in range(5)]
+
+
+def test_dashboard_selectors_follow_merges_and_find_by_prefix(client, tenant):
+    from profiles import selectors
+
+    intempt_post(client, tenant, {"eventId": "1", "userId": "ann@x.io", "timestamp": 1_000})
+    intempt_post(client, tenant, {"eventId": "2", "userId": "ann-phone", "timestamp": 2_000})
+    identity_drain()
+    intempt_post(client, tenant, {"eventId": "3", "userId": "ann@x.io", "anotherUserId": "ann-phone", "timestamp": 3})
+    identity_drain()
+    survivor, loser = Profile.objects.order_by("id").values_list("id", flat=True)
+    project_id = tenant.project.id
+
+    (found,) = selectors.profiles_search_prefix(project_id=project_id, query="ann")
+    (merge,) = selectors.profile_merges(project_id=project_id, profile_id=loser)
+    events = selectors.profile_events(project_id=project_id, profile_id=loser)
+
+    assert found.id == survivor and found.identifiers == ["ann-phone", "ann@x.io"]
+    assert (merge.merged_id, merge.survivor_id, merge.event_id) == (loser, survivor, "3")
+    assert sorted(events.values_list("event_id", flat=True)) == ["1", "2", "3"]
+    assert selectors.profile_detail(project_id=project_id, profile_id=loser).id == survivor
