@@ -122,7 +122,7 @@ def identity_work_process(*, work_id: int) -> bool:
     return True
 
 
-def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30), limit: int = 1000) -> int:
+def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
     """Process batches left unprocessed for ``older_than`` (broker down, message lost),
     oldest first, at most ``limit``. Returns how many it did."""
     cutoff = timezone.now() - older_than
@@ -132,6 +132,15 @@ def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30), limit:
         .values_list("id", flat=True)[:limit]
     )
     return sum(identity_work_process(work_id=work_id) for work_id in work_ids)
+
+
+def identity_work_prune(*, older_than: timedelta = timedelta(days=7), limit: int = 10_000) -> int:
+    """Delete up to ``limit`` batches processed more than ``older_than`` ago (the outbox
+    is not a history: profiles, merges and warnings are). Returns how many it deleted."""
+    cutoff = timezone.now() - older_than
+    done = IdentityWork.objects.filter(processed_at__isnull=False, processed_at__lt=cutoff).order_by("processed_at")
+    deleted, _ = IdentityWork.objects.filter(id__in=list(done.values_list("id", flat=True)[:limit])).delete()
+    return deleted
 
 
 def _project_identity_lock(*, work_id: int) -> int | None:

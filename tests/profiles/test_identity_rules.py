@@ -260,3 +260,24 @@ def test_dashboard_selectors_follow_merges_and_find_by_prefix(client, tenant):
     assert (merge.merged_id, merge.survivor_id, merge.event_id) == (loser, survivor, "3")
     assert sorted(events.values_list("event_id", flat=True)) == ["1", "2", "3"]
     assert selectors.profile_detail(project_id=project_id, profile_id=loser).id == survivor
+
+
+def test_prune_deletes_only_batches_done_long_ago(client, tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from profiles.services import identity_work_prune
+
+    intempt_post(client, tenant, {"eventId": "1", "userId": "a", "timestamp": 1_000})
+    intempt_post(client, tenant, {"eventId": "2", "userId": "b", "timestamp": 1_000})
+    identity_drain()
+    old, recent = IdentityWork.objects.order_by("id")
+    IdentityWork.objects.filter(id=old.id).update(processed_at=timezone.now() - timedelta(days=8))
+    intempt_post(client, tenant, {"eventId": "3", "userId": "c", "timestamp": 1_000})  # pending
+
+    assert identity_work_prune() == 1
+    assert not IdentityWork.objects.filter(id=old.id).exists()
+    assert IdentityWork.objects.filter(id=recent.id).exists()
+    assert IdentityWork.objects.filter(processed_at__isnull=True).count() == 1
+    assert Profile.objects.count() == 2
