@@ -200,9 +200,10 @@ class _EventLinks:
 class _Kind:
     """What differs between resolving profiles and resolving accounts."""
 
-    owner_model: type[Profile] | type[Account]
-    identity_model: type[Identity] | type[AccountIdentity]
-    merge_model: type[ProfileMerge] | type[AccountMerge]
+    # Any: the code is generic over the two families (Profile… / Account…).
+    owner_model: Any  # Profile or Account
+    identity_model: Any  # Identity or AccountIdentity
+    merge_model: Any  # ProfileMerge or AccountMerge
     owner_field: str  # "profile" or "account"
     membership_field: str  # the owner's column in AccountMembership
     other_membership_field: str
@@ -356,9 +357,9 @@ def _resolve(*, kind: _Kind, project_id: int, links: Sequence[_EventLinks], valu
                 for root in new_roots
             ]
         )
-        for root, owner in zip(new_roots, created, strict=True):
-            survivor_of_root[root] = owner.id
-            loaded[owner.id] = owner
+        for root, new_owner in zip(new_roots, created, strict=True):
+            survivor_of_root[root] = new_owner.id
+            loaded[new_owner.id] = new_owner
 
     if losers_of:
         _merge(kind=kind, project_id=project_id, losers_of=losers_of, merge_event=merge_event, loaded=loaded, now=now)
