@@ -81,6 +81,20 @@ class WebsiteScheme(_Scheme):
     }
 
 
+class DatabuddyScheme(_Scheme):
+    """Either credential: a Bearer API key or ``?website_id=`` (an OR of two schemes)."""
+
+    target_class = "ingestion.authentication.DatabuddyAuthentication"
+    optional = True
+    name = [BearerApiKeyScheme.name, WebsiteScheme.name]
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        return [{BearerApiKeyScheme.name: []}, {WebsiteScheme.name: []}]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [BearerApiKeyScheme.scheme, WebsiteScheme.scheme]
+
+
 class ReadTokenScheme(_Scheme):
     target_class = "ingestion.authentication.ReadTokenAuthentication"
     name = "readToken"
@@ -173,6 +187,46 @@ class _TrackViewExtension(OpenApiViewExtension):
         Documented.__name__ = self.target_class.__name__
         Documented.__doc__ = self.target_class.__doc__
         return decorate(Documented)
+
+
+# --- read views whose queryset needs the token ---------------------------------------------
+
+
+class _ProjectScopedViewExtension(OpenApiViewExtension):
+    """Schema generation has no request and no token: such a view lists ``model`` rows."""
+
+    optional = True
+    model_path = ""
+
+    def view_replacement(self) -> Any:
+        from django.utils.module_loading import import_string
+
+        model = import_string(self.model_path)
+
+        class Documented(self.target_class):  # type: ignore[name-defined,misc]
+            def get_queryset(self) -> Any:
+                if getattr(self, "swagger_fake_view", False):
+                    return model.objects.none()
+                return super().get_queryset()
+
+        Documented.__name__ = self.target_class.__name__
+        Documented.__doc__ = self.target_class.__doc__
+        return Documented
+
+
+class ProfileListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.ProfileListView"
+    model_path = "profiles.models.Profile"
+
+
+class AccountListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.AccountListView"
+    model_path = "profiles.models.Account"
+
+
+class ProfileEventListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.ProfileEventListView"
+    model_path = "ingestion.models.Event"
 
 
 # --- Intempt ----------------------------------------------------------------------------

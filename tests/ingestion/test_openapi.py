@@ -82,22 +82,33 @@ def test_track_request_examples_validate_against_the_documented_schema(client):
 
 def test_documented_schema_refuses_what_the_endpoint_refuses(client):
     """The validation test above can fail: a body without ``track`` does not validate."""
-    operations = track_operations(schema_json(client))
-    (intempt,) = [op for path, op in operations.items() if path.endswith("/track")]
+    intempt = track_operations(schema_json(client))["/{org_name}/projects/{project_name}/sources/{source_id}/track"]
     validator = jsonschema.Draft7Validator(intempt["requestBody"]["content"]["application/json"]["schema"])
 
     assert list(validator.iter_errors({"events": []}))
 
 
-@pytest.mark.django_db
-def test_intempt_documented_examples_are_accepted_by_the_endpoint(client, tenant):
-    operations = track_operations(schema_json(client))
-    (intempt,) = [op for path, op in operations.items() if path.endswith("/track")]
+def track_request(tenant, path: str) -> tuple[str, dict[str, str], int]:
+    """(URL, headers, success status) for a documented track path, with the tenant's credentials."""
+    return {
+        "/{org_name}/projects/{project_name}/sources/{source_id}/track": (tenant.intempt_url, {}, 200),
+        "/api/track": ("/api/track", {"HTTP_AUTHORIZATION": f"Bearer {tenant.bearer_token}"}, 200),
+        "/track": ("/track", {"HTTP_AUTHORIZATION": f"Bearer {tenant.api_key}"}, 200),
+        "/v1/track": ("/v1/track", {"HTTP_AUTHORIZATION": f"Token {tenant.api_key}"}, 202),
+    }[path]
 
-    for example in intempt["requestBody"]["content"]["application/json"]["examples"].values():
-        response = client.post(tenant.intempt_url, data=json.dumps(example["value"]), content_type="application/json")
-        assert response.status_code == 200, response.content
-        assert response.json() == {}
+
+@pytest.mark.django_db
+def test_documented_track_examples_are_accepted_by_their_endpoints(client, tenant):
+    operations = track_operations(schema_json(client))
+
+    for path, operation in operations.items():
+        url, headers, status = track_request(tenant, path)
+        for name, example in operation["requestBody"]["content"]["application/json"]["examples"].items():
+            body = json.dumps(example["value"])
+            response = client.post(url, data=body, content_type="application/json", **headers)
+            assert response.status_code == status, (path, name, response.content)
+            assert "rejected" not in (response.json() if response.content else {}), (path, name)
 
 
 def test_read_endpoints_document_the_read_token_and_page_shape(client):
