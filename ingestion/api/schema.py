@@ -14,7 +14,13 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 
 # --- security schemes -------------------------------------------------------------------
 
@@ -155,6 +161,7 @@ def _examples(examples: dict[str, Any]) -> list[OpenApiExample]:
 
 def _track_extension(
     *,
+    operation_id: str,
     summary: str,
     description: str,
     request: dict[str, Any],
@@ -163,14 +170,17 @@ def _track_extension(
     parameters: list[OpenApiParameter] | None = None,
 ) -> Any:
     """A decorator for a track view class documenting its POST."""
-    return extend_schema(
-        tags=["track"],
-        summary=summary,
-        description=f"{description}\n\n{TRACK_RULES}",
-        request={"application/json": request},
-        responses=responses,
-        examples=_examples(examples),
-        parameters=parameters or [],
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=operation_id,
+            tags=["track"],
+            summary=summary,
+            description=f"{description}\n\n{TRACK_RULES}",
+            request={"application/json": request},
+            responses=responses,
+            examples=_examples(examples),
+            parameters=parameters or [],
+        )
     )
 
 
@@ -372,6 +382,7 @@ INTEMPT_EXAMPLES: dict[str, Any] = {
 class IntemptTrackViewSchema(_TrackViewExtension):
     target_class = "ingestion.views.IntemptTrackView"
     decorator = _track_extension(
+        operation_id="track_intempt",
         summary="Track events (Intempt format)",
         description="Intempt's `Track data` API. Events are grouped by name in `track[]`; each `payload[]` item is "
         "one event. Problems are reported with `index` = `track[g].payload[i]`.",
@@ -449,6 +460,7 @@ THRIVESTACK_EXAMPLES: dict[str, Any] = {
 class ThriveStackTrackViewSchema(_TrackViewExtension):
     target_class = "ingestion.views.ThriveStackTrackView"
     decorator = _track_extension(
+        operation_id="track_thrivestack",
         summary="Track events (ThriveStack format)",
         description="ThriveStack's `Track` API: an array of events (a single object is accepted too). The docs' "
         "example timestamp `20-11-23T22:28:55.111Z` is refused with a 400 naming `timestamp`: send a four-digit "
@@ -521,6 +533,7 @@ DATABUDDY_EXAMPLES: dict[str, Any] = {
 class DatabuddyTrackViewSchema(_TrackViewExtension):
     target_class = "ingestion.views.DatabuddyTrackView"
     decorator = _track_extension(
+        operation_id="track_databuddy",
         summary="Track events (Databuddy format)",
         description="Databuddy's `Track Event` API: one event object or an array. Authenticate with an API key "
         "(`Authorization: Bearer`) or, client-side, `?website_id=`; with both, the key decides and the website must "
@@ -588,6 +601,7 @@ USERPILOT_EXAMPLES: dict[str, Any] = {
 class UserpilotTrackViewSchema(_TrackViewExtension):
     target_class = "ingestion.views.UserpilotTrackView"
     decorator = _track_extension(
+        operation_id="track_userpilot",
         summary="Track an event (Userpilot format)",
         description="Userpilot's `Track Events` API: one event per request, no timestamp (the time received is "
         "used). `Authorization: Token <api key>`.",
@@ -616,4 +630,33 @@ def track_paths_tidy(result: dict[str, Any], generator: Any, request: Any, publi
     result["paths"] = {
         (path[:-1] if path.endswith("/track/") else path): item for path, item in result["paths"].items()
     }
+    return result
+
+
+API_DESCRIPTION = """
+TrackHub stores events sent in four vendor wire formats (the **track** endpoints below) and
+serves them back through a read API.
+
+**Reading.** Every `/api/v1/` endpoint takes `Authorization: Bearer <read token>` (scope
+`read`, one project; `python manage.py create_access_token --org O --project P --scope read
+--json`). Lists are newest first and paged with keyset cursors: follow `next` (and
+`previous`) as given; events arriving meanwhile are never skipped or repeated.
+`page_size` is 1..1000. Times (`since` inclusive, `until` exclusive) are ISO 8601 or
+milliseconds. Event timestamps are always `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+
+**Exporting.** `GET /api/v1/events/export.ndjson` and `export.csv` take the same filters and
+stream every matching event.
+
+**Importing.** `python manage.py import_events FILE --source-id N --format
+intempt|thrivestack|databuddy|userpilot|ndjson` loads a history file through the same
+validation and dedupe as the track endpoints: for a wire format each line is one request
+body, for `ndjson` each line is one event as the NDJSON export writes it (so an export
+re-imports as is). Rejected lines go to `FILE.rejected.ndjson` with their reasons; running
+it twice stores nothing new.
+""".strip()
+
+
+def api_description(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """A postprocessing hook: the guide shown at the top of /api/docs/."""
+    result["info"]["description"] = API_DESCRIPTION
     return result

@@ -58,8 +58,8 @@ class EventSerializer(serializers.ModelSerializer):
     timestamp = ContractTimestampField()
     received_at = ContractTimestampField()
     source_id = serializers.IntegerField()
-    properties = serializers.JSONField()
-    context = serializers.JSONField()
+    properties = serializers.DictField(help_text="The event's own properties (Intempt data, Userpilot metadata).")
+    context = serializers.DictField(help_text="Every other field the producer sent, under its own name.")
     profile = serializers.SerializerMethodField(help_text="TrackHub's profile id once resolved, else null.")
 
     class Meta:
@@ -78,7 +78,7 @@ class EventSerializer(serializers.ModelSerializer):
 class RejectedEventSerializer(serializers.ModelSerializer):
     received_at = ContractTimestampField()
     source_id = serializers.IntegerField()
-    payload = serializers.JSONField()
+    payload = serializers.JSONField(help_text="The smallest fragment of the wire format carrying just this event.")
 
     class Meta:
         model = RejectedEvent
