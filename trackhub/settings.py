@@ -221,7 +221,9 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ingestion.api.schema.track_paths_tidy",
+        "ingestion.api.schema.api_description",
     ],
+    "SCHEMA_PATH_PREFIX": r"/api/v1/",
 }
 
 LOGGING = {
