@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ingestion import partitions
 from ingestion.canonical import CanonicalEvent, RejectedItem
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
@@ -229,16 +230,35 @@ _INSERT_COLUMNS = (
     "account_id", "session_id", "page_id", "identity_key", "properties", "context",
 )  # fmt: skip
 
+# One statement per request. The dedupe ledger (``EventKey``, unpartitioned) takes the
+# keys first: ON CONFLICT DO NOTHING RETURNING yields exactly the keys that are new, also
+# against a concurrent request carrying the same events (it waits on the other's
+# uncommitted key, then skips it). Only those rows go into the time-partitioned events
+# table. DISTINCT ON keeps the first of a key repeated within the request; the keys are
+# inserted in sorted order so two overlapping batches lock them in the same order and
+# cannot deadlock.
 _PG_INSERT = f"""
+WITH incoming AS (
+    SELECT DISTINCT ON (t.name, t.event_id) t.*
+    FROM unnest(%(name)s::text[], %(namespace)s::text[], %(event_id)s::text[], %(timestamp)s::timestamptz[],
+                %(user_id)s::text[], %(profile_id)s::text[], %(anonymous_id)s::text[], %(account_id)s::text[],
+                %(session_id)s::text[], %(page_id)s::text[], %(identity_key)s::text[], %(properties)s::text[],
+                %(context)s::text[])
+         WITH ORDINALITY AS t({", ".join(_INSERT_COLUMNS)}, position)
+    ORDER BY t.name, t.event_id, t.position
+),
+new_keys AS (
+    INSERT INTO ingestion_eventkey (project_id, name, event_id)
+    SELECT %(project_id)s, name, event_id FROM incoming ORDER BY name, event_id
+    ON CONFLICT DO NOTHING
+    RETURNING name, event_id
+)
 INSERT INTO ingestion_event
     (project_id, source_id, wire_format, received_at, {", ".join(_INSERT_COLUMNS)})
-SELECT %s, %s, %s, %s, t.name, t.namespace, t.event_id, t.timestamp, t.user_id, t.profile_id,
-       t.anonymous_id, t.account_id, t.session_id, t.page_id, t.identity_key,
-       t.properties::jsonb, t.context::jsonb
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-     AS t({", ".join(_INSERT_COLUMNS)})
-ON CONFLICT (project_id, name, event_id) DO NOTHING
+SELECT %(project_id)s, %(source_id)s, %(wire_format)s, %(received_at)s, i.name, i.namespace, i.event_id,
+       i.timestamp, i.user_id, i.profile_id, i.anonymous_id, i.account_id, i.session_id, i.page_id,
+       i.identity_key, i.properties::jsonb, i.context::jsonb
+FROM incoming i JOIN new_keys k ON k.name = i.name AND k.event_id = i.event_id
 RETURNING name, event_id
 """
 
@@ -248,8 +268,8 @@ def _events_insert(
 ) -> list[CanonicalEvent]:
     """Insert the events that are new for the project; return those that were.
 
-    PostgreSQL: one multi-row statement, the dedupe done by the unique key with ON
-    CONFLICT DO NOTHING (also between concurrent requests carrying the same events).
+    PostgreSQL: one statement (see ``_PG_INSERT``), the dedupe done by the ledger's
+    primary key, exact across the events table's time partitions.
     """
     if not events:
         return []
@@ -258,8 +278,10 @@ def _events_insert(
         for event in events:
             for column, value in zip(columns, _event_row(event), strict=True):
                 column.append(value)
+        params: dict[str, object] = dict(zip(_INSERT_COLUMNS, columns, strict=True))
+        params.update(project_id=source.project_id, source_id=source.id, wire_format=wire_format, received_at=received_at)
         with connection.cursor() as cursor:
-            cursor.execute(_PG_INSERT, [source.project_id, source.id, wire_format, received_at, *columns])
+            cursor.execute(_PG_INSERT, params)
             inserted = set(cursor.fetchall())
         new_events = []
         for event in events:
@@ -315,6 +337,25 @@ def _event_row(event: CanonicalEvent, *, encode_json: bool = True) -> tuple[obje
         event_identity_key(user_id=event.user_id, profile_id=event.profile_id, anonymous_id=event.anonymous_id),
         properties, context,
     )  # fmt: skip
+
+
+# --- partitions -----------------------------------------------------------------------------
+
+
+def event_partitions_maintain(*, now: datetime | None = None) -> dict[str, object]:
+    """Create the partitions for the coming months and drop those past retention
+    (``TRACKHUB_EVENT_RETENTION_DAYS``, 0 = keep forever). Idempotent; PostgreSQL only."""
+    now = now or timezone.now()
+    created = partitions.event_partitions_ensure(now=now, months_ahead=settings.TRACKHUB_EVENT_PARTITIONS_AHEAD)
+    expired = partitions.event_partitions_drop_expired(
+        now=now, retention_days=settings.TRACKHUB_EVENT_RETENTION_DAYS
+    )
+    return {
+        "created": created.created,
+        "moved_from_default": created.default_rows_moved,
+        "dropped": expired.dropped,
+        "deleted_from_default": expired.default_rows_deleted,
+    }
 
 
 def new_request_id() -> str:
