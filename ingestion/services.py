@@ -279,7 +279,9 @@ def _events_insert(
             for column, value in zip(columns, _event_row(event), strict=True):
                 column.append(value)
         params: dict[str, object] = dict(zip(_INSERT_COLUMNS, columns, strict=True))
-        params.update(project_id=source.project_id, source_id=source.id, wire_format=wire_format, received_at=received_at)
+        params.update(
+            project_id=source.project_id, source_id=source.id, wire_format=wire_format, received_at=received_at
+        )
         with connection.cursor() as cursor:
             cursor.execute(_PG_INSERT, params)
             inserted = set(cursor.fetchall())
@@ -347,9 +349,7 @@ def event_partitions_maintain(*, now: datetime | None = None) -> dict[str, objec
     (``TRACKHUB_EVENT_RETENTION_DAYS``, 0 = keep forever). Idempotent; PostgreSQL only."""
     now = now or timezone.now()
     created = partitions.event_partitions_ensure(now=now, months_ahead=settings.TRACKHUB_EVENT_PARTITIONS_AHEAD)
-    expired = partitions.event_partitions_drop_expired(
-        now=now, retention_days=settings.TRACKHUB_EVENT_RETENTION_DAYS
-    )
+    expired = partitions.event_partitions_drop_expired(now=now, retention_days=settings.TRACKHUB_EVENT_RETENTION_DAYS)
     return {
         "created": created.created,
         "moved_from_default": created.default_rows_moved,
