@@ -1,4 +1,4 @@
-"""The events table partitioned by time (PostgreSQL): dedupe across partitions, partition
+"""Event storage on PostgreSQL: time partitions, exact dedupe through the key ledger, partition
 upkeep, retention, and concurrent identical batches."""
 
 from __future__ import annotations
@@ -149,3 +149,19 @@ def test_identical_batches_sent_at_once_are_stored_once(tenant):
     assert statuses == [200] * senders
     assert Event.objects.filter(project=tenant.project).count() == 100
     assert EventKey.objects.filter(project_id=tenant.project.id).count() == 100
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"eventId": "nul-field", "userId": "u1", "sessionId": "a\u0000b"},
+        {"eventId": "nul-property", "userId": "u1", "data": {"note": "a\u0000b"}},
+    ],
+)
+def test_value_postgresql_cannot_store_is_a_400_and_nothing_is_stored(client, tenant, item):
+    response = post(client, tenant, [item])
+
+    assert response.status_code == 400
+    assert "cannot be stored" in response.json()["errors"][0]["message"]
+    assert not Event.objects.exists()
+    assert not EventKey.objects.exists()
