@@ -23,13 +23,11 @@ import json
 import multiprocessing
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,9 +36,21 @@ import psycopg
 
 from bench.bodies import COPY_COLUMNS, LOADS, Credentials, copy_rows, loads_available
 from bench.load import LoadResult, Target, load_run
+from bench.stack import (
+    DEFAULT_ADMIN_URL,
+    DEFAULT_REDIS_URL,
+    HOST,
+    ROOT,
+    bench_env,
+    database_url,
+    free_port,
+    gunicorn_start,
+    manage,
+    processes_stop,
+    scratch_database_create,
+    wait_http,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 TARGETS = {"batched": 0.6, "single": 0.3, "p99_half_rate_ms": 50.0}
 
 
@@ -55,41 +65,6 @@ class BodyMaker:
     def __call__(self, client: int, number: int) -> bytes:
         load = next(load for load in LOADS if load.wire_format == self.wire_format)
         return load.body(self.events, f"{self.run}-{self.events}-{client}-{number}")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def _database_url(admin_url: str, name: str) -> str:
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def _scratch_database_create(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def _wait_http(port: int, path: str, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{HOST}:{port}{path}", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def _event_count(conn: psycopg.Connection, wire_format: str) -> int:
@@ -179,35 +154,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=100, help="events per batched request (default 100)")
     parser.add_argument(
         "--admin-url",
-        default=os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+        default=DEFAULT_ADMIN_URL,
         help="a PostgreSQL URL allowed to create databases",
     )
     parser.add_argument("--database", default="trackhub_bench", help="scratch database (dropped and recreated)")
-    parser.add_argument(
-        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"), help="broker"
-    )
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="broker")
     parser.add_argument("--formats", nargs="*", help="only these wire formats")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
 
-    url = _database_url(args.admin_url, args.database)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DATABASE_URL": url,
-        "CELERY_BROKER_URL": args.redis_url,
-        "REDIS_URL": args.redis_url,
-        "DJANGO_SECRET_KEY": "bench-only-secret",
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": HOST,
-        "TRACKHUB_RATE_LIMIT": "0",
-        "TRACKHUB_LOG_LEVEL": "WARNING",
-    }
+    url = database_url(args.admin_url, args.database)
+    env = bench_env(url=url, redis_url=args.redis_url)
     print(f"scratch database {args.database}, broker {args.redis_url}, {cpus} cores", flush=True)
-    _scratch_database_create(args.admin_url, args.database)
-    _manage(env, "migrate", "--verbosity", "0")
+    scratch_database_create(args.admin_url, args.database)
+    manage(env, "migrate", "--verbosity", "0")
     provisioned = json.loads(
-        _manage(env, "provision", "--org", "bench-org", "--project", "bench", "--source-id", "424242", "--json")
+        manage(env, "provision", "--org", "bench-org", "--project", "bench", "--source-id", "424242", "--json")
     )
     credentials = Credentials(
         org=provisioned["org"], project=provisioned["project"], source_id=int(provisioned["source_id"]),
@@ -228,13 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.formats:
         loads = [load for load in loads if load.wire_format in args.formats]
 
-    port = _free_port()
+    port = free_port()
     logdir = Path(tempfile.mkdtemp(prefix="trackhub-bench-"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "trackhub.wsgi:application", "--workers", str(args.workers),
-         "--worker-class", "sync", "--bind", f"{HOST}:{port}", "--backlog", "2048", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=(logdir / "gunicorn.log").open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    server = gunicorn_start(env, port=port, workers=args.workers, log=logdir / "gunicorn.log")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "trackhub", "worker", "--concurrency", "1", "--without-gossip",
          "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
@@ -246,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "formats": {},
     }
     try:
-        _wait_http(port, "/healthz")
+        wait_http(port, "/healthz")
         db = psycopg.connect(url, autocommit=True)
         project_id = db.execute("SELECT project_id FROM ingestion_source WHERE id = %s", [424242]).fetchone()[0]
 
@@ -355,13 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps(report, indent=2))
         db.close()
     finally:
-        for process in (server, worker):
-            process.terminate()
-        for process in (server, worker):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        processes_stop(server, worker)
         shutil.rmtree(logdir, ignore_errors=True)
     return 0 if report.get("counts_match") else 1
 
