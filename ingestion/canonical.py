@@ -18,13 +18,17 @@ import orjson
 
 
 class EventProblem(msgspec.Struct, frozen=True):
-    """One thing wrong with one event: the contract's ``{"index", "field", "message"}``."""
+    """One thing wrong with one event: the contract's ``{"index", "field", "message"}``.
 
-    index: str
+    ``index`` is a path string for Intempt (``track[0].payload[2]``) and the position in
+    the array (an int, 0 for a single object) for the other formats.
+    """
+
+    index: str | int
     field: str
     message: str
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | int]:
         return {"index": self.index, "field": self.field, "message": self.message}
 
 
@@ -96,7 +100,10 @@ def datetime_from_iso(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # an offset that moves year 1 or 9999 out of range
+        return None
 
 
 def format_timestamp(value: datetime) -> str:

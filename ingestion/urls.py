@@ -9,6 +9,9 @@ track_urlpatterns = [
         views.IntemptTrackView.as_view(),
         name="track-intempt",
     ),
+    re_path(r"^api/track/?$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
+    re_path(r"^track/?$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
+    re_path(r"^v1/track/?$", views.UserpilotTrackView.as_view(), name="track-userpilot"),
 ]
 
 api_urlpatterns = [
