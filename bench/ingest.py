@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     cpus = os.cpu_count() or 2
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=6.0, help="seconds per measured phase (default 6)")
-    parser.add_argument("--workers", type=int, default=cpus, help="gunicorn sync workers (default: cores)")
-    parser.add_argument("--clients", type=int, default=2 * cpus, help="load processes (default: 2 x cores)")
+    parser.add_argument("--workers", type=int, default=2 * cpus, help="gunicorn sync workers (default: 2 x cores)")
+    parser.add_argument("--clients", type=int, default=None, help="load processes (default: 2 x workers)")
     parser.add_argument("--batch", type=int, default=100, help="events per batched request (default 100)")
     parser.add_argument(
         "--admin-url",
@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", nargs="*", help="only these wire formats")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
+    args.clients = args.clients or 2 * args.workers
 
     url = database_url(args.admin_url, args.database)
     env = bench_env(url=url, redis_url=args.redis_url)
@@ -218,6 +219,21 @@ def main(argv: list[str] | None = None) -> int:
         for load in loads:  # warm every worker's connection and code paths
             load_run(target(load, args.batch, "warm"), clients=args.clients, duration=0.5)
 
+        def ceilings() -> tuple[float, LoadResult]:
+            copy_rate = copy_ceiling(
+                url, connections=args.workers, duration=args.duration, project_id=project_id, source_id=424242
+            )
+            print(f"ceiling COPY {copy_rate:,.0f} events/s", flush=True)
+            bare = load_run(
+                Target(host=HOST, port=port, path="/bench/empty", headers={}, success_status=200,
+                       events_per_request=1, body=BodyMaker(loads[0].wire_format, 1, "bare")),
+                clients=args.clients, duration=args.duration,
+            )  # fmt: skip
+            print(f"ceiling bare view {_summary(bare)}", flush=True)
+            return copy_rate, bare
+
+        copy_before, bare_before = ceilings()
+
         sampler: IdentityLagSampler | None = None
         for index, load in enumerate(loads):
             figures: dict[str, Any] = {}
@@ -266,17 +282,20 @@ def main(argv: list[str] | None = None) -> int:
             }
             print(f"identity queue {report['identity_queue']}", flush=True)
 
-        copy_rate = copy_ceiling(
-            url, connections=args.workers, duration=args.duration, project_id=project_id, source_id=424242
-        )
-        print(f"ceiling COPY {copy_rate:,.0f} events/s", flush=True)
-        bare = load_run(
-            Target(host=HOST, port=port, path="/bench/empty", headers={}, success_status=200, events_per_request=1,
-                   body=BodyMaker(loads[0].wire_format, 1, "bare")),
-            clients=args.clients, duration=args.duration,
-        )  # fmt: skip
-        print(f"ceiling bare view {_summary(bare)}", flush=True)
-        report["ceilings"] = {"copy_events_per_s": round(copy_rate, 1), "bare_view": _summary(bare)}
+        copy_after, bare_after = ceilings()
+        # Neighbours on a shared machine make any one phase noisy: the ratios use the
+        # higher of the two measurements of each ceiling, so they never flatter TrackHub.
+        copy_rate = max(copy_before, copy_after)
+        bare = max(bare_before, bare_after, key=lambda result: result.requests_per_s)
+        report["ceilings"] = {
+            "copy_events_per_s": round(copy_rate, 1),
+            "bare_view": _summary(bare),
+            "copy_events_per_s_before_after": [round(copy_before), round(copy_after)],
+            "bare_view_requests_per_s_before_after": [
+                round(bare_before.requests_per_s),
+                round(bare_after.requests_per_s),
+            ],
+        }
 
         first = loads[0]
         max_rps = report["formats"][first.wire_format]["batched"]["requests_per_s"]
