@@ -1,0 +1,1 @@
+"""Benchmarks: ``python -m bench.ingest`` (ingest ratios) and ``python -m bench.scale``."""

@@ -148,6 +148,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "socket_connect_timeout": 1
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "identity-sweep": {"task": "profiles.tasks.identity_sweep", "schedule": timedelta(seconds=30)},
+    "event-partitions": {"task": "ingestion.tasks.event_partitions_maintain_task", "schedule": timedelta(hours=1)},
 }
 
 # --- Redis (rate limits, cache) ---------------------------------------------------------
@@ -163,6 +164,10 @@ else:
 TRACKHUB_RATE_LIMIT = env_int("TRACKHUB_RATE_LIMIT", 60000)  # requests/minute/credential
 TRACKHUB_MAX_EVENTS_PER_REQUEST = 1000
 TRACKHUB_MAX_BODY_BYTES = 2 * 1024 * 1024
+# Events whose timestamp is older than this many days are dropped with their monthly
+# partition (PostgreSQL); 0 keeps them forever. Dedupe keys are kept regardless.
+TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0)
+TRACKHUB_EVENT_PARTITIONS_AHEAD = 3  # months of partitions kept created ahead
 TRACKHUB_METRICS_ALLOW = env_list("TRACKHUB_METRICS_ALLOW", [])
 # Django must not refuse large bodies itself: the track views enforce the contract's
 # limit while reading, in the format's own error shape.
