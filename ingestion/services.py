@@ -13,7 +13,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ingestion.canonical import CanonicalEvent, RejectedItem
+from ingestion.body import nul_field, nul_replaced
+from ingestion.canonical import CanonicalEvent, EventProblem, RejectedItem
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
@@ -171,13 +172,15 @@ def events_ingest(
 
 
 def wire_document_ingest(
-    *, adapter: WireFormatAdapter, source: Source, document: Any, received_at: datetime
+    *, adapter: WireFormatAdapter, source: Source, document: Any, received_at: datetime, scan_nul: bool = True
 ) -> IngestOutcome:
     """The shared path for one decoded request body of any wire format.
 
     Splits it into events (RequestProblem for a wrong top-level shape, no events, or too
     many), validates and maps each, runs the format's request-level check, then stores the
     valid events and keeps the rejected ones. Used by the track views, replay and import.
+    An event holding a NUL character (which PostgreSQL cannot store) is refused at the event
+    level; ``scan_nul=False`` skips that walk when the caller knows the body has none.
     """
     wire_events = adapter.split(document)
     if not wire_events:
@@ -189,6 +192,11 @@ def wire_document_ingest(
     events: list[CanonicalEvent] = []
     rejected: list[RejectedItem] = []
     for wire_event in wire_events:
+        nul_at = (nul_field(wire_event.raw) or nul_field(wire_event.replay_payload)) if scan_nul else None
+        if nul_at is not None:
+            problem = EventProblem(wire_event.index, nul_at, f"{nul_at} contains a NUL character (\\u0000)")
+            rejected.append(RejectedItem(problems=[problem], payload=nul_replaced(wire_event.replay_payload)))
+            continue
         result = adapter.to_canonical(wire_event, received_at=received_at)
         if isinstance(result, CanonicalEvent):
             events.append(result)

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -163,7 +164,9 @@ else:
 TRACKHUB_RATE_LIMIT = env_int("TRACKHUB_RATE_LIMIT", 60000)  # requests/minute/credential
 TRACKHUB_MAX_EVENTS_PER_REQUEST = 1000
 TRACKHUB_MAX_BODY_BYTES = 2 * 1024 * 1024
-TRACKHUB_METRICS_ALLOW = env_list("TRACKHUB_METRICS_ALLOW", [])
+TRACKHUB_METRICS_ALLOW = env_list("TRACKHUB_METRICS_ALLOW", [])  # CIDR networks besides loopback
+# prometheus_client reads it itself; gunicorn.conf.py sets it (see docs/hardening.md).
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 # Django must not refuse large bodies itself: the track views enforce the contract's
 # limit while reading, in the format's own error shape.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
@@ -205,6 +208,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["ingestion.throttling.CredentialRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -217,9 +221,30 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# JSON lines with the request id; every handler scrubs ``?apiKey=`` (docs/hardening.md).
+LOG_FORMAT = os.environ.get("TRACKHUB_LOG_FORMAT", "json")  # json or text
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "scrub_api_key": {"()": "ops.logging.ApiKeyScrubFilter"},
+        "request_id": {"()": "ops.logging.RequestIdFilter"},
+    },
+    "formatters": {
+        "json": {"()": "ops.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+            "filters": ["scrub_api_key", "request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TRACKHUB_LOG_LEVEL", "INFO")},
+    # Django's own loggers propagate to root only through these (they carry handlers otherwise).
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
