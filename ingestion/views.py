@@ -22,7 +22,7 @@ from ingestion.authentication import (
 from ingestion.body import body_read, json_decode
 from ingestion.formats.base import RequestProblem, WireFormatAdapter
 from ingestion.formats.intempt import IntemptAdapter
-from ingestion.services import new_request_id, wire_document_ingest
+from ingestion.services import MAX_DEPTH, new_request_id, wire_document_ingest
 from ingestion.throttling import CredentialRateThrottle
 from ops import metrics
 
@@ -54,7 +54,7 @@ class TrackView(APIView):
         body = body_read(request._request, limit=settings.TRACKHUB_MAX_BODY_BYTES)
         outcome = wire_document_ingest(
             adapter=self.adapter, source=principal.source, document=json_decode(body), received_at=received_at,
-            scan_nul=b"\\u0000" in body,
+            scan_nul=b"\\u0000" in body, scan_depth=body.count(b"[") + body.count(b"{") > MAX_DEPTH,
         )  # fmt: skip
         metrics.track_outcome_observe(
             source_id=principal.source.id, wire_format=self.adapter.wire_format, outcome=outcome
