@@ -51,7 +51,9 @@ class ApiKeyScrubFilter(logging.Filter):
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        # Django logs a response's status after the middleware has returned: the id is then
+        # found on the request the record carries.
+        record.request_id = request_id_var.get() or getattr(getattr(record, "request", None), "request_id", None)
         return True
 
 

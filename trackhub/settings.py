@@ -242,7 +242,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "text" if LOG_FORMAT == "text" else "json",
-            "filters": ["scrub_api_key", "request_id"],
+            "filters": ["request_id", "scrub_api_key"],
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("TRACKHUB_LOG_LEVEL", "INFO")},
