@@ -27,10 +27,16 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
     if not gzipped and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
 
+    stream: Any = request
+    if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Without Content-Length Django reads nothing (its stream is limited to length 0);
+        # the WSGI server has already undone the chunking, so read its input to the end.
+        stream = request.META["wsgi.input"]
+
     raw = bytearray()
     decompressor = zlib.decompressobj(wbits=31) if gzipped else None
     while True:
-        chunk = request.read(_CHUNK)
+        chunk = stream.read(_CHUNK)
         if not chunk:
             break
         if decompressor is None:

@@ -53,7 +53,7 @@ documents = (
     | st.builds(
         lambda groups: {"track": groups},
         st.lists(st.fixed_dictionaries({"name": json_values, "payload": st.lists(events, max_size=3)}), max_size=3),
-    )  # noqa: E501
+    )
 )
 
 
