@@ -13,58 +13,11 @@ from typing import Any
 
 from django.urls import Resolver404, resolve
 
+from bench import wire
 from ingestion.views import TrackView
 from tests.conftest import Tenant
 
-FIXED_TS_MS = 1714631904000
-
-
-def _intempt_body(events: list[dict[str, Any]]) -> Any:
-    return {
-        "track": [
-            {
-                "name": "hardening_event",
-                "payload": [
-                    {"eventId": e["id"], "userId": e["user"], "timestamp": FIXED_TS_MS, "data": e["props"]}
-                    for e in events
-                ],
-            }
-        ]
-    }
-
-
-def _thrivestack_body(events: list[dict[str, Any]]) -> Any:
-    return [
-        {
-            "event_name": "hardening_event",
-            "user_id": e["user"],
-            "timestamp": "2024-05-02T06:38:24.000Z",
-            "properties": {**e["props"], "marker": e["id"]},
-            "context": {"group_id": "acct-1"},
-        }
-        for e in events
-    ]
-
-
-def _databuddy_body(events: list[dict[str, Any]]) -> Any:
-    return [
-        {
-            "name": "hardening_event",
-            "eventId": e["id"],
-            "anonymousId": e["user"],
-            "timestamp": FIXED_TS_MS,
-            "properties": e["props"],
-        }
-        for e in events
-    ]
-
-
-def _userpilot_body(events: list[dict[str, Any]]) -> Any:
-    bodies = [
-        {"user_id": e["user"], "event_name": "hardening_event", "metadata": {**e["props"], "marker": e["id"]}}
-        for e in events
-    ]
-    return bodies[0] if len(bodies) == 1 else bodies
+FIXED_TS_MS = wire.FIXED_TS_MS
 
 
 def _intempt_error(body: Any) -> bool:
@@ -136,26 +89,26 @@ class _FakeTenant:
 
 
 ALL_FORMATS = [
-    TrackFormat("intempt", lambda t: t.intempt_url, lambda t: {}, _intempt_body, _intempt_error),
+    TrackFormat("intempt", lambda t: t.intempt_url, lambda t: {}, wire.intempt, _intempt_error),
     TrackFormat(
         "thrivestack",
         lambda t: "/api/track",
         lambda t: {"Authorization": f"Bearer {t.bearer_token}"},
-        _thrivestack_body,
+        wire.thrivestack,
         _thrivestack_error,
     ),
     TrackFormat(
         "databuddy",
         lambda t: "/track",
         lambda t: {"Authorization": f"Bearer {t.api_key}"},
-        _databuddy_body,
+        wire.databuddy,
         _databuddy_error,
     ),
     TrackFormat(
         "userpilot",
         lambda t: "/v1/track",
         lambda t: {"Authorization": f"Token {t.api_key}"},
-        _userpilot_body,
+        wire.userpilot,
         _userpilot_error,
         batch=False,
         success_status=202,

@@ -1,0 +1,1 @@
+"""Load tools run against real processes on loopback (``python -m bench.soak``)."""
