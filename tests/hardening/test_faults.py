@@ -194,3 +194,25 @@ def test_the_database_restarting_under_load_never_acknowledges_an_uncommitted_ev
     assert len(stored) == len(set(stored))
     missing = set(acknowledged) - set(stored)
     assert not missing, f"{len(missing)} acknowledged events were lost"
+
+
+def test_metrics_add_up_across_gunicorn_workers():
+    tenant = tenant_create(org="metrics-org", project="metrics-project")
+    requests = 24
+
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=3) as server:
+        threads = [
+            threading.Thread(
+                target=live.request,
+                args=(server.port, "POST", tenant.intempt_url, intempt_body([f"m{i}-a", f"m{i}-b"])),
+            )
+            for i in range(requests)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        scrapes = [live.request(server.port, "GET", "/metrics").body.decode() for _ in range(3)]
+
+    line = f'trackhub_events_accepted_total{{format="intempt",source="{tenant.source.id}"}} {2.0 * requests}'
+    assert all(line in text for text in scrapes), [t for t in scrapes[0].splitlines() if "accepted_total" in t]
