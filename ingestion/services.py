@@ -14,7 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ingestion import partitions
-from ingestion.canonical import CanonicalEvent, RejectedItem
+from ingestion.body import nul_field, nul_replaced
+from ingestion.canonical import CanonicalEvent, EventProblem, RejectedItem
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
@@ -172,13 +173,22 @@ def events_ingest(
 
 
 def wire_document_ingest(
-    *, adapter: WireFormatAdapter, source: Source, document: Any, received_at: datetime
+    *,
+    adapter: WireFormatAdapter,
+    source: Source,
+    document: Any,
+    received_at: datetime,
+    scan_nul: bool = True,
+    scan_depth: bool = True,
 ) -> IngestOutcome:
     """The shared path for one decoded request body of any wire format.
 
     Splits it into events (RequestProblem for a wrong top-level shape, no events, or too
     many), validates and maps each, runs the format's request-level check, then stores the
     valid events and keeps the rejected ones. Used by the track views, replay and import.
+    An event holding a NUL character (which PostgreSQL cannot store) is refused at the event
+    level; ``scan_nul=False`` skips that walk when the caller knows the body has none. So is
+    one nested deeper than the JSON encoder can write back (``scan_depth``, likewise).
     """
     wire_events = adapter.split(document)
     if not wire_events:
@@ -190,7 +200,19 @@ def wire_document_ingest(
     events: list[CanonicalEvent] = []
     rejected: list[RejectedItem] = []
     for wire_event in wire_events:
+        nul_at = (nul_field(wire_event.raw) or nul_field(wire_event.replay_payload)) if scan_nul else None
+        if nul_at is not None:
+            field = nul_at[:200]
+            problem = EventProblem(wire_event.index, field, f"{field} contains a NUL character (\\u0000)")
+            rejected.append(RejectedItem(problems=[problem], payload=nul_replaced(wire_event.replay_payload)))
+            continue
+        if scan_depth and not _encodable(wire_event.replay_payload):
+            problem = EventProblem(wire_event.index, "", f"The event is nested deeper than {MAX_DEPTH} levels")
+            rejected.append(RejectedItem(problems=[problem], payload=None))
+            continue
         result = adapter.to_canonical(wire_event, received_at=received_at)
+        if isinstance(result, CanonicalEvent) and (too_long := _oversized_identifier(result, index=wire_event.index)):
+            result = [too_long]
         if isinstance(result, CanonicalEvent):
             events.append(result)
         else:
@@ -202,6 +224,37 @@ def wire_document_ingest(
     )
     problems = [problem for item in rejected for problem in item.problems]
     return IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
+
+
+# Indexed columns: PostgreSQL refuses a btree entry over ~2.7 kB, so each is capped (two
+# of them share the dedupe key); past the cap the event is refused, not the request.
+MAX_IDENTIFIER_BYTES = 1000
+_INDEXED_FIELDS = ("name", "event_id", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
+
+
+# orjson writes at most 254 levels of nesting (it reads 1024).
+MAX_DEPTH = 254
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _oversized_identifier(event: CanonicalEvent, *, index: str) -> EventProblem | None:
+    for field in _INDEXED_FIELDS:
+        value = getattr(event, field)
+        # len * 4: a cheap bound before encoding.
+        if (
+            isinstance(value, str)
+            and len(value) * 4 > MAX_IDENTIFIER_BYTES
+            and len(value.encode()) > MAX_IDENTIFIER_BYTES
+        ):
+            return EventProblem(index, field, f"{field} must be at most {MAX_IDENTIFIER_BYTES} bytes")
+    return None
 
 
 def rejected_events_store(
