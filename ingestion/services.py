@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,6 +202,67 @@ def wire_document_ingest(
     )
     problems = [problem for item in rejected for problem in item.problems]
     return IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
+
+
+class ReplayRefused(Exception):
+    """The rejected event cannot be replayed (already replayed, or no adapter)."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replayed: bool  # stored (or already present): the rejected event is marked replayed
+    outcome: IngestOutcome
+
+
+def wire_format_adapter(*, wire_format: str) -> WireFormatAdapter:
+    """The adapter of a wire format: the WireFormatAdapter subclass in
+    ``ingestion.formats.<wire_format>`` (one module per format, named for it)."""
+    try:
+        module = importlib.import_module(f"ingestion.formats.{wire_format}")
+    except ImportError as exc:
+        raise ReplayRefused(f"no adapter for the {wire_format} format") from exc
+    for value in vars(module).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, WireFormatAdapter)
+            and getattr(value, "wire_format", None) == wire_format
+        ):
+            return value()
+    raise ReplayRefused(f"no adapter for the {wire_format} format")
+
+
+def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: datetime) -> ReplayResult:
+    """Send a (possibly corrected) rejected payload through the shared track path again.
+
+    The payload goes back in the format's own body shape (``adapter.replay_document``) to
+    ``wire_document_ingest``, so it is validated, deduplicated and stored exactly like a
+    new request. If the event is accepted the rejected row keeps the payload that worked
+    and gets ``replayed_at``; if it is still refused nothing is written (the new problems
+    are returned, no second rejected row is kept). RequestProblem propagates for a
+    payload of the wrong shape.
+    """
+    with transaction.atomic():
+        # Row lock: two staff replaying the same row at once must not both store it and
+        # both mark it; the second waits, then sees replayed_at and is refused.
+        rejected = RejectedEvent.objects.select_for_update().select_related("source").get(id=rejected_event_id)
+        if rejected.replayed_at is not None:
+            raise ReplayRefused("this event was already replayed")
+        adapter = wire_format_adapter(wire_format=rejected.wire_format)
+        savepoint = transaction.savepoint()
+        outcome = wire_document_ingest(
+            adapter=adapter,
+            source=rejected.source,
+            document=adapter.replay_document(payload),
+            received_at=replayed_at,
+        )
+        if outcome.rejected or not outcome.accepted:
+            transaction.savepoint_rollback(savepoint)
+            return ReplayResult(replayed=False, outcome=outcome)
+        transaction.savepoint_commit(savepoint)
+        rejected.payload = payload
+        rejected.replayed_at = replayed_at
+        rejected.save(update_fields=["payload", "replayed_at"])
+    return ReplayResult(replayed=True, outcome=outcome)
 
 
 def rejected_events_store(

@@ -16,6 +16,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("healthz", healthz, name="healthz"),
     *api_urlpatterns,
     *track_urlpatterns,
