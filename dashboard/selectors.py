@@ -51,9 +51,7 @@ def _bucket_floor(moment: datetime, bucket: Bucket) -> datetime:
     return moment.replace(hour=0) if bucket == "day" else moment
 
 
-def event_volume_series(
-    *, project_id: int, now: datetime, buckets: int, bucket: Bucket
-) -> list[tuple[datetime, int]]:
+def event_volume_series(*, project_id: int, now: datetime, buckets: int, bucket: Bucket) -> list[tuple[datetime, int]]:
     """Event counts per hour or day for the last ``buckets`` buckets up to ``now``,
     oldest first, empty buckets included (one grouped query, cached)."""
     step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
@@ -122,6 +120,17 @@ def events_recent(*, project_id: int, source_id: int | None = None, limit: int =
     return list(events.order_by("-timestamp", "-id")[:limit])
 
 
+def events_by_keys(*, project_id: int, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Event]:
+    """Events by their dedupe key (name, event_id), in one query on that unique index."""
+    if not keys:
+        return {}
+    condition = Q()
+    for name, event_id in set(keys):
+        condition |= Q(name=name, event_id=event_id)
+    rows = Event.objects.filter(condition, project_id=project_id).only("id", "name", "event_id", "timestamp")
+    return {(event.name, event.event_id): event for event in rows}
+
+
 def events_for_project(*, project_id: int) -> QuerySet[Event]:
     """The project's events newest first; the explorer filters and pages this."""
     return Event.objects.filter(project_id=project_id).order_by("-timestamp", "-id")
@@ -155,9 +164,7 @@ class KeysetPage:
     next_cursor: str | None
 
 
-def keyset_page(
-    *, rows: QuerySet, cursor: Cursor | None, size: int, time_field: str = "timestamp"
-) -> KeysetPage:
+def keyset_page(*, rows: QuerySet, cursor: Cursor | None, size: int, time_field: str = "timestamp") -> KeysetPage:
     """One page of ``rows`` (ordered by -time_field, -id) after ``cursor``.
 
     Keyset paging reads ``size + 1`` rows from the index whatever the page number, where
@@ -187,9 +194,7 @@ def sources_with_stats(*, project_id: int, since: datetime) -> list[Source]:
     """The project's sources with ``last_received_at`` (of its newest event),
     ``rejected_count`` (not yet replayed, since ``since``) and its keys and tokens, in
     four queries whatever the number of sources."""
-    newest = Event.objects.filter(project_id=OuterRef("project_id"), source_id=OuterRef("id")).order_by(
-        "-timestamp"
-    )
+    newest = Event.objects.filter(project_id=OuterRef("project_id"), source_id=OuterRef("id")).order_by("-timestamp")
     rejected = (
         RejectedEvent.objects.filter(source_id=OuterRef("id"), received_at__gte=since, replayed_at__isnull=True)
         .order_by()

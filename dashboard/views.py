@@ -29,6 +29,8 @@ from dashboard.filters import EventExplorerFilterSet
 from ingestion.formats.base import RequestProblem
 from ingestion.models import Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
+from profiles import selectors as profile_selectors
+from profiles.models import Account, Profile
 from profiles.selectors import profile_ids_for_identifiers
 
 PAGE_SIZE = 50
@@ -70,8 +72,7 @@ def project_page(view: ProjectView) -> ProjectView:
 def _render(request: HttpRequest, project: Project, template: str, tab: str, context: dict[str, Any]) -> HttpResponse:
     projects: list[Project] = request.dashboard_projects  # type: ignore[attr-defined]
     organizations = [
-        (organization, list(members))
-        for organization, members in groupby(projects, key=lambda p: p.organization)
+        (organization, list(members)) for organization, members in groupby(projects, key=lambda p: p.organization)
     ]
     return render(
         request,
@@ -105,7 +106,9 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
     hourly = selectors.event_volume_series(project_id=project.id, now=now, buckets=24, bucket="hour")
     daily = selectors.event_volume_series(project_id=project.id, now=now, buckets=30, bucket="day")
     events_url = reverse("dashboard:events", args=[project.id])
-    source_names = {source.id: source.name or str(source.id) for source in selectors.sources_for_project(project_id=project.id)}
+    source_names = {
+        source.id: source.name or str(source.id) for source in selectors.sources_for_project(project_id=project.id)
+    }
 
     def breakdown(field: str, since: Any, query: str) -> charts.BarChart:
         rows = selectors.event_counts_by(project_id=project.id, field=field, since=since, until=now, limit=8)  # type: ignore[arg-type]
@@ -254,7 +257,9 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     include_replayed = request.GET.get("replayed") == "1"
     rows = selectors.rejected_events_for_project(project_id=project.id, include_replayed=include_replayed)
     cursor = selectors.Cursor.decode(request.GET.get("before"))
-    page = selectors.keyset_page(rows=rows.select_related("source"), cursor=cursor, size=PAGE_SIZE, time_field="received_at")
+    page = selectors.keyset_page(
+        rows=rows.select_related("source"), cursor=cursor, size=PAGE_SIZE, time_field="received_at"
+    )
     return _render(
         request,
         project,
@@ -281,7 +286,9 @@ def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: i
             problems = [{"field": "payload", "message": f"Not valid JSON: {exc}"}]
         else:
             try:
-                result = rejected_event_replay(rejected_event_id=rejected.id, payload=payload, replayed_at=timezone.now())
+                result = rejected_event_replay(
+                    rejected_event_id=rejected.id, payload=payload, replayed_at=timezone.now()
+                )
             except (ReplayRefused, RequestProblem) as exc:
                 problems = [{"field": getattr(exc, "field", "") or "payload", "message": str(exc)}]
             else:
@@ -300,3 +307,104 @@ def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: i
     )
     response.status_code = status
     return response
+
+
+# --- profiles, accounts, warnings ---------------------------------------------------------
+
+
+@require_GET
+@project_page
+def profiles(request: HttpRequest, project: Project) -> HttpResponse:
+    """Search profiles and accounts by any identifier (exact, then prefix); without a
+    query, the most recently seen profiles."""
+    query = request.GET.get("q", "").strip()
+    if query:
+        found = profile_selectors.profiles_search(project_id=project.id, identifier=query, limit=1)
+        seen = {profile.id for profile in found}
+        found += [
+            profile
+            for profile in profile_selectors.profiles_search_prefix(project_id=project.id, query=query, limit=50)
+            if profile.id not in seen
+        ]
+        accounts = profile_selectors.accounts_search(project_id=project.id, identifier=query, limit=1)
+    else:
+        found = profile_selectors.profiles_search(project_id=project.id, limit=50)
+        accounts = []
+    return _render(
+        request,
+        project,
+        "dashboard/profiles.html",
+        "profiles",
+        {"query": query, "profiles": found, "accounts": accounts},
+    )
+
+
+@require_GET
+@project_page
+def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> HttpResponse:
+    detail = profile_selectors.profile_detail(project_id=project.id, profile_id=profile_id)
+    if detail is None:
+        raise Http404("No such profile")
+    if detail.id != profile_id:
+        # A merged-away id: show its survivor under its own address.
+        return redirect("dashboard:profile-detail", project_id=project.id, profile_id=detail.id)
+    timeline = profile_selectors.profile_events(project_id=project.id, profile_id=detail.id)
+    assert timeline is not None  # the profile exists
+    cursor = selectors.Cursor.decode(request.GET.get("before"))
+    page = selectors.keyset_page(rows=timeline.order_by("-timestamp", "-id"), cursor=cursor, size=PAGE_SIZE)
+    return _render(
+        request,
+        project,
+        "dashboard/profile_detail.html",
+        "profiles",
+        {
+            "profile": detail,
+            "attributes": sorted(detail.attributes.items()),
+            "accounts": profile_selectors.account_details(
+                accounts=Account.objects.filter(project_id=project.id, id__in=detail.accounts).order_by("id")
+            ),
+            "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id),
+            "page": page,
+            "is_first_page": "before" not in request.GET,
+        },
+    )
+
+
+@require_GET
+@project_page
+def account_detail(request: HttpRequest, project: Project, account_id: int) -> HttpResponse:
+    detail = profile_selectors.account_detail(project_id=project.id, account_id=account_id)
+    if detail is None:
+        raise Http404("No such account")
+    if detail.id != account_id:
+        return redirect("dashboard:account-detail", project_id=project.id, account_id=detail.id)
+    members = profile_selectors.profile_details(
+        profiles=Profile.objects.filter(project_id=project.id, id__in=detail.members).order_by("-last_seen", "-id")
+    )
+    return _render(
+        request,
+        project,
+        "dashboard/account_detail.html",
+        "profiles",
+        {
+            "account": detail,
+            "attributes": sorted(detail.attributes.items()),
+            "members": members,
+            "merges": profile_selectors.account_merges(project_id=project.id, account_id=detail.id),
+        },
+    )
+
+
+@require_GET
+@project_page
+def warnings(request: HttpRequest, project: Project) -> HttpResponse:
+    """Identifiers identity resolution refused, each linked to the stored event it came on."""
+    rows = profile_selectors.ingestion_warnings(project_id=project.id, limit=PAGE_SIZE * 2)
+    events = selectors.events_by_keys(project_id=project.id, keys=[(w.event_name, w.event_id) for w in rows])
+    return _render(
+        request,
+        project,
+        "dashboard/warnings.html",
+        "warnings",
+        {"warnings": [(warning, events.get((warning.event_name, warning.event_id))) for warning in rows]},
+    )
