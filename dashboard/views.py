@@ -150,10 +150,18 @@ def live_events(request: HttpRequest, project: Project) -> HttpResponse:
     source_id = request.GET.get("source")
     source_filter = int(source_id) if source_id and source_id.isdigit() else None
     recent = selectors.events_recent(project_id=project.id, source_id=source_filter, limit=LIVE_SIZE)
+    source_names = {}
+    if source_filter is None:
+        source_names = {s.id: s.name or str(s.id) for s in selectors.sources_for_project(project_id=project.id)}
     return render(
         request,
         "dashboard/_live_rows.html",
-        {"project": project, "recent_events": recent, "show_source": source_filter is None},
+        {
+            "project": project,
+            "recent_events": recent,
+            "show_source": source_filter is None,
+            "source_names": source_names,
+        },
     )
 
 

@@ -22,10 +22,25 @@ def lookup(mapping: dict[Any, Any] | None, key: Any) -> Any:
 
 @register.filter
 def utc(value: datetime | None) -> str:
-    """An aware datetime as ``2026-11-23 14:05:09 UTC``, with milliseconds dropped."""
+    """An aware datetime in UTC as ``2026-11-23 14:05:09`` (pages say the zone once)."""
     if value is None:
         return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@register.filter
+def utc_time(value: datetime | None) -> str:
+    """Only the time of day, ``14:05:09``, for narrow screens."""
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%H:%M:%S")
+
+
+@register.filter
+def utc_date(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d")
 
 
 @register.filter
