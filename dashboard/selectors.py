@@ -2,30 +2,28 @@
 
 Every query is scoped to one project and shaped for the Event indexes:
 (project, -timestamp, -id), (project, name, -timestamp), (project, source, -timestamp) and
-(project, identity_key, -timestamp). Chart aggregates always cover a bounded time range
-and group by a truncated timestamp, so their cost grows with the range's events, never
-with the whole table; they are cached briefly (charts of the last 24 h / 30 days do not
-need second-by-second freshness, and a busy project must not recount a million rows on
-every page view).
+(project, identity_key, -timestamp). Lists are keyset-paged (never OFFSET or COUNT(*)).
+Every chart comes from one aggregate (``project_activity``): counts per UTC hour, source
+and name over a bounded 30-day range, computed in one grouped query and cached with
+stale-while-revalidate, so a page view never recounts a million events.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, TruncDay, TruncHour
+from django.db.models.functions import Coalesce, TruncHour
 
 from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent, Source
-
-AGGREGATE_CACHE_SECONDS = 60
-Bucket = Literal["hour", "day"]
-
 
 # --- access ---------------------------------------------------------------------------------
 
@@ -45,69 +43,128 @@ def projects_visible(*, user: AbstractBaseUser | AnonymousUser) -> list[Project]
 
 # --- charts ---------------------------------------------------------------------------------
 
+ACTIVITY_DAYS = 30
+# Charts may be this old before a refresh is queued; a stale copy is served meanwhile.
+ACTIVITY_FRESH = timedelta(seconds=60)
+# A copy is kept this long; only a view after a day without any computes inside the request.
+ACTIVITY_KEEP_SECONDS = 24 * 60 * 60
 
-def _bucket_floor(moment: datetime, bucket: Bucket) -> datetime:
-    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0) if bucket == "day" else moment
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
-def event_volume_series(*, project_id: int, now: datetime, buckets: int, bucket: Bucket) -> list[tuple[datetime, int]]:
-    """Event counts per hour or day for the last ``buckets`` buckets up to ``now``,
-    oldest first, empty buckets included (one grouped query, cached)."""
-    step = timedelta(hours=1) if bucket == "hour" else timedelta(days=1)
-    last = _bucket_floor(now, bucket)
-    first = last - step * (buckets - 1)
-    key = f"dashboard:volume:{project_id}:{bucket}:{buckets}:{last.isoformat()}"
-    counts: dict[datetime, int] | None = cache.get(key)
-    if counts is None:
-        trunc = TruncHour("timestamp", tzinfo=UTC) if bucket == "hour" else TruncDay("timestamp", tzinfo=UTC)
-        rows = (
-            Event.objects.filter(project_id=project_id, timestamp__gte=first, timestamp__lt=last + step)
-            .annotate(bucket=trunc)
-            .values("bucket")
-            .annotate(n=Count("*"))
-            .values_list("bucket", "n")
+def _floor_day(moment: datetime) -> datetime:
+    return _floor_hour(moment).replace(hour=0)
+
+
+@dataclass(frozen=True)
+class ProjectActivity:
+    """A project's event counts for the last 30 days (UTC), from which every chart of the
+    overview and the sources page is drawn. Only the totals the pages show are kept, so
+    the cached copy stays small whatever the number of events."""
+
+    project_id: int
+    computed_at: datetime
+    last_hour: datetime  # the current hour: its bucket is still filling
+    per_hour: dict[datetime, int]
+    per_day_and_source: dict[tuple[datetime, int], int]
+    names_24h: dict[str, int]
+    names_30d: dict[str, int]
+    sources_24h: dict[int, int]
+    sources_30d: dict[int, int]
+
+    def hourly(self, *, hours: int) -> list[tuple[datetime, int]]:
+        first = self.last_hour - timedelta(hours=hours - 1)
+        return [(first + timedelta(hours=i), self.per_hour.get(first + timedelta(hours=i), 0)) for i in range(hours)]
+
+    def daily(self, *, days: int, source_id: int | None = None) -> list[tuple[datetime, int]]:
+        totals: dict[datetime, int] = defaultdict(int)
+        for (day, source), n in self.per_day_and_source.items():
+            if source_id is None or source == source_id:
+                totals[day] += n
+        first = _floor_day(self.last_hour) - timedelta(days=days - 1)
+        return [(first + timedelta(days=i), totals.get(first + timedelta(days=i), 0)) for i in range(days)]
+
+    def top(self, *, field: Literal["name", "source_id"], last_24h: bool, limit: int) -> list[tuple[str | int, int]]:
+        """The ``limit`` most frequent names or sources, largest first."""
+        if field == "name":
+            totals: dict[Any, int] = self.names_24h if last_24h else self.names_30d
+        else:
+            totals = self.sources_24h if last_24h else self.sources_30d
+        return sorted(totals.items(), key=lambda item: (-item[1], str(item[0])))[:limit]
+
+
+def project_activity_compute(*, project_id: int, now: datetime) -> ProjectActivity:
+    """One grouped pass over the project's last 30 days of events (bounded by the
+    (project, -timestamp) index), stored in the cache for the pages to read."""
+    last_hour = _floor_hour(now)
+    first_hour = _floor_day(now) - timedelta(days=ACTIVITY_DAYS - 1)
+    day_start = last_hour - timedelta(hours=23)
+    rows = (
+        Event.objects.filter(
+            project_id=project_id, timestamp__gte=first_hour, timestamp__lt=last_hour + timedelta(hours=1)
         )
-        counts = {moment.astimezone(UTC): n for moment, n in rows}
-        cache.set(key, counts, AGGREGATE_CACHE_SECONDS)
-    return [(first + step * i, counts.get(first + step * i, 0)) for i in range(buckets)]
+        .annotate(hour=TruncHour("timestamp", tzinfo=UTC))
+        .values("hour", "source_id", "name")
+        .annotate(n=Count("*"))
+        .values_list("hour", "source_id", "name", "n")
+        .order_by()
+    )
+    per_hour: dict[datetime, int] = defaultdict(int)
+    per_day_and_source: dict[tuple[datetime, int], int] = defaultdict(int)
+    names_24h: dict[str, int] = defaultdict(int)
+    names_30d: dict[str, int] = defaultdict(int)
+    sources_24h: dict[int, int] = defaultdict(int)
+    sources_30d: dict[int, int] = defaultdict(int)
+    for hour, source_id, name, n in rows:
+        hour = hour.astimezone(UTC)
+        per_hour[hour] += n
+        per_day_and_source[(hour.replace(hour=0), source_id)] += n
+        names_30d[name] += n
+        sources_30d[source_id] += n
+        if hour >= day_start:
+            names_24h[name] += n
+            sources_24h[source_id] += n
+    activity = ProjectActivity(
+        project_id=project_id,
+        computed_at=now,
+        last_hour=last_hour,
+        per_hour=dict(per_hour),
+        per_day_and_source=dict(per_day_and_source),
+        names_24h=dict(names_24h),
+        names_30d=dict(names_30d),
+        sources_24h=dict(sources_24h),
+        sources_30d=dict(sources_30d),
+    )
+    cache.set(_activity_key(project_id), activity, ACTIVITY_KEEP_SECONDS)
+    return activity
 
 
-def event_counts_by(
-    *, project_id: int, field: Literal["name", "source_id"], since: datetime, until: datetime, limit: int = 10
-) -> list[tuple[str | int, int]]:
-    """The ``limit`` most frequent values of ``field`` in [since, until), largest first
-    (one grouped query, answered from the matching (project, field, -timestamp) index)."""
-    key = f"dashboard:by:{project_id}:{field}:{since.isoformat()}:{until.isoformat()}:{limit}"
-    result: list[tuple[str | int, int]] | None = cache.get(key)
-    if result is None:
-        rows = (
-            Event.objects.filter(project_id=project_id, timestamp__gte=since, timestamp__lt=until)
-            .values(field)
-            .annotate(n=Count("*"))
-            .order_by("-n", field)
-            .values_list(field, "n")[:limit]
-        )
-        result = list(rows)
-        cache.set(key, result, AGGREGATE_CACHE_SECONDS)
-    return result
+def _activity_key(project_id: int) -> str:
+    return f"dashboard:activity:v2:{project_id}"
 
 
-def event_total(*, project_id: int, since: datetime, until: datetime) -> int:
-    key = f"dashboard:total:{project_id}:{since.isoformat()}:{until.isoformat()}"
-    total: int | None = cache.get(key)
-    if total is None:
-        total = Event.objects.filter(project_id=project_id, timestamp__gte=since, timestamp__lt=until).count()
-        cache.set(key, total, AGGREGATE_CACHE_SECONDS)
-    return total
+def project_activity(*, project_id: int, now: datetime) -> ProjectActivity:
+    """The project's activity, from the cache when there is a copy.
 
+    Stale-while-revalidate: a copy older than ACTIVITY_FRESH is still served (the page
+    says when it was counted) and one refresh is queued for a worker (``cache.add`` makes
+    it one per minute however many views), so a project with a million events is never
+    recounted inside a request; only a project's very first view pays for the count.
+    """
+    activity: ProjectActivity | None = cache.get(_activity_key(project_id))
+    if activity is None:
+        return project_activity_compute(project_id=project_id, now=now)
+    if now - activity.computed_at > ACTIVITY_FRESH and cache.add(
+        f"{_activity_key(project_id)}:refreshing", 1, int(ACTIVITY_FRESH.total_seconds())
+    ):
+        from dashboard.tasks import project_activity_refresh_task
 
-def event_names(*, project_id: int, since: datetime, until: datetime, limit: int = 200) -> list[str]:
-    """Event names seen in the range, most frequent first (for the explorer's suggestions)."""
-    return [
-        str(name)
-        for name, _ in event_counts_by(project_id=project_id, field="name", since=since, until=until, limit=limit)
-    ]
+        # A broker outage must not break the page: the stale copy is still shown.
+        with contextlib.suppress(Exception):
+            project_activity_refresh_task.delay(project_id)
+    return activity
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -129,6 +186,32 @@ def events_by_keys(*, project_id: int, keys: Sequence[tuple[str, str]]) -> dict[
         condition |= Q(name=name, event_id=event_id)
     rows = Event.objects.filter(condition, project_id=project_id).only("id", "name", "event_id", "timestamp")
     return {(event.name, event.event_id): event for event in rows}
+
+
+_NAMES_SKIP_SCAN = """
+WITH RECURSIVE names(name) AS (
+    (SELECT name FROM ingestion_event WHERE project_id = %s ORDER BY name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.name FROM ingestion_event e WHERE e.project_id = %s AND e.name > names.name
+            ORDER BY e.name LIMIT 1)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL LIMIT %s
+"""
+
+
+def event_names(*, project_id: int, limit: int = 200) -> list[str]:
+    """The project's distinct event names, alphabetically (the explorer's suggestions).
+
+    On PostgreSQL a skip scan of the (project, name, -timestamp) index: one index probe per
+    distinct name, however many events each has.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_NAMES_SKIP_SCAN, [project_id, project_id, limit])
+            return [row[0] for row in cursor.fetchall()]
+    names = Event.objects.filter(project_id=project_id).order_by("name").values_list("name", flat=True).distinct()
+    return list(names[:limit])
 
 
 def events_for_project(*, project_id: int) -> QuerySet[Event]:
@@ -215,31 +298,6 @@ def sources_with_stats(*, project_id: int, since: datetime) -> list[Source]:
         )
         .order_by("name", "id")
     )
-
-
-def source_daily_counts(
-    *, project_id: int, source_ids: Sequence[int], now: datetime, days: int
-) -> dict[int, list[tuple[datetime, int]]]:
-    """Events per day of each source over the last ``days`` days, oldest first (one query)."""
-    step = timedelta(days=1)
-    last = _bucket_floor(now, "day")
-    first = last - step * (days - 1)
-    key = f"dashboard:source-days:{project_id}:{days}:{last.isoformat()}"
-    counts: dict[tuple[int, datetime], int] | None = cache.get(key)
-    if counts is None:
-        rows = (
-            Event.objects.filter(project_id=project_id, timestamp__gte=first, timestamp__lt=last + step)
-            .annotate(day=TruncDay("timestamp", tzinfo=UTC))
-            .values("source_id", "day")
-            .annotate(n=Count("*"))
-            .values_list("source_id", "day", "n")
-        )
-        counts = {(source_id, day.astimezone(UTC)): n for source_id, day, n in rows}
-        cache.set(key, counts, AGGREGATE_CACHE_SECONDS)
-    return {
-        source_id: [(first + step * i, counts.get((source_id, first + step * i), 0)) for i in range(days)]
-        for source_id in source_ids
-    }
 
 
 def source_get(*, project_id: int, source_id: int) -> Source | None:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from itertools import groupby
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlencode
 
 import orjson
 from django.contrib import messages
@@ -101,42 +102,43 @@ def _profile_links(project: Project, events: list[Event]) -> dict[str, int]:
 @require_GET
 @project_page
 def overview(request: HttpRequest, project: Project) -> HttpResponse:
-    now = timezone.now()
-    day_ago, month_ago = now - timedelta(hours=24), now - timedelta(days=30)
-    hourly = selectors.event_volume_series(project_id=project.id, now=now, buckets=24, bucket="hour")
-    daily = selectors.event_volume_series(project_id=project.id, now=now, buckets=30, bucket="day")
+    activity = selectors.project_activity(project_id=project.id, now=timezone.now())
     events_url = reverse("dashboard:events", args=[project.id])
     source_names = {
         source.id: source.name or str(source.id) for source in selectors.sources_for_project(project_id=project.id)
     }
 
-    def breakdown(field: str, since: Any, query: str) -> charts.BarChart:
-        rows = selectors.event_counts_by(project_id=project.id, field=field, since=since, until=now, limit=8)  # type: ignore[arg-type]
-        since_param = since.strftime("%Y-%m-%dT%H:%M")
+    def breakdown(field: Literal["name", "source_id"], last_24h: bool) -> charts.BarChart:
+        hours = 24 if last_24h else selectors.ACTIVITY_DAYS * 24
+        since = (activity.last_hour - timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H:%M")
+        query = "name" if field == "name" else "source"
         items = [
             (
-                source_names.get(value, str(value)) if field == "source_id" else str(value),
+                source_names.get(int(value), str(value)) if field == "source_id" else str(value),
                 count,
-                f"{events_url}?{query}={value}&since={since_param}",
+                f"{events_url}?{urlencode({query: value, 'since': since})}",
             )
-            for value, count in rows
+            for value, count in activity.top(field=field, last_24h=last_24h, limit=8)
         ]
         return charts.bar_chart(items)
 
-    recent = selectors.events_recent(project_id=project.id, limit=LIVE_SIZE)
     return _render(
         request,
         project,
         "dashboard/overview.html",
         "overview",
         {
-            "hourly": charts.time_series_chart(hourly, time_format="%H:00", tick_every=4),
-            "daily": charts.time_series_chart(daily, time_format="%b %d", tick_every=5),
-            "names_24h": breakdown("name", day_ago, "name"),
-            "names_30d": breakdown("name", month_ago, "name"),
-            "sources_24h": breakdown("source_id", day_ago, "source"),
-            "sources_30d": breakdown("source_id", month_ago, "source"),
-            "recent_events": recent,
+            "hourly": charts.time_series_chart(activity.hourly(hours=24), time_format="%H:00", tick_every=4),
+            "daily": charts.time_series_chart(
+                activity.daily(days=selectors.ACTIVITY_DAYS), time_format="%b %d", tick_every=5
+            ),
+            "names_24h": breakdown("name", last_24h=True),
+            "names_30d": breakdown("name", last_24h=False),
+            "name_count_30d": len(activity.names_30d),
+            "sources_24h": breakdown("source_id", last_24h=True),
+            "sources_30d": breakdown("source_id", last_24h=False),
+            "computed_at": activity.computed_at,
+            "recent_events": selectors.events_recent(project_id=project.id, limit=LIVE_SIZE),
             "source_names": source_names,
             "live_url": reverse("dashboard:live-events", args=[project.id]),
         },
@@ -171,7 +173,8 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
     now = timezone.now()
     days = 14
     rows = selectors.sources_with_stats(project_id=project.id, since=now - timedelta(days=30))
-    daily = selectors.source_daily_counts(project_id=project.id, source_ids=[s.id for s in rows], now=now, days=days)
+    activity = selectors.project_activity(project_id=project.id, now=now)
+    daily = {source.id: activity.daily(days=days, source_id=source.id) for source in rows}
     cards = [
         {
             "source": source,
@@ -201,7 +204,6 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
         page = selectors.keyset_page(rows=rows, cursor=cursor, size=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("before", None)
-    now = timezone.now()
     return _render(
         request,
         project,
@@ -213,7 +215,7 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
             "profile_links": _profile_links(project, page.rows),
             "query": query.urlencode(),
             "is_first_page": "before" not in request.GET,
-            "event_names": selectors.event_names(project_id=project.id, since=now - timedelta(days=30), until=now),
+            "event_names": selectors.event_names(project_id=project.id),
         },
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -55,6 +56,14 @@ def profile_merge_make(*, survivor: Profile, merged: Profile, event_name: str, e
     ProfileMerge.objects.create(
         project=survivor.project, survivor=survivor, merged=merged, event_name=event_name, event_id=event_id
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Any:
+    """Chart aggregates are cached per project id; ids repeat between test databases."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

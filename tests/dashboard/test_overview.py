@@ -6,19 +6,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
+from dashboard.tasks import project_activity_refresh_task
 from tests.dashboard.conftest import intempt_send, ms
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def stat(body: str, testid: str) -> str:
@@ -85,3 +78,16 @@ def test_live_fragment_returns_rows_of_one_source(client, staff_client, tenant, 
     assert response.status_code == 200
     body = response.content.decode()
     assert "Tail Me" in body and "<html" not in body
+
+
+def test_charts_come_from_the_cached_aggregate_until_it_is_refreshed(client, staff_client, tenant):
+    intempt_send(client, tenant, [{}])
+    staff_client.get(f"/dashboard/{tenant.project.id}/")
+    intempt_send(client, tenant, [{}])
+
+    cached = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+    project_activity_refresh_task(tenant.project.id)
+    refreshed = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert stat(cached, "events-24h") == "1"
+    assert stat(refreshed, "events-24h") == "2"
