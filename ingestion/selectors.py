@@ -60,6 +60,13 @@ def project_get_by_names(*, org: str, project: str) -> Project | None:
     return Project.objects.select_related("organization").filter(organization__name=org, name=project).first()
 
 
+def website_ids_in_project(*, project_id: int, website_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``website_ids`` are websites of ``project_id`` (one query)."""
+    return set(
+        Website.objects.filter(id__in=list(website_ids), source__project_id=project_id).values_list("id", flat=True)
+    )
+
+
 def events_for_identity_keys(*, project_id: int, identity_keys: Iterable[str]) -> QuerySet[Event]:
     """Events of the project whose ``identity_key`` is one of ``identity_keys`` (a profile's
     events: the profiles app passes the identifiers of one profile)."""

@@ -110,6 +110,11 @@ def profile_detail(*, project_id: int, profile_id: int) -> ProfileDetail | None:
     return None if profile is None else profile_details(profiles=[profile])[0]
 
 
+def profiles_live(*, project_id: int) -> QuerySet[Profile]:
+    """Live (not merged-away) profiles of the project, for the read API's list."""
+    return Profile.objects.filter(project_id=project_id, merged_into__isnull=True)
+
+
 def profiles_search(*, project_id: int, identifier: str | None = None, limit: int = 100) -> list[ProfileDetail]:
     """Live profiles of the project, most recently seen first; with ``identifier``, the one
     profile owning exactly that identifier (or none)."""
@@ -200,6 +205,11 @@ def account_details(*, accounts: Iterable[Account]) -> list[AccountDetail]:
 def account_detail(*, project_id: int, account_id: int) -> AccountDetail | None:
     account = account_resolve(project_id=project_id, account_id=account_id)
     return None if account is None else account_details(accounts=[account])[0]
+
+
+def accounts_live(*, project_id: int) -> QuerySet[Account]:
+    """Live (not merged-away) accounts of the project, for the read API's list."""
+    return Account.objects.filter(project_id=project_id, merged_into__isnull=True)
 
 
 def accounts_search(*, project_id: int, identifier: str | None = None, limit: int = 100) -> list[AccountDetail]:

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from ingestion.urls import api_urlpatterns, track_urlpatterns
+from profiles.urls import api_urlpatterns as profiles_api_urlpatterns
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -19,5 +20,6 @@ urlpatterns = [
     path("dashboard/", include("dashboard.urls")),
     path("healthz", healthz, name="healthz"),
     *api_urlpatterns,
+    *profiles_api_urlpatterns,
     *track_urlpatterns,
 ]

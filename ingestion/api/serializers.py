@@ -24,6 +24,33 @@ EVENT_FIELDS = (
 )  # fmt: skip
 
 
+def event_record(event: Event, *, profile: int | None) -> dict[str, Any]:
+    """An event in the read API's shape, fields in the contract's order.
+
+    The one place the shape is built: the list endpoints (through ``EventSerializer``) and
+    the streamed exports, which skip DRF's per-field machinery for speed, both use it.
+    """
+    return {
+        "id": event.id,
+        "name": event.name,
+        "namespace": event.namespace,
+        "event_id": event.event_id,
+        "timestamp": format_timestamp(event.timestamp),
+        "received_at": format_timestamp(event.received_at),
+        "user_id": event.user_id,
+        "profile_id": event.profile_id,
+        "anonymous_id": event.anonymous_id,
+        "account_id": event.account_id,
+        "session_id": event.session_id,
+        "page_id": event.page_id,
+        "properties": event.properties,
+        "context": event.context,
+        "source_id": event.source_id,
+        "wire_format": event.wire_format,
+        "profile": profile,
+    }
+
+
 class EventSerializer(serializers.ModelSerializer):
     timestamp = ContractTimestampField()
     received_at = ContractTimestampField()
@@ -40,6 +67,9 @@ class EventSerializer(serializers.ModelSerializer):
         # Resolved for the whole page at once by the view (no query per event).
         profiles: dict[str, int] = self.context.get("profiles_by_identifier", {})
         return profiles.get(event.identity_key) if event.identity_key else None
+
+    def to_representation(self, instance: Event) -> dict[str, Any]:
+        return event_record(instance, profile=self.get_profile(instance))
 
 
 class RejectedEventSerializer(serializers.ModelSerializer):
