@@ -17,6 +17,7 @@ from ingestion import partitions
 from ingestion.body import nul_field, nul_replaced
 from ingestion.canonical import CanonicalEvent, EventProblem, RejectedItem
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
+from ingestion.formats import adapter_for
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from profiles.services import event_identity_key, identity_work_record
@@ -255,6 +256,53 @@ def _oversized_identifier(event: CanonicalEvent, *, index: str) -> EventProblem 
         ):
             return EventProblem(index, field, f"{field} must be at most {MAX_IDENTIFIER_BYTES} bytes")
     return None
+
+
+class ReplayRefused(Exception):
+    """The rejected event cannot be replayed (already replayed, or no adapter)."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replayed: bool  # stored (or already present): the rejected event is marked replayed
+    outcome: IngestOutcome
+
+
+def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: datetime) -> ReplayResult:
+    """Send a (possibly corrected) rejected payload through the shared track path again.
+
+    The payload goes back in the format's own body shape (``adapter.replay_document``) to
+    ``wire_document_ingest``, so it is validated, deduplicated and stored exactly like a
+    new request. If the event is accepted the rejected row keeps the payload that worked
+    and gets ``replayed_at``; if it is still refused nothing is written (the new problems
+    are returned, no second rejected row is kept). RequestProblem propagates for a
+    payload of the wrong shape.
+    """
+    with transaction.atomic():
+        # Row lock: two staff replaying the same row at once must not both store it and
+        # both mark it; the second waits, then sees replayed_at and is refused.
+        rejected = RejectedEvent.objects.select_for_update().select_related("source").get(id=rejected_event_id)
+        if rejected.replayed_at is not None:
+            raise ReplayRefused("this event was already replayed")
+        try:
+            adapter = adapter_for(rejected.wire_format)
+        except KeyError as exc:
+            raise ReplayRefused(f"no adapter for the {rejected.wire_format} format") from exc
+        savepoint = transaction.savepoint()
+        outcome = wire_document_ingest(
+            adapter=adapter,
+            source=rejected.source,
+            document=adapter.replay_document(payload),
+            received_at=replayed_at,
+        )
+        if outcome.rejected or not outcome.accepted:
+            transaction.savepoint_rollback(savepoint)
+            return ReplayResult(replayed=False, outcome=outcome)
+        transaction.savepoint_commit(savepoint)
+        rejected.payload = payload
+        rejected.replayed_at = replayed_at
+        rejected.save(update_fields=["payload", "replayed_at"])
+    return ReplayResult(replayed=True, outcome=outcome)
 
 
 def rejected_events_store(

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "ingestion",
     "profiles",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
