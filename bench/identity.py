@@ -91,7 +91,11 @@ def events_insert(project_id: int, source_id: int, identity_key: str, count: int
 def event_rows_updated() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
-        cursor.execute("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'ingestion_event'")
+        # The events table and, when it is partitioned, its partitions.
+        cursor.execute(
+            "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables WHERE relid = 'ingestion_event'::regclass "
+            "OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'ingestion_event'::regclass)"
+        )
         return int(cursor.fetchone()[0])
 
 
