@@ -84,6 +84,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
         total_bytes = 0 if path == "-" else os.fstat(stream.fileno()).st_size
+        # The raw stream: Django's OutputWrapper would style the bar as an error and end lines.
         progress = None if options["no_progress"] else Progress(total_bytes=total_bytes, out=self.stderr._out)
 
         with stream, rejected_path.open("wb") as rejected_out:
