@@ -1,1 +1,2 @@
-"""Load tools run against real processes on loopback (``python -m bench.soak``)."""
+"""Benchmarks and load tools run against real processes on loopback: ``python -m bench.ingest``
+(ingest ratios), ``python -m bench.scale``, ``python -m bench.identity`` and ``python -m bench.soak``."""

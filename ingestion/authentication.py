@@ -23,7 +23,8 @@ READ_SCOPE = "read"
 
 
 class CredentialRejected(exceptions.AuthenticationFailed):
-    """``kind`` is ``invalid_credentials`` or ``missing_scope``; formats map it to a status."""
+    """``kind`` is ``invalid_credentials``, ``missing_scope``, ``website_not_found`` or
+    ``origin_not_allowed``; each format maps it to a status (``credential_statuses``)."""
 
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(detail)
@@ -36,6 +37,7 @@ class TrackPrincipal:
 
     source: Source
     credential: ApiKey | AccessToken | Website
+    website: Website | None = None  # Databuddy: the ``?website_id=`` (its origins answer CORS)
 
     @property
     def project(self) -> Project:
@@ -129,8 +131,23 @@ class TrackTokenAuthentication(BaseAuthentication):
         return "Bearer"
 
 
+def website_allowed_origin(website: Website, origin: str | None) -> str | None:
+    """The ``Access-Control-Allow-Origin`` value for ``origin``: ``*`` when the website
+    allows any origin (no list, or ``*`` in it), ``origin`` when listed, else None."""
+    allowed = [entry.strip().rstrip("/").lower() for entry in website.allowed_origins or []]
+    if not allowed or "*" in allowed:
+        return "*"
+    if origin and origin.strip().rstrip("/").lower() in allowed:
+        return origin
+    return None
+
+
 class WebsiteAuthentication(BaseAuthentication):
-    """Databuddy client-side: ``?website_id=<uuid>``."""
+    """Databuddy client-side: ``?website_id=<uuid>``.
+
+    The website id is public (it sits in the page), so a browser's ``Origin`` must be one
+    the website allows; requests without ``Origin`` (servers, curl) are not browsers.
+    """
 
     def authenticate(self, request: Request) -> tuple[None, TrackPrincipal] | None:
         website_id = request.query_params.get("website_id")
@@ -139,7 +156,31 @@ class WebsiteAuthentication(BaseAuthentication):
         website = selectors.website_get(website_id=website_id)
         if website is None:
             raise CredentialRejected("website_not_found", "Website not found")
-        return None, TrackPrincipal(source=website.source, credential=website)
+        origin = request.headers.get("Origin")
+        if origin and website_allowed_origin(website, origin) is None:
+            raise CredentialRejected("origin_not_allowed", "Origin not allowed for this website")
+        return None, TrackPrincipal(source=website.source, credential=website, website=website)
+
+
+class DatabuddyAuthentication(BaseAuthentication):
+    """Databuddy: ``Authorization: Bearer <api key>`` or ``?website_id=``. With both, the key
+    decides (its source receives the events) and the website must be of the key's project."""
+
+    def authenticate(self, request: Request) -> tuple[None, TrackPrincipal] | None:
+        presented = _authorization(request, "Bearer")
+        if not presented:
+            return WebsiteAuthentication().authenticate(request)
+        principal = _api_key_principal(presented)
+        website_id = request.query_params.get("website_id")
+        if not website_id:
+            return None, principal
+        website = selectors.website_get(website_id=website_id)
+        if website is None or website.source.project_id != principal.source.project_id:
+            raise CredentialRejected("website_not_found", "Website not found")
+        return None, TrackPrincipal(source=principal.source, credential=principal.credential, website=website)
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
 
 
 class ReadTokenAuthentication(BaseAuthentication):

@@ -7,6 +7,7 @@ Adapters turn each wire event into a :class:`CanonicalEvent` or a list of
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import math
 import uuid
@@ -18,13 +19,17 @@ import orjson
 
 
 class EventProblem(msgspec.Struct, frozen=True):
-    """One thing wrong with one event: the contract's ``{"index", "field", "message"}``."""
+    """One thing wrong with one event: the contract's ``{"index", "field", "message"}``.
 
-    index: str
+    ``index`` is a path string for Intempt (``track[0].payload[2]``) and the position in
+    the array (an int, 0 for a single object) for the other formats.
+    """
+
+    index: str | int
     field: str
     message: str
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, str | int]:
         return {"index": self.index, "field": self.field, "message": self.message}
 
 
@@ -53,15 +58,26 @@ class RejectedItem(msgspec.Struct, frozen=True):
 # --- identifiers ------------------------------------------------------------------------
 
 
+# Set by ``import_events`` to the event's place in the file: an event with neither id nor
+# timestamp then gets an id derived from that place and its content instead of a random
+# one, so importing the same file twice stores it once.
+import_position: contextvars.ContextVar[str | None] = contextvars.ContextVar("import_position", default=None)
+
+
 def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
     """The id of an event that came without one (contract: Deduplication).
 
     With its own timestamp, a hash of everything the event carries, so a retried request
-    is stored once; without one, a random UUID, so every request is a new event.
+    is stored once; without one, a random UUID, so every request is a new event (but see
+    ``import_position``).
     """
+    prefix = b""
     if not has_own_timestamp:
-        return str(uuid.uuid4())
-    digest = hashlib.sha256(name.encode() + b"\0" + orjson.dumps(raw, option=orjson.OPT_SORT_KEYS))
+        position = import_position.get()
+        if position is None:
+            return str(uuid.uuid4())
+        prefix = position.encode() + b"\0"
+    digest = hashlib.sha256(prefix + name.encode() + b"\0" + orjson.dumps(raw, option=orjson.OPT_SORT_KEYS))
     return "th-" + digest.hexdigest()[:40]
 
 
@@ -96,7 +112,10 @@ def datetime_from_iso(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # an offset that moves year 1 or 9999 out of range
+        return None
 
 
 def format_timestamp(value: datetime) -> str:

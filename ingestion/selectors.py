@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from ingestion.credentials import credential_split, secret_matches
-from ingestion.models import AccessToken, ApiKey, Project, Source, Website
+from ingestion.models import AccessToken, ApiKey, Event, Project, Source, Website
 
 
 def api_key_verify(*, presented: str) -> ApiKey | None:
@@ -56,3 +58,16 @@ def source_get(*, source_id: int) -> Source | None:
 
 def project_get_by_names(*, org: str, project: str) -> Project | None:
     return Project.objects.select_related("organization").filter(organization__name=org, name=project).first()
+
+
+def website_ids_in_project(*, project_id: int, website_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of ``website_ids`` are websites of ``project_id`` (one query)."""
+    return set(
+        Website.objects.filter(id__in=list(website_ids), source__project_id=project_id).values_list("id", flat=True)
+    )
+
+
+def events_for_identity_keys(*, project_id: int, identity_keys: Iterable[str]) -> QuerySet[Event]:
+    """Events of the project whose ``identity_key`` is one of ``identity_keys`` (a profile's
+    events: the profiles app passes the identifiers of one profile)."""
+    return Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys))

@@ -13,9 +13,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ingestion import partitions
 from ingestion.body import nul_field, nul_replaced
 from ingestion.canonical import CanonicalEvent, EventProblem, RejectedItem
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
+from ingestion.formats import adapter_for
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from profiles.services import event_identity_key, identity_work_record
@@ -256,6 +258,53 @@ def _oversized_identifier(event: CanonicalEvent, *, index: str) -> EventProblem 
     return None
 
 
+class ReplayRefused(Exception):
+    """The rejected event cannot be replayed (already replayed, or no adapter)."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replayed: bool  # stored (or already present): the rejected event is marked replayed
+    outcome: IngestOutcome
+
+
+def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: datetime) -> ReplayResult:
+    """Send a (possibly corrected) rejected payload through the shared track path again.
+
+    The payload goes back in the format's own body shape (``adapter.replay_document``) to
+    ``wire_document_ingest``, so it is validated, deduplicated and stored exactly like a
+    new request. If the event is accepted the rejected row keeps the payload that worked
+    and gets ``replayed_at``; if it is still refused nothing is written (the new problems
+    are returned, no second rejected row is kept). RequestProblem propagates for a
+    payload of the wrong shape.
+    """
+    with transaction.atomic():
+        # Row lock: two staff replaying the same row at once must not both store it and
+        # both mark it; the second waits, then sees replayed_at and is refused.
+        rejected = RejectedEvent.objects.select_for_update().select_related("source").get(id=rejected_event_id)
+        if rejected.replayed_at is not None:
+            raise ReplayRefused("this event was already replayed")
+        try:
+            adapter = adapter_for(rejected.wire_format)
+        except KeyError as exc:
+            raise ReplayRefused(f"no adapter for the {rejected.wire_format} format") from exc
+        savepoint = transaction.savepoint()
+        outcome = wire_document_ingest(
+            adapter=adapter,
+            source=rejected.source,
+            document=adapter.replay_document(payload),
+            received_at=replayed_at,
+        )
+        if outcome.rejected or not outcome.accepted:
+            transaction.savepoint_rollback(savepoint)
+            return ReplayResult(replayed=False, outcome=outcome)
+        transaction.savepoint_commit(savepoint)
+        rejected.payload = payload
+        rejected.replayed_at = replayed_at
+        rejected.save(update_fields=["payload", "replayed_at"])
+    return ReplayResult(replayed=True, outcome=outcome)
+
+
 def rejected_events_store(
     *, source: Source, wire_format: str, rejected: Sequence[RejectedItem], received_at: datetime
 ) -> None:
@@ -282,18 +331,25 @@ _INSERT_COLUMNS = (
     "account_id", "session_id", "page_id", "identity_key", "properties", "context",
 )  # fmt: skip
 
-_PG_INSERT = f"""
-INSERT INTO ingestion_event
-    (project_id, source_id, wire_format, received_at, {", ".join(_INSERT_COLUMNS)})
-SELECT %s, %s, %s, %s, t.name, t.namespace, t.event_id, t.timestamp, t.user_id, t.profile_id,
-       t.anonymous_id, t.account_id, t.session_id, t.page_id, t.identity_key,
-       t.properties::jsonb, t.context::jsonb
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-     AS t({", ".join(_INSERT_COLUMNS)})
-ON CONFLICT (project_id, name, event_id) DO NOTHING
+# The dedupe ledger (``EventKey``, unpartitioned) takes the request's keys first: ON
+# CONFLICT DO NOTHING RETURNING yields exactly the keys that are new, also against a
+# concurrent request carrying the same events (it waits for the other transaction's
+# uncommitted key, then skips it). The keys go in sorted, so two overlapping batches
+# lock them in the same order and cannot deadlock; a key repeated within the request is
+# returned once.
+_PG_LEDGER_INSERT = """
+INSERT INTO ingestion_eventkey (project_id, name, event_id)
+SELECT %s, t.name, t.event_id FROM unnest(%s::text[], %s::text[]) AS t(name, event_id)
+ORDER BY t.name, t.event_id
+ON CONFLICT DO NOTHING
 RETURNING name, event_id
 """
+# Then only the new events are COPYed into the time-partitioned events table, in the
+# same transaction: COPY is several times cheaper for PostgreSQL than a multi-row INSERT
+# of the same rows (see docs/scaling.md).
+_PG_EVENT_COPY = (
+    f"COPY ingestion_event (project_id, source_id, wire_format, received_at, {', '.join(_INSERT_COLUMNS)}) FROM STDIN"
+)
 
 
 def _events_insert(
@@ -301,27 +357,32 @@ def _events_insert(
 ) -> list[CanonicalEvent]:
     """Insert the events that are new for the project; return those that were.
 
-    PostgreSQL: one multi-row statement, the dedupe done by the unique key with ON
-    CONFLICT DO NOTHING (also between concurrent requests carrying the same events).
+    PostgreSQL: one ledger statement and one COPY, inside the caller's transaction; the
+    dedupe is exact across the events table's time partitions. Never a query per event.
     """
     if not events:
         return []
-    if connection.vendor == "postgresql":
-        columns: list[list[object]] = [[] for _ in _INSERT_COLUMNS]
-        for event in events:
-            for column, value in zip(columns, _event_row(event), strict=True):
-                column.append(value)
-        with connection.cursor() as cursor:
-            cursor.execute(_PG_INSERT, [source.project_id, source.id, wire_format, received_at, *columns])
-            inserted = set(cursor.fetchall())
+    if connection.vendor != "postgresql":
+        return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PG_LEDGER_INSERT,
+            [source.project_id, [event.name for event in events], [event.event_id for event in events]],
+        )
+        new_keys = set(cursor.fetchall())
         new_events = []
         for event in events:
             key = (event.name, event.event_id)
-            if key in inserted:
-                inserted.remove(key)  # a key repeated within one request is new only once
+            if key in new_keys:
+                new_keys.remove(key)  # a key repeated within one request is new only once
                 new_events.append(event)
-        return new_events
-    return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
+        if new_events:
+            # cursor.copy reaches psycopg directly: map its errors (a NUL in a string,
+            # say) to Django's, as execute does, so the view answers them as a 400.
+            with connection.wrap_database_errors, cursor.copy(_PG_EVENT_COPY) as copy:
+                for event in new_events:
+                    copy.write_row((source.project_id, source.id, wire_format, received_at, *_event_row(event)))
+    return new_events
 
 
 def _events_insert_portable(
@@ -368,6 +429,23 @@ def _event_row(event: CanonicalEvent, *, encode_json: bool = True) -> tuple[obje
         event_identity_key(user_id=event.user_id, profile_id=event.profile_id, anonymous_id=event.anonymous_id),
         properties, context,
     )  # fmt: skip
+
+
+# --- partitions -----------------------------------------------------------------------------
+
+
+def event_partitions_maintain(*, now: datetime | None = None) -> dict[str, object]:
+    """Create the partitions for the coming months and drop those past retention
+    (``TRACKHUB_EVENT_RETENTION_DAYS``, 0 = keep forever). Idempotent; PostgreSQL only."""
+    now = now or timezone.now()
+    created = partitions.event_partitions_ensure(now=now, months_ahead=settings.TRACKHUB_EVENT_PARTITIONS_AHEAD)
+    expired = partitions.event_partitions_drop_expired(now=now, retention_days=settings.TRACKHUB_EVENT_RETENTION_DAYS)
+    return {
+        "created": created.created,
+        "moved_from_default": created.default_rows_moved,
+        "dropped": expired.dropped,
+        "deleted_from_default": expired.default_rows_deleted,
+    }
 
 
 def new_request_id() -> str:

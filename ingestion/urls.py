@@ -1,4 +1,5 @@
 from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from ingestion import views
 from ingestion.api import views as api_views
@@ -9,9 +10,18 @@ track_urlpatterns = [
         views.IntemptTrackView.as_view(),
         name="track-intempt",
     ),
+    re_path(r"^api/track/?$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
+    re_path(r"^track/?$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
+    re_path(r"^v1/track/?$", views.UserpilotTrackView.as_view(), name="track-userpilot"),
 ]
 
 api_urlpatterns = [
     path("api/v1/events/", api_views.EventListView.as_view(), name="api-events"),
+    path("api/v1/events/export.ndjson", api_views.EventExportNdjsonView.as_view(), name="api-events-export-ndjson"),
+    path("api/v1/events/export.csv", api_views.EventExportCsvView.as_view(), name="api-events-export-csv"),
     path("api/v1/rejected-events/", api_views.RejectedEventListView.as_view(), name="api-rejected-events"),
+    # OpenAPI 3, public; the docs pages load Swagger UI / ReDoc from drf-spectacular-sidecar's static files.
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]

@@ -15,13 +15,19 @@ from rest_framework.views import APIView
 
 from ingestion.authentication import (
     CredentialRejected,
+    DatabuddyAuthentication,
     HasTrackCredential,
     QueryApiKeyAuthentication,
+    TokenApiKeyAuthentication,
     TrackPrincipal,
+    TrackTokenAuthentication,
 )
 from ingestion.body import body_read, json_decode
 from ingestion.formats.base import RequestProblem, WireFormatAdapter
+from ingestion.formats.databuddy import DatabuddyAdapter
 from ingestion.formats.intempt import IntemptAdapter
+from ingestion.formats.thrivestack import ThriveStackAdapter
+from ingestion.formats.userpilot import UserpilotAdapter
 from ingestion.services import MAX_DEPTH, new_request_id, wire_document_ingest
 from ingestion.throttling import CredentialRateThrottle
 from ops import metrics
@@ -46,7 +52,20 @@ class TrackView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.request_id = new_request_id()
+        if request.method == "OPTIONS":
+            return  # a CORS preflight carries no credentials: the adapter answers it alone
         super().initial(request, *args, **kwargs)
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.adapter.preflight(request._request)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # ``_auth`` is set once authentication ran; reading ``request.auth`` would run it again.
+        principal = request.__dict__.get("_auth")
+        for key, value in self.adapter.response_headers(request._request, principal=principal).items():
+            response[key] = value
+        return response
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         principal: TrackPrincipal = request.auth
@@ -82,7 +101,7 @@ class TrackView(APIView):
                 status=exc.status, message=exc.message, kind=exc.kind, field=exc.field, request_id=request_id
             )
         if isinstance(exc, CredentialRejected):
-            status = 401
+            status = self.adapter.credential_status(exc.kind)
             return self.adapter.error(status=status, message=str(exc.detail), kind=exc.kind, request_id=request_id)
         if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed | exceptions.PermissionDenied):
             return self.adapter.error(
@@ -120,3 +139,18 @@ class TrackView(APIView):
 class IntemptTrackView(TrackView):
     adapter = IntemptAdapter()
     authentication_classes = [QueryApiKeyAuthentication]
+
+
+class ThriveStackTrackView(TrackView):
+    adapter = ThriveStackAdapter()
+    authentication_classes = [TrackTokenAuthentication]
+
+
+class DatabuddyTrackView(TrackView):
+    adapter = DatabuddyAdapter()
+    authentication_classes = [DatabuddyAuthentication]
+
+
+class UserpilotTrackView(TrackView):
+    adapter = UserpilotAdapter()
+    authentication_classes = [TokenApiKeyAuthentication]

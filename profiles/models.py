@@ -1,6 +1,14 @@
-"""Identity resolution's state: the work still to do (an outbox written with the events).
+"""Identity resolution's state: profiles, accounts, their identifiers, merges, warnings,
+and the work still to do (an outbox written with the events).
 
-Profiles, identities, accounts and merges are added by the identity-resolution work.
+Invariants kept by ``profiles.services`` (all writes happen under the project's identity
+lock, see there):
+- an Identity / AccountIdentity always points at a live (not merged-away) row;
+- a merged-away Profile / Account points straight at its live survivor (``merged_into``
+  is one hop: a later merge of the survivor re-points everything that pointed at it);
+- memberships only join live profiles and live accounts.
+Events are never rewritten: they carry ``identity_key`` and are looked up through
+Identity at read time.
 """
 
 from __future__ import annotations
@@ -30,3 +38,175 @@ class IdentityWork(models.Model):
 
     def __str__(self) -> str:
         return f"identity work {self.pk} ({len(self.facts)} events)"
+
+
+class Profile(models.Model):
+    """One person in one project: a connected component of user identifiers.
+
+    ``attributes`` is the merged ``userAttributes``; ``attribute_stamps`` keeps, per key,
+    ``[timestamp_ms, event_id]`` of the event that set it, so the contract's rule (latest
+    timestamp wins, ties to the greater event id as a string) gives the same result in any
+    order.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="merged_profiles"
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    attribute_stamps = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "-last_seen"], name="profile_project_last_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile {self.pk}"
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_into_id is not None
+
+
+class Identity(models.Model):
+    """A user identifier value in a project's one namespace, owned by one live profile."""
+
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    value = models.TextField()
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = [models.UniqueConstraint(fields=["project", "value"], name="identity_value_unique_in_project")]
+        indexes = [models.Index(fields=["profile"], name="identity_profile")]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Account(models.Model):
+    """One account (company, group) in one project: a connected component of account ids."""
+
+    id = models.BigAutoField(primary_key=True)
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="merged_accounts"
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    attribute_stamps = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "-last_seen"], name="account_project_last_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.pk}"
+
+    @property
+    def is_merged(self) -> bool:
+        return self.merged_into_id is not None
+
+
+class AccountIdentity(models.Model):
+    """An account identifier value in a project, owned by one live account."""
+
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    value = models.TextField()
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="identities")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "account identities"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "value"], name="account_identity_value_unique_in_project")
+        ]
+        indexes = [models.Index(fields=["account"], name="account_identity_account")]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class AccountMembership(models.Model):
+    """A profile belongs to every account named on its events."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "profile"], name="account_membership_unique")]
+        indexes = [models.Index(fields=["profile"], name="account_membership_profile")]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} in {self.account_id}"
+
+
+class ProfileMerge(models.Model):
+    """History: ``merged`` was merged into ``survivor`` by the event (name, event_id)."""
+
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    survivor = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_received")
+    merged = models.OneToOneField(Profile, on_delete=models.CASCADE, related_name="merge")
+    event_name = models.TextField()
+    event_id = models.TextField()
+    merged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["survivor", "-merged_at"], name="profilemerge_survivor")]
+
+    def __str__(self) -> str:
+        return f"profile {self.merged_id} -> {self.survivor_id}"
+
+
+class AccountMerge(models.Model):
+    """History: ``merged`` was merged into ``survivor`` by the event (name, event_id)."""
+
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    survivor = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="merges_received")
+    merged = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="merge")
+    event_name = models.TextField()
+    event_id = models.TextField()
+    merged_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["survivor", "-merged_at"], name="accountmerge_survivor")]
+
+    def __str__(self) -> str:
+        return f"account {self.merged_id} -> {self.survivor_id}"
+
+
+class IngestionWarning(models.Model):
+    """An identifier identity resolution refused (a placeholder): the event was stored, but
+    this value neither created nor joined a profile or account."""
+
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    event_name = models.TextField()
+    event_id = models.TextField()
+    field = models.CharField(max_length=64)
+    value = models.TextField()
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Reprocessing a batch (redelivery, sweep) must not repeat its warnings.
+            models.UniqueConstraint(
+                fields=["project", "event_name", "event_id", "field"], name="ingestion_warning_once_per_field"
+            )
+        ]
+        indexes = [models.Index(fields=["project", "-created_at"], name="ingestion_warning_project_time")]
+
+    def __str__(self) -> str:
+        return f"{self.event_name}/{self.event_id} {self.field}={self.value!r}: {self.reason}"

@@ -1,18 +1,236 @@
-"""Reads of the profiles domain. Ingestion calls only the public functions here."""
+"""Reads of the profiles domain. Other apps (ingestion's read API, the dashboard) call only
+the public functions here.
+
+Merged-away ids resolve to their survivor in one hop (``merged_into`` always points at a
+live row, see ``profiles.models``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from profiles.models import (
+    Account,
+    AccountIdentity,
+    AccountMembership,
+    AccountMerge,
+    Identity,
+    IngestionWarning,
+    Profile,
+    ProfileMerge,
+)
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from ingestion.models import Event
+
+
+@dataclass(frozen=True)
+class ProfileDetail:
+    """A live profile as the read API and the dashboard show it."""
+
+    id: int
+    identifiers: list[str]
+    attributes: dict[str, Any]
+    accounts: list[int]
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class AccountDetail:
+    """A live account as the read API and the dashboard show it."""
+
+    id: int
+    identifiers: list[str]
+    attributes: dict[str, Any]
+    members: list[int]
+    first_seen: datetime
+    last_seen: datetime
+
+
+# --- profiles ---------------------------------------------------------------------------------
 
 
 def profile_ids_for_identifiers(*, project_id: int, identifiers: Iterable[str]) -> dict[str, int]:
-    """TrackHub profile id of each resolved identifier (one query); unresolved ones absent.
+    """TrackHub profile id of each resolved identifier (one query); unresolved ones absent."""
+    values = list(set(identifiers))
+    if not values:
+        return {}
+    return dict(Identity.objects.filter(project_id=project_id, value__in=values).values_list("value", "profile_id"))
 
-    Filled in by the identity-resolution work.
-    """
-    return {}
+
+def profile_resolve(*, project_id: int, profile_id: int) -> Profile | None:
+    """The live profile for ``profile_id``, following a merge to its survivor; None if unknown."""
+    profile = Profile.objects.select_related("merged_into").filter(project_id=project_id, id=profile_id).first()
+    if profile is None:
+        return None
+    return profile.merged_into if profile.merged_into_id is not None else profile
 
 
 def profile_identifiers(*, project_id: int, profile_id: int) -> list[str] | None:
     """The identifiers of a profile (following merges to the survivor); None if unknown."""
-    return None
+    profile = profile_resolve(project_id=project_id, profile_id=profile_id)
+    if profile is None:
+        return None
+    return sorted(Identity.objects.filter(profile_id=profile.id).values_list("value", flat=True))
+
+
+def profile_details(*, profiles: Iterable[Profile]) -> list[ProfileDetail]:
+    """ProfileDetail of each (live) profile, with two queries for the whole list."""
+    profiles = list(profiles)
+    ids = [profile.id for profile in profiles]
+    identifiers: dict[int, list[str]] = {pid: [] for pid in ids}
+    for value, pid in Identity.objects.filter(profile_id__in=ids).order_by("value").values_list("value", "profile_id"):
+        identifiers[pid].append(value)
+    accounts: dict[int, list[int]] = {pid: [] for pid in ids}
+    memberships = AccountMembership.objects.filter(profile_id__in=ids).order_by("account_id")
+    for account_id, pid in memberships.values_list("account_id", "profile_id"):
+        accounts[pid].append(account_id)
+    return [
+        ProfileDetail(
+            id=profile.id,
+            identifiers=identifiers[profile.id],
+            attributes=profile.attributes,
+            accounts=accounts[profile.id],
+            first_seen=profile.first_seen,
+            last_seen=profile.last_seen,
+        )
+        for profile in profiles
+    ]
+
+
+def profile_detail(*, project_id: int, profile_id: int) -> ProfileDetail | None:
+    """The profile (its survivor, for a merged-away id) with identifiers and accounts."""
+    profile = profile_resolve(project_id=project_id, profile_id=profile_id)
+    return None if profile is None else profile_details(profiles=[profile])[0]
+
+
+def profiles_live(*, project_id: int) -> QuerySet[Profile]:
+    """Live (not merged-away) profiles of the project, for the read API's list."""
+    return Profile.objects.filter(project_id=project_id, merged_into__isnull=True)
+
+
+def profiles_search(*, project_id: int, identifier: str | None = None, limit: int = 100) -> list[ProfileDetail]:
+    """Live profiles of the project, most recently seen first; with ``identifier``, the one
+    profile owning exactly that identifier (or none)."""
+    queryset = Profile.objects.filter(project_id=project_id, merged_into__isnull=True)
+    if identifier is not None:
+        queryset = queryset.filter(identities__value=identifier, identities__project_id=project_id)
+    return profile_details(profiles=queryset.order_by("-last_seen", "-id")[:limit])
+
+
+def profiles_search_prefix(*, project_id: int, query: str, limit: int = 50) -> list[ProfileDetail]:
+    """Live profiles owning an identifier that starts with ``query`` (dashboard search box)."""
+    profile_ids = (
+        Identity.objects.filter(project_id=project_id, value__startswith=query)
+        .values_list("profile_id", flat=True)
+        .distinct()[:limit]
+    )
+    profiles = Profile.objects.filter(id__in=list(profile_ids)).order_by("-last_seen", "-id")
+    return profile_details(profiles=profiles)
+
+
+def profile_events(*, project_id: int, profile_id: int) -> QuerySet[Event] | None:
+    """The events of a profile (of every identifier merged into it), as an Event queryset the
+    caller orders, filters and pages; None if the profile is unknown."""
+    from ingestion.selectors import events_for_identity_keys
+
+    identifiers = profile_identifiers(project_id=project_id, profile_id=profile_id)
+    if identifiers is None:
+        return None
+    return events_for_identity_keys(project_id=project_id, identity_keys=identifiers)
+
+
+def profile_merges(*, project_id: int, profile_id: int) -> list[ProfileMerge]:
+    """Merges into the profile's survivor, newest first (which id, when, by which event)."""
+    profile = profile_resolve(project_id=project_id, profile_id=profile_id)
+    if profile is None:
+        return []
+    merges = ProfileMerge.objects.filter(project_id=project_id, survivor_id=profile.id)
+    return list(merges.order_by("-merged_at", "-id"))
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+def account_ids_for_identifiers(*, project_id: int, identifiers: Iterable[str]) -> dict[str, int]:
+    """TrackHub account id of each resolved account identifier (one query)."""
+    values = list(set(identifiers))
+    if not values:
+        return {}
+    return dict(
+        AccountIdentity.objects.filter(project_id=project_id, value__in=values).values_list("value", "account_id")
+    )
+
+
+def account_resolve(*, project_id: int, account_id: int) -> Account | None:
+    """The live account for ``account_id``, following a merge to its survivor."""
+    account = Account.objects.select_related("merged_into").filter(project_id=project_id, id=account_id).first()
+    if account is None:
+        return None
+    return account.merged_into if account.merged_into_id is not None else account
+
+
+def account_details(*, accounts: Iterable[Account]) -> list[AccountDetail]:
+    """AccountDetail of each (live) account, with two queries for the whole list."""
+    accounts = list(accounts)
+    ids = [account.id for account in accounts]
+    identifiers: dict[int, list[str]] = {aid: [] for aid in ids}
+    for value, aid in (
+        AccountIdentity.objects.filter(account_id__in=ids).order_by("value").values_list("value", "account_id")
+    ):
+        identifiers[aid].append(value)
+    members: dict[int, list[int]] = {aid: [] for aid in ids}
+    memberships = AccountMembership.objects.filter(account_id__in=ids).order_by("profile_id")
+    for pid, aid in memberships.values_list("profile_id", "account_id"):
+        members[aid].append(pid)
+    return [
+        AccountDetail(
+            id=account.id,
+            identifiers=identifiers[account.id],
+            attributes=account.attributes,
+            members=members[account.id],
+            first_seen=account.first_seen,
+            last_seen=account.last_seen,
+        )
+        for account in accounts
+    ]
+
+
+def account_detail(*, project_id: int, account_id: int) -> AccountDetail | None:
+    account = account_resolve(project_id=project_id, account_id=account_id)
+    return None if account is None else account_details(accounts=[account])[0]
+
+
+def accounts_live(*, project_id: int) -> QuerySet[Account]:
+    """Live (not merged-away) accounts of the project, for the read API's list."""
+    return Account.objects.filter(project_id=project_id, merged_into__isnull=True)
+
+
+def accounts_search(*, project_id: int, identifier: str | None = None, limit: int = 100) -> list[AccountDetail]:
+    """Live accounts, most recently seen first; with ``identifier``, the one owning it."""
+    queryset = Account.objects.filter(project_id=project_id, merged_into__isnull=True)
+    if identifier is not None:
+        queryset = queryset.filter(identities__value=identifier, identities__project_id=project_id)
+    return account_details(accounts=queryset.order_by("-last_seen", "-id")[:limit])
+
+
+def account_merges(*, project_id: int, account_id: int) -> list[AccountMerge]:
+    account = account_resolve(project_id=project_id, account_id=account_id)
+    if account is None:
+        return []
+    merges = AccountMerge.objects.filter(project_id=project_id, survivor_id=account.id)
+    return list(merges.order_by("-merged_at", "-id"))
+
+
+# --- warnings ---------------------------------------------------------------------------------
+
+
+def ingestion_warnings(*, project_id: int, limit: int = 100) -> list[IngestionWarning]:
+    """Refused identifiers (placeholders), newest first."""
+    return list(IngestionWarning.objects.filter(project_id=project_id).order_by("-created_at", "-id")[:limit])

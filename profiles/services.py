@@ -3,16 +3,40 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+import orjson
+from django.db import connection, transaction
+from django.utils import timezone
 
-from profiles.identifiers import usable
-from profiles.models import IdentityWork
+from profiles.identifiers import is_placeholder, usable
+from profiles.models import (
+    Account,
+    AccountIdentity,
+    AccountMembership,
+    AccountMerge,
+    Identity,
+    IdentityWork,
+    IngestionWarning,
+    Profile,
+    ProfileMerge,
+)
 
 if TYPE_CHECKING:
     from ingestion.canonical import CanonicalEvent
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Which facts are user identifiers (one namespace per project) and which name accounts.
+# Every user identifier on one event names the same person: for the four formats that is
+# exactly the contract's links (userId-anotherUserId, profileId-userId, anonymousId-profileId).
+USER_FIELDS = ("user_id", "profile_id", "anonymous_id", "another_user_id")
+ACCOUNT_FIELDS = ("account_id", "another_account_id")
+# pg_advisory_xact_lock(key1, key2) namespace for "identity work of project key2".
+IDENTITY_LOCK_SPACE = 0x1D
 
 
 def event_identity_key(*, user_id: str | None, profile_id: str | None, anonymous_id: str | None) -> str | None:
@@ -30,7 +54,8 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
     facts: dict[str, Any] = {
         "name": event.name,
         "event_id": event.event_id,
-        "ts": int(event.timestamp.timestamp() * 1000),
+        # Microseconds since the epoch, exact: the attribute rule compares timestamps.
+        "ts_us": (event.timestamp - EPOCH) // timedelta(microseconds=1),
     }
     for key, value in (
         ("user_id", event.user_id),
@@ -66,11 +91,440 @@ def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -
     transaction.on_commit(enqueue)
 
 
-def identity_work_process(*, work_id: int) -> None:
-    """Resolve one recorded batch of identity facts. Idempotent.
+# --- identity work: the outbox consumer -------------------------------------------------------
 
-    Filled in by the identity-resolution work; for now it marks the batch done.
+
+def identity_work_process(*, work_id: int) -> bool:
+    """Resolve one recorded batch of identity facts in one transaction. Idempotent: a batch
+    already done (redelivery, the sweep racing the task) is skipped. True if it did the work.
+
+    Locking: every write to profiles, accounts, identities and memberships of a project
+    happens under that project's identity lock (a transaction-level advisory lock), taken
+    first and alone, so there is no lock order to get wrong and no deadlock. It prevents:
+    two batches both creating a profile for the same new identifier (duplicate
+    identities), a batch adding an identifier to a profile that another batch is merging
+    away (a lost link), and two batches folding attributes into one profile from stale
+    reads (a lost attribute). Projects proceed in parallel. A worker killed mid-batch rolls
+    the whole transaction back (no partial merge is ever visible); redelivery or the sweep
+    redoes it.
     """
-    from django.utils import timezone
+    with transaction.atomic():
+        project_id = _project_identity_lock(work_id=work_id)
+        if project_id is None:
+            return False
+        # Re-read under the lock: another run of the same batch may have committed meanwhile.
+        work = IdentityWork.objects.filter(id=work_id, processed_at__isnull=True).first()
+        if work is None:
+            return False
+        _facts_apply(project_id=project_id, facts=work.facts)
+        work.processed_at = timezone.now()
+        work.save(update_fields=["processed_at"])
+    return True
 
-    IdentityWork.objects.filter(id=work_id, processed_at__isnull=True).update(processed_at=timezone.now())
+
+def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30), limit: int = 1000) -> int:
+    """Process batches left unprocessed for ``older_than`` (broker down, message lost),
+    oldest first, at most ``limit``. Returns how many it did."""
+    cutoff = timezone.now() - older_than
+    work_ids = list(
+        IdentityWork.objects.filter(processed_at__isnull=True, created_at__lte=cutoff)
+        .order_by("created_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    return sum(identity_work_process(work_id=work_id) for work_id in work_ids)
+
+
+def _project_identity_lock(*, work_id: int) -> int | None:
+    """Take the identity lock of the batch's project (one round trip); its project id, or
+    None if there is no such batch."""
+    if connection.vendor != "postgresql":
+        # SQLite (the embedded default) serializes every write transaction anyway.
+        return IdentityWork.objects.filter(id=work_id).values_list("project_id", flat=True).first()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT project_id, pg_advisory_xact_lock(%s, (project_id %% 2147483648)::int) "
+            "FROM profiles_identitywork WHERE id = %s",
+            [IDENTITY_LOCK_SPACE, work_id],
+        )
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
+
+
+# --- applying facts ---------------------------------------------------------------------------
+
+
+Stamp = tuple[int, str]  # (timestamp in microseconds, producer event id): the attribute order
+
+
+def _stamp(fact: dict[str, Any]) -> Stamp:
+    return (int(fact["ts_us"]), str(fact["event_id"]))
+
+
+def _instant(ts_us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=ts_us)
+
+
+def attributes_fold(
+    attributes: dict[str, Any], stamps: dict[str, list[Any]], update: dict[str, Any], stamp: Stamp
+) -> bool:
+    """Fold ``update`` set at ``stamp`` into ``attributes`` in place: per key, the greater
+    (timestamp, event id) wins; null is a value. Commutative, associative and idempotent,
+    so any order of the same events gives the same attributes. True if anything changed."""
+    changed = False
+    for key, value in update.items():
+        current = stamps.get(key)
+        if current is None or stamp > (current[0], current[1]):
+            attributes[key] = value
+            stamps[key] = [stamp[0], stamp[1]]
+            changed = True
+    return changed
+
+
+@dataclass
+class _EventLinks:
+    fact: dict[str, Any]
+    users: list[str]
+    accounts: list[str]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between resolving profiles and resolving accounts."""
+
+    owner_model: type[Profile] | type[Account]
+    identity_model: type[Identity] | type[AccountIdentity]
+    merge_model: type[ProfileMerge] | type[AccountMerge]
+    owner_field: str  # "profile" or "account"
+    membership_field: str  # the owner's column in AccountMembership
+    other_membership_field: str
+    attributes_fact: str
+
+
+PROFILES = _Kind(Profile, Identity, ProfileMerge, "profile", "profile_id", "account_id", "user_attributes")
+ACCOUNTS = _Kind(Account, AccountIdentity, AccountMerge, "account", "account_id", "profile_id", "account_attributes")
+
+
+@dataclass
+class _UnionFind:
+    parent: dict[Any, Any] = field(default_factory=dict)
+
+    def find(self, node: Any) -> Any:
+        self.parent.setdefault(node, node)
+        root = node
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[node] != root:
+            self.parent[node], node = root, self.parent[node]
+        return root
+
+    def union(self, a: Any, b: Any) -> tuple[Any, Any] | None:
+        """Join the sets of a and b; the two old roots if they differed."""
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a == root_b:
+            return None
+        self.parent[root_b] = root_a
+        return root_a, root_b
+
+
+def _facts_apply(*, project_id: int, facts: Sequence[dict[str, Any]]) -> None:
+    """Apply one batch of event facts (caller holds the project's identity lock)."""
+    links: list[_EventLinks] = []
+    warnings: list[IngestionWarning] = []
+    for fact in facts:
+        users = _usable_values(fact, USER_FIELDS, "profile", project_id, warnings)
+        accounts = _usable_values(fact, ACCOUNT_FIELDS, "account", project_id, warnings)
+        links.append(_EventLinks(fact=fact, users=users, accounts=accounts))
+    if warnings:
+        IngestionWarning.objects.bulk_create(warnings, ignore_conflicts=True)
+
+    profile_of = _resolve(kind=PROFILES, project_id=project_id, links=links, values_of=lambda link: link.users)
+    account_of = _resolve(kind=ACCOUNTS, project_id=project_id, links=links, values_of=lambda link: link.accounts)
+
+    # A profile belongs to every account named on its events.
+    memberships = {
+        (account_of[account], profile_of[link.users[0]]) for link in links if link.users for account in link.accounts
+    }
+    if memberships:
+        AccountMembership.objects.bulk_create(
+            [AccountMembership(account_id=a, profile_id=p) for a, p in sorted(memberships)], ignore_conflicts=True
+        )
+
+
+def _usable_values(
+    fact: dict[str, Any], fields: Iterable[str], what: str, project_id: int, warnings: list[IngestionWarning]
+) -> list[str]:
+    values: list[str] = []
+    for name in fields:
+        value = fact.get(name)
+        if value is None:
+            continue
+        if is_placeholder(value):
+            warnings.append(
+                IngestionWarning(
+                    project_id=project_id,
+                    event_name=fact["name"],
+                    event_id=fact["event_id"],
+                    field=name,
+                    value=value,
+                    reason=f"placeholder identifier {value!r}: it neither creates nor joins a {what}",
+                )
+            )
+        elif value not in values:
+            values.append(value)
+    return values
+
+
+def _resolve(*, kind: _Kind, project_id: int, links: Sequence[_EventLinks], values_of: Any) -> dict[str, int]:
+    """Union the batch's identifiers with what exists; merge, create, fold attributes.
+    Returns the live owner id of every identifier in the batch."""
+    values = {value for link in links for value in values_of(link)}
+    if not values:
+        return {}
+    existing: dict[str, int] = dict(
+        kind.identity_model.objects.filter(project_id=project_id, value__in=values).values_list(
+            "value", f"{kind.owner_field}_id"
+        )
+    )
+
+    # Components over identifiers ("v", value) and existing owners ("o", id).
+    forest = _UnionFind()
+    owners_of_root: dict[Any, set[int]] = {}
+    merge_event: dict[int, dict[str, Any]] = {}  # loser-to-be -> the event that first joined it
+
+    def join(a: Any, b: Any, fact: dict[str, Any] | None) -> None:
+        roots = forest.union(a, b)
+        if roots is None:
+            return
+        kept, absorbed = roots
+        left, right = owners_of_root.pop(kept, set()), owners_of_root.pop(absorbed, set())
+        if left and right and fact is not None:
+            for owner in left | right:
+                merge_event.setdefault(owner, fact)
+        owners_of_root[kept] = left | right
+
+    for value, owner in existing.items():
+        owners_of_root.setdefault(forest.find(("o", owner)), {owner})
+        join(("o", owner), ("v", value), None)
+    for link in links:
+        node_values = values_of(link)
+        if node_values:
+            forest.find(("v", node_values[0]))
+        for other in node_values[1:]:
+            join(("v", node_values[0]), ("v", other), link.fact)
+
+    components: dict[Any, list[str]] = {}
+    for value in values:
+        components.setdefault(forest.find(("v", value)), []).append(value)
+
+    # Survivors: the lowest existing id (the first created); new owners for new components.
+    survivor_of_root: dict[Any, int] = {}
+    losers_of: dict[int, list[int]] = {}
+    new_roots: list[Any] = []
+    for root in components:
+        owners = sorted(owners_of_root.get(root, ()))
+        if owners:
+            survivor_of_root[root] = owners[0]
+            if len(owners) > 1:
+                losers_of[owners[0]] = owners[1:]
+        else:
+            new_roots.append(root)
+
+    now = timezone.now()
+    # Owners read or created in this batch, and those changed; written once, at the end.
+    loaded: dict[int, Any] = {}
+    dirty: set[int] = set()
+    if new_roots:
+        first_fact_ts = _component_seen(links, values_of, forest)
+        created = kind.owner_model.objects.bulk_create(
+            [
+                kind.owner_model(
+                    project_id=project_id,
+                    first_seen=_instant(first_fact_ts[root][0]),
+                    last_seen=_instant(first_fact_ts[root][1]),
+                    created_at=now,
+                    updated_at=now,
+                )
+                for root in new_roots
+            ]
+        )
+        for root, owner in zip(new_roots, created, strict=True):
+            survivor_of_root[root] = owner.id
+            loaded[owner.id] = owner
+
+    if losers_of:
+        _merge(kind=kind, project_id=project_id, losers_of=losers_of, merge_event=merge_event, loaded=loaded, now=now)
+        dirty.update(losers_of)
+
+    new_identities = [
+        kind.identity_model(project_id=project_id, value=value, **{f"{kind.owner_field}_id": survivor_of_root[root]})
+        for root, component_values in components.items()
+        for value in sorted(component_values)
+        if value not in existing
+    ]
+    if new_identities:
+        kind.identity_model.objects.bulk_create(new_identities)
+
+    owner_of = {value: survivor_of_root[root] for root, vs in components.items() for value in vs}
+    _owners_touch(kind=kind, links=links, values_of=values_of, owner_of=owner_of, loaded=loaded, dirty=dirty, now=now)
+    return owner_of
+
+
+def _component_seen(links: Sequence[_EventLinks], values_of: Any, forest: _UnionFind) -> dict[Any, tuple[int, int]]:
+    seen: dict[Any, tuple[int, int]] = {}
+    for link in links:
+        node_values = values_of(link)
+        if not node_values:
+            continue
+        root = forest.find(("v", node_values[0]))
+        ts = int(link.fact["ts_us"])
+        low, high = seen.get(root, (ts, ts))
+        seen[root] = (min(low, ts), max(high, ts))
+    return seen
+
+
+def _merge(
+    *,
+    kind: _Kind,
+    project_id: int,
+    losers_of: dict[int, list[int]],
+    merge_event: dict[int, dict[str, Any]],
+    loaded: dict[int, Any],
+    now: datetime,
+) -> None:
+    """Merge each survivor's losers into it. Cost: the losers' identities, memberships and
+    earlier merged-away ids; events are never touched (they are looked up by identifier)."""
+    all_losers = [loser for losers in losers_of.values() for loser in losers]
+    owners = {
+        owner.id: owner for owner in kind.owner_model.objects.filter(id__in=[*losers_of, *all_losers]).order_by("id")
+    }
+    loaded.update({survivor_id: owners[survivor_id] for survivor_id in losers_of})
+    memberships = list(
+        AccountMembership.objects.filter(**{f"{kind.membership_field}__in": all_losers}).values_list(
+            kind.membership_field, kind.other_membership_field
+        )
+    )
+    survivor_of_loser = {loser: survivor for survivor, losers in losers_of.items() for loser in losers}
+    history = []
+    for survivor_id, losers in losers_of.items():
+        survivor = owners[survivor_id]
+        for loser_id in losers:
+            loser = owners[loser_id]
+            for key, value in loser.attributes.items():
+                stamp = loser.attribute_stamps.get(key)
+                if stamp is not None:
+                    attributes_fold(survivor.attributes, survivor.attribute_stamps, {key: value}, (stamp[0], stamp[1]))
+            survivor.first_seen = min(survivor.first_seen, loser.first_seen)
+            survivor.last_seen = max(survivor.last_seen, loser.last_seen)
+            fact = merge_event.get(loser_id, {})
+            history.append(
+                kind.merge_model(
+                    project_id=project_id,
+                    survivor_id=survivor_id,
+                    merged_id=loser_id,
+                    event_name=fact.get("name", ""),
+                    event_id=fact.get("event_id", ""),
+                    merged_at=now,
+                )
+            )
+    # Identities move to their survivor, and merged-away ids (the losers and whatever was
+    # merged into them before) point straight at it: one statement each for the batch.
+    # (A VALUES list joined in SQL: Django's CASE/WHEN costs milliseconds per row in Python.)
+    mapping = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(survivor_of_loser))
+    pairs = [number for pair in survivor_of_loser.items() for number in pair]
+    identity_table, owner_table = kind.identity_model._meta.db_table, kind.owner_model._meta.db_table
+    owner_column = f"{kind.owner_field}_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {identity_table} SET {owner_column} = m.column2 FROM (VALUES {mapping}) AS m "
+            f"WHERE {identity_table}.{owner_column} = m.column1",
+            pairs,
+        )
+        cursor.execute(
+            f"UPDATE {owner_table} SET merged_into_id = m.column2, updated_at = %s FROM (VALUES {mapping}) AS m "
+            f"WHERE {owner_table}.id = m.column1 OR {owner_table}.merged_into_id = m.column1",
+            [now, *pairs],
+        )
+    kind.merge_model.objects.bulk_create(history)
+    if memberships:
+        AccountMembership.objects.bulk_create(
+            [
+                AccountMembership(
+                    **{kind.membership_field: survivor_of_loser[mine], kind.other_membership_field: other}
+                )
+                for mine, other in memberships
+            ],
+            ignore_conflicts=True,
+        )
+        AccountMembership.objects.filter(**{f"{kind.membership_field}__in": all_losers}).delete()
+
+
+def _owners_touch(
+    *,
+    kind: _Kind,
+    links: Sequence[_EventLinks],
+    values_of: Any,
+    owner_of: dict[str, int],
+    loaded: dict[int, Any],
+    dirty: set[int],
+    now: datetime,
+) -> None:
+    """Fold each event's attributes and timestamp into its (live) owner, then write every
+    owner this batch changed in one statement."""
+    per_owner: dict[int, list[dict[str, Any]]] = {}
+    for link in links:
+        node_values = values_of(link)
+        if node_values:
+            per_owner.setdefault(owner_of[node_values[0]], []).append(link.fact)
+    missing = [owner_id for owner_id in per_owner if owner_id not in loaded]
+    if missing:
+        loaded.update({owner.id: owner for owner in kind.owner_model.objects.filter(id__in=missing)})
+    for owner_id, facts in per_owner.items():
+        owner = loaded[owner_id]
+        for fact in facts:
+            seen = _instant(int(fact["ts_us"]))
+            if seen < owner.first_seen:
+                owner.first_seen = seen
+                dirty.add(owner_id)
+            if seen > owner.last_seen:
+                owner.last_seen = seen
+                dirty.add(owner_id)
+            update = fact.get(kind.attributes_fact)
+            if isinstance(update, dict) and attributes_fold(
+                owner.attributes, owner.attribute_stamps, update, _stamp(fact)
+            ):
+                dirty.add(owner_id)
+    changed = [loaded[owner_id] for owner_id in sorted(dirty)]
+    for owner in changed:
+        owner.updated_at = now
+    if changed:
+        _owners_write(kind=kind, owners=changed)
+
+
+def _owners_write(*, kind: _Kind, owners: list[Any]) -> None:
+    """Write the batch's changed owners in one statement."""
+    columns = ["attributes", "attribute_stamps", "first_seen", "last_seen", "updated_at"]
+    if connection.vendor != "postgresql":
+        kind.owner_model.objects.bulk_update(owners, columns)
+        return
+    # PostgreSQL: one UPDATE from arrays; bulk_update's CASE/WHEN costs milliseconds per
+    # row in Python, which a 100-merge batch feels.
+    table = kind.owner_model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS t
+            SET attributes = m.attributes::jsonb, attribute_stamps = m.attribute_stamps::jsonb,
+                first_seen = m.first_seen, last_seen = m.last_seen, updated_at = m.updated_at
+            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],
+                        %s::timestamptz[]) AS m(id, attributes, attribute_stamps, first_seen, last_seen, updated_at)
+            WHERE t.id = m.id
+            """,
+            [
+                [owner.id for owner in owners],
+                [orjson.dumps(owner.attributes).decode() for owner in owners],
+                [orjson.dumps(owner.attribute_stamps).decode() for owner in owners],
+                [owner.first_seen for owner in owners],
+                [owner.last_seen for owner in owners],
+                [owner.updated_at for owner in owners],
+            ],
+        )

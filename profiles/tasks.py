@@ -18,3 +18,19 @@ from profiles import services
 )
 def identity_work_process_task(work_id: int) -> None:
     services.identity_work_process(work_id=work_id)
+
+
+@shared_task(
+    name="profiles.tasks.identity_sweep",
+    acks_late=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=True,
+    max_retries=3,
+    time_limit=300,
+    soft_time_limit=280,
+)
+def identity_sweep(older_than_seconds: float = 30.0) -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): do identity work the broker never delivered."""
+    from datetime import timedelta
+
+    return services.identity_work_sweep(older_than=timedelta(seconds=older_than_seconds))

@@ -44,6 +44,24 @@ Send the Intempt seed's example:
     -H 'Content-Type: application/json' \\
     -d '{"track":[{"name":"Purchase","payload":[{"eventId":"generated-event-id","profileId":"generated-profile-id","userId":"custom@intempt.com","timestamp":1714631904000,"accountId":"Intempt","anotherUserId":"+111111111","anotherAccountId":"no-reply@intempt.com","data":{"amount":150,"productName":"Wine"},"userAttributes":{"location":"USA"},"accountAttributes":{"founded":2000}}]}]}'
 
+Send the ThriveStack seed's example (with a 4-digit-year timestamp; the docs' 20-11-23 is refused):
+  curl -X POST '${BASE}/api/track' \\
+    -H 'Content-Type: application/json' -H 'Authorization: Bearer ${BEARER}' \\
+    -d '[{"event_name":"signed_up","properties":{"email":"JohnDoe@acmelabs.com","name":"John Doe"},"user_id":"3e474abe-5943-41fd-8b7b-4c87ad95b0c7","timestamp":"2023-11-20T22:28:55.111Z","context":{"group_id":"55444abe-41fd-5943-d95b-4c87ad95b674"}}]'
+
+Send the Databuddy seed's examples (server side with the API key, client side with the website id):
+  curl -X POST '${BASE}/track' \\
+    -H 'Content-Type: application/json' -H 'Authorization: Bearer ${API_KEY}' \\
+    -d '{"name":"button_clicked","namespace":"ui","properties":{"button_id":"signup","page":"/pricing"},"anonymousId":"user-123","sessionId":"session-456"}'
+  curl -X POST '${BASE}/track?website_id=${WEBSITE}' \\
+    -H 'Content-Type: application/json' \\
+    -d '{"name":"video_played","properties":{"video_id":"intro-2024","duration":120}}'
+
+Send the Userpilot seed's example:
+  curl -X POST '${BASE}/v1/track' \\
+    -H 'Content-Type: application/json' -H 'Authorization: Token ${API_KEY}' \\
+    -d '{"user_id":"user_789456","event_name":"schedule_appointment","metadata":{"appointment_type":"Initial Consultation","specialty":"Cardiology"}}'
+
 Read it back:
   curl -H 'Authorization: Bearer ${READ}' ${BASE}/api/v1/events/
 

@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The browser tests drive Debian's chromium (never a downloaded one); install it if we can.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ]; then
+  apt-get update && apt-get install -y chromium
+fi
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "ingestion",
     "profiles",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -157,6 +158,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "identity-sweep": {"task": "profiles.tasks.identity_sweep", "schedule": timedelta(seconds=30)},
+    "event-partitions": {"task": "ingestion.tasks.event_partitions_maintain_task", "schedule": timedelta(hours=1)},
 }
 
 # --- Redis (rate limits, cache) ---------------------------------------------------------
@@ -172,6 +174,10 @@ else:
 TRACKHUB_RATE_LIMIT = env_int("TRACKHUB_RATE_LIMIT", 60000)  # requests/minute/credential
 TRACKHUB_MAX_EVENTS_PER_REQUEST = 1000
 TRACKHUB_MAX_BODY_BYTES = 2 * 1024 * 1024
+# Events whose timestamp is older than this many days are dropped with their monthly
+# partition (PostgreSQL); 0 keeps them forever. Dedupe keys are kept regardless.
+TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0)
+TRACKHUB_EVENT_PARTITIONS_AHEAD = 3  # months of partitions kept created ahead
 TRACKHUB_METRICS_ALLOW = env_list("TRACKHUB_METRICS_ALLOW", [])  # CIDR networks besides loopback
 # prometheus_client reads it itself; gunicorn.conf.py sets it (see docs/hardening.md).
 PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
@@ -231,6 +237,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema and docs are public: no credential is asked for, and a bad one is ignored.
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ingestion.api.schema.track_paths_tidy",
+        "ingestion.api.schema.api_description",
+    ],
+    "SCHEMA_PATH_PREFIX": r"/api/v1/",
 }
 
 # JSON lines with the request id; every handler scrubs ``?apiKey=`` (docs/hardening.md).

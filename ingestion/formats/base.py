@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from ingestion.canonical import CanonicalEvent, EventProblem
 
@@ -49,7 +49,7 @@ class IngestOutcome:
 class WireEvent:
     """One event as it arrived: where it sits in the body and its raw JSON value."""
 
-    index: str
+    index: str | int
     raw: Any
     replay_payload: Any  # the smallest fragment of the format that carries just this event
     group_name: Any = None  # Intempt: the name of the track[] group it came in
@@ -62,10 +62,33 @@ def json_response(body: Any, *, status: int, headers: dict[str, str] | None = No
     return response
 
 
+def array_or_object_split(document: Any) -> list[WireEvent]:
+    """A body that is one event object or an array of them; index = position (0 for one)."""
+    if isinstance(document, dict):
+        return [WireEvent(index=0, raw=document, replay_payload=document)]
+    if isinstance(document, list):
+        return [WireEvent(index=i, raw=item, replay_payload=item) for i, item in enumerate(document)]
+    raise RequestProblem("The body must be a JSON object or an array of objects", field="body")
+
+
 class WireFormatAdapter:
     """Subclasses implement the four methods below for one format."""
 
     wire_format: ClassVar[str]
+    # The HTTP status of a refused credential, by ``CredentialRejected.kind``; 401 when absent.
+    credential_statuses: ClassVar[dict[str, int]] = {}
+
+    def credential_status(self, kind: str) -> int:
+        return self.credential_statuses.get(kind, 401)
+
+    def preflight(self, request: HttpRequest) -> HttpResponse:
+        """The answer to ``OPTIONS`` (a CORS preflight carries no credentials). Formats meant
+        for browsers grant origins here; the others only say which methods exist."""
+        return HttpResponse(status=204, headers={"Allow": "POST, OPTIONS"})
+
+    def response_headers(self, request: HttpRequest, *, principal: Any) -> dict[str, str]:
+        """Headers added to every answer of the endpoint (CORS for browser formats)."""
+        return {}
 
     def split(self, document: Any) -> list[WireEvent]:
         """The body's events, or :class:`RequestProblem` if its top-level shape is wrong."""
@@ -97,7 +120,8 @@ class WireFormatAdapter:
         headers: dict[str, str] | None = None,
     ) -> HttpResponse:
         """An error in the format's own shape. ``kind`` names the cause for formats whose
-        messages are fixed (Databuddy): ``invalid_body``, ``missing_credentials``,
-        ``invalid_credentials``, ``missing_scope``, ``website_not_found``,
-        ``rate_limited``, ``unavailable``."""
+        messages are fixed (Databuddy): ``invalid_body``, ``too_large``, ``too_many_events``,
+        ``missing_credentials``, ``invalid_credentials``, ``missing_scope``,
+        ``website_not_found``, ``origin_not_allowed``, ``method``, ``rate_limited``,
+        ``unavailable``."""
         raise NotImplementedError

@@ -130,3 +130,171 @@ def test_token_without_scope_cannot_read(client, tenant):
 
 def test_bad_since_is_400(read_client):
     assert read_client.get("/api/v1/events/?since=yesterday").status_code == 400
+
+
+# --- every filter ---------------------------------------------------------------------------
+
+FILTER_EVENTS = {
+    "track": [
+        {
+            "name": "Purchase",
+            "payload": [
+                {"eventId": "p1", "userId": "ann", "accountId": "acme", "sessionId": "s1", "timestamp": 1714631904000,
+                 "data": {"plan": "pro", "amount": 120, "paid": True, "note": "120"}},
+                {"eventId": "p2", "userId": "bob", "accountId": "initech", "sessionId": "s2",
+                 "timestamp": 1714631905000, "data": {"plan": "free", "amount": 120.5, "paid": False}},
+            ],
+        },
+        {
+            "name": "Signup",
+            "payload": [{"eventId": "s1", "userId": "ann", "sessionId": "s1", "timestamp": 1714631903000}],
+        },
+    ]
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("name=Purchase", ["p2", "p1"]),
+        ("user_id=ann", ["p1", "s1"]),
+        ("account_id=initech", ["p2"]),
+        ("session_id=s1", ["p1", "s1"]),
+        ("wire_format=intempt", ["p2", "p1", "s1"]),
+        ("wire_format=userpilot", []),
+        ("since=2024-05-02T06:38:24Z", ["p2", "p1"]),
+        ("since=2024-05-02T08:38:24%2B02:00", ["p2", "p1"]),
+        ("since=1714631904000&until=1714631905000", ["p1"]),
+        ("until=2024-05-02T06:38:24.000Z", ["s1"]),
+        ("property=plan&value=pro", ["p1"]),
+        ("property=amount&value=120", ["p1"]),
+        ("property=amount&value=120.5", ["p2"]),
+        ("property=paid&value=true", ["p1"]),
+        ("property=paid&value=false", ["p2"]),
+        ("property=note&value=120", ["p1"]),
+        ("property=plan&value=nope", []),
+        ("name=Purchase&user_id=ann", ["p1"]),
+    ],
+)
+def test_each_filter_selects_its_events(client, tenant, read_client, query, expected):
+    ingest(client, tenant, FILTER_EVENTS)
+
+    response = read_client.get(f"/api/v1/events/?{query}")
+
+    assert response.status_code == 200, response.content
+    assert [e["event_id"] for e in response.json()["results"]] == expected
+
+
+def test_source_id_filter_selects_that_source(client, tenant, read_client):
+    from tests.conftest import tenant_create
+
+    second = tenant_create(org=tenant.project.organization.name, project=tenant.project.name)
+    ingest(client, tenant, FILTER_EVENTS)
+    ingest(client, second, {"track": [{"name": "Other", "payload": [{"eventId": "o1", "userId": "zed"}]}]})
+
+    only_second = read_client.get(f"/api/v1/events/?source_id={second.source.id}").json()["results"]
+    only_first = read_client.get(f"/api/v1/events/?source_id={tenant.source.id}").json()["results"]
+
+    assert [e["event_id"] for e in only_second] == ["o1"]
+    assert sorted(e["event_id"] for e in only_first) == ["p1", "p2", "s1"]
+
+
+def test_profile_filter_with_unknown_profile_is_empty(client, tenant, read_client):
+    ingest(client, tenant, FILTER_EVENTS)
+
+    response = read_client.get("/api/v1/events/?profile=987654321")
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_value_without_property_is_400(read_client):
+    response = read_client.get("/api/v1/events/?value=1")
+
+    assert response.status_code == 400
+    assert "property" in response.json()
+
+
+def test_bad_until_is_400(read_client):
+    assert read_client.get("/api/v1/events/?until=20-11-23").status_code == 400
+
+
+# --- rejected events -------------------------------------------------------------------------
+
+
+def reject_one(client, tenant, event_id: str) -> None:
+    body = {"track": [{"name": "Bad", "payload": [{"eventId": event_id}]}]}  # no user identifier
+    response = client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_rejected_events_list_newest_first_with_payload(client, tenant, read_client):
+    reject_one(client, tenant, "r1")
+    reject_one(client, tenant, "r2")
+
+    response = read_client.get("/api/v1/rejected-events/")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["payload"]["payload"][0]["eventId"] for r in results] == ["r2", "r1"]
+    assert results[0]["field"] == "userId" and results[0]["index"] == "track[0].payload[0]"
+    assert results[0]["wire_format"] == "intempt" and results[0]["source_id"] == tenant.source.id
+
+
+def test_rejected_events_filters(client, tenant, read_client):
+    from ingestion.models import RejectedEvent
+
+    reject_one(client, tenant, "old")
+    reject_one(client, tenant, "new")
+    RejectedEvent.objects.filter(payload__payload__0__eventId="old").update(received_at="2024-01-01T00:00:00Z")
+
+    def ids(query: str) -> list[str]:
+        response = read_client.get(f"/api/v1/rejected-events/?{query}")
+        assert response.status_code == 200, response.content
+        return [r["payload"]["payload"][0]["eventId"] for r in response.json()["results"]]
+
+    assert ids("until=2024-01-02T00:00:00Z") == ["old"]
+    assert ids("since=2024-01-02T00:00:00Z") == ["new"]
+    assert ids(f"source_id={tenant.source.id}") == ["new", "old"]
+    assert ids(f"source_id={tenant.source.id + 1000}") == []
+    assert ids("wire_format=intempt") == ["new", "old"]
+    assert ids("wire_format=databuddy") == []
+
+
+def test_rejected_events_of_another_project_are_hidden(client, tenant, other_tenant):
+    reject_one(client, tenant, "r1")
+
+    response = client.get("/api/v1/rejected-events/", HTTP_AUTHORIZATION=f"Bearer {other_tenant.read_token}")
+
+    assert response.status_code == 200 and response.json()["results"] == []
+
+
+def test_event_record_keys_are_the_contract_fields_in_order(client, tenant, read_client):
+    from ingestion.api.serializers import EVENT_FIELDS
+
+    ingest(client, tenant, seed_body("intempt_curl.json"))
+
+    (event,) = read_client.get("/api/v1/events/").json()["results"]
+
+    assert tuple(event) == EVENT_FIELDS
+
+
+def resolve_identities() -> None:
+    from profiles.models import IdentityWork
+    from profiles.services import identity_work_process
+
+    for work_id in IdentityWork.objects.filter(processed_at__isnull=True).values_list("id", flat=True):
+        identity_work_process(work_id=work_id)
+
+
+def test_profile_filter_selects_the_profiles_events_and_fills_profile(client, tenant, read_client):
+    ingest(client, tenant, FILTER_EVENTS)
+    resolve_identities()
+    (ann,) = read_client.get("/api/v1/profiles/?identifier=ann").json()["results"]
+
+    response = read_client.get(f"/api/v1/events/?profile={ann['id']}")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [e["event_id"] for e in results] == ["p1", "s1"]
+    assert {e["profile"] for e in results} == {ann["id"]}

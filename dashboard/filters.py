@@ -1,0 +1,62 @@
+"""The event explorer's filters (django-filter), scoped to one project."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import QuerySet
+from django.db.models.fields.json import KeyTextTransform
+
+from ingestion.models import Project, Source
+from profiles.selectors import profile_identifiers
+
+
+class DateTimeLocalInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self) -> None:
+        super().__init__(format="%Y-%m-%dT%H:%M")
+
+
+class EventExplorerFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter(field_name="name", label="Event name")
+    source = django_filters.ModelChoiceFilter(
+        field_name="source", queryset=Source.objects.none(), empty_label="All sources"
+    )
+    user = django_filters.CharFilter(field_name="user_id", label="User id")
+    account = django_filters.CharFilter(field_name="account_id", label="Account id")
+    since = django_filters.DateTimeFilter(
+        field_name="timestamp", lookup_expr="gte", label="From (UTC)", widget=DateTimeLocalInput()
+    )
+    until = django_filters.DateTimeFilter(
+        field_name="timestamp", lookup_expr="lt", label="Until (UTC)", widget=DateTimeLocalInput()
+    )
+    property = django_filters.CharFilter(method="filter_property", label="Property key")
+    value = django_filters.CharFilter(method="filter_noop", label="Property value")
+    profile = django_filters.NumberFilter(method="filter_profile", widget=forms.HiddenInput())
+
+    def __init__(self, data: Any, queryset: QuerySet, *, project: Project) -> None:
+        super().__init__(data, queryset=queryset)
+        self.project = project
+        self.filters["source"].queryset = Source.objects.filter(project=project).order_by("name", "id")
+        self.form.fields["source"].queryset = self.filters["source"].queryset
+        for name in ("name", "user", "account", "property", "value"):
+            self.form.fields[name].widget.attrs["autocomplete"] = "off"
+        self.form.fields["name"].widget.attrs["list"] = "event-names"
+
+    def filter_noop(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset
+
+    def filter_property(self, queryset: QuerySet, name: str, key: str) -> QuerySet:
+        """With a value: the property's JSON text equals it (as in the read API);
+        without one: the property is present."""
+        value = self.form.cleaned_data.get("value")
+        if value in (None, ""):
+            return queryset.filter(properties__has_key=key)
+        return queryset.annotate(_property_text=KeyTextTransform(key, "properties")).filter(_property_text=value)
+
+    def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
+        identifiers = profile_identifiers(project_id=self.project.id, profile_id=int(value)) or []
+        return queryset.filter(identity_key__in=identifiers)

@@ -1,0 +1,322 @@
+"""Reads behind the dashboard pages.
+
+Every query is scoped to one project and shaped for the Event indexes:
+(project, -timestamp, -id), (project, name, -timestamp), (project, source, -timestamp) and
+(project, identity_key, -timestamp). Lists are keyset-paged (never OFFSET or COUNT(*)).
+Every chart comes from one aggregate (``project_activity``): counts per UTC hour, source
+and name over a bounded 30-day range, computed in one grouped query and cached with
+stale-while-revalidate, so a page view never recounts a million events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncHour
+
+from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent, Source
+
+# --- access ---------------------------------------------------------------------------------
+
+
+def projects_visible(*, user: AbstractBaseUser | AnonymousUser) -> list[Project]:
+    """The projects ``user`` may see in the dashboard, by organization then project name.
+
+    Superusers see all; other staff the projects they are members of; anyone else none.
+    """
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return []
+    projects = Project.objects.select_related("organization").order_by("organization__name", "name", "id")
+    if not user.is_superuser:
+        projects = projects.filter(memberships__user=user)
+    return list(projects)
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+ACTIVITY_DAYS = 30
+# Charts may be this old before a refresh is queued; a stale copy is served meanwhile.
+ACTIVITY_FRESH = timedelta(seconds=60)
+# A copy is kept this long; only a view after a day without any computes inside the request.
+ACTIVITY_KEEP_SECONDS = 24 * 60 * 60
+
+
+def _floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _floor_day(moment: datetime) -> datetime:
+    return _floor_hour(moment).replace(hour=0)
+
+
+@dataclass(frozen=True)
+class ProjectActivity:
+    """A project's event counts for the last 30 days (UTC), from which every chart of the
+    overview and the sources page is drawn. Only the totals the pages show are kept, so
+    the cached copy stays small whatever the number of events."""
+
+    project_id: int
+    computed_at: datetime
+    last_hour: datetime  # the current hour: its bucket is still filling
+    per_hour: dict[datetime, int]
+    per_day_and_source: dict[tuple[datetime, int], int]
+    names_24h: dict[str, int]
+    names_30d: dict[str, int]
+    sources_24h: dict[int, int]
+    sources_30d: dict[int, int]
+
+    def hourly(self, *, hours: int) -> list[tuple[datetime, int]]:
+        first = self.last_hour - timedelta(hours=hours - 1)
+        return [(first + timedelta(hours=i), self.per_hour.get(first + timedelta(hours=i), 0)) for i in range(hours)]
+
+    def daily(self, *, days: int, source_id: int | None = None) -> list[tuple[datetime, int]]:
+        totals: dict[datetime, int] = defaultdict(int)
+        for (day, source), n in self.per_day_and_source.items():
+            if source_id is None or source == source_id:
+                totals[day] += n
+        first = _floor_day(self.last_hour) - timedelta(days=days - 1)
+        return [(first + timedelta(days=i), totals.get(first + timedelta(days=i), 0)) for i in range(days)]
+
+    def top(self, *, field: Literal["name", "source_id"], last_24h: bool, limit: int) -> list[tuple[str | int, int]]:
+        """The ``limit`` most frequent names or sources, largest first."""
+        if field == "name":
+            totals: dict[Any, int] = self.names_24h if last_24h else self.names_30d
+        else:
+            totals = self.sources_24h if last_24h else self.sources_30d
+        return sorted(totals.items(), key=lambda item: (-item[1], str(item[0])))[:limit]
+
+
+def project_activity_compute(*, project_id: int, now: datetime) -> ProjectActivity:
+    """One grouped pass over the project's last 30 days of events (bounded by the
+    (project, -timestamp) index), stored in the cache for the pages to read."""
+    last_hour = _floor_hour(now)
+    first_hour = _floor_day(now) - timedelta(days=ACTIVITY_DAYS - 1)
+    day_start = last_hour - timedelta(hours=23)
+    rows = (
+        Event.objects.filter(
+            project_id=project_id, timestamp__gte=first_hour, timestamp__lt=last_hour + timedelta(hours=1)
+        )
+        .annotate(hour=TruncHour("timestamp", tzinfo=UTC))
+        .values("hour", "source_id", "name")
+        .annotate(n=Count("*"))
+        .values_list("hour", "source_id", "name", "n")
+        .order_by()
+    )
+    per_hour: dict[datetime, int] = defaultdict(int)
+    per_day_and_source: dict[tuple[datetime, int], int] = defaultdict(int)
+    names_24h: dict[str, int] = defaultdict(int)
+    names_30d: dict[str, int] = defaultdict(int)
+    sources_24h: dict[int, int] = defaultdict(int)
+    sources_30d: dict[int, int] = defaultdict(int)
+    for hour, source_id, name, n in rows:
+        hour = hour.astimezone(UTC)
+        per_hour[hour] += n
+        per_day_and_source[(hour.replace(hour=0), source_id)] += n
+        names_30d[name] += n
+        sources_30d[source_id] += n
+        if hour >= day_start:
+            names_24h[name] += n
+            sources_24h[source_id] += n
+    activity = ProjectActivity(
+        project_id=project_id,
+        computed_at=now,
+        last_hour=last_hour,
+        per_hour=dict(per_hour),
+        per_day_and_source=dict(per_day_and_source),
+        names_24h=dict(names_24h),
+        names_30d=dict(names_30d),
+        sources_24h=dict(sources_24h),
+        sources_30d=dict(sources_30d),
+    )
+    cache.set(_activity_key(project_id), activity, ACTIVITY_KEEP_SECONDS)
+    return activity
+
+
+def _activity_key(project_id: int) -> str:
+    return f"dashboard:activity:v2:{project_id}"
+
+
+def project_activity(*, project_id: int, now: datetime) -> ProjectActivity:
+    """The project's activity, from the cache when there is a copy.
+
+    Stale-while-revalidate: a copy older than ACTIVITY_FRESH is still served (the page
+    says when it was counted) and one refresh is queued for a worker (``cache.add`` makes
+    it one per minute however many views), so a project with a million events is never
+    recounted inside a request; only a project's very first view pays for the count.
+    """
+    activity: ProjectActivity | None = cache.get(_activity_key(project_id))
+    if activity is None:
+        return project_activity_compute(project_id=project_id, now=now)
+    if now - activity.computed_at > ACTIVITY_FRESH and cache.add(
+        f"{_activity_key(project_id)}:refreshing", 1, int(ACTIVITY_FRESH.total_seconds())
+    ):
+        from dashboard.tasks import project_activity_refresh_task
+
+        # A broker outage must not break the page: the stale copy is still shown.
+        with contextlib.suppress(Exception):
+            project_activity_refresh_task.delay(project_id)
+    return activity
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def events_recent(*, project_id: int, source_id: int | None = None, limit: int = 20) -> list[Event]:
+    events = Event.objects.filter(project_id=project_id)
+    if source_id is not None:
+        events = events.filter(source_id=source_id)
+    return list(events.order_by("-timestamp", "-id")[:limit])
+
+
+def events_by_keys(*, project_id: int, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Event]:
+    """Events by their dedupe key (name, event_id), in one query on that unique index."""
+    if not keys:
+        return {}
+    condition = Q()
+    for name, event_id in set(keys):
+        condition |= Q(name=name, event_id=event_id)
+    rows = Event.objects.filter(condition, project_id=project_id).only("id", "name", "event_id", "timestamp")
+    return {(event.name, event.event_id): event for event in rows}
+
+
+_NAMES_SKIP_SCAN = """
+WITH RECURSIVE names(name) AS (
+    (SELECT name FROM ingestion_event WHERE project_id = %s ORDER BY name LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.name FROM ingestion_event e WHERE e.project_id = %s AND e.name > names.name
+            ORDER BY e.name LIMIT 1)
+    FROM names WHERE names.name IS NOT NULL
+)
+SELECT name FROM names WHERE name IS NOT NULL LIMIT %s
+"""
+
+
+def event_names(*, project_id: int, limit: int = 200) -> list[str]:
+    """The project's distinct event names, alphabetically (the explorer's suggestions).
+
+    On PostgreSQL a skip scan of the (project, name, -timestamp) index: one index probe per
+    distinct name, however many events each has.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_NAMES_SKIP_SCAN, [project_id, project_id, limit])
+            return [row[0] for row in cursor.fetchall()]
+    names = Event.objects.filter(project_id=project_id).order_by("name").values_list("name", flat=True).distinct()
+    return list(names[:limit])
+
+
+def events_for_project(*, project_id: int) -> QuerySet[Event]:
+    """The project's events newest first; the explorer filters and pages this."""
+    return Event.objects.filter(project_id=project_id).order_by("-timestamp", "-id")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A keyset position: rows strictly older than (timestamp, id)."""
+
+    timestamp: datetime
+    id: int
+
+    def encode(self) -> str:
+        return f"{self.timestamp.astimezone(UTC).isoformat()}~{self.id}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        if not text or "~" not in text:
+            return None
+        moment, _, row_id = text.rpartition("~")
+        try:
+            parsed = datetime.fromisoformat(moment)
+            return cls(timestamp=parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), id=int(row_id))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list
+    next_cursor: str | None
+
+
+def keyset_page(*, rows: QuerySet, cursor: Cursor | None, size: int, time_field: str = "timestamp") -> KeysetPage:
+    """One page of ``rows`` (ordered by -time_field, -id) after ``cursor``.
+
+    Keyset paging reads ``size + 1`` rows from the index whatever the page number, where
+    OFFSET paging (and the COUNT(*) a numbered paginator needs) reads the whole table.
+    """
+    if cursor is not None:
+        rows = rows.filter(
+            Q(**{f"{time_field}__lt": cursor.timestamp}) | Q(**{time_field: cursor.timestamp, "id__lt": cursor.id})
+        )
+    page = list(rows[: size + 1])
+    next_cursor = None
+    if len(page) > size:
+        page = page[:size]
+        last = page[-1]
+        next_cursor = Cursor(timestamp=getattr(last, time_field), id=last.id).encode()
+    return KeysetPage(rows=page, next_cursor=next_cursor)
+
+
+def event_get(*, project_id: int, event_id: int) -> Event | None:
+    return Event.objects.filter(project_id=project_id, id=event_id).select_related("source").first()
+
+
+# --- sources --------------------------------------------------------------------------------
+
+
+def sources_with_stats(*, project_id: int, since: datetime) -> list[Source]:
+    """The project's sources with ``last_received_at`` (of its newest event),
+    ``rejected_count`` (not yet replayed, since ``since``) and its keys and tokens, in
+    four queries whatever the number of sources."""
+    newest = Event.objects.filter(project_id=OuterRef("project_id"), source_id=OuterRef("id")).order_by("-timestamp")
+    rejected = (
+        RejectedEvent.objects.filter(source_id=OuterRef("id"), received_at__gte=since, replayed_at__isnull=True)
+        .order_by()
+        .values("source_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return list(
+        Source.objects.filter(project_id=project_id)
+        .annotate(
+            last_received_at=Subquery(newest.values("received_at")[:1]),
+            last_timestamp=Subquery(newest.values("timestamp")[:1]),
+            rejected_count=Coalesce(Subquery(rejected, output_field=IntegerField()), 0),
+        )
+        .prefetch_related(
+            Prefetch("api_keys", queryset=ApiKey.objects.order_by("-created_at")),
+            Prefetch("access_tokens", queryset=AccessToken.objects.order_by("-created_at")),
+        )
+        .order_by("name", "id")
+    )
+
+
+def source_get(*, project_id: int, source_id: int) -> Source | None:
+    return Source.objects.filter(project_id=project_id, id=source_id).first()
+
+
+def sources_for_project(*, project_id: int) -> QuerySet[Source]:
+    return Source.objects.filter(project_id=project_id).order_by("name", "id")
+
+
+# --- rejected events ------------------------------------------------------------------------
+
+
+def rejected_events_for_project(*, project_id: int, include_replayed: bool) -> QuerySet[RejectedEvent]:
+    rows = RejectedEvent.objects.filter(project_id=project_id)
+    if not include_replayed:
+        rows = rows.filter(replayed_at__isnull=True)
+    return rows.order_by("-received_at", "-id")
+
+
+def rejected_event_get(*, project_id: int, rejected_id: int) -> RejectedEvent | None:
+    return RejectedEvent.objects.filter(project_id=project_id, id=rejected_id).select_related("source").first()

@@ -1,0 +1,13 @@
+"""Writes of the dashboard domain: who may see which project."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from dashboard.models import ProjectMembership
+from ingestion.models import Project
+
+
+def project_membership_grant(*, user: AbstractBaseUser, project: Project) -> ProjectMembership:
+    membership, _ = ProjectMembership.objects.get_or_create(user=user, project=project)
+    return membership

@@ -1,0 +1,54 @@
+"""Small template helpers for the dashboard pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django import template
+
+from dashboard.charts import compact as compact_number
+
+register = template.Library()
+
+
+@register.filter
+def lookup(mapping: dict[Any, Any] | None, key: Any) -> Any:
+    """``{{ mapping|lookup:key }}``: a dict value by a variable key, or None."""
+    if not mapping or key is None:
+        return None
+    return mapping.get(key)
+
+
+@register.filter
+def utc(value: datetime | None) -> str:
+    """An aware datetime in UTC as ``2026-11-23 14:05:09`` (pages say the zone once)."""
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@register.filter
+def utc_time(value: datetime | None) -> str:
+    """Only the time of day, ``14:05:09``, for narrow screens."""
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%H:%M:%S")
+
+
+@register.filter
+def utc_date(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+@register.filter
+def compact(value: int | None) -> str:
+    return compact_number(int(value or 0))
+
+
+@register.filter
+def mask_key(identifier: str) -> str:
+    """A credential shown by its public identifier only; the secret is never stored."""
+    return f"{identifier}.••••••••"

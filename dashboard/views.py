@@ -1,0 +1,420 @@
+"""The staff dashboard's pages. Each view checks access, calls selectors, renders.
+
+Every page but ``home`` lives under /dashboard/<project_id>/ and is reachable only by a
+staff user allowed to see that project (``selectors.projects_visible``); others get the
+login page (anonymous), 403 (not staff) or 404 (a project they may not see).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from itertools import groupby
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import orjson
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from dashboard import charts, selectors
+from dashboard.filters import EventExplorerFilterSet
+from ingestion.formats.base import RequestProblem
+from ingestion.models import Event, Project
+from ingestion.services import ReplayRefused, rejected_event_replay
+from profiles import selectors as profile_selectors
+from profiles.models import Account, Profile
+from profiles.selectors import profile_ids_for_identifiers
+
+PAGE_SIZE = 50
+LIVE_SIZE = 15
+
+ProjectView = Callable[..., HttpResponse]
+
+
+def _staff_projects(request: HttpRequest) -> list[Project]:
+    if not request.user.is_authenticated:
+        raise _LoginRequired
+    if not request.user.is_staff:
+        raise PermissionDenied("The dashboard is for staff.")
+    return selectors.projects_visible(user=request.user)
+
+
+class _LoginRequired(Exception):
+    pass
+
+
+def project_page(view: ProjectView) -> ProjectView:
+    """Resolve ``project_id`` to a project the user may see and pass it on."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, project_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            projects = _staff_projects(request)
+        except _LoginRequired:
+            return redirect_to_login(request.get_full_path())
+        project = next((p for p in projects if p.id == project_id), None)
+        if project is None:
+            raise Http404("No such project")
+        request.dashboard_projects = projects  # type: ignore[attr-defined]
+        return view(request, project, *args, **kwargs)
+
+    return wrapper
+
+
+def _render(request: HttpRequest, project: Project, template: str, tab: str, context: dict[str, Any]) -> HttpResponse:
+    projects: list[Project] = request.dashboard_projects  # type: ignore[attr-defined]
+    organizations = [
+        (organization, list(members)) for organization, members in groupby(projects, key=lambda p: p.organization)
+    ]
+    return render(
+        request,
+        template,
+        {"project": project, "organizations": organizations, "tab": tab, **context},
+    )
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The first project the user may see, or a page saying there is none."""
+    try:
+        projects = _staff_projects(request)
+    except _LoginRequired:
+        return redirect_to_login(request.get_full_path())
+    if projects:
+        return redirect("dashboard:overview", project_id=projects[0].id)
+    return render(request, "dashboard/no_projects.html", status=200)
+
+
+def _profile_links(project: Project, events: list[Event]) -> dict[str, int]:
+    keys = {event.identity_key for event in events if event.identity_key}
+    return profile_ids_for_identifiers(project_id=project.id, identifiers=keys) if keys else {}
+
+
+@require_GET
+@project_page
+def overview(request: HttpRequest, project: Project) -> HttpResponse:
+    activity = selectors.project_activity(project_id=project.id, now=timezone.now())
+    events_url = reverse("dashboard:events", args=[project.id])
+    source_names = {
+        source.id: source.name or str(source.id) for source in selectors.sources_for_project(project_id=project.id)
+    }
+
+    def breakdown(field: Literal["name", "source_id"], last_24h: bool) -> charts.BarChart:
+        hours = 24 if last_24h else selectors.ACTIVITY_DAYS * 24
+        since = (activity.last_hour - timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H:%M")
+        query = "name" if field == "name" else "source"
+        items = [
+            (
+                source_names.get(int(value), str(value)) if field == "source_id" else str(value),
+                count,
+                f"{events_url}?{urlencode({query: value, 'since': since})}",
+            )
+            for value, count in activity.top(field=field, last_24h=last_24h, limit=8)
+        ]
+        return charts.bar_chart(items)
+
+    return _render(
+        request,
+        project,
+        "dashboard/overview.html",
+        "overview",
+        {
+            "hourly": charts.time_series_chart(activity.hourly(hours=24), time_format="%H:00", tick_every=4),
+            "daily": charts.time_series_chart(
+                activity.daily(days=selectors.ACTIVITY_DAYS), time_format="%b %d", tick_every=5
+            ),
+            "names_24h": breakdown("name", last_24h=True),
+            "names_30d": breakdown("name", last_24h=False),
+            "name_count_30d": len(activity.names_30d),
+            "sources_24h": breakdown("source_id", last_24h=True),
+            "sources_30d": breakdown("source_id", last_24h=False),
+            "computed_at": activity.computed_at,
+            "recent_events": selectors.events_recent(project_id=project.id, limit=LIVE_SIZE),
+            "source_names": source_names,
+            "live_url": reverse("dashboard:live-events", args=[project.id]),
+        },
+    )
+
+
+@require_GET
+@project_page
+def live_events(request: HttpRequest, project: Project) -> HttpResponse:
+    """The newest events as table rows (polled by the live tail); ``?source=`` narrows."""
+    source_id = request.GET.get("source")
+    source_filter = int(source_id) if source_id and source_id.isdigit() else None
+    recent = selectors.events_recent(project_id=project.id, source_id=source_filter, limit=LIVE_SIZE)
+    source_names = {}
+    if source_filter is None:
+        source_names = {s.id: s.name or str(s.id) for s in selectors.sources_for_project(project_id=project.id)}
+    return render(
+        request,
+        "dashboard/_live_rows.html",
+        {
+            "project": project,
+            "recent_events": recent,
+            "show_source": source_filter is None,
+            "source_names": source_names,
+        },
+    )
+
+
+@require_GET
+@project_page
+def sources(request: HttpRequest, project: Project) -> HttpResponse:
+    now = timezone.now()
+    days = 14
+    rows = selectors.sources_with_stats(project_id=project.id, since=now - timedelta(days=30))
+    activity = selectors.project_activity(project_id=project.id, now=now)
+    daily = {source.id: activity.daily(days=days, source_id=source.id) for source in rows}
+    cards = [
+        {
+            "source": source,
+            "daily": daily[source.id],
+            "sparkline": charts.sparkline(daily[source.id]),
+            "today": daily[source.id][-1][1],
+            "week": sum(count for _, count in daily[source.id][-7:]),
+            "live_url": reverse("dashboard:live-events", args=[project.id]) + f"?source={source.id}",
+        }
+        for source in rows
+    ]
+    return _render(request, project, "dashboard/sources.html", "sources", {"cards": cards, "days": days})
+
+
+@require_GET
+@project_page
+def events(request: HttpRequest, project: Project) -> HttpResponse:
+    filterset = EventExplorerFilterSet(
+        request.GET or None, queryset=selectors.events_for_project(project_id=project.id), project=project
+    )
+    page = selectors.KeysetPage(rows=[], next_cursor=None)
+    if filterset.is_bound and not filterset.is_valid():
+        rows = None
+    else:
+        rows = filterset.qs if filterset.is_bound else selectors.events_for_project(project_id=project.id)
+        cursor = selectors.Cursor.decode(request.GET.get("before"))
+        page = selectors.keyset_page(rows=rows, cursor=cursor, size=PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("before", None)
+    return _render(
+        request,
+        project,
+        "dashboard/events.html",
+        "events",
+        {
+            "filter": filterset,
+            "page": page,
+            "profile_links": _profile_links(project, page.rows),
+            "query": query.urlencode(),
+            "is_first_page": "before" not in request.GET,
+            "event_names": selectors.event_names(project_id=project.id),
+        },
+    )
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+@require_GET
+@project_page
+def event_detail(request: HttpRequest, project: Project, event_id: int) -> HttpResponse:
+    event = selectors.event_get(project_id=project.id, event_id=event_id)
+    if event is None:
+        raise Http404("No such event")
+    fields = [
+        ("Name", event.name),
+        ("Namespace", event.namespace),
+        ("Event id", event.event_id),
+        ("Timestamp", event.timestamp),
+        ("Received at", event.received_at),
+        ("Wire format", event.wire_format),
+        ("User id", event.user_id),
+        ("Profile id (producer's)", event.profile_id),
+        ("Anonymous id", event.anonymous_id),
+        ("Account id", event.account_id),
+        ("Session id", event.session_id),
+        ("Page id", event.page_id),
+        ("Identity key", event.identity_key),
+    ]
+    profile_id = _profile_links(project, [event]).get(event.identity_key or "")
+    return _render(
+        request,
+        project,
+        "dashboard/event_detail.html",
+        "events",
+        {
+            "event": event,
+            "fields": fields,
+            "profile_id": profile_id,
+            "properties_json": _pretty(event.properties),
+            "context_json": _pretty(event.context),
+        },
+    )
+
+
+@require_GET
+@project_page
+def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
+    include_replayed = request.GET.get("replayed") == "1"
+    rows = selectors.rejected_events_for_project(project_id=project.id, include_replayed=include_replayed)
+    cursor = selectors.Cursor.decode(request.GET.get("before"))
+    page = selectors.keyset_page(
+        rows=rows.select_related("source"), cursor=cursor, size=PAGE_SIZE, time_field="received_at"
+    )
+    return _render(
+        request,
+        project,
+        "dashboard/rejected.html",
+        "rejected",
+        {"page": page, "include_replayed": include_replayed, "is_first_page": "before" not in request.GET},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@project_page
+def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: int) -> HttpResponse:
+    rejected = selectors.rejected_event_get(project_id=project.id, rejected_id=rejected_id)
+    if rejected is None:
+        raise Http404("No such rejected event")
+    payload_text = _pretty(rejected.payload)
+    problems: list[dict[str, str]] = []
+    status = 200
+    if request.method == "POST":
+        payload_text = request.POST.get("payload", "")
+        try:
+            payload = orjson.loads(payload_text)
+        except orjson.JSONDecodeError as exc:
+            problems = [{"field": "payload", "message": f"Not valid JSON: {exc}"}]
+        else:
+            try:
+                result = rejected_event_replay(
+                    rejected_event_id=rejected.id, payload=payload, replayed_at=timezone.now()
+                )
+            except (ReplayRefused, RequestProblem) as exc:
+                problems = [{"field": getattr(exc, "field", "") or "payload", "message": str(exc)}]
+            else:
+                if result.replayed:
+                    stored = "stored" if result.outcome.stored else "already stored (duplicate)"
+                    messages.success(request, f"Replayed: the event was accepted and {stored}.")
+                    return redirect("dashboard:rejected-detail", project_id=project.id, rejected_id=rejected.id)
+                problems = [problem.as_dict() for problem in result.outcome.rejected]
+        status = 400
+    response = _render(
+        request,
+        project,
+        "dashboard/rejected_detail.html",
+        "rejected",
+        {"rejected": rejected, "payload_text": payload_text, "problems": problems},
+    )
+    response.status_code = status
+    return response
+
+
+# --- profiles, accounts, warnings ---------------------------------------------------------
+
+
+@require_GET
+@project_page
+def profiles(request: HttpRequest, project: Project) -> HttpResponse:
+    """Search profiles and accounts by any identifier (exact, then prefix); without a
+    query, the most recently seen profiles."""
+    query = request.GET.get("q", "").strip()
+    if query:
+        found = profile_selectors.profiles_search(project_id=project.id, identifier=query, limit=1)
+        seen = {profile.id for profile in found}
+        found += [
+            profile
+            for profile in profile_selectors.profiles_search_prefix(project_id=project.id, query=query, limit=50)
+            if profile.id not in seen
+        ]
+        accounts = profile_selectors.accounts_search(project_id=project.id, identifier=query, limit=1)
+    else:
+        found = profile_selectors.profiles_search(project_id=project.id, limit=50)
+        accounts = []
+    return _render(
+        request,
+        project,
+        "dashboard/profiles.html",
+        "profiles",
+        {"query": query, "profiles": found, "accounts": accounts},
+    )
+
+
+@require_GET
+@project_page
+def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> HttpResponse:
+    detail = profile_selectors.profile_detail(project_id=project.id, profile_id=profile_id)
+    if detail is None:
+        raise Http404("No such profile")
+    if detail.id != profile_id:
+        # A merged-away id: show its survivor under its own address.
+        return redirect("dashboard:profile-detail", project_id=project.id, profile_id=detail.id)
+    timeline = profile_selectors.profile_events(project_id=project.id, profile_id=detail.id)
+    assert timeline is not None  # the profile exists
+    cursor = selectors.Cursor.decode(request.GET.get("before"))
+    page = selectors.keyset_page(rows=timeline.order_by("-timestamp", "-id"), cursor=cursor, size=PAGE_SIZE)
+    return _render(
+        request,
+        project,
+        "dashboard/profile_detail.html",
+        "profiles",
+        {
+            "profile": detail,
+            "attributes": sorted(detail.attributes.items()),
+            "accounts": profile_selectors.account_details(
+                accounts=Account.objects.filter(project_id=project.id, id__in=detail.accounts).order_by("id")
+            ),
+            "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id),
+            "page": page,
+            "is_first_page": "before" not in request.GET,
+        },
+    )
+
+
+@require_GET
+@project_page
+def account_detail(request: HttpRequest, project: Project, account_id: int) -> HttpResponse:
+    detail = profile_selectors.account_detail(project_id=project.id, account_id=account_id)
+    if detail is None:
+        raise Http404("No such account")
+    if detail.id != account_id:
+        return redirect("dashboard:account-detail", project_id=project.id, account_id=detail.id)
+    members = profile_selectors.profile_details(
+        profiles=Profile.objects.filter(project_id=project.id, id__in=detail.members).order_by("-last_seen", "-id")
+    )
+    return _render(
+        request,
+        project,
+        "dashboard/account_detail.html",
+        "profiles",
+        {
+            "account": detail,
+            "attributes": sorted(detail.attributes.items()),
+            "members": members,
+            "merges": profile_selectors.account_merges(project_id=project.id, account_id=detail.id),
+        },
+    )
+
+
+@require_GET
+@project_page
+def warnings(request: HttpRequest, project: Project) -> HttpResponse:
+    """Identifiers identity resolution refused, each linked to the stored event it came on."""
+    rows = profile_selectors.ingestion_warnings(project_id=project.id, limit=PAGE_SIZE * 2)
+    events = selectors.events_by_keys(project_id=project.id, keys=[(w.event_name, w.event_id) for w in rows])
+    return _render(
+        request,
+        project,
+        "dashboard/warnings.html",
+        "warnings",
+        {"warnings": [(warning, events.get((warning.event_name, warning.event_id))) for warning in rows]},
+    )

@@ -1,0 +1,184 @@
+"""A keyset cursor on (time, id) that stays stable while rows keep arriving.
+
+DRF's ``CursorPagination`` keys on the first ordering field plus an offset, so rows that
+share a timestamp, or rows inserted between two page fetches, can be skipped or shown
+twice. Here a cursor is the exact (time, id) of the row a page ended on, and the next page
+is "strictly after that pair in the sort order": a row inserted later, back-dated or not,
+is either after the cursor (and will be seen) or before it (and was not due yet), never
+both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from django.db.models import Model, Q, QuerySet
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import BasePagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the sort order: the (time, id) of a row, and which way to walk."""
+
+    time: datetime
+    id: int
+    backwards: bool  # True: the page before this position (a ``previous`` link)
+
+
+def cursor_encode(cursor: Cursor) -> str:
+    micros = (cursor.time - _EPOCH) // timedelta(microseconds=1)
+    raw = orjson.dumps({"t": micros, "i": cursor.id, "b": int(cursor.backwards)})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_decode(token: str) -> Cursor:
+    """The cursor in an opaque token; ValidationError (400) for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = orjson.loads(raw)
+        micros, row_id, backwards = data["t"], data["i"], data["b"]
+        if not all(type(value) is int for value in (micros, row_id, backwards)):
+            raise TypeError
+        return Cursor(time=_EPOCH + timedelta(microseconds=micros), id=row_id, backwards=bool(backwards))
+    except (binascii.Error, ValueError, TypeError, KeyError, OverflowError, orjson.JSONDecodeError) as exc:
+        raise ValidationError({"cursor": "Invalid cursor; use the next or previous link as given"}) from exc
+
+
+class KeysetCursorPagination(BasePagination):
+    """Pages ordered by (``time_field``, id), newest first unless ``ordering=<time_field>``.
+
+    Each page costs one indexed range query of ``page_size + 1`` rows, however deep.
+    """
+
+    time_field = "timestamp"
+    page_size = 100
+    max_page_size = 1000
+    cursor_query_param = "cursor"
+    page_size_query_param = "page_size"
+    ordering_query_param = "ordering"
+
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list[Model]:
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self._page_size(request)
+        self.descending = self._descending(request)
+        token = request.query_params.get(self.cursor_query_param)
+        self.cursor = cursor_decode(token) if token else None
+
+        backwards = self.cursor is not None and self.cursor.backwards
+        # The direction rows are read in: a ``previous`` page reads against the order
+        # from its position, then is flipped back.
+        read_descending = self.descending != backwards
+        if self.cursor is not None:
+            queryset = queryset.filter(self._beyond(self.cursor, descending=read_descending))
+        order = (f"-{self.time_field}", "-id") if read_descending else (self.time_field, "id")
+        rows = list(queryset.order_by(*order)[: self.page_size + 1])
+        has_more = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if backwards:
+            rows.reverse()
+
+        self.next_cursor: Cursor | None = None
+        self.previous_cursor: Cursor | None = None
+        first, last = (rows[0], rows[-1]) if rows else (None, None)
+        if backwards:
+            if has_more and first is not None:
+                self.previous_cursor = self._position(first, backwards=True)
+            if last is not None:
+                self.next_cursor = self._position(last, backwards=False)
+            elif self.cursor is not None:
+                self.next_cursor = Cursor(self.cursor.time, self.cursor.id, backwards=False)
+        else:
+            if has_more and last is not None:
+                self.next_cursor = self._position(last, backwards=False)
+            if self.cursor is not None:
+                self.previous_cursor = (
+                    self._position(first, backwards=True)
+                    if first is not None
+                    else Cursor(self.cursor.time, self.cursor.id, backwards=True)
+                )
+        return rows
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response({"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data})
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.next_cursor)
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self.previous_cursor)
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["next", "previous", "results"],
+            "properties": {"next": link, "previous": link, "results": schema},
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Opaque position from a `next` or `previous` link.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Rows per page (default {self.page_size}, at most {self.max_page_size}).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+            },
+            {
+                "name": self.ordering_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"`-{self.time_field}` (newest first, the default) or `{self.time_field}`; "
+                "ties broken by id in the same direction.",
+                "schema": {"type": "string", "enum": [f"-{self.time_field}", self.time_field]},
+            },
+        ]
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _beyond(self, cursor: Cursor, *, descending: bool) -> Q:
+        """Rows strictly after ``cursor`` when read in that direction (a row-value compare)."""
+        op = "lt" if descending else "gt"
+        return Q(**{f"{self.time_field}__{op}": cursor.time}) | Q(
+            **{self.time_field: cursor.time, f"id__{op}": cursor.id}
+        )
+
+    def _position(self, row: Model, *, backwards: bool) -> Cursor:
+        return Cursor(time=getattr(row, self.time_field), id=row.pk, backwards=backwards)
+
+    def _link(self, cursor: Cursor | None) -> str | None:
+        if cursor is None:
+            return None
+        return replace_query_param(self.base_url, self.cursor_query_param, cursor_encode(cursor))
+
+    def _page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError({self.page_size_query_param: f"an integer from 1 to {self.max_page_size}"})
+        return int(raw)
+
+    def _descending(self, request: Request) -> bool:
+        raw = request.query_params.get(self.ordering_query_param, f"-{self.time_field}")
+        if raw not in (self.time_field, f"-{self.time_field}"):
+            raise ValidationError({self.ordering_query_param: f"-{self.time_field} or {self.time_field}"})
+        return raw.startswith("-")

@@ -1,0 +1,662 @@
+"""OpenAPI documentation of the track endpoints and credentials (drf-spectacular).
+
+The track views parse raw bodies in four vendor formats, so there is no serializer to
+introspect: their request bodies, answers and the seed docs' examples are described here,
+attached through ``OpenApiViewExtension`` classes keyed by the view's dotted path. A view
+that does not exist (yet) is skipped (``optional``), so a format's documentation appears
+as soon as its view lands. Credentials are described by ``OpenApiAuthenticationExtension``
+classes, one security scheme each. Imported by ``ingestion.api.views``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+
+# --- security schemes -------------------------------------------------------------------
+
+
+class _Scheme(OpenApiAuthenticationExtension):
+    scheme: dict[str, Any] = {}
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return self.scheme
+
+
+class QueryApiKeyScheme(_Scheme):
+    target_class = "ingestion.authentication.QueryApiKeyAuthentication"
+    name = "apiKeyQuery"
+    scheme = {
+        "type": "apiKey",
+        "in": "query",
+        "name": "apiKey",
+        "description": "API key `identifier.secret` of exactly the source in the path, scope `track:events`.",
+    }
+
+
+class BearerApiKeyScheme(_Scheme):
+    target_class = "ingestion.authentication.HeaderApiKeyAuthentication"
+    name = "apiKeyBearer"
+    scheme = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer <api key>`: an API key `identifier.secret` with scope `track:events`.",
+    }
+
+
+class TokenApiKeyScheme(_Scheme):
+    target_class = "ingestion.authentication.TokenApiKeyAuthentication"
+    name = "apiKeyToken"
+    # "Token" is not a registered HTTP auth scheme, so it is described as a header.
+    scheme = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`Authorization: Token <api key>`: an API key `identifier.secret` with scope `track:events`.",
+    }
+
+
+class TrackTokenScheme(_Scheme):
+    target_class = "ingestion.authentication.TrackTokenAuthentication"
+    name = "trackToken"
+    scheme = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer <track token>`: an access token of one source with scope "
+        "`track_api` or `telemetry_apis`.",
+    }
+
+
+class WebsiteScheme(_Scheme):
+    target_class = "ingestion.authentication.WebsiteAuthentication"
+    name = "websiteId"
+    scheme = {
+        "type": "apiKey",
+        "in": "query",
+        "name": "website_id",
+        "description": "A website UUID, for client-side tracking from the website's allowed origins.",
+    }
+
+
+class DatabuddyScheme(_Scheme):
+    """Either credential: a Bearer API key or ``?website_id=`` (an OR of two schemes)."""
+
+    target_class = "ingestion.authentication.DatabuddyAuthentication"
+    optional = True
+    name = [BearerApiKeyScheme.name, WebsiteScheme.name]
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        return [{BearerApiKeyScheme.name: []}, {WebsiteScheme.name: []}]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [BearerApiKeyScheme.scheme, WebsiteScheme.scheme]
+
+
+class ReadTokenScheme(_Scheme):
+    target_class = "ingestion.authentication.ReadTokenAuthentication"
+    name = "readToken"
+    scheme = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Authorization: Bearer <read token>`: an access token of one project with scope `read`. "
+        "Create one with `python manage.py create_access_token --org O --project P --scope read`.",
+    }
+
+
+# --- shared pieces ----------------------------------------------------------------------
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One event-level problem.",
+    "required": ["index", "field", "message"],
+    "properties": {
+        "index": {"type": "string", "description": "Where the event sits in the body."},
+        "field": {"type": "string"},
+        "message": {"type": "string"},
+    },
+}
+REJECTED_LIST: dict[str, Any] = {
+    "type": "array",
+    "items": PROBLEM_SCHEMA,
+    "description": "Present when some events were refused and the rest stored.",
+}
+_ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
+
+TRACK_RULES = (
+    "At most 1,000 events and 2 MiB (after decompression; `Content-Encoding: gzip` accepted) per request. "
+    "A request-level problem (not JSON, wrong shape, over a limit, bad credentials) stores nothing. An "
+    "event-level problem refuses only that event: the others are stored and the success answer carries "
+    "`rejected`; if none is valid the answer is 400 listing each problem. Refused events are kept with their "
+    "payload (`GET /api/v1/rejected-events/`). Events are deduplicated per project by (name, event id); an "
+    "event without an id gets a content hash when it has its own timestamp, else a random id. Fields the "
+    "format does not list are kept in the event's `context`."
+)
+
+
+def _error_responses(error_schema: dict[str, Any], *, scope_status: int = 401) -> dict[int, OpenApiResponse]:
+    responses = {
+        400: OpenApiResponse(error_schema, description="Invalid body, over a limit, or no valid event."),
+        401: OpenApiResponse(error_schema, description="Missing, unknown, revoked or expired credential."),
+        429: OpenApiResponse(error_schema, description="Rate-limited; see `Retry-After`."),
+        503: OpenApiResponse(error_schema, description="Database unavailable; retry after `Retry-After`."),
+    }
+    if scope_status != 401:
+        responses[scope_status] = OpenApiResponse(error_schema, description="The API key lacks `track:events`.")
+    return responses
+
+
+def _examples(examples: dict[str, Any]) -> list[OpenApiExample]:
+    return [OpenApiExample(name, value=value, request_only=True) for name, value in examples.items()]
+
+
+def _track_extension(
+    *,
+    operation_id: str,
+    summary: str,
+    description: str,
+    request: dict[str, Any],
+    examples: dict[str, Any],
+    responses: dict[int, OpenApiResponse],
+    parameters: list[OpenApiParameter] | None = None,
+) -> Any:
+    """A decorator for a track view class documenting its POST."""
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=operation_id,
+            tags=["track"],
+            summary=summary,
+            description=f"{description}\n\n{TRACK_RULES}",
+            request={"application/json": request},
+            responses=responses,
+            examples=_examples(examples),
+            parameters=parameters or [],
+        )
+    )
+
+
+class _TrackViewExtension(OpenApiViewExtension):
+    optional = True  # the view may not exist yet in this checkout
+    decorator: Any = None
+
+    def view_replacement(self) -> Any:
+        decorate = type(self).decorator  # a plain function, not bound to the extension
+
+        class Documented(self.target_class):  # type: ignore[name-defined,misc]
+            pass
+
+        Documented.__name__ = self.target_class.__name__
+        Documented.__doc__ = self.target_class.__doc__
+        return decorate(Documented)
+
+
+# --- read views whose queryset needs the token ---------------------------------------------
+
+
+class _ProjectScopedViewExtension(OpenApiViewExtension):
+    """Schema generation has no request and no token: such a view lists ``model`` rows."""
+
+    optional = True
+    model_path = ""
+
+    def view_replacement(self) -> Any:
+        from django.utils.module_loading import import_string
+
+        model = import_string(self.model_path)
+
+        class Documented(self.target_class):  # type: ignore[name-defined,misc]
+            def get_queryset(self) -> Any:
+                if getattr(self, "swagger_fake_view", False):
+                    return model.objects.none()
+                return super().get_queryset()
+
+        Documented.__name__ = self.target_class.__name__
+        Documented.__doc__ = self.target_class.__doc__
+        return Documented
+
+
+class ProfileListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.ProfileListView"
+    model_path = "profiles.models.Profile"
+
+
+class AccountListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.AccountListView"
+    model_path = "profiles.models.Account"
+
+
+class ProfileEventListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.ProfileEventListView"
+    model_path = "ingestion.models.Event"
+
+
+# --- Intempt ----------------------------------------------------------------------------
+
+INTEMPT_EVENT: dict[str, Any] = {
+    "type": "object",
+    "description": "One event. `data`, `userAttributes`, `accountAttributes` accept an object or a string "
+    "holding a JSON object. One of `userId`, `profileId`, `anotherUserId` is required.",
+    "additionalProperties": True,
+    "properties": {
+        "eventId": {"type": "string", "description": "Dedupe key with the group's name; optional."},
+        "userId": {"type": "string"},
+        "profileId": {"type": "string", "description": "A user identifier (the producer's, not TrackHub's)."},
+        "timestamp": {"type": "integer", "format": "int64", "description": "Milliseconds; default: received."},
+        "accountId": {"type": "string"},
+        "sessionId": {"type": "string"},
+        "pageId": {"type": "string"},
+        "anotherUserId": {"type": "string", "description": "Links this user identifier to userId."},
+        "anotherAccountId": {"type": "string", "description": "Links this account identifier to accountId."},
+        "data": {"oneOf": [_ANY_OBJECT, {"type": "string"}], "description": "Event properties."},
+        "userAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
+        "accountAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
+    },
+}
+INTEMPT_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["track"],
+    "properties": {
+        "track": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "payload"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1, "description": "The event name of every item."},
+                    "payload": {"type": "array", "items": INTEMPT_EVENT},
+                },
+            },
+        }
+    },
+}
+INTEMPT_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {
+                    "index": {"type": "string", "example": "track[0].payload[2]"},
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+INTEMPT_EXAMPLES: dict[str, Any] = {
+    "Single event (curl)": {
+        "track": [
+            {
+                "name": "Purchase",
+                "payload": [
+                    {
+                        "eventId": "generated-event-id",
+                        "profileId": "generated-profile-id",
+                        "userId": "custom@intempt.com",
+                        "timestamp": 1714631904000,
+                        "accountId": "Intempt",
+                        "sessionId": "generated-session-id",
+                        "pageId": "generated-page-id",
+                        "anotherUserId": "+111111111",
+                        "anotherAccountId": "no-reply@intempt.com",
+                        "data": {"amount": 150, "productName": "Wine", "quantity": 4, "locationLatitude": 51.509865},
+                        "userAttributes": {"location": "USA"},
+                        "accountAttributes": {"founded": 2000},
+                    }
+                ],
+            }
+        ]
+    },
+    "Several events of one type": {
+        "track": [
+            {
+                "name": "Purchase",
+                "payload": [
+                    {
+                        "eventId": "evt_purchase_001",
+                        "profileId": "profile_user_1",
+                        "userId": "user1@example.com",
+                        "timestamp": 1714631904000,
+                        "sessionId": "sess_001",
+                        "pageId": "checkout_page",
+                        "data": {"amount": 200, "productName": "Whiskey", "quantity": 2},
+                    },
+                    {
+                        "eventId": "evt_purchase_002",
+                        "profileId": "profile_user_2",
+                        "userId": "user2@example.com",
+                        "timestamp": 1714631910000,
+                        "sessionId": "sess_002",
+                        "pageId": "checkout_page",
+                        "data": {"amount": 90, "productName": "Beer", "quantity": 6},
+                    },
+                ],
+            }
+        ]
+    },
+    "Several event types": {
+        "track": [
+            {
+                "name": "Signup",
+                "payload": [
+                    {
+                        "eventId": "evt_signup_001",
+                        "profileId": "profile_new_user",
+                        "userId": "newuser@example.com",
+                        "timestamp": 1714631800000,
+                        "data": {"signupMethod": "email"},
+                        "userAttributes": {"plan": "trial", "country": "IN"},
+                    }
+                ],
+            },
+            {
+                "name": "Purchase",
+                "payload": [
+                    {
+                        "eventId": "evt_purchase_003",
+                        "profileId": "profile_new_user",
+                        "userId": "newuser@example.com",
+                        "timestamp": 1714631904000,
+                        "data": {"amount": 120, "productName": "Vodka", "quantity": 1},
+                    }
+                ],
+            },
+        ]
+    },
+}
+
+
+class IntemptTrackViewSchema(_TrackViewExtension):
+    target_class = "ingestion.views.IntemptTrackView"
+    decorator = _track_extension(
+        operation_id="track_intempt",
+        summary="Track events (Intempt format)",
+        description="Intempt's `Track data` API. Events are grouped by name in `track[]`; each `payload[]` item is "
+        "one event. Problems are reported with `index` = `track[g].payload[i]`.",
+        request=INTEMPT_REQUEST,
+        examples=INTEMPT_EXAMPLES,
+        parameters=[
+            OpenApiParameter("org_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Organization name."),
+            OpenApiParameter("project_name", OpenApiTypes.STR, OpenApiParameter.PATH, description="Project name."),
+            OpenApiParameter("source_id", OpenApiTypes.INT64, OpenApiParameter.PATH, description="Source id."),
+        ],
+        responses={
+            200: OpenApiResponse(
+                {"type": "object", "properties": {"rejected": REJECTED_LIST}},
+                description="Stored (`{}`), with `rejected` when some events were refused.",
+            ),
+            **_error_responses(INTEMPT_ERROR),
+        },
+    )
+
+
+# --- ThriveStack ------------------------------------------------------------------------
+
+THRIVESTACK_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["user_id", "event_name", "timestamp"],
+    "additionalProperties": True,
+    "properties": {
+        "user_id": {"type": "string", "minLength": 1},
+        "event_name": {"type": "string", "minLength": 1},
+        "timestamp": {
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"^\d{4}-",
+            "description": "ISO 8601 with a four-digit year, e.g. `2024-05-02T06:38:24.000Z`; offsets become UTC.",
+        },
+        "properties": _ANY_OBJECT,
+        "context": {
+            **_ANY_OBJECT,
+            "description": "Kept as is in the event's context; `group_id` also fills `account_id`.",
+        },
+    },
+}
+THRIVESTACK_REQUEST: dict[str, Any] = {"oneOf": [{"type": "array", "items": THRIVESTACK_EVENT}, THRIVESTACK_EVENT]}
+THRIVESTACK_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["success", "response_id", "message"],
+    "properties": {
+        "success": {"type": "boolean"},
+        "response_id": {"type": "string", "format": "uuid"},
+        "message": {"type": "string"},
+        "rejected": REJECTED_LIST,
+        "errors": {"type": "array", "items": PROBLEM_SCHEMA, "description": "On a 400 for event-level problems."},
+    },
+}
+THRIVESTACK_EXAMPLES: dict[str, Any] = {
+    # The docs' example sends "20-11-23T22:28:55.111Z", which is not ISO 8601 and is refused
+    # with a 400 naming timestamp; the example shows the accepted form.
+    "signed_up (docs example, four-digit year)": [
+        {
+            "event_name": "signed_up",
+            "properties": {
+                "email": "JohnDoe@acmelabs.com",
+                "name": "John Doe",
+                "first name": "John",
+                "last name": "Doe",
+            },
+            "user_id": "3e474abe-5943-41fd-8b7b-4c87ad95b0c7",
+            "timestamp": "2020-11-23T22:28:55.111Z",
+            "context": {"group_id": "55444abe-41fd-5943-d95b-4c87ad95b674"},
+        }
+    ]
+}
+
+
+class ThriveStackTrackViewSchema(_TrackViewExtension):
+    target_class = "ingestion.views.ThriveStackTrackView"
+    decorator = _track_extension(
+        operation_id="track_thrivestack",
+        summary="Track events (ThriveStack format)",
+        description="ThriveStack's `Track` API: an array of events (a single object is accepted too). The docs' "
+        "example timestamp `20-11-23T22:28:55.111Z` is refused with a 400 naming `timestamp`: send a four-digit "
+        "year.",
+        request=THRIVESTACK_REQUEST,
+        examples=THRIVESTACK_EXAMPLES,
+        responses={
+            200: OpenApiResponse(
+                THRIVESTACK_ANSWER,
+                description='`{"success": true, "response_id": ..., "message": "Event tracked successfully"}`.',
+            ),
+            **_error_responses(THRIVESTACK_ANSWER),
+        },
+    )
+
+
+# --- Databuddy --------------------------------------------------------------------------
+
+DATABUDDY_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": True,
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 256},
+        "namespace": {"type": "string", "maxLength": 64},
+        "timestamp": {
+            "oneOf": [{"type": "number"}, {"type": "string"}],
+            "description": "Milliseconds or ISO 8601; default: received.",
+        },
+        "properties": _ANY_OBJECT,
+        "anonymousId": {"type": "string", "maxLength": 256},
+        "profileId": {"type": "string"},
+        "sessionId": {"type": "string", "maxLength": 256},
+        "websiteId": {"type": "string", "format": "uuid", "description": "Must be a website of the same project."},
+        "source": {"type": "string", "maxLength": 64},
+    },
+}
+DATABUDDY_REQUEST: dict[str, Any] = {"oneOf": [DATABUDDY_EVENT, {"type": "array", "items": DATABUDDY_EVENT}]}
+DATABUDDY_ANSWER: dict[str, Any] = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {
+        "status": {"type": "string", "enum": ["success", "error"]},
+        "type": {"type": "string", "enum": ["custom_event"]},
+        "count": {"type": "integer", "description": "Events accepted (duplicates included)."},
+        "message": {"type": "string"},
+        "rejected": REJECTED_LIST,
+        "errors": {"type": "array", "items": PROBLEM_SCHEMA, "description": "On a 400 for event-level problems."},
+    },
+}
+DATABUDDY_EXAMPLES: dict[str, Any] = {
+    "Single event": {
+        "name": "button_clicked",
+        "namespace": "ui",
+        "properties": {"button_id": "signup", "page": "/pricing"},
+        "anonymousId": "user-123",
+        "sessionId": "session-456",
+    },
+    "Multiple events": [
+        {"name": "page_viewed", "properties": {"path": "/dashboard"}},
+        {"name": "feature_used", "namespace": "product", "properties": {"feature": "export", "format": "csv"}},
+    ],
+    "With website_id (client-side)": {
+        "name": "video_played",
+        "properties": {"video_id": "intro-2024", "duration": 120},
+    },
+}
+
+
+class DatabuddyTrackViewSchema(_TrackViewExtension):
+    target_class = "ingestion.views.DatabuddyTrackView"
+    decorator = _track_extension(
+        operation_id="track_databuddy",
+        summary="Track events (Databuddy format)",
+        description="Databuddy's `Track Event` API: one event object or an array. Authenticate with an API key "
+        "(`Authorization: Bearer`) or, client-side, `?website_id=`; with both, the key decides and the website must "
+        "belong to its project. Errors: 400 `Invalid request body`, 401 `API key or website_id required`, 401 "
+        "`Invalid API key`, 403 `API key missing track:events scope`, 404 `Website not found`.",
+        request=DATABUDDY_REQUEST,
+        examples=DATABUDDY_EXAMPLES,
+        responses={
+            200: OpenApiResponse(
+                DATABUDDY_ANSWER, description='`{"status": "success", "type": "custom_event", "count": N}`.'
+            ),
+            **_error_responses(DATABUDDY_ANSWER, scope_status=403),
+            404: OpenApiResponse(DATABUDDY_ANSWER, description="`Website not found` (also for another project's)."),
+        },
+    )
+
+
+# --- Userpilot --------------------------------------------------------------------------
+
+USERPILOT_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["user_id", "event_name"],
+    "additionalProperties": True,
+    "properties": {
+        "user_id": {"type": "string", "minLength": 1},
+        "event_name": {"type": "string", "minLength": 1},
+        "metadata": {**_ANY_OBJECT, "description": "Event properties."},
+    },
+}
+USERPILOT_ERROR: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "details": {"type": "string"},
+                    "error": {"type": "string"},
+                    "error_code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "index": {"type": "string"},
+                    "field": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+USERPILOT_EXAMPLES: dict[str, Any] = {
+    "schedule_appointment": {
+        "user_id": "user_789456",
+        "event_name": "schedule_appointment",
+        "metadata": {
+            "appointment_date": "2024-02-01T10:00:00Z",
+            "appointment_type": "Initial Consultation",
+            "scheduled_by": "Sarah Johnson",
+            "specialty": "Cardiology",
+            "provider_id": "dr_smith_123",
+            "appointment_status": "confirmed",
+        },
+    }
+}
+
+
+class UserpilotTrackViewSchema(_TrackViewExtension):
+    target_class = "ingestion.views.UserpilotTrackView"
+    decorator = _track_extension(
+        operation_id="track_userpilot",
+        summary="Track an event (Userpilot format)",
+        description="Userpilot's `Track Events` API: one event per request, no timestamp (the time received is "
+        "used). `Authorization: Token <api key>`.",
+        request=USERPILOT_REQUEST,
+        examples=USERPILOT_EXAMPLES,
+        responses={
+            202: OpenApiResponse(
+                {"type": "object", "properties": {"rejected": REJECTED_LIST}}, description="Accepted."
+            ),
+            **_error_responses(USERPILOT_ERROR),
+        },
+    )
+
+
+TRACK_REQUEST_DOCS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "intempt": (INTEMPT_REQUEST, INTEMPT_EXAMPLES),
+    "thrivestack": (THRIVESTACK_REQUEST, THRIVESTACK_EXAMPLES),
+    "databuddy": (DATABUDDY_REQUEST, DATABUDDY_EXAMPLES),
+    "userpilot": (USERPILOT_REQUEST, USERPILOT_EXAMPLES),
+}
+
+
+def track_paths_tidy(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """A postprocessing hook: show the Intempt path as its docs give it (``.../track``);
+    the URL pattern also accepts a trailing slash, which drf-spectacular renders."""
+    result["paths"] = {
+        (path[:-1] if path.endswith("/track/") else path): item for path, item in result["paths"].items()
+    }
+    return result
+
+
+API_DESCRIPTION = """
+TrackHub stores events sent in four vendor wire formats (the **track** endpoints below) and
+serves them back through a read API.
+
+**Reading.** Every `/api/v1/` endpoint takes `Authorization: Bearer <read token>` (scope
+`read`, one project; `python manage.py create_access_token --org O --project P --scope read
+--json`). Lists are newest first and paged with keyset cursors: follow `next` (and
+`previous`) as given; events arriving meanwhile are never skipped or repeated.
+`page_size` is 1..1000. Times (`since` inclusive, `until` exclusive) are ISO 8601 or
+milliseconds. Event timestamps are always `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+
+**Exporting.** `GET /api/v1/events/export.ndjson` and `export.csv` take the same filters and
+stream every matching event.
+
+**Importing.** `python manage.py import_events FILE --source-id N --format
+intempt|thrivestack|databuddy|userpilot|ndjson` loads a history file through the same
+validation and dedupe as the track endpoints: for a wire format each line is one request
+body, for `ndjson` each line is one event as the NDJSON export writes it (so an export
+re-imports as is). Rejected lines go to `FILE.rejected.ndjson` with their reasons; running
+it twice stores nothing new.
+""".strip()
+
+
+def api_description(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """A postprocessing hook: the guide shown at the top of /api/docs/."""
+    result["info"]["description"] = API_DESCRIPTION
+    return result

@@ -1,0 +1,195 @@
+"""Databuddy: ``POST /track`` with ``Authorization: Bearer <api key>`` or ``?website_id=``.
+
+Body: one event object or an array of them: ``name`` (1-256 characters, required),
+``namespace`` (<= 64), ``timestamp`` (ms or an ISO 8601 string; default: received),
+``properties``, ``anonymousId`` and ``sessionId`` (<= 256), ``websiteId`` (a website of
+the same project, else 404 ``Website not found`` for the whole request) and ``source``
+(<= 64). ``anonymousId`` fills ``anonymous_id`` only, ``profileId`` fills ``profile_id``;
+``source``, ``websiteId`` and any unlisted field stay in the context. Errors carry the
+docs' fixed messages; the seed gives no statuses, the contract does (400/401/403/404).
+Browsers: preflight and responses grant the ``?website_id=`` website's allowed origins.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from ingestion import selectors
+from ingestion.authentication import TrackPrincipal, website_allowed_origin
+from ingestion.canonical import (
+    CanonicalEvent,
+    EventProblem,
+    datetime_from_iso,
+    datetime_from_ms,
+    derived_event_id,
+    json_object,
+    optional_string,
+    required_string,
+)
+from ingestion.formats.base import (
+    IngestOutcome,
+    RequestProblem,
+    WireEvent,
+    WireFormatAdapter,
+    array_or_object_split,
+    json_response,
+)
+from ingestion.models import Source
+
+# Fields with a canonical column of their own; everything else (``source``, ``websiteId``
+# included) is kept in ``context`` under its own name.
+_OWN_FIELDS = {"name", "namespace", "timestamp", "properties", "anonymousId", "profileId", "sessionId"}
+_MAX_LENGTHS = {"namespace": 64, "anonymousId": 256, "profileId": 256, "sessionId": 256, "source": 64}
+
+INVALID_BODY = "Invalid request body"
+WEBSITE_NOT_FOUND = "Website not found"
+# The docs' messages, by cause; causes the docs do not cover keep the shared message.
+_MESSAGES_BY_KIND = {
+    "invalid_body": INVALID_BODY,
+    "too_large": INVALID_BODY,
+    "too_many_events": INVALID_BODY,
+    "missing_credentials": "API key or website_id required",
+    "invalid_credentials": "Invalid API key",
+    "missing_scope": "API key missing track:events scope",
+    "website_not_found": WEBSITE_NOT_FOUND,
+}
+_PREFLIGHT_HEADERS = {
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Milliseconds (a number, or a string of digits) or an ISO 8601 string."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return datetime_from_ms(int(value.strip()))
+    if isinstance(value, str):
+        return datetime_from_iso(value)
+    return datetime_from_ms(value)
+
+
+class DatabuddyAdapter(WireFormatAdapter):
+    wire_format = "databuddy"
+    credential_statuses = {"missing_scope": 403, "website_not_found": 404, "origin_not_allowed": 403}
+
+    def split(self, document: Any) -> list[WireEvent]:
+        return array_or_object_split(document)
+
+    def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
+        index, item = event.index, event.raw
+        if not isinstance(item, dict):
+            return [EventProblem(index, "event", "each event must be a JSON object")]
+        problems: list[EventProblem] = []
+        name = required_string(item, "name", index=index, problems=problems, max_length=256)
+        values = {
+            key: optional_string(item, key, index=index, problems=problems, max_length=limit)
+            for key, limit in _MAX_LENGTHS.items()
+        }
+        website_id = item.get("websiteId")
+        if website_id is not None and not isinstance(website_id, str):
+            problems.append(EventProblem(index, "websiteId", "websiteId must be a string holding a UUID"))
+
+        timestamp = received_at
+        raw_ts = item.get("timestamp")
+        if raw_ts is not None:
+            parsed = _timestamp(raw_ts)
+            if parsed is None:
+                problems.append(
+                    EventProblem(
+                        index, "timestamp", "timestamp must be milliseconds since the epoch or an ISO 8601 string"
+                    )
+                )
+            else:
+                timestamp = parsed
+        properties = json_object(item, "properties", index=index, problems=problems)
+
+        if problems:
+            return problems
+        assert name is not None
+        return CanonicalEvent(
+            name=name,
+            event_id=derived_event_id(name=name, raw=item, has_own_timestamp=raw_ts is not None),
+            timestamp=timestamp,
+            namespace=values["namespace"] or None,
+            anonymous_id=values["anonymousId"] or None,
+            profile_id=values["profileId"] or None,
+            session_id=values["sessionId"] or None,
+            properties=properties or {},
+            context={key: value for key, value in item.items() if key not in _OWN_FIELDS},
+        )
+
+    def check_events(self, events: Sequence[CanonicalEvent], *, source: Source) -> None:
+        """Every ``websiteId`` must be a website of the source's project: the whole request
+        is refused otherwise (contract: request-level), so no event lands on a site it
+        does not belong to."""
+        named = {event.context["websiteId"] for event in events if event.context.get("websiteId")}
+        if not named:
+            return
+        try:
+            wanted = {uuid.UUID(value) for value in named}
+        except ValueError as exc:
+            raise RequestProblem(WEBSITE_NOT_FOUND, status=404, kind="website_not_found", field="websiteId") from exc
+        if selectors.website_ids_in_project(project_id=source.project_id, website_ids=wanted) != wanted:
+            raise RequestProblem(WEBSITE_NOT_FOUND, status=404, kind="website_not_found", field="websiteId")
+
+    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
+        body: dict[str, Any] = {"status": "success", "type": "custom_event", "count": outcome.accepted}
+        if outcome.rejected:
+            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
+        return json_response(body, status=200)
+
+    def error(
+        self,
+        *,
+        status: int,
+        message: str,
+        kind: str,
+        field: str = "",
+        problems: Sequence[EventProblem] = (),
+        request_id: str,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        body: dict[str, Any] = {"status": "error", "message": INVALID_BODY if status == 400 else message}
+        if kind in _MESSAGES_BY_KIND and status != 400:
+            body["message"] = _MESSAGES_BY_KIND[kind]
+        if problems:
+            body["errors"] = [problem.as_dict() for problem in problems]
+        elif status == 400:
+            # The docs' message stays fixed; what exactly is wrong is said here.
+            body["errors"] = [{"field": field, "message": message} if field else {"message": message}]
+        return json_response(body, status=status, headers=headers)
+
+    # --- browsers ------------------------------------------------------------------------
+
+    def preflight(self, request: HttpRequest) -> HttpResponse:
+        website_id = request.GET.get("website_id")
+        website = selectors.website_get(website_id=website_id) if website_id else None
+        if website_id and website is None:
+            return json_response({"status": "error", "message": WEBSITE_NOT_FOUND}, status=404)
+        response = HttpResponse(status=204, headers={"Allow": "POST, OPTIONS"})
+        allowed = website_allowed_origin(website, request.headers.get("Origin")) if website else None
+        if allowed is not None:
+            # Without a website (API-key calls) nothing is granted: keys belong on servers.
+            for key, value in {**_PREFLIGHT_HEADERS, **_allow_origin_headers(allowed)}.items():
+                response[key] = value
+        return response
+
+    def response_headers(self, request: HttpRequest, *, principal: Any) -> dict[str, str]:
+        website = principal.website if isinstance(principal, TrackPrincipal) else None
+        if website is None:
+            return {}
+        allowed = website_allowed_origin(website, request.headers.get("Origin"))
+        return _allow_origin_headers(allowed) if allowed else {}
+
+
+def _allow_origin_headers(allowed: str) -> dict[str, str]:
+    headers = {"Access-Control-Allow-Origin": allowed}
+    if allowed != "*":
+        headers["Vary"] = "Origin"
+    return headers

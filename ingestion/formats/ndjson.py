@@ -1,0 +1,97 @@
+"""``import``: events in the read API's shape, one per line, as the NDJSON export writes them.
+
+Used by ``manage.py import_events --format ndjson``; not served over HTTP. The fields of
+the read API's event map one to one onto the canonical event; ``event_id`` and
+``timestamp`` are kept, so re-importing an export deduplicates. ``id``, ``received_at``,
+``source_id``, ``wire_format`` and ``profile`` describe where an event was stored and are
+ignored (the import's source, time and wire format ``import`` apply). Any other field is
+kept in ``context`` under its own name, as the track formats do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpResponse
+
+from ingestion.canonical import (
+    CanonicalEvent,
+    EventProblem,
+    datetime_from_iso,
+    datetime_from_ms,
+    derived_event_id,
+    json_object,
+    optional_string,
+    required_string,
+)
+from ingestion.formats.base import IngestOutcome, WireEvent, WireFormatAdapter, json_response
+
+_STRING_FIELDS = ("namespace", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
+_OWN_FIELDS = {"name", "event_id", "timestamp", "properties", "context", *_STRING_FIELDS}
+_STORAGE_FIELDS = {"id", "received_at", "source_id", "wire_format", "profile"}
+
+
+class ImportAdapter(WireFormatAdapter):
+    wire_format = "import"
+
+    def split(self, document: Any) -> list[WireEvent]:
+        """A batch of lines (a JSON array) or one line's object; index = position in it."""
+        items = document if isinstance(document, list) else [document]
+        return [WireEvent(index=str(i), raw=item, replay_payload=item) for i, item in enumerate(items)]
+
+    def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
+        index, item = event.index, event.raw
+        if not isinstance(item, dict):
+            return [EventProblem(index, "", "each line must be a JSON object (an event)")]
+        problems: list[EventProblem] = []
+        name = required_string(item, "name", index=index, problems=problems)
+        event_id = optional_string(item, "event_id", index=index, problems=problems)
+        strings = {key: optional_string(item, key, index=index, problems=problems) for key in _STRING_FIELDS}
+
+        raw_ts = item.get("timestamp")
+        timestamp = datetime_from_ms(raw_ts) if isinstance(raw_ts, int | float) else datetime_from_iso(raw_ts)
+        if timestamp is None:
+            problems.append(
+                EventProblem(index, "timestamp", "timestamp is required: YYYY-MM-DDTHH:MM:SS.mmmZ or milliseconds")
+            )
+
+        properties = json_object(item, "properties", index=index, problems=problems)
+        context = json_object(item, "context", index=index, problems=problems)
+        extra = {key: value for key, value in item.items() if key not in _OWN_FIELDS | _STORAGE_FIELDS}
+
+        if problems:
+            return problems
+        assert name is not None and timestamp is not None
+        return CanonicalEvent(
+            name=name,
+            event_id=event_id or derived_event_id(name=name, raw=item, has_own_timestamp=True),
+            timestamp=timestamp,
+            properties=properties or {},
+            context={**extra, **(context or {})},
+            **{key: value or None for key, value in strings.items()},
+        )
+
+    def replay_document(self, payload: Any) -> Any:
+        return [payload]
+
+    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
+        body: dict[str, Any] = {"accepted": outcome.accepted, "stored": outcome.stored}
+        if outcome.rejected:
+            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
+        return json_response(body, status=200)
+
+    def error(
+        self,
+        *,
+        status: int,
+        message: str,
+        kind: str,
+        field: str = "",
+        problems: Sequence[EventProblem] = (),
+        request_id: str,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        errors = [problem.as_dict() for problem in problems] or [{"field": field, "message": message}]
+        return json_response({"errors": errors}, status=status, headers=headers)

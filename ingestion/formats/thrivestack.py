@@ -1,0 +1,114 @@
+"""ThriveStack: ``POST /api/track`` with ``Authorization: Bearer <track token>``.
+
+Body: an array of ``{"user_id", "event_name", "timestamp", "properties", "context"}``
+(a single object is taken as an array of one). ``timestamp`` is required and must be ISO
+8601 with a four-digit year: the docs' own example ``20-11-23T22:28:55.111Z`` is refused
+with a message showing the expected form. ``context`` keys are kept in the event's
+context as they are; ``context.group_id`` also names the account. The format has no
+event id, so each event's id is a hash of its content (a retried request is stored once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpResponse
+
+from ingestion.canonical import (
+    CanonicalEvent,
+    EventProblem,
+    datetime_from_iso,
+    derived_event_id,
+    json_object,
+    required_string,
+)
+from ingestion.formats.base import IngestOutcome, WireEvent, WireFormatAdapter, array_or_object_split, json_response
+
+_OWN_FIELDS = {"user_id", "event_name", "timestamp", "properties", "context"}
+EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year in UTC, e.g. 2023-11-20T22:28:55.111Z"
+SUCCESS_MESSAGE = "Event tracked successfully"
+# The docs' one error text (401); the other errors say what is wrong.
+_MESSAGES_BY_KIND = {
+    "missing_credentials": "Access token missing or invalid",
+    "invalid_credentials": "Access token missing or invalid",
+}
+
+
+class ThriveStackAdapter(WireFormatAdapter):
+    wire_format = "thrivestack"
+
+    def split(self, document: Any) -> list[WireEvent]:
+        return array_or_object_split(document)
+
+    def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
+        index, item = event.index, event.raw
+        if not isinstance(item, dict):
+            return [EventProblem(index, "event", "each event must be a JSON object")]
+        problems: list[EventProblem] = []
+        name = required_string(item, "event_name", index=index, problems=problems)
+        user_id = required_string(item, "user_id", index=index, problems=problems)
+
+        raw_ts = item.get("timestamp")
+        timestamp = datetime_from_iso(raw_ts)
+        if raw_ts is None or raw_ts == "":
+            problems.append(EventProblem(index, "timestamp", f"timestamp is required: {EXPECTED_TIMESTAMP}"))
+        elif timestamp is None:
+            problems.append(
+                EventProblem(index, "timestamp", f"timestamp {raw_ts!r} is not valid: expected {EXPECTED_TIMESTAMP}")
+            )
+
+        properties = json_object(item, "properties", index=index, problems=problems)
+        given_context = json_object(item, "context", index=index, problems=problems) or {}
+        group_id = given_context.get("group_id")
+        if group_id is not None and not isinstance(group_id, str):
+            problems.append(EventProblem(index, "context.group_id", "context.group_id must be a string"))
+
+        if problems:
+            return problems
+        assert name is not None and user_id is not None and timestamp is not None
+        # Unlisted top-level fields first, then the producer's own context keys as they are.
+        context = {key: value for key, value in item.items() if key not in _OWN_FIELDS}
+        context.update(given_context)
+        return CanonicalEvent(
+            name=name,
+            event_id=derived_event_id(name=name, raw=item, has_own_timestamp=True),
+            timestamp=timestamp,
+            user_id=user_id,
+            account_id=group_id or None,
+            properties=properties or {},
+            context=context,
+        )
+
+    def replay_document(self, payload: Any) -> Any:
+        return [payload]
+
+    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
+        body: dict[str, Any] = {"success": True, "response_id": request_id, "message": SUCCESS_MESSAGE}
+        if outcome.rejected:
+            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
+        return json_response(body, status=200)
+
+    def error(
+        self,
+        *,
+        status: int,
+        message: str,
+        kind: str,
+        field: str = "",
+        problems: Sequence[EventProblem] = (),
+        request_id: str,
+        headers: dict[str, str] | None = None,
+    ) -> HttpResponse:
+        body: dict[str, Any] = {"success": False, "response_id": request_id}
+        if problems:
+            body["message"] = "Bad Request, invalid input data: " + "; ".join(
+                f"[{problem.index}] {problem.message}" for problem in problems[:5]
+            )
+            body["errors"] = [problem.as_dict() for problem in problems]
+        else:
+            body["message"] = _MESSAGES_BY_KIND.get(kind, message)
+            if status == 400:
+                body["errors"] = [{"field": field, "message": message} if field else {"message": message}]
+        return json_response(body, status=status, headers=headers)

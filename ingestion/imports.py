@@ -1,0 +1,157 @@
+"""Bulk import of a history file through the same validation and dedupe as HTTP.
+
+Each line goes through ``services.wire_document_ingest`` with the format's adapter, as
+a track request would: for a wire format a line is one request body; for ``ndjson`` a
+line is one event and lines are sent in batches. Nothing a line contains stops the
+import: a line that is not JSON, has the wrong shape or is over a limit is rejected as a
+whole; an event with a problem is rejected alone. Rejected lines and events are written
+to ``rejected_out`` with their reasons (event-level ones are also kept in the
+rejected-events store, as over HTTP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+from django.conf import settings
+from django.db import DataError
+from django.utils import timezone
+
+from ingestion.body import json_decode
+from ingestion.canonical import import_position
+from ingestion.formats.base import RequestProblem, WireFormatAdapter
+from ingestion.models import Source
+from ingestion.services import wire_document_ingest
+
+
+@dataclass
+class ImportSummary:
+    lines: int = 0  # non-blank lines read
+    events_stored: int = 0  # new events written
+    events_duplicate: int = 0  # valid events already stored (by name and event id)
+    events_rejected: int = 0  # events refused for an event-level problem
+    lines_rejected: int = 0  # lines refused as a whole (not JSON, wrong shape, over a limit)
+
+    @property
+    def events_done(self) -> int:
+        return self.events_stored + self.events_duplicate + self.events_rejected
+
+
+ProgressCallback = Callable[[int, ImportSummary], None]  # (bytes read so far, counts so far)
+
+
+def events_file_import(
+    *,
+    stream: IO[bytes],
+    source: Source,
+    adapter: WireFormatAdapter,
+    one_event_per_line: bool,
+    rejected_out: IO[bytes],
+    batch_lines: int = 500,
+    progress: ProgressCallback | None = None,
+) -> ImportSummary:
+    """Import every line of ``stream`` into ``source``; see the module docstring."""
+    summary = ImportSummary()
+    batch: list[tuple[int, Any]] = []
+    bytes_read = 0
+    batch_lines = max(1, min(batch_lines, settings.TRACKHUB_MAX_EVENTS_PER_REQUEST))
+
+    def reject_line(line_no: int, message: str, field: str, raw: bytes) -> None:
+        summary.lines_rejected += 1
+        record = {
+            "line": line_no,
+            "errors": [{"field": field, "message": message}],
+            "raw": raw.decode(errors="replace"),
+        }
+        rejected_out.write(orjson.dumps(record) + b"\n")
+
+    def flush() -> None:
+        try:
+            _ingest(adapter=adapter, source=source, document=[item for _, item in batch], summary=summary,
+                    rejected_out=rejected_out, line_of_index={str(i): n for i, (n, _) in enumerate(batch)})  # fmt: skip
+        except RequestProblem:
+            # One line holds a value that cannot be stored, and the batch's transaction was
+            # rolled back: send the lines one by one so only that line is refused.
+            for line_no, item in batch:
+                try:
+                    _ingest(adapter=adapter, source=source, document=[item], summary=summary,
+                            rejected_out=rejected_out, line_of_index={"0": line_no})  # fmt: skip
+                except RequestProblem as problem:
+                    reject_line(line_no, problem.message, problem.field, orjson.dumps(item))
+        batch.clear()
+
+    for line_no, raw in enumerate(stream, start=1):
+        bytes_read += len(raw)
+        line = raw.strip()
+        if not line:
+            continue
+        summary.lines += 1
+        try:
+            if len(line) > settings.TRACKHUB_MAX_BODY_BYTES:
+                raise RequestProblem(f"The line is over the {settings.TRACKHUB_MAX_BODY_BYTES} byte limit")
+            document = json_decode(line)
+        except RequestProblem as problem:
+            reject_line(line_no, problem.message, problem.field, line)
+        else:
+            if one_event_per_line:
+                batch.append((line_no, document))
+                if len(batch) >= batch_lines:
+                    flush()
+            else:
+                try:
+                    # A line's events without id or timestamp get ids from their place in the
+                    # file, so a second run of the same file stores nothing new.
+                    token = import_position.set(f"line:{line_no}")
+                    try:
+                        _ingest(adapter=adapter, source=source, document=document, summary=summary,
+                                rejected_out=rejected_out, line_of_index=None, line_no=line_no)  # fmt: skip
+                    finally:
+                        import_position.reset(token)
+                except RequestProblem as problem:
+                    reject_line(line_no, problem.message, problem.field, line)
+        if progress is not None:
+            progress(bytes_read, summary)
+    if batch:
+        flush()
+    if progress is not None:
+        progress(bytes_read, summary)
+    return summary
+
+
+def _ingest(
+    *,
+    adapter: WireFormatAdapter,
+    source: Source,
+    document: Any,
+    summary: ImportSummary,
+    rejected_out: IO[bytes],
+    line_of_index: dict[str, int] | None,
+    line_no: int = 0,
+) -> None:
+    try:
+        outcome = wire_document_ingest(adapter=adapter, source=source, document=document, received_at=timezone.now())
+    except DataError as exc:
+        # A value PostgreSQL cannot store (a NUL character, say): the HTTP path answers 400.
+        raise RequestProblem("a value cannot be stored") from exc
+    summary.events_stored += outcome.stored
+    summary.events_duplicate += outcome.duplicates
+    if not outcome.rejected:
+        return
+    payloads = {event.index: event.replay_payload for event in adapter.split(document)}
+    problems_by_index: dict[str, list[dict[str, str]]] = {}
+    for problem in outcome.rejected:
+        problems_by_index.setdefault(problem.index, []).append(problem.as_dict())
+    summary.events_rejected += len(problems_by_index)
+    for index, errors in problems_by_index.items():
+        record = {
+            "line": line_of_index.get(index, 0) if line_of_index is not None else line_no,
+            # Within a wire-format line, where the event sits in its body; a batch of
+            # ndjson lines is TrackHub's own grouping, so no index there.
+            "index": index if line_of_index is None else None,
+            "errors": errors,
+            "payload": payloads.get(index),
+        }
+        rejected_out.write(orjson.dumps(record) + b"\n")

@@ -1,0 +1,110 @@
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ingestion.formats import adapter_for
+from ingestion.imports import ImportSummary, events_file_import
+from ingestion.selectors import source_get
+
+FORMATS = ("intempt", "thrivestack", "databuddy", "userpilot", "ndjson")
+PROGRESS_EVERY_SECONDS = 0.25
+BAR_WIDTH = 24
+
+
+class Progress:
+    """One line on stderr, redrawn in place: bar, events done, rate, time left."""
+
+    def __init__(self, *, total_bytes: int, out: Any) -> None:
+        self.total_bytes = max(total_bytes, 1)
+        self.out = out
+        self.started = time.monotonic()
+        self.drawn_at = 0.0
+
+    def __call__(self, bytes_read: int, summary: ImportSummary, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if not final and now - self.drawn_at < PROGRESS_EVERY_SECONDS:
+            return
+        self.drawn_at = now
+        elapsed = max(now - self.started, 1e-6)
+        fraction = min(bytes_read / self.total_bytes, 1.0)
+        rate = summary.events_done / elapsed
+        left = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
+        filled = int(fraction * BAR_WIDTH)
+        self.out.write(
+            f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {fraction:6.1%}  {summary.events_done:,} events  "
+            f"{rate:,.0f} events/s  {_duration(left if not final else elapsed)} {'elapsed' if final else 'left'} "
+        )
+        if final:
+            self.out.write("\n")
+        self.out.flush()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a history file into a source through the same validation and dedupe as the track endpoints. "
+        "Wire formats: one request body per line. ndjson: one event per line in the read API's shape (as "
+        "GET /api/v1/events/export.ndjson writes it). Running it twice stores nothing new."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="The file to import ('-' for stdin).")
+        parser.add_argument("--source-id", type=int, required=True)
+        parser.add_argument("--format", required=True, choices=FORMATS, dest="file_format")
+        parser.add_argument(
+            "--rejected-file",
+            help="Where rejected lines and events go with their reasons (default FILE.rejected.ndjson).",
+        )
+        parser.add_argument("--batch-size", type=int, default=500, help="ndjson lines per transaction (max 1000).")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        source = source_get(source_id=options["source_id"])
+        if source is None:
+            raise CommandError(f"no source {options['source_id']}")
+        try:
+            adapter = adapter_for(options["file_format"])
+        except KeyError as exc:
+            raise CommandError(str(exc.args[0])) from exc
+
+        path = options["file"]
+        rejected_path = Path(
+            options["rejected_file"] or ("import.rejected.ndjson" if path == "-" else f"{path}.rejected.ndjson")
+        )
+        try:
+            stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        total_bytes = 0 if path == "-" else os.fstat(stream.fileno()).st_size
+        progress = None if options["no_progress"] else Progress(total_bytes=total_bytes, out=self.stderr._out)
+
+        with stream, rejected_path.open("wb") as rejected_out:
+            summary = events_file_import(
+                stream=stream,
+                source=source,
+                adapter=adapter,
+                one_event_per_line=options["file_format"] == "ndjson",
+                rejected_out=rejected_out,
+                batch_lines=options["batch_size"],
+                progress=progress,
+            )
+            if progress is not None:
+                progress(total_bytes, summary, final=True)
+        rejected_any = summary.lines_rejected or summary.events_rejected
+        if not rejected_any:
+            rejected_path.unlink()
+        self.stdout.write(
+            f"{summary.lines:,} lines: {summary.events_stored:,} events stored, "
+            f"{summary.events_duplicate:,} duplicates (already stored), {summary.events_rejected:,} events rejected, "
+            f"{summary.lines_rejected:,} lines rejected"
+        )
+        if rejected_any:
+            self.stdout.write(f"rejected lines and events with their reasons: {rejected_path}")

@@ -1,0 +1,110 @@
+"""Time every dashboard page against a project with many events (default one million).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/trackhub_bench \\
+        .venv/bin/python scripts/bench_dashboard.py --events 1000000
+
+Fills the project once with generate_series (PostgreSQL only; rerunning reuses it), then
+requests each page twice with the Django test client as a superuser: cold (chart cache
+empty) and warm. Prints milliseconds and query counts per page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackhub.settings")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
+
+import django
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from ingestion.models import Event  # noqa: E402
+from ingestion.services import organization_project_ensure, source_ensure  # noqa: E402
+from profiles.models import Identity, Profile  # noqa: E402
+
+FILL = """
+INSERT INTO ingestion_event (project_id, source_id, wire_format, name, event_id, timestamp, received_at,
+                             user_id, identity_key, account_id, properties, context)
+SELECT %(project)s, %(first_source)s + (g %% 3), 'intempt',
+       (ARRAY['Page Viewed','Page Viewed','Page Viewed','Feature Used','Feature Used','Signup','Purchase',
+              'Invite Sent','Login','Logout'])[1 + (g %% 10)],
+       'bench-' || g,
+       now() - make_interval(secs => (g::double precision / %(events)s) ^ 2 * 45 * 86400),
+       now() - make_interval(secs => (g::double precision / %(events)s) ^ 2 * 45 * 86400),
+       'user' || (g %% 50000) || '@example.com', 'user' || (g %% 50000) || '@example.com',
+       'account' || (g %% 500),
+       jsonb_build_object('plan', (ARRAY['free','pro','team'])[1 + (g %% 3)], 'amount', g %% 200),
+       '{}'::jsonb
+FROM generate_series(1, %(events)s) AS g
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    args = parser.parse_args()
+    call_command("migrate", verbosity=0)
+    project = organization_project_ensure(org="bench", project=f"events-{args.events}")
+    first_source = 900_000_000 + project.id * 10
+    for offset in range(3):
+        source_ensure(project=project, source_id=first_source + offset)
+    if not Event.objects.filter(project=project).exists():
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(FILL, {"project": project.id, "first_source": first_source, "events": args.events})
+            cursor.execute("ANALYZE ingestion_event")
+        print(f"filled {args.events} events in {time.perf_counter() - started:.1f}s")
+    user = "user1@example.com"
+    profile = Identity.objects.filter(project=project, value=user).first()
+    if profile is None:
+        first = Event.objects.filter(project=project, identity_key=user).order_by("timestamp").first()
+        last = Event.objects.filter(project=project, identity_key=user).order_by("-timestamp").first()
+        created = Profile.objects.create(project=project, first_seen=first.timestamp, last_seen=last.timestamp)
+        profile = Identity.objects.create(project=project, value=user, profile=created)
+    admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(admin)
+    event_id = Event.objects.filter(project=project).order_by("-timestamp", "-id").values_list("id", flat=True)[500]
+    base = f"/dashboard/{project.id}"
+    pages = [
+        f"{base}/",
+        f"{base}/live/",
+        f"{base}/sources/",
+        f"{base}/events/",
+        f"{base}/events/?name=Signup",
+        f"{base}/events/?user={user}",
+        f"{base}/events/?source={first_source + 1}&since=2020-01-01T00:00",
+        f"{base}/events/?name=Purchase&property=plan&value=pro",
+        f"{base}/events/{event_id}/",
+        f"{base}/profiles/?q=user1@",
+        f"{base}/profiles/{profile.profile_id}/",
+        f"{base}/rejected/",
+    ]
+    print(f"{'page':70} {'cold ms':>8} {'warm ms':>8} {'queries':>8}")
+    for url in pages:
+        cache.clear()
+        timings = []
+        for _ in range(2):
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                response = client.get(url)
+                timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        print(f"{url:70} {timings[0]:8.0f} {timings[1]:8.0f} {len(queries):8d}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,23 @@
+// Live tail: every element with data-live-url is refreshed with the HTML rows that URL
+// returns, every 5 seconds while the page is visible (and, inside a closed <details>,
+// only once it is opened).
+(function () {
+  "use strict";
+  var INTERVAL_MS = 5000;
+
+  function refresh(body) {
+    var details = body.closest("details");
+    if (details && !details.open) return;
+    if (document.hidden) return;
+    fetch(body.dataset.liveUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) { if (html !== null) body.innerHTML = html; })
+      .catch(function () { /* keep the last rows on a network hiccup */ });
+  }
+
+  document.querySelectorAll("[data-live-url]").forEach(function (body) {
+    var details = body.closest("details");
+    if (details) details.addEventListener("toggle", function () { refresh(body); });
+    setInterval(function () { refresh(body); }, INTERVAL_MS);
+  });
+})();

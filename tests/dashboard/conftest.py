@@ -1,0 +1,87 @@
+"""Dashboard fixtures: staff users, events sent through the real track endpoint."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from dashboard.services import project_membership_grant
+from ingestion.models import Project
+from profiles.models import Identity, Profile, ProfileMerge
+from tests.conftest import Tenant
+
+_event_ids = itertools.count(1)
+
+
+def intempt_send(client: Client, tenant: Tenant, events: list[dict[str, Any]], *, name: str = "Purchase") -> Any:
+    """POST Intempt events (each gets an eventId and a timestamp unless given)."""
+    now_ms = int(timezone.now().timestamp() * 1000)
+    payload = [
+        {"eventId": f"evt-{next(_event_ids)}", "timestamp": now_ms, "userId": "ada@example.com", **event}
+        for event in events
+    ]
+    body = json.dumps({"track": [{"name": name, "payload": payload}]})
+    return client.post(tenant.intempt_url, data=body, content_type="application/json")
+
+
+def ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def profile_make(
+    *, project: Project, identifiers: list[str], attributes: dict[str, Any] | None = None, seen: datetime | None = None
+) -> Profile:
+    """A resolved profile owning ``identifiers`` (the state identity resolution leaves)."""
+    seen = seen or timezone.now()
+    profile = Profile.objects.create(
+        project=project, attributes=attributes or {}, first_seen=seen - timedelta(days=3), last_seen=seen
+    )
+    Identity.objects.bulk_create([Identity(project=project, value=value, profile=profile) for value in identifiers])
+    return profile
+
+
+def profile_merge_make(*, survivor: Profile, merged: Profile, event_name: str, event_id: str) -> None:
+    """``merged`` folded into ``survivor``: identities move, the old row points at the survivor."""
+    Identity.objects.filter(profile=merged).update(profile=survivor)
+    merged.merged_into = survivor
+    merged.save(update_fields=["merged_into"])
+    ProfileMerge.objects.create(
+        project=survivor.project, survivor=survivor, merged=merged, event_name=event_name, event_id=event_id
+    )
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> Any:
+    """Chart aggregates are cached per project id; ids repeat between test databases."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def staff_user(tenant: Tenant) -> User:
+    user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
+    project_membership_grant(user=user, project=tenant.project)
+    return user
+
+
+@pytest.fixture
+def staff_client(staff_user: User) -> Client:
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def superuser_client(db: Any) -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="root-password-123"))
+    return client

@@ -1,0 +1,96 @@
+"""Who gets into the dashboard, and which projects they see."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from dashboard.services import project_membership_grant
+from tests.conftest import tenant_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_site_root_leads_to_dashboard(client):
+    response = client.get("/")
+
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+
+
+def test_anonymous_user_is_sent_to_login(client, tenant):
+    response = client.get(f"/dashboard/{tenant.project.id}/events/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next=/dashboard/{tenant.project.id}/events/"
+
+
+def test_login_page_renders_with_csrf_token(client):
+    response = client.get("/accounts/login/?next=/dashboard/")
+
+    assert response.status_code == 200
+    assert b'name="csrfmiddlewaretoken"' in response.content and b'name="password"' in response.content
+
+
+def test_staff_login_lands_in_first_visible_project(tenant, staff_user):
+    client = Client()
+
+    response = client.post(
+        "/accounts/login/", {"username": "sam", "password": "correct-horse-battery", "next": "/dashboard/"}, follow=True
+    )
+
+    assert response.redirect_chain[-1] == (f"/dashboard/{tenant.project.id}/", 302)
+    assert response.status_code == 200
+    assert tenant.project.name in response.content.decode()
+
+
+def test_non_staff_user_is_refused(client, tenant):
+    user = User.objects.create_user("visitor", password="x-password-123")
+    project_membership_grant(user=user, project=tenant.project)
+    client.force_login(user)
+
+    assert client.get("/dashboard/").status_code == 403
+    assert client.get(f"/dashboard/{tenant.project.id}/").status_code == 403
+
+
+def test_staff_cannot_open_project_without_membership(staff_client, other_tenant):
+    response = staff_client.get(f"/dashboard/{other_tenant.project.id}/events/")
+
+    assert response.status_code == 404
+
+
+def test_switcher_lists_only_member_projects(staff_client, tenant, other_tenant):
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert f'href="/dashboard/{tenant.project.id}/"' in body
+    assert f'href="/dashboard/{other_tenant.project.id}/"' not in body
+
+
+def test_superuser_sees_every_project_grouped_by_organization(superuser_client, tenant, other_tenant):
+    body = superuser_client.get(f"/dashboard/{other_tenant.project.id}/").content.decode()
+
+    assert f'href="/dashboard/{tenant.project.id}/"' in body and f'href="/dashboard/{other_tenant.project.id}/"' in body
+    assert "demo-organization" in body and "other-org" in body
+
+
+def test_staff_starts_in_first_project_by_organization_then_name(db):
+    later = tenant_create(org="b-org", project="alpha")
+    first = tenant_create(org="a-org", project="zeta")
+    user = User.objects.create_user("kim", password="pw-123-456-789", is_staff=True)
+    project_membership_grant(user=user, project=later.project)
+    project_membership_grant(user=user, project=first.project)
+    client = Client()
+    client.force_login(user)
+
+    response = client.get("/dashboard/")
+
+    assert response.status_code == 302 and response["Location"] == f"/dashboard/{first.project.id}/"
+
+
+def test_staff_without_projects_gets_explanation(db):
+    client = Client()
+    client.force_login(User.objects.create_user("new", password="pw-123-456-789", is_staff=True))
+
+    response = client.get("/dashboard/")
+
+    assert response.status_code == 200 and b"No projects yet" in response.content

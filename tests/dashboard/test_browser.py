@@ -1,0 +1,159 @@
+"""End to end in a real headless Chromium (Debian's ``chromium``) driven by Playwright:
+log in, read the overview, filter events, open an event and its profile; screenshots of
+each step go to test-artifacts/ (docs/screenshots/ holds copies for the README)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from django.test import Client
+from django.utils import timezone
+
+from dashboard.services import project_membership_grant
+from ingestion.services import api_key_create, source_ensure
+from tests.conftest import tenant_create
+from tests.dashboard.conftest import ms, profile_make, profile_merge_make
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+EVENT_MIX = [("Page Viewed", 10), ("Signup", 2), ("Feature Used", 6), ("Purchase", 2), ("Invite Sent", 1)]
+
+
+def seed_demo_project(client: Client) -> dict:
+    """A project with a month of traffic from two sources and one merged profile."""
+    tenant = tenant_create(org="acme-inc", project="web-app", source_id=7001)
+    mobile = source_ensure(project=tenant.project, source_id=7002, kind="web")
+    mobile.name = "iOS app"
+    mobile.save(update_fields=["name"])
+    _, mobile_key = api_key_create(source=mobile)
+    org, project = tenant.project.organization.name, tenant.project.name
+    urls = [tenant.intempt_url, f"/{org}/projects/{project}/sources/{mobile.id}/track?apiKey={mobile_key}"]
+    tenant.source.name = "Backend"
+    tenant.source.save(update_fields=["name"])
+    tenant_create(org="acme-inc", project="marketing-site", source_id=7003)
+    randomizer = random.Random(7)
+    now = timezone.now()
+    groups: dict[tuple[str, int], list[dict]] = {}
+    names = [name for name, weight in EVENT_MIX for _ in range(weight)]
+    for index in range(1500):
+        # More traffic recently, with a daily rhythm.
+        age = timedelta(hours=randomizer.triangular(0, 24 * 30, 0) + randomizer.random())
+        user = f"user{randomizer.randint(1, 60)}@example.com"
+        event = {
+            "eventId": f"demo-{index}",
+            "userId": user,
+            "timestamp": ms(now - age),
+            "accountId": randomizer.choice(["acme", "globex", "initech"]),
+            "data": {"plan": randomizer.choice(["free", "pro", "team"]), "amount": randomizer.randint(5, 200)},
+        }
+        groups.setdefault((randomizer.choice(names), randomizer.choice([0, 0, 1])), []).append(event)
+    ada_events = [
+        {"eventId": "ada-1", "userId": "ada@example.com", "timestamp": ms(now - timedelta(hours=2)),
+         "accountId": "acme", "data": {"plan": "pro", "amount": 149}},
+        {"eventId": "ada-2", "userId": "anon-7f3a", "timestamp": ms(now - timedelta(days=3)), "data": {}},
+    ]  # fmt: skip
+    groups.setdefault(("Purchase", 0), []).append(ada_events[0])
+    groups.setdefault(("Page Viewed", 1), []).append(ada_events[1])
+    for (name, source_index), payload in groups.items():
+        body = {"track": [{"name": name, "payload": payload}]}
+        response = client.post(urls[source_index], data=json.dumps(body), content_type="application/json")
+        assert response.status_code == 200, response.content
+    rejected = {"track": [{"name": "Signup", "payload": [{"eventId": "bad-1", "userId": ""}]}]}
+    client.post(tenant.intempt_url, data=json.dumps(rejected), content_type="application/json")
+
+    survivor = profile_make(
+        project=tenant.project,
+        identifiers=["ada@example.com"],
+        attributes={"name": "Ada Lovelace", "plan": "pro", "country": "UK"},
+        seen=now - timedelta(hours=2),
+    )
+    anonymous = profile_make(project=tenant.project, identifiers=["anon-7f3a"], seen=now - timedelta(days=3))
+    profile_merge_make(survivor=survivor, merged=anonymous, event_name="Login", event_id="ada-login")
+    return {"project": tenant.project, "profile": survivor}
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does it when root)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_staff_goes_from_login_to_merged_timeline(live_server, browser):
+    cache.clear()
+    demo = seed_demo_project(Client())
+    user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
+    project_membership_grant(user=user, project=demo["project"])
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1)
+
+    page.goto(f"{live_server.url}/dashboard/")
+    assert "/accounts/login/" in page.url
+    page.screenshot(path=str(ARTIFACTS / "login.png"))
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+
+    page.wait_for_selector("[data-testid=events-30d]")
+    assert page.url == f"{live_server.url}/dashboard/{demo['project'].id}/"
+    assert page.inner_text("[data-testid=events-30d]") == "1.5k"
+    assert page.locator("svg.timeseries rect.column").count() == 24 + 30
+    assert page.locator("[data-testid=live-events] tr").count() == 15
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+
+    page.click("nav.tabs >> text=Events")
+    page.fill("input[name=name]", "Purchase")
+    page.fill("input[name=user]", "ada@example.com")
+    page.click("text=Apply filters")
+    page.wait_for_url("**/events/?*")
+    rows = page.locator("[data-testid=event-results] tbody tr")
+    assert rows.count() == 1
+    assert rows.first.locator(".event-name").inner_text() == "Purchase"
+    page.screenshot(path=str(ARTIFACTS / "events.png"), full_page=True)
+
+    rows.first.locator(".event-name").click()
+    page.wait_for_selector("[data-testid=event-profile-link]")
+    assert "&quot;" not in page.content().split("<pre")[1]  # the JSON is shown pretty, not escaped twice
+    page.click("[data-testid=event-profile-link]")
+
+    page.wait_for_selector("[data-testid=profile-timeline]")
+    assert page.url.endswith(f"/profiles/{demo['profile'].id}/")
+    assert page.inner_text("[data-testid=profile-identifiers]").split() == ["ada@example.com", "anon-7f3a"]
+    timeline = page.inner_text("[data-testid=profile-timeline]")
+    assert "Purchase" in timeline and "Page Viewed" in timeline  # the merged profile's event too
+    page.screenshot(path=str(ARTIFACTS / "profile.png"), full_page=True)
+
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    phone.context.add_cookies(page.context.cookies())
+    phone.goto(f"{live_server.url}/dashboard/{demo['project'].id}/")
+    phone.wait_for_selector("[data-testid=events-30d]")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    phone.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)

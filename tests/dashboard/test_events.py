@@ -1,0 +1,118 @@
+"""The event explorer and the event page."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from ingestion.models import Event
+from tests.dashboard.conftest import intempt_send, ms, profile_make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sent(client, tenant):
+    now = timezone.now()
+    intempt_send(
+        client,
+        tenant,
+        [
+            {"userId": "ada@example.com", "accountId": "acme", "data": {"plan": "pro", "seats": 5}},
+            {"userId": "bob@example.com", "timestamp": ms(now - timedelta(days=2)), "data": {"plan": "free"}},
+        ],
+        name="Purchase",
+    )
+    intempt_send(client, tenant, [{"userId": "ada@example.com"}], name="Signup")
+
+
+def names(response) -> list[str]:
+    return re.findall(r'class="event-name" href="[^"]*">([^<]*)<', response.content.decode())
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ["Signup", "Purchase", "Purchase"]),
+        ("name=Signup", ["Signup"]),
+        ("user=bob@example.com", ["Purchase"]),
+        ("account=acme", ["Purchase"]),
+        ("property=plan&value=pro", ["Purchase"]),
+        ("property=seats&value=5", ["Purchase"]),
+        ("property=seats", ["Purchase"]),
+        ("name=Nope", []),
+    ],
+)
+def test_explorer_filters(staff_client, tenant, sent, query, expected):
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?{query}")
+
+    assert response.status_code == 200
+    assert names(response) == expected
+
+
+def test_explorer_filters_by_time_range(staff_client, tenant, sent):
+    since = (timezone.now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?since={since}")
+
+    assert names(response) == ["Signup", "Purchase"]
+
+
+def test_explorer_filters_by_source(staff_client, tenant, sent):
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?source={tenant.source.id}")
+
+    assert len(names(response)) == 3
+
+
+def test_explorer_refuses_source_of_another_project(staff_client, tenant, other_tenant, sent):
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?source={other_tenant.source.id}")
+
+    assert response.status_code == 200
+    assert names(response) == [] and "Select a valid choice" in response.content.decode()
+
+
+def test_explorer_pages_with_a_cursor(client, staff_client, tenant, monkeypatch):
+    monkeypatch.setattr("dashboard.views.PAGE_SIZE", 2)
+    intempt_send(client, tenant, [{"timestamp": 1_700_000_000_000 + i * 1000} for i in range(5)], name="Tick")
+    first = staff_client.get(f"/dashboard/{tenant.project.id}/events/?name=Tick")
+    next_link = first.content.decode().split("before=")[1].split('"')[0].replace("&amp;", "&")
+
+    second = staff_client.get(f"/dashboard/{tenant.project.id}/events/?name=Tick&before={next_link}")
+
+    first_ids = [e.id for e in Event.objects.order_by("-timestamp")[:2]]
+    second_ids = [e.id for e in Event.objects.order_by("-timestamp")[2:4]]
+    for event_id in first_ids:
+        assert f"/events/{event_id}/" in first.content.decode()
+    for event_id in second_ids:
+        assert f"/events/{event_id}/" in second.content.decode()
+        assert f"/events/{event_id}/" not in first.content.decode()
+
+
+def test_explorer_query_count_is_bounded(staff_client, tenant, sent, django_assert_max_num_queries):
+    with django_assert_max_num_queries(9):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?name=Purchase&user=ada@example.com")
+
+    assert response.status_code == 200
+
+
+def test_event_page_shows_every_field_and_links_profile(staff_client, tenant, sent):
+    event = Event.objects.get(name="Purchase", user_id="ada@example.com")
+    profile = profile_make(project=tenant.project, identifiers=["ada@example.com"])
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert event.event_id in body and "acme" in body and "ada@example.com" in body
+    assert "&quot;plan&quot;: &quot;pro&quot;" in body and "&quot;seats&quot;: 5" in body
+    assert f'href="/dashboard/{tenant.project.id}/profiles/{profile.id}/"' in body
+
+
+def test_event_of_another_project_is_not_found(client, staff_client, tenant, other_tenant):
+    intempt_send(client, other_tenant, [{}])
+    event = Event.objects.get(project=other_tenant.project)
+
+    assert staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/").status_code == 404

@@ -1,0 +1,93 @@
+"""The project overview: counts, charts and the newest events."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dashboard.tasks import project_activity_refresh_task
+from tests.dashboard.conftest import intempt_send, ms
+
+pytestmark = pytest.mark.django_db
+
+
+def stat(body: str, testid: str) -> str:
+    match = re.search(rf'data-testid="{testid}">([^<]*)<', body)
+    assert match, testid
+    return match.group(1)
+
+
+def test_overview_counts_last_24_hours_and_30_days(client, staff_client, tenant):
+    now = timezone.now()
+    intempt_send(client, tenant, [{"timestamp": ms(now - timedelta(minutes=5))}] * 1 + [{}], name="Signup")
+    intempt_send(client, tenant, [{"timestamp": ms(now - timedelta(days=3))}], name="Purchase")
+    intempt_send(client, tenant, [{"timestamp": ms(now - timedelta(days=45))}], name="Purchase")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert stat(body, "events-24h") == "2"
+    assert stat(body, "events-30d") == "3"
+
+
+def test_overview_bar_charts_link_to_filtered_explorer(client, staff_client, tenant):
+    intempt_send(client, tenant, [{}, {}], name="Signup")
+    intempt_send(client, tenant, [{}], name="Purchase")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert f"/dashboard/{tenant.project.id}/events/?name=Signup&amp;since=" in body
+    assert f"/dashboard/{tenant.project.id}/events/?source={tenant.source.id}&amp;since=" in body
+    assert "<title>Signup: 2</title>" in body and "<title>Purchase: 1</title>" in body
+
+
+def test_overview_time_series_has_one_column_per_bucket(client, staff_client, tenant):
+    intempt_send(client, tenant, [{}])
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert body.count('<rect class="column"') == 24 + 30
+    assert "— 1 events</title>" in body
+
+
+def test_overview_shows_newest_events(client, staff_client, tenant):
+    intempt_send(client, tenant, [{"userId": "grace@example.com"}], name="Checkout Started")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert "Checkout Started" in body and "grace@example.com" in body
+
+
+def test_overview_query_count_is_bounded(client, staff_client, tenant, django_assert_max_num_queries):
+    for index in range(5):
+        intempt_send(client, tenant, [{}, {}], name=f"Event {index}")
+
+    with django_assert_max_num_queries(12):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/")
+
+    assert response.status_code == 200
+
+
+def test_live_fragment_returns_rows_of_one_source(client, staff_client, tenant, other_tenant):
+    intempt_send(client, tenant, [{}], name="Tail Me")
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/live/?source={tenant.source.id}")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Tail Me" in body and "<html" not in body
+
+
+def test_charts_come_from_the_cached_aggregate_until_it_is_refreshed(client, staff_client, tenant):
+    intempt_send(client, tenant, [{}])
+    staff_client.get(f"/dashboard/{tenant.project.id}/")
+    intempt_send(client, tenant, [{}])
+
+    cached = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+    project_activity_refresh_task(tenant.project.id)
+    refreshed = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert stat(cached, "events-24h") == "1"
+    assert stat(refreshed, "events-24h") == "2"

@@ -1,0 +1,107 @@
+"""Profile search, the profile page with its merged timeline, the account page, warnings."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from profiles.models import Account, AccountIdentity, AccountMembership, IngestionWarning
+from tests.dashboard.conftest import intempt_send, profile_make, profile_merge_make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def merged_profile(client, tenant):
+    """ada@example.com's profile, into which the profile of anon-42 was merged."""
+    intempt_send(client, tenant, [{"userId": "ada@example.com"}], name="Signup")
+    intempt_send(client, tenant, [{"userId": "anon-42"}], name="Page Viewed")
+    survivor = profile_make(project=tenant.project, identifiers=["ada@example.com"], attributes={"plan": "pro"})
+    merged = profile_make(project=tenant.project, identifiers=["anon-42"])
+    profile_merge_make(survivor=survivor, merged=merged, event_name="Login", event_id="evt-link")
+    return survivor, merged
+
+
+def test_search_by_exact_identifier_finds_profile(staff_client, tenant, merged_profile):
+    survivor, _ = merged_profile
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/?q=anon-42").content.decode()
+
+    assert f"/profiles/{survivor.id}/" in body
+
+
+def test_search_by_prefix_finds_profile(staff_client, tenant, merged_profile):
+    survivor, _ = merged_profile
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/?q=ada@").content.decode()
+
+    assert f"/profiles/{survivor.id}/" in body
+
+
+def test_search_without_match_says_so(staff_client, tenant, merged_profile):
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/?q=nobody").content.decode()
+
+    assert "No profile has an identifier" in body
+
+
+def test_profile_page_shows_identifiers_attributes_merges_and_merged_timeline(staff_client, tenant, merged_profile):
+    survivor, merged = merged_profile
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{survivor.id}/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "ada@example.com" in body and "anon-42" in body and "plan" in body and "pro" in body
+    assert f"Profile #{merged.id} merged in" in body
+    timeline = body.split('data-testid="profile-timeline"')[1].split("</ul>")[0]
+    assert "Signup" in timeline and "Page Viewed" in timeline
+
+
+def test_merged_away_profile_redirects_to_survivor(staff_client, tenant, merged_profile):
+    survivor, merged = merged_profile
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{merged.id}/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"/dashboard/{tenant.project.id}/profiles/{survivor.id}/"
+
+
+def test_profile_page_query_count_is_bounded(staff_client, tenant, merged_profile, django_assert_max_num_queries):
+    survivor, _ = merged_profile
+
+    with django_assert_max_num_queries(14):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{survivor.id}/")
+
+    assert response.status_code == 200
+
+
+def test_profile_of_another_project_is_not_found(staff_client, tenant, other_tenant):
+    other = profile_make(project=other_tenant.project, identifiers=["x@example.com"])
+
+    assert staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{other.id}/").status_code == 404
+
+
+def test_account_page_shows_identifiers_attributes_members(staff_client, tenant, merged_profile):
+    survivor, _ = merged_profile
+    now = timezone.now()
+    account = Account.objects.create(project=tenant.project, attributes={"tier": "gold"}, first_seen=now, last_seen=now)
+    AccountIdentity.objects.create(project=tenant.project, value="acme", account=account)
+    AccountMembership.objects.create(account=account, profile=survivor)
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/accounts/{account.id}/").content.decode()
+    profile_body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{survivor.id}/").content.decode()
+
+    assert "acme" in body and "tier" in body and "gold" in body and f"/profiles/{survivor.id}/" in body
+    assert f"/accounts/{account.id}/" in profile_body
+
+
+def test_warnings_page_lists_refused_identifier_with_its_event(client, staff_client, tenant):
+    intempt_send(client, tenant, [{"eventId": "evt-guest", "userId": "guest"}], name="Signup")
+    IngestionWarning.objects.create(
+        project=tenant.project, event_name="Signup", event_id="evt-guest", field="userId", value="guest",
+        reason="placeholder identifier",
+    )  # fmt: skip
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/warnings/").content.decode()
+
+    assert "placeholder identifier" in body and "guest" in body and "/events/" in body

@@ -1,0 +1,122 @@
+"""Rejected events: inspect, fix the payload, replay it through the shared path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from ingestion.models import Event, RejectedEvent
+from tests.dashboard.conftest import intempt_send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rejected(client, tenant) -> RejectedEvent:
+    response = intempt_send(client, tenant, [{"eventId": "evt-fixme", "userId": "", "timestamp": 1_714_631_904_000}])
+    assert response.status_code == 400
+    return RejectedEvent.objects.get()
+
+
+def fixed_payload(rejected: RejectedEvent, user_id: str = "fixed@example.com") -> str:
+    payload = json.loads(json.dumps(rejected.payload))
+    payload["payload"][0]["userId"] = user_id
+    return json.dumps(payload)
+
+
+def test_rejected_list_shows_reason(staff_client, tenant, rejected):
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/").content.decode()
+
+    assert rejected.message in body and f"/rejected/{rejected.id}/" in body
+
+
+def test_rejected_page_shows_raw_payload_and_reason(staff_client, tenant, rejected):
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/").content.decode()
+
+    assert "evt-fixme" in body and "userId" in body and rejected.message in body
+    assert 'name="csrfmiddlewaretoken"' in body
+
+
+def test_replay_of_fixed_payload_stores_event_and_marks_replayed(staff_client, tenant, rejected):
+    response = staff_client.post(
+        f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": fixed_payload(rejected)}
+    )
+
+    assert response.status_code == 302
+    event = Event.objects.get(event_id="evt-fixme")
+    assert event.user_id == "fixed@example.com" and event.source_id == tenant.source.id
+    rejected.refresh_from_db()
+    assert rejected.replayed_at is not None
+    assert rejected.payload["payload"][0]["userId"] == "fixed@example.com"
+    assert RejectedEvent.objects.count() == 1
+
+
+def test_replay_of_still_invalid_payload_stores_nothing(staff_client, tenant, rejected):
+    response = staff_client.post(
+        f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": fixed_payload(rejected, user_id="")}
+    )
+
+    assert response.status_code == 400
+    assert "Still refused" in response.content.decode()
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.count() == 1
+    rejected.refresh_from_db()
+    assert rejected.replayed_at is None
+
+
+def test_replay_of_invalid_json_is_a_form_error(staff_client, tenant, rejected):
+    response = staff_client.post(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": "{nope"})
+
+    assert response.status_code == 400
+    assert "Not valid JSON" in response.content.decode()
+    assert not Event.objects.exists()
+
+
+def test_replay_twice_is_refused(staff_client, tenant, rejected):
+    url = f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/"
+    staff_client.post(url, {"payload": fixed_payload(rejected)})
+
+    response = staff_client.post(url, {"payload": fixed_payload(rejected, user_id="other@example.com")})
+
+    assert response.status_code == 400
+    assert "already replayed" in response.content.decode()
+    assert list(Event.objects.values_list("user_id", flat=True)) == ["fixed@example.com"]
+
+
+def test_replay_requires_csrf_token(tenant, rejected, staff_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+
+    response = client.post(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": "{}"})
+
+    assert response.status_code == 403
+    assert not Event.objects.exists()
+
+
+def test_replayed_rows_are_hidden_unless_asked(staff_client, tenant, rejected):
+    staff_client.post(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": fixed_payload(rejected)})
+
+    hidden = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/").content.decode()
+    shown = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/?replayed=1").content.decode()
+
+    assert f"/rejected/{rejected.id}/" not in hidden and f"/rejected/{rejected.id}/" in shown
+
+
+def test_rejected_of_another_project_is_not_found(client, staff_client, tenant, other_tenant):
+    intempt_send(client, other_tenant, [{"userId": ""}])
+    other = RejectedEvent.objects.get(project=other_tenant.project)
+
+    assert staff_client.get(f"/dashboard/{tenant.project.id}/rejected/{other.id}/").status_code == 404
+    response = staff_client.post(f"/dashboard/{tenant.project.id}/rejected/{other.id}/", {"payload": "{}"})
+    assert response.status_code == 404
+
+
+def test_rejected_list_query_count_is_bounded(client, staff_client, tenant, django_assert_max_num_queries):
+    intempt_send(client, tenant, [{"userId": ""}] * 10)
+
+    with django_assert_max_num_queries(5):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/")
+
+    assert response.status_code == 200

@@ -1,0 +1,134 @@
+"""The credential management commands, as the README and contract give them."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from ingestion.models import AccessToken, ApiKey, Organization, Project, Source, Website
+from ingestion.selectors import access_token_verify, api_key_verify
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def provision(source_id: str = "1001", *extra: str) -> dict:
+    return json.loads(run("provision", "--org", "acme", "--project", "web", "--source-id", source_id, "--json", *extra))
+
+
+def test_provision_creates_tenant_and_prints_working_credentials():
+    result = provision()
+
+    assert set(result) == {"org", "project", "source_id", "api_key", "bearer_token", "website_id", "read_token"}
+    assert (result["org"], result["project"], result["source_id"]) == ("acme", "web", 1001)
+    assert api_key_verify(presented=result["api_key"]).source_id == 1001
+    assert set(access_token_verify(presented=result["bearer_token"]).scopes) == {"track_api", "telemetry_apis"}
+    assert access_token_verify(presented=result["read_token"]).scopes == ["read"]
+    assert Website.objects.get().id.hex == result["website_id"].replace("-", "")
+
+
+def test_provision_twice_reuses_tenant_and_keeps_earlier_credentials_valid():
+    first = provision()
+    second = provision()
+
+    assert Organization.objects.count() == Project.objects.count() == Source.objects.count() == 1
+    assert first["website_id"] == second["website_id"]
+    assert first["api_key"] != second["api_key"]
+    assert api_key_verify(presented=first["api_key"]) is not None
+    assert api_key_verify(presented=second["api_key"]) is not None
+
+
+def test_provision_sets_website_origins():
+    provision("1001", "--origin", "https://shop.example.com")
+
+    assert Website.objects.get().allowed_origins == ["https://shop.example.com"]
+
+
+def test_provision_refuses_a_source_id_of_another_project():
+    provision("1001")
+
+    with pytest.raises(CommandError, match="another project"):
+        run("provision", "--org", "acme", "--project", "other", "--source-id", "1001")
+
+
+def test_secrets_are_stored_hashed():
+    result = provision()
+    identifier, secret = result["api_key"].split(".")
+
+    stored = ApiKey.objects.get(identifier=identifier)
+    assert secret not in stored.secret_hash
+    assert len(stored.secret_hash) == 64
+
+
+def test_create_api_key_with_scopes():
+    provision()
+    key = json.loads(run("create_api_key", "--source-id", "1001", "--scope", "track:events", "--scope", "x", "--json"))
+
+    assert api_key_verify(presented=key["key"]).scopes == ["track:events", "x"]
+
+
+def test_create_api_key_for_unknown_source_fails():
+    with pytest.raises(CommandError):
+        run("create_api_key", "--source-id", "999", "--json")
+
+
+def test_create_access_token_for_source_without_scope_has_none():
+    provision()
+    token = json.loads(run("create_access_token", "--source-id", "1001", "--json"))["token"]
+
+    stored = access_token_verify(presented=token)
+    assert stored.scopes == [] and stored.source_id == 1001
+
+
+def test_create_read_token_for_project_with_expiry():
+    provision()
+    token = json.loads(
+        run(
+            "create_access_token",
+            "--org",
+            "acme",
+            "--project",
+            "web",
+            "--scope",
+            "read",
+            "--expires-in",
+            "60",
+            "--json",
+        )
+    )["token"]
+
+    stored = access_token_verify(presented=token)
+    assert stored.source is None and stored.scopes == ["read"] and stored.expires_at is not None
+
+
+def test_expired_token_is_not_valid():
+    provision()
+    token = json.loads(run("create_access_token", "--org", "acme", "--project", "web", "--scope", "read", "--json"))[
+        "token"
+    ]
+    AccessToken.objects.update(expires_at="2000-01-01T00:00:00Z")
+
+    assert access_token_verify(presented=token) is None
+
+
+def test_revoke_credential_by_full_string():
+    result = provision()
+    run("revoke_credential", result["api_key"])
+    run("revoke_credential", result["read_token"])
+
+    assert api_key_verify(presented=result["api_key"]) is None
+    assert access_token_verify(presented=result["read_token"]) is None
+    assert access_token_verify(presented=result["bearer_token"]) is not None
+
+
+def test_revoke_unknown_credential_fails():
+    with pytest.raises(CommandError):
+        run("revoke_credential", "key_nope.secret")

@@ -1,0 +1,420 @@
+"""The Databuddy-style endpoint ``POST /track`` through its URL (seed 003)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from ingestion.models import Event, RejectedEvent, Website
+from ingestion.services import api_key_create, source_ensure, website_create
+from tests.seeds import seed_body
+
+pytestmark = pytest.mark.django_db
+
+SUCCESS_1 = {"status": "success", "type": "custom_event", "count": 1}
+BAD_TIMESTAMP = "timestamp must be milliseconds since the epoch or an ISO 8601 string"
+DOCS_WEBSITE_ID = "550e8400-e29b-41d4-a716-446655440000"
+
+
+def post(client, tenant, body, *, query: str = "", **extra):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.post(f"/track{query}", data=data, content_type="application/json", **extra)
+
+
+def post_key(client, tenant, body, *, query: str = "", **extra):
+    return post(client, tenant, body, query=query, HTTP_AUTHORIZATION=f"Bearer {tenant.api_key}", **extra)
+
+
+# --- the seed's examples, verbatim -----------------------------------------------------
+
+
+def test_single_event_example_gets_the_docs_response(client, tenant):
+    response = post_key(client, tenant, seed_body("databuddy_single.json"))
+
+    assert response.status_code == 200
+    assert response.json() == SUCCESS_1
+
+
+def test_multiple_events_example_gets_the_docs_response(client, tenant):
+    response = post_key(client, tenant, seed_body("databuddy_multiple.json"))
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "success", "type": "custom_event", "count": 2}
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["feature_used", "page_viewed"]
+
+
+def test_website_id_example_with_the_tenants_website_is_accepted(client, tenant):
+    response = post(client, tenant, seed_body("databuddy_website.json"), query=f"?website_id={tenant.website_id}")
+
+    assert response.status_code == 200
+    assert response.json() == SUCCESS_1
+    assert Event.objects.get().source_id == tenant.source.id
+
+
+def test_website_id_example_verbatim_names_an_unknown_website(client, tenant):
+    response = post(client, tenant, seed_body("databuddy_website.json"), query=f"?website_id={DOCS_WEBSITE_ID}")
+
+    assert response.status_code == 404
+    assert response.json() == {"status": "error", "message": "Website not found"}
+    assert Event.objects.count() == 0
+
+
+def test_request_template_verbatim_is_refused_for_its_empty_timestamp(client, tenant):
+    response = post_key(client, tenant, seed_body("databuddy_template.json"))
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": "error",
+        "message": "Invalid request body",
+        "errors": [
+            {
+                "index": 0,
+                "field": "timestamp",
+                "message": "timestamp must be milliseconds since the epoch or an ISO 8601 string",
+            }
+        ],
+    }
+
+
+def test_request_template_without_timestamp_is_refused_for_its_placeholder_website(client, tenant):
+    body = json.loads(seed_body("databuddy_template.json"))
+    del body["timestamp"]
+    response = post_key(client, tenant, body)
+
+    assert response.status_code == 404
+    assert response.json() == {"status": "error", "message": "Website not found"}
+    assert Event.objects.count() == RejectedEvent.objects.count() == 0
+
+
+# --- the docs' error messages with the contract's statuses --------------------------------
+
+
+def test_invalid_body_is_400(client, tenant):
+    response = post_key(client, tenant, b"{not json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["status"], body["message"]) == ("error", "Invalid request body")
+    assert "not valid JSON" in body["errors"][0]["message"]
+
+
+def test_no_key_and_no_website_id_is_401(client, tenant):
+    response = post(client, tenant, seed_body("databuddy_single.json"))
+
+    assert response.status_code == 401
+    assert response.json() == {"status": "error", "message": "API key or website_id required"}
+
+
+@pytest.mark.parametrize("key", ["nope", "key_0000.secret", "a.b.c"])
+def test_unknown_key_is_401(client, tenant, key):
+    response = post(client, tenant, seed_body("databuddy_single.json"), HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert response.status_code == 401
+    assert response.json() == {"status": "error", "message": "Invalid API key"}
+
+
+def test_key_without_track_events_scope_is_403(client, tenant):
+    _, key = api_key_create(source=tenant.source, scopes=[])
+    response = post(client, tenant, seed_body("databuddy_single.json"), HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert response.status_code == 403
+    assert response.json() == {"status": "error", "message": "API key missing track:events scope"}
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("website_id", [DOCS_WEBSITE_ID, "not-a-uuid"])
+def test_unknown_website_id_is_404(client, tenant, website_id):
+    response = post(client, tenant, seed_body("databuddy_single.json"), query=f"?website_id={website_id}")
+
+    assert response.status_code == 404
+    assert response.json() == {"status": "error", "message": "Website not found"}
+
+
+@pytest.mark.parametrize("website_id", [DOCS_WEBSITE_ID, "not-a-uuid", "<string>"])
+def test_unknown_website_id_in_an_event_refuses_the_whole_request(client, tenant, website_id):
+    body = [{"name": "ok"}, {"name": "ok", "websiteId": website_id}]
+    response = post_key(client, tenant, body)
+
+    assert response.status_code == 404
+    assert response.json() == {"status": "error", "message": "Website not found"}
+    assert Event.objects.count() == RejectedEvent.objects.count() == 0
+
+
+def test_website_id_of_another_project_in_an_event_is_404(client, tenant, other_tenant):
+    response = post_key(client, tenant, [{"name": "ok", "websiteId": other_tenant.website_id}])
+
+    assert response.status_code == 404
+    assert response.json() == {"status": "error", "message": "Website not found"}
+    assert Event.objects.count() == 0
+
+
+def test_website_id_of_another_source_in_the_same_project_is_accepted(client, tenant):
+    sibling = source_ensure(project=tenant.project, source_id=tenant.source.id + 50_000)
+    website = website_create(source=sibling)
+    response = post_key(client, tenant, [{"name": "ok", "websiteId": str(website.id)}])
+
+    assert response.status_code == 200
+    assert Event.objects.get().source_id == tenant.source.id
+
+
+def test_with_key_and_website_id_the_key_decides(client, tenant):
+    sibling = source_ensure(project=tenant.project, source_id=tenant.source.id + 60_000)
+    website = website_create(source=sibling)
+    response = post_key(client, tenant, [{"name": "ok"}], query=f"?website_id={website.id}")
+
+    assert response.status_code == 200
+    assert Event.objects.get().source_id == tenant.source.id
+
+
+def test_with_key_and_website_id_of_another_project_is_404(client, tenant, other_tenant):
+    response = post_key(client, tenant, [{"name": "ok"}], query=f"?website_id={other_tenant.website_id}")
+
+    assert response.status_code == 404
+    assert response.json() == {"status": "error", "message": "Website not found"}
+    assert Event.objects.count() == 0
+
+
+def test_with_an_invalid_key_and_a_valid_website_id_the_key_decides(client, tenant):
+    response = post(
+        client, tenant, [{"name": "ok"}], query=f"?website_id={tenant.website_id}", HTTP_AUTHORIZATION="Bearer nope"
+    )
+
+    assert response.status_code == 401
+    assert response.json() == {"status": "error", "message": "Invalid API key"}
+
+
+# --- fields -----------------------------------------------------------------------------------
+
+
+def test_every_field_reads_back(client, tenant, read_client):
+    body = {
+        "name": "button_clicked",
+        "namespace": "ui",
+        "timestamp": "2024-05-02T08:38:24.500+02:00",
+        "properties": {"button_id": "signup", "page": "/pricing"},
+        "anonymousId": "user-123",
+        "profileId": "profile-9",
+        "sessionId": "session-456",
+        "websiteId": tenant.website_id,
+        "source": "web-sdk",
+        "sdkVersion": "2.1.0",
+    }
+    post_key(client, tenant, body)
+
+    (event,) = read_client.get("/api/v1/events/", {"wire_format": "databuddy"}).json()["results"]
+
+    assert {k: v for k, v in event.items() if k not in {"id", "received_at", "event_id", "profile"}} == {
+        "name": "button_clicked",
+        "namespace": "ui",
+        "timestamp": "2024-05-02T06:38:24.500Z",
+        "user_id": None,
+        "profile_id": "profile-9",
+        "anonymous_id": "user-123",
+        "account_id": None,
+        "session_id": "session-456",
+        "page_id": None,
+        "properties": {"button_id": "signup", "page": "/pricing"},
+        "context": {"websiteId": tenant.website_id, "source": "web-sdk", "sdkVersion": "2.1.0"},
+        "source_id": tenant.source.id,
+        "wire_format": "databuddy",
+    }
+
+
+def test_anonymous_id_fills_anonymous_id_only(client, tenant):
+    post_key(client, tenant, seed_body("databuddy_single.json"))
+
+    event = Event.objects.get()
+    assert (event.anonymous_id, event.user_id, event.profile_id) == ("user-123", None, None)
+    assert event.identity_key == "user-123"
+
+
+def test_an_event_needs_no_user_identifier(client, tenant):
+    response = post_key(client, tenant, {"name": "page_viewed"})
+
+    assert response.status_code == 200
+    assert Event.objects.get().identity_key is None
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "stored"),
+    [
+        (1714631904000, "2024-05-02T06:38:24+00:00"),
+        ("1714631904000", "2024-05-02T06:38:24+00:00"),
+        ("2024-05-02T06:38:24Z", "2024-05-02T06:38:24+00:00"),
+        ("2024-05-02T08:38:24+02:00", "2024-05-02T06:38:24+00:00"),
+    ],
+)
+def test_timestamp_in_ms_or_iso_is_stored_in_utc(client, tenant, timestamp, stored):
+    response = post_key(client, tenant, {"name": "x", "timestamp": timestamp})
+
+    assert response.status_code == 200
+    assert Event.objects.get().timestamp.isoformat() == stored
+
+
+@pytest.mark.parametrize(
+    ("field", "longest"),
+    [("name", 256), ("namespace", 64), ("anonymousId", 256), ("sessionId", 256), ("source", 64), ("profileId", 256)],
+)
+def test_field_at_its_length_limit_is_accepted(client, tenant, field, longest):
+    response = post_key(client, tenant, {"name": "x", field: "a" * longest})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "longest"),
+    [("name", 256), ("namespace", 64), ("anonymousId", 256), ("sessionId", 256), ("source", 64), ("profileId", 256)],
+)
+def test_field_over_its_length_limit_is_an_event_level_error(client, tenant, field, longest):
+    response = post_key(client, tenant, [{"name": "ok"}, {"name": "x", field: "a" * (longest + 1)}])
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["count"] == 1
+    assert body["rejected"] == [
+        {"index": 1, "field": field, "message": f"{field} must be at most {longest} characters"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "message"),
+    [
+        ({}, "name", "name is required"),
+        ({"name": ""}, "name", "name is required"),
+        ({"name": 5}, "name", "name must be a string"),
+        ({"name": "x", "timestamp": "yesterday"}, "timestamp", BAD_TIMESTAMP),
+        ({"name": "x", "timestamp": True}, "timestamp", BAD_TIMESTAMP),
+        ({"name": "x", "timestamp": {}}, "timestamp", BAD_TIMESTAMP),
+        ({"name": "x", "properties": "p"}, "properties", "properties must be a JSON object"),
+        ({"name": "x", "anonymousId": 12}, "anonymousId", "anonymousId must be a string"),
+        ({"name": "x", "websiteId": 12}, "websiteId", "websiteId must be a string holding a UUID"),
+    ],
+)  # fmt: skip
+def test_event_level_problems_are_400_with_the_docs_message_and_an_errors_list(client, tenant, event, field, message):
+    response = post_key(client, tenant, event)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": "error",
+        "message": "Invalid request body",
+        "errors": [{"index": 0, "field": field, "message": message}],
+    }
+
+
+# --- deduplication and count ------------------------------------------------------------------
+
+
+def test_a_retry_gets_the_same_count_and_is_stored_once(client, tenant):
+    body = [{"name": "a", "timestamp": 1714631904000}, {"name": "b", "timestamp": 1714631904000}]
+    first = post_key(client, tenant, body)
+    second = post_key(client, tenant, body)
+
+    assert first.json() == second.json() == {"status": "success", "type": "custom_event", "count": 2}
+    assert Event.objects.count() == 2
+
+
+def test_events_without_timestamp_are_new_on_each_request(client, tenant):
+    post_key(client, tenant, seed_body("databuddy_single.json"))
+    post_key(client, tenant, seed_body("databuddy_single.json"))
+
+    assert Event.objects.count() == 2
+
+
+def test_count_includes_duplicates_within_a_request(client, tenant):
+    event = {"name": "a", "timestamp": 1714631904000}
+    response = post_key(client, tenant, [event, event])
+
+    assert response.json()["count"] == 2
+    assert Event.objects.count() == 1
+
+
+# --- browsers ----------------------------------------------------------------------------------
+
+
+def set_origins(tenant, origins):
+    Website.objects.filter(id=tenant.website_id).update(allowed_origins=origins)
+
+
+def preflight(client, query: str, origin: str = "https://shop.example"):
+    return client.options(
+        f"/track{query}",
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type",
+    )
+
+
+def test_preflight_for_a_website_without_origins_allows_any(client, tenant):
+    response = preflight(client, f"?website_id={tenant.website_id}")
+
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    assert "Content-Type" in response["Access-Control-Allow-Headers"]
+
+
+def test_preflight_echoes_a_listed_origin(client, tenant):
+    set_origins(tenant, ["https://shop.example"])
+    response = preflight(client, f"?website_id={tenant.website_id}")
+
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert response["Vary"] == "Origin"
+
+
+def test_preflight_grants_nothing_to_an_unlisted_origin(client, tenant):
+    set_origins(tenant, ["https://shop.example"])
+    response = preflight(client, f"?website_id={tenant.website_id}", origin="https://evil.example")
+
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_preflight_for_an_unknown_website_is_404(client, tenant):
+    response = preflight(client, f"?website_id={DOCS_WEBSITE_ID}")
+
+    assert response.status_code == 404
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_preflight_without_website_grants_nothing(client, tenant):
+    response = preflight(client, "")
+
+    assert response.status_code == 204
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_post_from_a_listed_origin_carries_cors_headers(client, tenant):
+    set_origins(tenant, ["https://shop.example"])
+    response = post(
+        client, tenant, {"name": "x"}, query=f"?website_id={tenant.website_id}", HTTP_ORIGIN="https://shop.example"
+    )
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example"
+
+
+def test_error_answers_for_a_website_carry_cors_headers(client, tenant):
+    response = post(client, tenant, b"nope", query=f"?website_id={tenant.website_id}", HTTP_ORIGIN="https://a.example")
+
+    assert response.status_code == 400
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_post_from_an_unlisted_origin_is_refused(client, tenant):
+    set_origins(tenant, ["https://shop.example"])
+    response = post(
+        client, tenant, {"name": "x"}, query=f"?website_id={tenant.website_id}", HTTP_ORIGIN="https://evil.example"
+    )
+
+    assert response.status_code == 403
+    assert response.json()["status"] == "error"
+    assert "Access-Control-Allow-Origin" not in response
+    assert Event.objects.count() == 0
+
+
+def test_website_id_of_the_requesting_website_is_kept_in_context(client, tenant):
+    post(client, tenant, {"name": "x", "websiteId": tenant.website_id}, query=f"?website_id={tenant.website_id}")
+
+    assert uuid.UUID(Event.objects.get().context["websiteId"]) == uuid.UUID(tenant.website_id)

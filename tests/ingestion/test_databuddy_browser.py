@@ -1,0 +1,87 @@
+"""Databuddy's client-side tracking from a real headless Chromium (Debian's ``chromium``).
+
+A page served from one loopback origin posts an event with ``fetch`` (JSON, so the
+browser sends a CORS preflight first) to TrackHub's live server on another; the page
+writes what the browser let it read into the DOM, which Chromium dumps.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ingestion.models import Event, Website
+from tests.conftest import tenant_create
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")]
+
+PAGE = """<!doctype html><html><body><pre id="result">pending</pre><script>
+fetch(%(url)s, {
+  method: "POST",
+  headers: {"Content-Type": "application/json"},
+  body: JSON.stringify({name: "video_played", properties: {video_id: "intro-2024", duration: 120}}),
+})
+  .then((response) => response.json().then((body) => ({status: response.status, body})))
+  .then((result) => { document.getElementById("result").textContent = JSON.stringify(result); })
+  .catch((error) => { document.getElementById("result").textContent = "blocked: " + error; });
+</script></body></html>"""
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def page_origin(tmp_path):
+    """Serve ``tmp_path`` on a loopback port of its own: the page's origin."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run_page(tmp_path, page_origin: str, track_url: str) -> str:
+    (tmp_path / "page.html").write_text(PAGE % {"url": json.dumps(track_url)})
+    completed = subprocess.run(
+        [
+            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+            f"{page_origin}/page.html",
+        ],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    start = completed.stdout.index('<pre id="result">') + len('<pre id="result">')
+    return completed.stdout[start : completed.stdout.index("</pre>", start)]
+
+
+def test_a_page_of_an_allowed_origin_tracks_and_reads_the_answer(live_server, tmp_path, page_origin):
+    tenant = tenant_create(org="browser-org", project="browser-project")
+    Website.objects.filter(id=tenant.website_id).update(allowed_origins=[page_origin])
+
+    result = run_page(tmp_path, page_origin, f"{live_server.url}/track?website_id={tenant.website_id}")
+
+    assert json.loads(result) == {"status": 200, "body": {"status": "success", "type": "custom_event", "count": 1}}
+    event = Event.objects.get()
+    assert (event.name, event.source_id, event.wire_format) == ("video_played", tenant.source.id, "databuddy")
+
+
+def test_a_page_of_another_origin_is_blocked_and_stores_nothing(live_server, tmp_path, page_origin):
+    tenant = tenant_create(org="browser-org", project="browser-project")
+    Website.objects.filter(id=tenant.website_id).update(allowed_origins=["https://shop.example"])
+
+    result = run_page(tmp_path, page_origin, f"{live_server.url}/track?website_id={tenant.website_id}")
+
+    assert result.startswith("blocked: ")
+    assert Event.objects.count() == 0

@@ -1,0 +1,159 @@
+"""GET /api/v1/events/export.ndjson and export.csv: same shape and filters, streamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tracemalloc
+
+import pytest
+from django.db import connection
+
+from ingestion.api.serializers import EVENT_FIELDS
+from tests.seeds import seed_body
+
+pytestmark = pytest.mark.django_db
+
+
+def ingest(client, tenant, body: bytes) -> None:
+    response = client.post(tenant.intempt_url, data=body, content_type="application/json")
+    assert response.status_code == 200, response.content
+
+
+def streamed(response) -> bytes:
+    assert response.streaming, "exports must be streamed"
+    return b"".join(response.streaming_content)
+
+
+def test_ndjson_lines_are_the_list_endpoint_events(client, tenant, read_client):
+    for name in ("intempt_curl.json", "intempt_example_2.json", "intempt_example_3.json"):
+        ingest(client, tenant, seed_body(name))
+
+    response = read_client.get("/api/v1/events/export.ndjson")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in streamed(response).splitlines()]
+    assert lines == read_client.get("/api/v1/events/").json()["results"]
+    assert len(lines) == 5
+
+
+def test_ndjson_export_resolves_profiles(client, tenant, read_client):
+    from tests.ingestion.test_events_api import resolve_identities
+
+    ingest(client, tenant, seed_body("intempt_example_2.json"))
+    resolve_identities()
+    listed = {e["event_id"]: e["profile"] for e in read_client.get("/api/v1/events/").json()["results"]}
+
+    exported = [json.loads(line) for line in streamed(read_client.get("/api/v1/events/export.ndjson")).splitlines()]
+
+    assert {e["event_id"]: e["profile"] for e in exported} == listed
+    assert all(isinstance(profile, int) for profile in listed.values())
+
+
+def test_ndjson_export_applies_the_filters(client, tenant, read_client):
+    ingest(client, tenant, seed_body("intempt_example_2.json"))
+    ingest(client, tenant, seed_body("intempt_example_3.json"))
+
+    response = read_client.get("/api/v1/events/export.ndjson?name=Purchase&since=1714631904000&until=1714631910000")
+
+    assert [json.loads(line)["event_id"] for line in streamed(response).splitlines()] == [
+        "evt_purchase_003",
+        "evt_purchase_001",
+    ]
+
+
+def test_csv_has_the_contract_columns_and_json_encoded_objects(client, tenant, read_client):
+    ingest(client, tenant, seed_body("intempt_curl.json"))
+    (event,) = read_client.get("/api/v1/events/").json()["results"]
+
+    response = read_client.get("/api/v1/events/export.csv")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(streamed(response).decode())))
+    assert rows[0] == list(EVENT_FIELDS)
+    (row,) = rows[1:]
+    record = dict(zip(rows[0], row, strict=True))
+    assert json.loads(record["properties"]) == event["properties"]
+    assert json.loads(record["context"]) == event["context"]
+    assert record["namespace"] == "" and record["profile"] == ""
+    assert record["timestamp"] == "2024-05-02T06:38:24.000Z"
+    assert record["id"] == str(event["id"]) and record["source_id"] == str(tenant.source.id)
+
+
+def test_csv_export_applies_the_filters(client, tenant, read_client):
+    ingest(client, tenant, seed_body("intempt_example_3.json"))
+
+    response = read_client.get("/api/v1/events/export.csv?name=Signup")
+
+    rows = list(csv.DictReader(io.StringIO(streamed(response).decode())))
+    assert [row["event_id"] for row in rows] == ["evt_signup_001"]
+
+
+@pytest.mark.parametrize("path", ["export.ndjson", "export.csv"])
+def test_export_without_read_token_is_401(client, path):
+    assert client.get(f"/api/v1/events/{path}", HTTP_ACCEPT="text/csv").status_code == 401
+
+
+@pytest.mark.parametrize("path", ["export.ndjson", "export.csv"])
+def test_export_with_a_bad_filter_is_400_json(read_client, path):
+    response = read_client.get(f"/api/v1/events/{path}?since=soon", HTTP_ACCEPT="application/x-ndjson")
+
+    assert response.status_code == 400
+    assert "since" in response.json()
+
+
+def test_export_of_another_project_is_empty(client, tenant, other_tenant):
+    ingest(client, tenant, seed_body("intempt_example_1.json"))
+
+    response = client.get("/api/v1/events/export.ndjson", HTTP_AUTHORIZATION=f"Bearer {other_tenant.read_token}")
+
+    assert streamed(response) == b""
+
+
+# --- constant memory --------------------------------------------------------------------------
+
+
+def bulk_events(tenant, count: int, *, first: int = 1) -> None:
+    """``count`` events of the tenant written in one statement (fixture data, not the path
+    under test)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO ingestion_event (project_id, source_id, wire_format, name, event_id, timestamp,
+                                         received_at, user_id, identity_key, properties, context)
+            SELECT %s, %s, 'intempt', 'Bulk', 'bulk-' || g, to_timestamp(1714631904 + g), now(),
+                   'user-' || (g %% 1000), 'user-' || (g %% 1000),
+                   jsonb_build_object('n', g, 'note', repeat('x', 64)), jsonb_build_object('page', '/p/' || g)
+            FROM generate_series(%s, %s) AS g
+            """,
+            [tenant.project.id, tenant.source.id, first, first + count - 1],
+        )
+
+
+def export_peak_bytes(read_client, path: str) -> tuple[int, int]:
+    """(traced peak bytes, lines) while streaming the whole export."""
+    tracemalloc.start()
+    try:
+        response = read_client.get(path)
+        lines = sum(chunk.count(b"\n") for chunk in response.streaming_content)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak, lines
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events/export.ndjson", "/api/v1/events/export.csv"])
+def test_export_memory_stays_flat_from_10k_to_100k_events(tenant, read_client, path):
+    bulk_events(tenant, 10_000)
+    small_peak, small_lines = export_peak_bytes(read_client, path)
+    bulk_events(tenant, 90_000, first=10_001)
+    large_peak, large_lines = export_peak_bytes(read_client, path)
+
+    header = 1 if path.endswith(".csv") else 0
+    assert (small_lines, large_lines) == (10_000 + header, 100_000 + header)
+    print(f"{path}: peak {small_peak / 1e6:.1f} MB for 10k events, {large_peak / 1e6:.1f} MB for 100k")
+    # Ten times the events: the peak is set by the chunk size, not by the count.
+    assert large_peak < small_peak * 1.5

@@ -1,0 +1,206 @@
+"""The contract's identity rules, through the Intempt endpoint, the outbox and the read API."""
+
+from __future__ import annotations
+
+import pytest
+
+from profiles.models import AccountMerge, IdentityWork, IngestionWarning, Profile, ProfileMerge
+from tests.profiles.conftest import identity_drain, intempt_post
+from tests.seeds import seed_body
+
+pytestmark = pytest.mark.django_db
+
+
+def profile_by_identifier(read_client, identifier: str) -> dict:
+    response = read_client.get("/api/v1/profiles/", {"identifier": identifier})
+    assert response.status_code == 200, response.content
+    (profile,) = response.json()["results"]
+    return profile
+
+
+def test_seed_example_gives_one_profile_and_one_account_with_both_identifiers(client, tenant, read_client):
+    response = client.post(
+        tenant.intempt_url, data=seed_body("intempt_example_1.json"), content_type="application/json"
+    )
+    assert response.status_code == 200
+    identity_drain()
+
+    profiles = read_client.get("/api/v1/profiles/").json()["results"]
+    accounts = read_client.get("/api/v1/accounts/").json()["results"]
+
+    (profile,) = profiles
+    (account,) = accounts
+    assert profile == {
+        "id": profile["id"],
+        "identifiers": ["+111111111", "custom@intempt.com"],
+        "attributes": {"location": "USA"},
+        "accounts": [account["id"]],
+        "first_seen": "2024-05-02T06:38:24.000Z",
+        "last_seen": "2024-05-02T06:38:24.000Z",
+    }
+    assert account == {
+        "id": account["id"],
+        "identifiers": ["Intempt", "no-reply@intempt.com"],
+        "attributes": {"founded": 2000},
+        "members": [profile["id"]],
+    }
+    assert IdentityWork.objects.filter(processed_at__isnull=True).count() == 0
+
+
+def test_link_merges_two_existing_profiles_into_the_first_created(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "e1", "userId": "alice", "timestamp": 1_000})
+    identity_drain()
+    intempt_post(client, tenant, {"eventId": "e2", "userId": "alice-phone", "timestamp": 2_000})
+    identity_drain()
+    first = profile_by_identifier(read_client, "alice")["id"]
+    second = profile_by_identifier(read_client, "alice-phone")["id"]
+    assert first < second
+
+    intempt_post(
+        client, tenant, {"eventId": "e3", "userId": "alice", "anotherUserId": "alice-phone", "timestamp": 3_000}
+    )
+    identity_drain()
+
+    merged = profile_by_identifier(read_client, "alice-phone")
+    assert merged["id"] == first
+    assert merged["identifiers"] == ["alice", "alice-phone"]
+    assert (merged["first_seen"], merged["last_seen"]) == ("1970-01-01T00:00:01.000Z", "1970-01-01T00:00:03.000Z")
+    merge = ProfileMerge.objects.get(merged_id=second)
+    assert (merge.survivor_id, merge.event_name, merge.event_id) == (first, "Purchase", "e3")
+    assert Profile.objects.get(id=second).merged_into_id == first
+
+
+def test_merged_away_id_answers_with_its_survivor(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "e1", "userId": "a", "timestamp": 1_000})
+    intempt_post(client, tenant, {"eventId": "e2", "userId": "b", "timestamp": 1_000})
+    identity_drain()
+    loser = profile_by_identifier(read_client, "b")["id"]
+    intempt_post(client, tenant, {"eventId": "e3", "userId": "a", "anotherUserId": "b", "timestamp": 1_000})
+    identity_drain()
+
+    response = read_client.get(f"/api/v1/profiles/{loser}/")
+
+    assert response.status_code == 200
+    assert response.json()["id"] == profile_by_identifier(read_client, "a")["id"] != loser
+    assert response.json()["identifiers"] == ["a", "b"]
+
+
+def test_after_a_merge_every_event_of_both_profiles_is_the_survivors(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "e1", "userId": "a", "timestamp": 1_000})
+    intempt_post(client, tenant, {"eventId": "e2", "userId": "b", "timestamp": 2_000})
+    identity_drain()
+    intempt_post(client, tenant, {"eventId": "e3", "userId": "b", "anotherUserId": "a", "timestamp": 3_000})
+    identity_drain()
+    survivor = profile_by_identifier(read_client, "a")["id"]
+
+    events = read_client.get("/api/v1/events/").json()["results"]
+    profile_events = read_client.get(f"/api/v1/profiles/{survivor}/events/").json()["results"]
+    filtered = read_client.get("/api/v1/events/", {"profile": survivor}).json()["results"]
+
+    assert {(e["event_id"], e["profile"]) for e in events} == {("e1", survivor), ("e2", survivor), ("e3", survivor)}
+    assert [e["event_id"] for e in profile_events] == ["e3", "e2", "e1"]
+    assert [e["event_id"] for e in filtered] == ["e3", "e2", "e1"]
+
+
+def test_placeholders_never_merge_users(client, tenant, read_client):
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "e1", "userId": "undefined", "anotherUserId": "alice", "timestamp": 1_000},
+        {"eventId": "e2", "userId": "undefined", "anotherUserId": "bob", "timestamp": 1_000},
+        {"eventId": "e3", "userId": "NULL ", "timestamp": 1_000},
+    )
+    identity_drain()
+
+    profiles = read_client.get("/api/v1/profiles/").json()["results"]
+    events = read_client.get("/api/v1/events/").json()["results"]
+
+    assert sorted(p["identifiers"] for p in profiles) == [["alice"], ["bob"]]
+    # The contract: an event whose user field is a placeholder is stored without a profile.
+    assert {e["event_id"]: e["profile"] for e in events} == {"e1": None, "e2": None, "e3": None}
+    assert sorted(IngestionWarning.objects.values_list("event_id", "field", "value")) == [
+        ("e1", "user_id", "undefined"),
+        ("e2", "user_id", "undefined"),
+        ("e3", "user_id", "NULL "),
+    ]
+
+
+def test_placeholder_account_creates_no_account(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "e1", "userId": "a", "accountId": "none", "timestamp": 1_000})
+    identity_drain()
+
+    assert read_client.get("/api/v1/accounts/").json()["results"] == []
+    assert profile_by_identifier(read_client, "a")["accounts"] == []
+    assert IngestionWarning.objects.get().field == "account_id"
+
+
+def test_attributes_latest_timestamp_wins_then_greater_event_id_and_null_is_a_value(client, tenant, read_client):
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "b", "userId": "u", "timestamp": 2_000, "userAttributes": {"plan": "pro", "seat": 3}},
+        {"eventId": "a", "userId": "u", "timestamp": 2_000, "userAttributes": {"plan": "free"}},
+        {"eventId": "c", "userId": "u", "timestamp": 3_000, "userAttributes": {"seat": None}},
+        {"eventId": "d", "userId": "u", "timestamp": 1_000, "userAttributes": {"seat": 9, "city": "Riga"}},
+    )
+    identity_drain()
+
+    assert profile_by_identifier(read_client, "u")["attributes"] == {"plan": "pro", "seat": None, "city": "Riga"}
+
+
+def test_profile_merge_keeps_the_latest_attributes_of_both(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "1", "userId": "a", "timestamp": 5_000, "userAttributes": {"x": "a-new"}})
+    intempt_post(client, tenant, {"eventId": "2", "userId": "b", "timestamp": 1_000, "userAttributes": {"x": "b-old"}})
+    intempt_post(client, tenant, {"eventId": "3", "userId": "b", "timestamp": 1_000, "userAttributes": {"y": "b"}})
+    identity_drain()
+    intempt_post(client, tenant, {"eventId": "4", "userId": "b", "anotherUserId": "a", "timestamp": 2_000})
+    identity_drain()
+
+    assert profile_by_identifier(read_client, "a")["attributes"] == {"x": "a-new", "y": "b"}
+
+
+def test_account_merge_gives_the_survivor_the_members_of_both(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "1", "userId": "u1", "accountId": "acme", "timestamp": 1_000})
+    intempt_post(client, tenant, {"eventId": "2", "userId": "u2", "accountId": "acme-inc", "timestamp": 1_000})
+    identity_drain()
+    loser = read_client.get("/api/v1/accounts/", {"identifier": "acme-inc"}).json()["results"][0]["id"]
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "3", "userId": "u3", "accountId": "acme", "anotherAccountId": "acme-inc", "timestamp": 1},
+    )
+    identity_drain()
+
+    account = read_client.get(f"/api/v1/accounts/{loser}/").json()
+    members = {profile_by_identifier(read_client, u)["id"] for u in ("u1", "u2", "u3")}
+
+    assert account["identifiers"] == ["acme", "acme-inc"]
+    assert account["id"] != loser
+    assert set(account["members"]) == members
+    assert AccountMerge.objects.get(merged_id=loser).survivor_id == account["id"]
+
+
+def test_processing_a_batch_twice_changes_nothing(client, tenant, read_client):
+    from profiles.services import identity_work_process
+
+    intempt_post(client, tenant, {"eventId": "1", "userId": "a", "anotherUserId": "b", "timestamp": 1_000})
+    identity_drain()
+    work = IdentityWork.objects.get()
+
+    assert identity_work_process(work_id=work.id) is False
+    assert Profile.objects.count() == 1
+
+
+def test_profiles_of_another_project_are_not_found(client, tenant, other_tenant, read_client):
+    intempt_post(client, other_tenant, {"eventId": "1", "userId": "a", "timestamp": 1_000})
+    identity_drain()
+    other_profile = Profile.objects.get()
+
+    assert read_client.get(f"/api/v1/profiles/{other_profile.id}/").status_code == 404
+    assert read_client.get(f"/api/v1/profiles/{other_profile.id}/events/").status_code == 404
+    assert read_client.get("/api/v1/profiles/", {"identifier": "a"}).json()["results"] == []
+
+
+def test_profile_endpoints_need_a_read_token(client, tenant):
+    for url in ("/api/v1/profiles/", "/api/v1/profiles/1/", "/api/v1/accounts/", "/api/v1/accounts/1/"):
+        assert client.get(url).status_code == 401

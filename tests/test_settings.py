@@ -1,0 +1,62 @@
+"""Settings read the environment in one place and fail loudly on a missing secret."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def settings_value(env: dict[str, str], expression: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'trackhub.settings'; django.setup(); "
+        f"from django.conf import settings; print(({expression},))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**base, **env}, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_embedded_default_is_sqlite_and_in_process_tasks():
+    result = settings_value({}, "settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER")
+
+    assert result.stdout.strip() == "('django.db.backends.sqlite3', True)"
+
+
+def test_production_without_secret_key_fails_loudly():
+    result = settings_value({"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x"}, "1")
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("yes", "True"), ("0", "False"), ("TRUE", "True")])
+def test_debug_flag_parsing(raw, expected):
+    assert settings_value({"DJANGO_DEBUG": raw}, "settings.DEBUG").stdout.strip() == f"({expected},)"
+
+
+def test_bad_debug_value_is_refused():
+    assert "DJANGO_DEBUG" in settings_value({"DJANGO_DEBUG": "maybe"}, "1").stderr
+
+
+def test_ssl_redirect_turns_on_hsts_and_secure_cookies():
+    result = settings_value(
+        {"DJANGO_SECURE_SSL_REDIRECT": "1"},
+        "settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS > 0, settings.SESSION_COOKIE_SECURE",
+    )
+
+    assert result.stdout.strip() == "(True, True, True)"
+
+
+def test_redis_url_defaults_to_the_broker():
+    result = settings_value(
+        {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/3", "DJANGO_SECRET_KEY": "x"}, "settings.REDIS_URL"
+    )
+
+    assert result.stdout.strip() == "('redis://127.0.0.1:6379/3',)"
