@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from ingestion.canonical import CanonicalEvent, RejectedItem
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
+from ingestion.formats import adapter_for
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from profiles.services import event_identity_key, identity_work_record
@@ -214,23 +214,6 @@ class ReplayResult:
     outcome: IngestOutcome
 
 
-def wire_format_adapter(*, wire_format: str) -> WireFormatAdapter:
-    """The adapter of a wire format: the WireFormatAdapter subclass in
-    ``ingestion.formats.<wire_format>`` (one module per format, named for it)."""
-    try:
-        module = importlib.import_module(f"ingestion.formats.{wire_format}")
-    except ImportError as exc:
-        raise ReplayRefused(f"no adapter for the {wire_format} format") from exc
-    for value in vars(module).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, WireFormatAdapter)
-            and getattr(value, "wire_format", None) == wire_format
-        ):
-            return value()
-    raise ReplayRefused(f"no adapter for the {wire_format} format")
-
-
 def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: datetime) -> ReplayResult:
     """Send a (possibly corrected) rejected payload through the shared track path again.
 
@@ -244,10 +227,15 @@ def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: 
     with transaction.atomic():
         # Row lock: two staff replaying the same row at once must not both store it and
         # both mark it; the second waits, then sees replayed_at and is refused.
-        rejected = RejectedEvent.objects.select_for_update().select_related("source").get(id=rejected_event_id)
+        rejected = (
+            RejectedEvent.objects.select_for_update(of=("self",)).select_related("source").get(id=rejected_event_id)
+        )
         if rejected.replayed_at is not None:
             raise ReplayRefused("this event was already replayed")
-        adapter = wire_format_adapter(wire_format=rejected.wire_format)
+        try:
+            adapter = adapter_for(rejected.wire_format)
+        except KeyError as exc:
+            raise ReplayRefused(f"no adapter for the {rejected.wire_format} format") from exc
         savepoint = transaction.savepoint()
         outcome = wire_document_ingest(
             adapter=adapter,
