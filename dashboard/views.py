@@ -181,6 +181,8 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
             "daily": daily[source.id],
             "sparkline": charts.sparkline(daily[source.id]),
             "today": daily[source.id][-1][1],
+            # Prefetched: counting them costs no query.
+            "credential_count": len(source.api_keys.all()) + len(source.access_tokens.all()),
             "week": sum(count for _, count in daily[source.id][-7:]),
             "live_url": reverse("dashboard:live-events", args=[project.id]) + f"?source={source.id}",
         }

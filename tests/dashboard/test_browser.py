@@ -164,6 +164,22 @@ def test_staff_goes_from_login_to_merged_timeline(live_server, browser):
     assert "anon-7f3a" in timeline  # the merged-away profile's event is on the timeline too
     page.screenshot(path=str(ARTIFACTS / "profile.png"), full_page=True)
 
+    page.click("nav.tabs >> text=Sources")
+    page.wait_for_selector("[data-testid=source-7001]")
+    assert page.inner_text("[data-testid=source-7001] [data-testid=rejected-count]") == "1"
+    page.click("[data-testid=tail-7002] summary")
+    page.wait_for_selector("[data-testid=tail-7002] a.event-name")
+    page.screenshot(path=str(ARTIFACTS / "sources.png"), full_page=True)
+
+    page.click("nav.tabs >> text=Rejected")
+    page.click("[data-testid=rejected-results] tbody tr a >> nth=0")
+    fixed = {"name": "Signup", "payload": [{"eventId": "bad-1", "userId": "grace@example.com"}]}
+    page.fill("textarea[name=payload]", json.dumps(fixed, indent=2))
+    page.screenshot(path=str(ARTIFACTS / "rejected.png"), full_page=True)
+    page.click("text=Replay through ingestion")
+    page.wait_for_selector(".flash")
+    assert "Replayed" in page.inner_text(".flash")
+
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     phone.context.add_cookies(page.context.cookies())
     phone.goto(f"{live_server.url}/dashboard/{demo['project'].id}/")
