@@ -119,7 +119,9 @@ def browser():
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-def test_staff_goes_from_login_to_merged_timeline(live_server, browser):
+def test_staff_goes_from_login_to_merged_timeline(django_db_setup, live_server, browser):
+    # django_db_setup first: the test database then outlives the live server, which keeps a
+    # connection to it until it stops.
     cache.clear()
     demo = seed_demo_project(Client())
     user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
