@@ -188,3 +188,7 @@ def test_staff_goes_from_login_to_merged_timeline(django_db_setup, live_server, 
     phone.wait_for_selector("[data-testid=events-30d]")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     phone.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)
+    for name, path in [("events", "events/?name=Purchase"), ("profile", f"profiles/{demo['profile'].id}/")]:
+        phone.goto(f"{live_server.url}/dashboard/{demo['project'].id}/{path}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, name
+        phone.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
