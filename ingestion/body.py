@@ -27,10 +27,16 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
     if not gzipped and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
 
+    stream: Any = request
+    if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        # Without Content-Length Django reads nothing (its stream is limited to length 0);
+        # the WSGI server has already undone the chunking, so read its input to the end.
+        stream = request.META["wsgi.input"]
+
     raw = bytearray()
     decompressor = zlib.decompressobj(wbits=31) if gzipped else None
     while True:
-        chunk = request.read(_CHUNK)
+        chunk = stream.read(_CHUNK)
         if not chunk:
             break
         if decompressor is None:
@@ -62,3 +68,42 @@ def json_decode(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise RequestProblem(f"The body is not valid JSON: {exc}") from exc
+
+
+NUL = "\x00"
+
+
+def nul_field(value: Any, path: str = "") -> str | None:
+    """The path of the first string (value or key) in ``value`` holding a NUL character,
+    which PostgreSQL text and jsonb cannot store; None if there is none.
+
+    Callers run it only when the raw body contains ``\\u0000``, so clean traffic pays
+    nothing for it.
+    """
+    if isinstance(value, str):
+        return path or "value" if NUL in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if NUL in key:
+                return child.replace(NUL, "\\u0000")
+            found = nul_field(item, child)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = nul_field(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def nul_replaced(value: Any) -> Any:
+    """``value`` with each NUL character replaced by U+FFFD, so a refused event can be kept."""
+    if isinstance(value, str):
+        return value.replace(NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {nul_replaced(key): nul_replaced(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [nul_replaced(item) for item in value]
+    return value

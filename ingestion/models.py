@@ -161,6 +161,27 @@ class Event(models.Model):
         return f"{self.name} ({self.event_id})"
 
 
+class EventKey(models.Model):
+    """The dedupe ledger: one row per (project, name, event id) ever stored, kept forever.
+
+    On PostgreSQL the events table is partitioned by timestamp, and a unique key there
+    would have to include the timestamp, so the same event sent again with another
+    timestamp would not be caught. This small unpartitioned table carries the exact key
+    instead; the event write inserts here first (ON CONFLICT DO NOTHING) and stores only
+    the events whose key was new, in the same statement. Retention drops events, never
+    keys, so deduplication stays permanent. SQLite keeps the unique key on the events
+    table itself and does not use this table.
+    """
+
+    pk = models.CompositePrimaryKey("project_id", "name", "event_id")
+    project_id = models.BigIntegerField()
+    name = models.TextField()
+    event_id = models.TextField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.event_id})"
+
+
 class RejectedEvent(models.Model):
     """An event-level problem: the event was refused, its raw payload kept for replay.
 

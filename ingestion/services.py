@@ -13,7 +13,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ingestion.canonical import CanonicalEvent, RejectedItem
+from ingestion import partitions
+from ingestion.body import nul_field, nul_replaced
+from ingestion.canonical import CanonicalEvent, EventProblem, RejectedItem
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
 from ingestion.formats import adapter_for
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
@@ -172,13 +174,22 @@ def events_ingest(
 
 
 def wire_document_ingest(
-    *, adapter: WireFormatAdapter, source: Source, document: Any, received_at: datetime
+    *,
+    adapter: WireFormatAdapter,
+    source: Source,
+    document: Any,
+    received_at: datetime,
+    scan_nul: bool = True,
+    scan_depth: bool = True,
 ) -> IngestOutcome:
     """The shared path for one decoded request body of any wire format.
 
     Splits it into events (RequestProblem for a wrong top-level shape, no events, or too
     many), validates and maps each, runs the format's request-level check, then stores the
     valid events and keeps the rejected ones. Used by the track views, replay and import.
+    An event holding a NUL character (which PostgreSQL cannot store) is refused at the event
+    level; ``scan_nul=False`` skips that walk when the caller knows the body has none. So is
+    one nested deeper than the JSON encoder can write back (``scan_depth``, likewise).
     """
     wire_events = adapter.split(document)
     if not wire_events:
@@ -190,7 +201,19 @@ def wire_document_ingest(
     events: list[CanonicalEvent] = []
     rejected: list[RejectedItem] = []
     for wire_event in wire_events:
+        nul_at = (nul_field(wire_event.raw) or nul_field(wire_event.replay_payload)) if scan_nul else None
+        if nul_at is not None:
+            field = nul_at[:200]
+            problem = EventProblem(wire_event.index, field, f"{field} contains a NUL character (\\u0000)")
+            rejected.append(RejectedItem(problems=[problem], payload=nul_replaced(wire_event.replay_payload)))
+            continue
+        if scan_depth and not _encodable(wire_event.replay_payload):
+            problem = EventProblem(wire_event.index, "", f"The event is nested deeper than {MAX_DEPTH} levels")
+            rejected.append(RejectedItem(problems=[problem], payload=None))
+            continue
         result = adapter.to_canonical(wire_event, received_at=received_at)
+        if isinstance(result, CanonicalEvent) and (too_long := _oversized_identifier(result, index=wire_event.index)):
+            result = [too_long]
         if isinstance(result, CanonicalEvent):
             events.append(result)
         else:
@@ -202,6 +225,37 @@ def wire_document_ingest(
     )
     problems = [problem for item in rejected for problem in item.problems]
     return IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
+
+
+# Indexed columns: PostgreSQL refuses a btree entry over ~2.7 kB, so each is capped (two
+# of them share the dedupe key); past the cap the event is refused, not the request.
+MAX_IDENTIFIER_BYTES = 1000
+_INDEXED_FIELDS = ("name", "event_id", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
+
+
+# orjson writes at most 254 levels of nesting (it reads 1024).
+MAX_DEPTH = 254
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _oversized_identifier(event: CanonicalEvent, *, index: str) -> EventProblem | None:
+    for field in _INDEXED_FIELDS:
+        value = getattr(event, field)
+        # len * 4: a cheap bound before encoding.
+        if (
+            isinstance(value, str)
+            and len(value) * 4 > MAX_IDENTIFIER_BYTES
+            and len(value.encode()) > MAX_IDENTIFIER_BYTES
+        ):
+            return EventProblem(index, field, f"{field} must be at most {MAX_IDENTIFIER_BYTES} bytes")
+    return None
 
 
 class ReplayRefused(Exception):
@@ -279,18 +333,25 @@ _INSERT_COLUMNS = (
     "account_id", "session_id", "page_id", "identity_key", "properties", "context",
 )  # fmt: skip
 
-_PG_INSERT = f"""
-INSERT INTO ingestion_event
-    (project_id, source_id, wire_format, received_at, {", ".join(_INSERT_COLUMNS)})
-SELECT %s, %s, %s, %s, t.name, t.namespace, t.event_id, t.timestamp, t.user_id, t.profile_id,
-       t.anonymous_id, t.account_id, t.session_id, t.page_id, t.identity_key,
-       t.properties::jsonb, t.context::jsonb
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])
-     AS t({", ".join(_INSERT_COLUMNS)})
-ON CONFLICT (project_id, name, event_id) DO NOTHING
+# The dedupe ledger (``EventKey``, unpartitioned) takes the request's keys first: ON
+# CONFLICT DO NOTHING RETURNING yields exactly the keys that are new, also against a
+# concurrent request carrying the same events (it waits for the other transaction's
+# uncommitted key, then skips it). The keys go in sorted, so two overlapping batches
+# lock them in the same order and cannot deadlock; a key repeated within the request is
+# returned once.
+_PG_LEDGER_INSERT = """
+INSERT INTO ingestion_eventkey (project_id, name, event_id)
+SELECT %s, t.name, t.event_id FROM unnest(%s::text[], %s::text[]) AS t(name, event_id)
+ORDER BY t.name, t.event_id
+ON CONFLICT DO NOTHING
 RETURNING name, event_id
 """
+# Then only the new events are COPYed into the time-partitioned events table, in the
+# same transaction: COPY is several times cheaper for PostgreSQL than a multi-row INSERT
+# of the same rows (see docs/scaling.md).
+_PG_EVENT_COPY = (
+    f"COPY ingestion_event (project_id, source_id, wire_format, received_at, {', '.join(_INSERT_COLUMNS)}) FROM STDIN"
+)
 
 
 def _events_insert(
@@ -298,27 +359,32 @@ def _events_insert(
 ) -> list[CanonicalEvent]:
     """Insert the events that are new for the project; return those that were.
 
-    PostgreSQL: one multi-row statement, the dedupe done by the unique key with ON
-    CONFLICT DO NOTHING (also between concurrent requests carrying the same events).
+    PostgreSQL: one ledger statement and one COPY, inside the caller's transaction; the
+    dedupe is exact across the events table's time partitions. Never a query per event.
     """
     if not events:
         return []
-    if connection.vendor == "postgresql":
-        columns: list[list[object]] = [[] for _ in _INSERT_COLUMNS]
-        for event in events:
-            for column, value in zip(columns, _event_row(event), strict=True):
-                column.append(value)
-        with connection.cursor() as cursor:
-            cursor.execute(_PG_INSERT, [source.project_id, source.id, wire_format, received_at, *columns])
-            inserted = set(cursor.fetchall())
+    if connection.vendor != "postgresql":
+        return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PG_LEDGER_INSERT,
+            [source.project_id, [event.name for event in events], [event.event_id for event in events]],
+        )
+        new_keys = set(cursor.fetchall())
         new_events = []
         for event in events:
             key = (event.name, event.event_id)
-            if key in inserted:
-                inserted.remove(key)  # a key repeated within one request is new only once
+            if key in new_keys:
+                new_keys.remove(key)  # a key repeated within one request is new only once
                 new_events.append(event)
-        return new_events
-    return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
+        if new_events:
+            # cursor.copy reaches psycopg directly: map its errors (a NUL in a string,
+            # say) to Django's, as execute does, so the view answers them as a 400.
+            with connection.wrap_database_errors, cursor.copy(_PG_EVENT_COPY) as copy:
+                for event in new_events:
+                    copy.write_row((source.project_id, source.id, wire_format, received_at, *_event_row(event)))
+    return new_events
 
 
 def _events_insert_portable(
@@ -365,6 +431,23 @@ def _event_row(event: CanonicalEvent, *, encode_json: bool = True) -> tuple[obje
         event_identity_key(user_id=event.user_id, profile_id=event.profile_id, anonymous_id=event.anonymous_id),
         properties, context,
     )  # fmt: skip
+
+
+# --- partitions -----------------------------------------------------------------------------
+
+
+def event_partitions_maintain(*, now: datetime | None = None) -> dict[str, object]:
+    """Create the partitions for the coming months and drop those past retention
+    (``TRACKHUB_EVENT_RETENTION_DAYS``, 0 = keep forever). Idempotent; PostgreSQL only."""
+    now = now or timezone.now()
+    created = partitions.event_partitions_ensure(now=now, months_ahead=settings.TRACKHUB_EVENT_PARTITIONS_AHEAD)
+    expired = partitions.event_partitions_drop_expired(now=now, retention_days=settings.TRACKHUB_EVENT_RETENTION_DAYS)
+    return {
+        "created": created.created,
+        "moved_from_default": created.default_rows_moved,
+        "dropped": expired.dropped,
+        "deleted_from_default": expired.default_rows_deleted,
+    }
 
 
 def new_request_id() -> str:

@@ -28,7 +28,9 @@ from ingestion.formats.databuddy import DatabuddyAdapter
 from ingestion.formats.intempt import IntemptAdapter
 from ingestion.formats.thrivestack import ThriveStackAdapter
 from ingestion.formats.userpilot import UserpilotAdapter
-from ingestion.services import new_request_id, wire_document_ingest
+from ingestion.services import MAX_DEPTH, new_request_id, wire_document_ingest
+from ingestion.throttling import CredentialRateThrottle
+from ops import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class TrackView(APIView):
     permission_classes = [HasTrackCredential]
     # The body is read raw (see ``body_read``); DRF's parsers are never used.
     parser_classes: ClassVar[list[Any]] = []
+    throttle_classes = [CredentialRateThrottle]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.request_id = new_request_id()
@@ -69,7 +72,11 @@ class TrackView(APIView):
         received_at = timezone.now()
         body = body_read(request._request, limit=settings.TRACKHUB_MAX_BODY_BYTES)
         outcome = wire_document_ingest(
-            adapter=self.adapter, source=principal.source, document=json_decode(body), received_at=received_at
+            adapter=self.adapter, source=principal.source, document=json_decode(body), received_at=received_at,
+            scan_nul=b"\\u0000" in body, scan_depth=body.count(b"[") + body.count(b"{") > MAX_DEPTH,
+        )  # fmt: skip
+        metrics.track_outcome_observe(
+            source_id=principal.source.id, wire_format=self.adapter.wire_format, outcome=outcome
         )
         if not outcome.accepted:
             return self.adapter.error(
@@ -79,6 +86,15 @@ class TrackView(APIView):
         return self.adapter.success(outcome, request_id=self.request_id)
 
     def handle_exception(self, exc: Exception) -> HttpResponse:
+        response = self._error_response(exc)
+        principal = getattr(self.request, "_auth", None)
+        source_id = principal.source.id if isinstance(principal, TrackPrincipal) else self.kwargs.get("source_id")
+        metrics.request_rejection_observe(
+            source_id=source_id, wire_format=self.adapter.wire_format, status=response.status_code
+        )
+        return response
+
+    def _error_response(self, exc: Exception) -> HttpResponse:
         request_id = getattr(self, "request_id", None) or new_request_id()
         if isinstance(exc, RequestProblem):
             return self.adapter.error(

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -145,10 +146,19 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing must not hang a request when the broker is down: the work is recorded in the
 # database (an outbox) and the periodic sweep picks it up later.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "socket_connect_timeout": 1}
+# One immediate retry, no back-off: kombu's default first interval (2 s) held every request
+# for 2 s while the broker was down (tests/hardening/test_faults.py).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+    "socket_connect_timeout": 1,
+}
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BEAT_SCHEDULE = {
     "identity-sweep": {"task": "profiles.tasks.identity_sweep", "schedule": timedelta(seconds=30)},
+    "event-partitions": {"task": "ingestion.tasks.event_partitions_maintain_task", "schedule": timedelta(hours=1)},
 }
 
 # --- Redis (rate limits, cache) ---------------------------------------------------------
@@ -164,7 +174,13 @@ else:
 TRACKHUB_RATE_LIMIT = env_int("TRACKHUB_RATE_LIMIT", 60000)  # requests/minute/credential
 TRACKHUB_MAX_EVENTS_PER_REQUEST = 1000
 TRACKHUB_MAX_BODY_BYTES = 2 * 1024 * 1024
-TRACKHUB_METRICS_ALLOW = env_list("TRACKHUB_METRICS_ALLOW", [])
+# Events whose timestamp is older than this many days are dropped with their monthly
+# partition (PostgreSQL); 0 keeps them forever. Dedupe keys are kept regardless.
+TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0)
+TRACKHUB_EVENT_PARTITIONS_AHEAD = 3  # months of partitions kept created ahead
+TRACKHUB_METRICS_ALLOW = env_list("TRACKHUB_METRICS_ALLOW", [])  # CIDR networks besides loopback
+# prometheus_client reads it itself; gunicorn.conf.py sets it (see docs/hardening.md).
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 # Django must not refuse large bodies itself: the track views enforce the contract's
 # limit while reading, in the format's own error shape.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
@@ -196,6 +212,10 @@ if SECURE_SSL_REDIRECT:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+else:
+    # Plain HTTP by choice (TLS ends at the proxy, or none at all): silence exactly the
+    # deploy checks that only make sense over HTTPS, and no others (docs/hardening.md).
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -206,6 +226,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["ingestion.throttling.CredentialRateThrottle"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -222,12 +243,35 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ingestion.api.schema.track_paths_tidy",
+        "ingestion.api.schema.api_description",
     ],
+    "SCHEMA_PATH_PREFIX": r"/api/v1/",
 }
 
+# JSON lines with the request id; every handler scrubs ``?apiKey=`` (docs/hardening.md).
+LOG_FORMAT = os.environ.get("TRACKHUB_LOG_FORMAT", "json")  # json or text
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "scrub_api_key": {"()": "ops.logging.ApiKeyScrubFilter"},
+        "request_id": {"()": "ops.logging.RequestIdFilter"},
+    },
+    "formatters": {
+        "json": {"()": "ops.logging.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "text" if LOG_FORMAT == "text" else "json",
+            "filters": ["request_id", "scrub_api_key"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TRACKHUB_LOG_LEVEL", "INFO")},
+    # Django's own loggers propagate to root only through these (they carry handlers otherwise).
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -14,7 +14,13 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 
 # --- security schemes -------------------------------------------------------------------
 
@@ -81,6 +87,20 @@ class WebsiteScheme(_Scheme):
     }
 
 
+class DatabuddyScheme(_Scheme):
+    """Either credential: a Bearer API key or ``?website_id=`` (an OR of two schemes)."""
+
+    target_class = "ingestion.authentication.DatabuddyAuthentication"
+    optional = True
+    name = [BearerApiKeyScheme.name, WebsiteScheme.name]
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        return [{BearerApiKeyScheme.name: []}, {WebsiteScheme.name: []}]
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [BearerApiKeyScheme.scheme, WebsiteScheme.scheme]
+
+
 class ReadTokenScheme(_Scheme):
     target_class = "ingestion.authentication.ReadTokenAuthentication"
     name = "readToken"
@@ -141,6 +161,7 @@ def _examples(examples: dict[str, Any]) -> list[OpenApiExample]:
 
 def _track_extension(
     *,
+    operation_id: str,
     summary: str,
     description: str,
     request: dict[str, Any],
@@ -149,14 +170,17 @@ def _track_extension(
     parameters: list[OpenApiParameter] | None = None,
 ) -> Any:
     """A decorator for a track view class documenting its POST."""
-    return extend_schema(
-        tags=["track"],
-        summary=summary,
-        description=f"{description}\n\n{TRACK_RULES}",
-        request={"application/json": request},
-        responses=responses,
-        examples=_examples(examples),
-        parameters=parameters or [],
+    return extend_schema_view(
+        post=extend_schema(
+            operation_id=operation_id,
+            tags=["track"],
+            summary=summary,
+            description=f"{description}\n\n{TRACK_RULES}",
+            request={"application/json": request},
+            responses=responses,
+            examples=_examples(examples),
+            parameters=parameters or [],
+        )
     )
 
 
@@ -173,6 +197,46 @@ class _TrackViewExtension(OpenApiViewExtension):
         Documented.__name__ = self.target_class.__name__
         Documented.__doc__ = self.target_class.__doc__
         return decorate(Documented)
+
+
+# --- read views whose queryset needs the token ---------------------------------------------
+
+
+class _ProjectScopedViewExtension(OpenApiViewExtension):
+    """Schema generation has no request and no token: such a view lists ``model`` rows."""
+
+    optional = True
+    model_path = ""
+
+    def view_replacement(self) -> Any:
+        from django.utils.module_loading import import_string
+
+        model = import_string(self.model_path)
+
+        class Documented(self.target_class):  # type: ignore[name-defined,misc]
+            def get_queryset(self) -> Any:
+                if getattr(self, "swagger_fake_view", False):
+                    return model.objects.none()
+                return super().get_queryset()
+
+        Documented.__name__ = self.target_class.__name__
+        Documented.__doc__ = self.target_class.__doc__
+        return Documented
+
+
+class ProfileListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.ProfileListView"
+    model_path = "profiles.models.Profile"
+
+
+class AccountListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.AccountListView"
+    model_path = "profiles.models.Account"
+
+
+class ProfileEventListViewSchema(_ProjectScopedViewExtension):
+    target_class = "profiles.api.views.ProfileEventListView"
+    model_path = "ingestion.models.Event"
 
 
 # --- Intempt ----------------------------------------------------------------------------
@@ -318,6 +382,7 @@ INTEMPT_EXAMPLES: dict[str, Any] = {
 class IntemptTrackViewSchema(_TrackViewExtension):
     target_class = "ingestion.views.IntemptTrackView"
     decorator = _track_extension(
+        operation_id="track_intempt",
         summary="Track events (Intempt format)",
         description="Intempt's `Track data` API. Events are grouped by name in `track[]`; each `payload[]` item is "
         "one event. Problems are reported with `index` = `track[g].payload[i]`.",
@@ -395,6 +460,7 @@ THRIVESTACK_EXAMPLES: dict[str, Any] = {
 class ThriveStackTrackViewSchema(_TrackViewExtension):
     target_class = "ingestion.views.ThriveStackTrackView"
     decorator = _track_extension(
+        operation_id="track_thrivestack",
         summary="Track events (ThriveStack format)",
         description="ThriveStack's `Track` API: an array of events (a single object is accepted too). The docs' "
         "example timestamp `20-11-23T22:28:55.111Z` is refused with a 400 naming `timestamp`: send a four-digit "
@@ -467,6 +533,7 @@ DATABUDDY_EXAMPLES: dict[str, Any] = {
 class DatabuddyTrackViewSchema(_TrackViewExtension):
     target_class = "ingestion.views.DatabuddyTrackView"
     decorator = _track_extension(
+        operation_id="track_databuddy",
         summary="Track events (Databuddy format)",
         description="Databuddy's `Track Event` API: one event object or an array. Authenticate with an API key "
         "(`Authorization: Bearer`) or, client-side, `?website_id=`; with both, the key decides and the website must "
@@ -534,6 +601,7 @@ USERPILOT_EXAMPLES: dict[str, Any] = {
 class UserpilotTrackViewSchema(_TrackViewExtension):
     target_class = "ingestion.views.UserpilotTrackView"
     decorator = _track_extension(
+        operation_id="track_userpilot",
         summary="Track an event (Userpilot format)",
         description="Userpilot's `Track Events` API: one event per request, no timestamp (the time received is "
         "used). `Authorization: Token <api key>`.",
@@ -562,4 +630,33 @@ def track_paths_tidy(result: dict[str, Any], generator: Any, request: Any, publi
     result["paths"] = {
         (path[:-1] if path.endswith("/track/") else path): item for path, item in result["paths"].items()
     }
+    return result
+
+
+API_DESCRIPTION = """
+TrackHub stores events sent in four vendor wire formats (the **track** endpoints below) and
+serves them back through a read API.
+
+**Reading.** Every `/api/v1/` endpoint takes `Authorization: Bearer <read token>` (scope
+`read`, one project; `python manage.py create_access_token --org O --project P --scope read
+--json`). Lists are newest first and paged with keyset cursors: follow `next` (and
+`previous`) as given; events arriving meanwhile are never skipped or repeated.
+`page_size` is 1..1000. Times (`since` inclusive, `until` exclusive) are ISO 8601 or
+milliseconds. Event timestamps are always `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+
+**Exporting.** `GET /api/v1/events/export.ndjson` and `export.csv` take the same filters and
+stream every matching event.
+
+**Importing.** `python manage.py import_events FILE --source-id N --format
+intempt|thrivestack|databuddy|userpilot|ndjson` loads a history file through the same
+validation and dedupe as the track endpoints: for a wire format each line is one request
+body, for `ndjson` each line is one event as the NDJSON export writes it (so an export
+re-imports as is). Rejected lines go to `FILE.rejected.ndjson` with their reasons; running
+it twice stores nothing new.
+""".strip()
+
+
+def api_description(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """A postprocessing hook: the guide shown at the top of /api/docs/."""
+    result["info"]["description"] = API_DESCRIPTION
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework import serializers
@@ -24,29 +25,31 @@ EVENT_FIELDS = (
 )  # fmt: skip
 
 
-def event_record(event: Event, *, profile: int | None) -> dict[str, Any]:
-    """An event in the read API's shape, fields in the contract's order.
+def event_record(event: Mapping[str, Any], *, profile: int | None) -> dict[str, Any]:
+    """An event's column values (by attribute name) in the read API's shape, fields in the
+    contract's order.
 
     The one place the shape is built: the list endpoints (through ``EventSerializer``) and
-    the streamed exports, which skip DRF's per-field machinery for speed, both use it.
+    the streamed exports, which read plain rows and skip DRF's per-field machinery for
+    speed, both use it.
     """
     return {
-        "id": event.id,
-        "name": event.name,
-        "namespace": event.namespace,
-        "event_id": event.event_id,
-        "timestamp": format_timestamp(event.timestamp),
-        "received_at": format_timestamp(event.received_at),
-        "user_id": event.user_id,
-        "profile_id": event.profile_id,
-        "anonymous_id": event.anonymous_id,
-        "account_id": event.account_id,
-        "session_id": event.session_id,
-        "page_id": event.page_id,
-        "properties": event.properties,
-        "context": event.context,
-        "source_id": event.source_id,
-        "wire_format": event.wire_format,
+        "id": event["id"],
+        "name": event["name"],
+        "namespace": event["namespace"],
+        "event_id": event["event_id"],
+        "timestamp": format_timestamp(event["timestamp"]),
+        "received_at": format_timestamp(event["received_at"]),
+        "user_id": event["user_id"],
+        "profile_id": event["profile_id"],
+        "anonymous_id": event["anonymous_id"],
+        "account_id": event["account_id"],
+        "session_id": event["session_id"],
+        "page_id": event["page_id"],
+        "properties": event["properties"],
+        "context": event["context"],
+        "source_id": event["source_id"],
+        "wire_format": event["wire_format"],
         "profile": profile,
     }
 
@@ -55,8 +58,8 @@ class EventSerializer(serializers.ModelSerializer):
     timestamp = ContractTimestampField()
     received_at = ContractTimestampField()
     source_id = serializers.IntegerField()
-    properties = serializers.JSONField()
-    context = serializers.JSONField()
+    properties = serializers.DictField(help_text="The event's own properties (Intempt data, Userpilot metadata).")
+    context = serializers.DictField(help_text="Every other field the producer sent, under its own name.")
     profile = serializers.SerializerMethodField(help_text="TrackHub's profile id once resolved, else null.")
 
     class Meta:
@@ -69,13 +72,13 @@ class EventSerializer(serializers.ModelSerializer):
         return profiles.get(event.identity_key) if event.identity_key else None
 
     def to_representation(self, instance: Event) -> dict[str, Any]:
-        return event_record(instance, profile=self.get_profile(instance))
+        return event_record(vars(instance), profile=self.get_profile(instance))
 
 
 class RejectedEventSerializer(serializers.ModelSerializer):
     received_at = ContractTimestampField()
     source_id = serializers.IntegerField()
-    payload = serializers.JSONField()
+    payload = serializers.JSONField(help_text="The smallest fragment of the wire format carrying just this event.")
 
     class Meta:
         model = RejectedEvent

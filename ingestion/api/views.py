@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -114,17 +114,20 @@ class _EventExportView(ProjectScopedMixin, generics.GenericAPIView):
         return response
 
 
-@extend_schema(
-    filters=True,
-    summary="Export events as NDJSON",
-    description="Every event matching the filters, newest first, one JSON object per line in the same shape as "
-    "`GET /api/v1/events/` results. Streamed in constant memory, so any number of events can be exported; "
-    "`python manage.py import_events FILE --format ndjson` reads it back.",
-    responses={
-        (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One event per line."),
-        (400, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A filter is invalid."),
-        (401, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing read token."),
-    },
+@extend_schema_view(
+    get=extend_schema(
+        filters=True,
+        operation_id="events_export_ndjson",
+        summary="Export events as NDJSON",
+        description="Every event matching the filters, newest first, one JSON object per line in the same shape as "
+        "`GET /api/v1/events/` results. Streamed in constant memory, so any number of events can be exported; "
+        "`python manage.py import_events FILE --format ndjson` reads it back.",
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One event per line."),
+            (400, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A filter is invalid."),
+            (401, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing read token."),
+        },
+    )
 )
 class EventExportNdjsonView(_EventExportView):
     content_type = "application/x-ndjson"
@@ -134,18 +137,21 @@ class EventExportNdjsonView(_EventExportView):
         return ndjson_stream(queryset, project_id=project_id)
 
 
-@extend_schema(
-    filters=True,
-    summary="Export events as CSV",
-    description="Every event matching the filters, newest first. A header row, then one row per event with the "
-    "columns id, name, namespace, event_id, timestamp, received_at, user_id, profile_id, anonymous_id, account_id, "
-    "session_id, page_id, properties, context, source_id, wire_format, profile; objects are JSON-encoded and null "
-    "is an empty cell. Streamed in constant memory.",
-    responses={
-        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="RFC 4180 CSV with a header row."),
-        (400, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A filter is invalid."),
-        (401, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing read token."),
-    },
+@extend_schema_view(
+    get=extend_schema(
+        filters=True,
+        operation_id="events_export_csv",
+        summary="Export events as CSV",
+        description="Every event matching the filters, newest first. A header row, then one row per event with the "
+        "columns id, name, namespace, event_id, timestamp, received_at, user_id, profile_id, anonymous_id, account_id, "
+        "session_id, page_id, properties, context, source_id, wire_format, profile; objects are JSON-encoded and null "
+        "is an empty cell. Streamed in constant memory.",
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="RFC 4180 CSV with a header row."),
+            (400, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A filter is invalid."),
+            (401, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing read token."),
+        },
+    )
 )
 class EventExportCsvView(_EventExportView):
     content_type = "text/csv; charset=utf-8"

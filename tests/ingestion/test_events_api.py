@@ -277,3 +277,24 @@ def test_event_record_keys_are_the_contract_fields_in_order(client, tenant, read
     (event,) = read_client.get("/api/v1/events/").json()["results"]
 
     assert tuple(event) == EVENT_FIELDS
+
+
+def resolve_identities() -> None:
+    from profiles.models import IdentityWork
+    from profiles.services import identity_work_process
+
+    for work_id in IdentityWork.objects.filter(processed_at__isnull=True).values_list("id", flat=True):
+        identity_work_process(work_id=work_id)
+
+
+def test_profile_filter_selects_the_profiles_events_and_fills_profile(client, tenant, read_client):
+    ingest(client, tenant, FILTER_EVENTS)
+    resolve_identities()
+    (ann,) = read_client.get("/api/v1/profiles/?identifier=ann").json()["results"]
+
+    response = read_client.get(f"/api/v1/events/?profile={ann['id']}")
+
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [e["event_id"] for e in results] == ["p1", "s1"]
+    assert {e["profile"] for e in results} == {ann["id"]}

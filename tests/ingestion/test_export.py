@@ -39,6 +39,19 @@ def test_ndjson_lines_are_the_list_endpoint_events(client, tenant, read_client):
     assert len(lines) == 5
 
 
+def test_ndjson_export_resolves_profiles(client, tenant, read_client):
+    from tests.ingestion.test_events_api import resolve_identities
+
+    ingest(client, tenant, seed_body("intempt_example_2.json"))
+    resolve_identities()
+    listed = {e["event_id"]: e["profile"] for e in read_client.get("/api/v1/events/").json()["results"]}
+
+    exported = [json.loads(line) for line in streamed(read_client.get("/api/v1/events/export.ndjson")).splitlines()]
+
+    assert {e["event_id"]: e["profile"] for e in exported} == listed
+    assert all(isinstance(profile, int) for profile in listed.values())
+
+
 def test_ndjson_export_applies_the_filters(client, tenant, read_client):
     ingest(client, tenant, seed_body("intempt_example_2.json"))
     ingest(client, tenant, seed_body("intempt_example_3.json"))

@@ -1,0 +1,46 @@
+"""gunicorn settings for production: ``gunicorn -c gunicorn.conf.py trackhub.wsgi:application``.
+
+- Access log without secrets: ``ops.gunicorn.ScrubbingLogger`` replaces ``?apiKey=``.
+- Prometheus multiprocess mode: every worker writes its counters under
+  PROMETHEUS_MULTIPROC_DIR (a fresh temporary directory unless set), and a dead worker's
+  live gauges are dropped. See docs/hardening.md.
+"""
+
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20
+# Recycle workers now and then: bounds any slow leak in a long-running process.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = 2000
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+errorlog = "-"
+logger_class = "ops.gunicorn.ScrubbingLogger"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s" request_id=%({x-request-id}o)s'
+
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="trackhub-prometheus-")
+_created_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def on_starting(server):
+    # Counters from an earlier run would otherwise be added to this one's.
+    os.makedirs(_created_metrics_dir, exist_ok=True)
+    for name in os.listdir(_created_metrics_dir):
+        if name.endswith(".db"):
+            os.remove(os.path.join(_created_metrics_dir, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if os.path.basename(_created_metrics_dir).startswith("trackhub-prometheus-"):
+        shutil.rmtree(_created_metrics_dir, ignore_errors=True)

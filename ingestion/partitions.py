@@ -1,0 +1,111 @@
+"""Upkeep of the events table's monthly partitions on PostgreSQL (see migration 0002).
+
+Partitions are named ``ingestion_event_pYYYYMM`` and hold [first of month, first of next
+month) in UTC; ``ingestion_event_default`` takes every timestamp outside them (events can
+be years old or ahead). On SQLite every function here does nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+
+EVENT_TABLE = "ingestion_event"
+DEFAULT_PARTITION = "ingestion_event_default"
+_PARTITION_NAME = re.compile(r"^ingestion_event_p(\d{4})(\d{2})$")
+
+
+@dataclass
+class PartitionChanges:
+    created: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    default_rows_moved: int = 0
+    default_rows_deleted: int = 0
+
+
+def month_start(year: int, month: int) -> datetime:
+    """The first instant of ``month`` of ``year`` in UTC; months past 12 or below 1 roll over."""
+    return datetime(year + (month - 1) // 12, (month - 1) % 12 + 1, 1, tzinfo=UTC)
+
+
+def partition_name(start: datetime) -> str:
+    return f"{EVENT_TABLE}_p{start:%Y%m}"
+
+
+def event_partitions() -> list[str]:
+    """The monthly partitions that exist, oldest first (the default one not included)."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = %s::regclass",
+            [EVENT_TABLE],
+        )
+        names = [row[0] for row in cursor.fetchall()]
+    return sorted(name for name in names if _PARTITION_NAME.match(name))
+
+
+def _partition_create(cursor, start: datetime) -> int:
+    """Create the partition of the month starting at ``start``; return the rows moved
+    into it from the default partition.
+
+    A new range may not overlap rows already in the default partition, so they are moved
+    first. The default partition is locked for the whole step: an insert routed there in
+    the meantime would make the ATTACH fail its check.
+    """
+    end = month_start(start.year, start.month + 1)
+    name = partition_name(start)
+    cursor.execute(f"LOCK TABLE {DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE")
+    cursor.execute(f"CREATE TABLE {name} (LIKE {EVENT_TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+    cursor.execute(
+        f'WITH moved AS (DELETE FROM {DEFAULT_PARTITION} WHERE "timestamp" >= %s AND "timestamp" < %s RETURNING *) '
+        f"INSERT INTO {name} SELECT * FROM moved",
+        [start, end],
+    )
+    moved = cursor.rowcount
+    cursor.execute(f"ALTER TABLE {EVENT_TABLE} ATTACH PARTITION {name} FOR VALUES FROM (%s) TO (%s)", [start, end])
+    return max(moved, 0)
+
+
+def event_partitions_ensure(*, now: datetime, months_back: int = 1, months_ahead: int = 3) -> PartitionChanges:
+    """Make sure the months from ``months_back`` before ``now`` to ``months_ahead`` after
+    it have a partition. Idempotent: existing partitions are left alone."""
+    changes = PartitionChanges()
+    if connection.vendor != "postgresql":
+        return changes
+    existing = set(event_partitions())
+    for offset in range(-months_back, months_ahead + 1):
+        start = month_start(now.year, now.month + offset)
+        if partition_name(start) in existing:
+            continue
+        # One transaction per partition: a failure leaves the earlier ones in place.
+        with transaction.atomic(), connection.cursor() as cursor:
+            changes.default_rows_moved += _partition_create(cursor, start)
+        changes.created.append(partition_name(start))
+    return changes
+
+
+def event_partitions_drop_expired(*, now: datetime, retention_days: int) -> PartitionChanges:
+    """Drop the monthly partitions that end on or before ``now - retention_days`` and delete
+    the default partition's rows older than that. Dedupe keys stay (dedupe is permanent)."""
+    changes = PartitionChanges()
+    if connection.vendor != "postgresql" or retention_days <= 0:
+        return changes
+    cutoff = now - timedelta(days=retention_days)
+    for name in event_partitions():
+        match = _PARTITION_NAME.match(name)
+        assert match is not None
+        end = month_start(int(match.group(1)), int(match.group(2)) + 1)
+        if end > cutoff:
+            continue
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {name}")
+        changes.dropped.append(name)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f'DELETE FROM {DEFAULT_PARTITION} WHERE "timestamp" < %s', [cutoff])
+        changes.default_rows_deleted = max(cursor.rowcount, 0)
+    return changes

@@ -1,0 +1,14 @@
+"""Thin Celery tasks of the ingestion domain: take ids (or nothing), call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from ingestion import services
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, time_limit=600)
+def event_partitions_maintain_task() -> dict[str, object]:
+    """Periodic (beat): create the coming months' partitions and apply retention."""
+    return services.event_partitions_maintain()

@@ -1,0 +1,42 @@
+"""Request id and latency for every request."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from ops import metrics
+from ops.context import request_id_var
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A client-sent id is kept only if it is short and plain, so it cannot forge log lines.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Give each request an id (the client's ``X-Request-ID`` if sane, else a UUID), put it
+    in every log line of the request and in the response's ``X-Request-ID``, and observe
+    the request's latency per route."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        match = getattr(request, "resolver_match", None)
+        route = match.url_name if match is not None and match.url_name else "unmatched"
+        metrics.request_observe(route=route, method=request.method or "", seconds=time.perf_counter() - started)
+        response[REQUEST_ID_HEADER] = request_id
+        return response

@@ -1,0 +1,186 @@
+"""Malformed bodies get a clear 4xx in the format's own error shape, never a 500, and
+store nothing; a NUL character refuses just its event."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from ingestion.models import Event, RejectedEvent
+from tests.hardening.formats import event_specs, post, present_formats, response_json
+
+pytestmark = pytest.mark.django_db
+
+FORMATS = present_formats()
+LIMIT = 2 * 1024 * 1024
+
+MALFORMED = {
+    "not_json": b"this is not json",
+    "empty": b"",
+    "whitespace": b"   \n",
+    "truncated": b'{"track": [',
+    "null": b"null",
+    "number": b"42",
+    "string": b'"hello"',
+    "empty_array": b"[]",
+    "empty_object": b"{}",
+    "nan": b'{"track": [{"name": "x", "payload": [{"userId": "u", "data": {"v": NaN}}]}]}',
+    "infinity": b'[{"event_name": "x", "value": Infinity}]',
+    "invalid_utf8": b'{"track": "\xff\xfe\xfd"}',
+    "lone_surrogate": b'{"track": "\\ud800"}',
+    "deep_nesting": b"[" * 100_000 + b"]" * 100_000,
+    "trailing_garbage": b"{} {}",
+    "array_of_nulls": b"[null, null]",
+    "array_of_numbers": b"[1, 2, 3]",
+    "nested_empty": b'{"track": [{"name": "x", "payload": []}]}',
+}
+
+
+def assert_clean_refusal(fmt, response) -> None:
+    assert 400 <= response.status_code < 500, (fmt.name, response.status_code, response.content[:300])
+    assert fmt.is_error(response_json(response)), (fmt.name, response.content[:300])
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+@pytest.mark.parametrize("body", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_body_is_a_4xx_in_the_format_shape_and_stores_nothing(client, tenant, fmt, body):
+    response = post(client, fmt, tenant, body)
+
+    assert_clean_refusal(fmt, response)
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_over_limit_batch_is_refused_and_stores_nothing(client, tenant, fmt):
+    if not fmt.batch:
+        pytest.skip("single-event format")
+    response = post(client, fmt, tenant, fmt.body(event_specs(1001)))
+
+    assert response.status_code == 400
+    assert fmt.is_error(response_json(response))
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_body_over_2_mib_is_refused(client, tenant, fmt):
+    body = fmt.body([{"id": "big", "user": "u", "props": {"blob": "x" * (LIMIT + 10)}}])
+
+    response = post(client, fmt, tenant, body)
+
+    assert response.status_code == 400
+    assert fmt.is_error(response_json(response))
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_gzip_bomb_is_refused_without_inflating_it(client, tenant, fmt):
+    bomb = gzip.compress(b"[" + b" " * (50 * LIMIT) + b"]")  # 100 MiB of spaces inflated
+
+    response = post(client, fmt, tenant, bomb, HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code == 400
+    assert fmt.is_error(response_json(response))
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_corrupt_gzip_and_unknown_encoding_are_refused(client, tenant, fmt):
+    corrupt = post(client, fmt, tenant, b"\x1f\x8b\x08\x00garbage", HTTP_CONTENT_ENCODING="gzip")
+    unknown = post(client, fmt, tenant, fmt.body(event_specs(1)), HTTP_CONTENT_ENCODING="br")
+
+    assert_clean_refusal(fmt, corrupt)
+    assert_clean_refusal(fmt, unknown)
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_a_huge_string_within_the_limit_is_not_a_500(client, tenant, fmt):
+    body = fmt.body([{"id": "long", "user": "u" * 1_500_000, "props": {}}])
+
+    response = post(client, fmt, tenant, body)
+
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_deeply_nested_properties_within_the_parser_limit_are_not_a_500(client, tenant, fmt):
+    nested: object = "leaf"
+    for _ in range(500):
+        nested = {"n": nested}
+    body = fmt.body([{"id": "deep", "user": "u", "props": {"deep": nested}}])
+
+    response = post(client, fmt, tenant, body)
+
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_wrong_content_type_is_not_a_500(client, tenant, fmt):
+    response = post(client, fmt, tenant, fmt.body(event_specs(1)), content_type="text/plain")
+
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+@pytest.mark.parametrize(
+    "bad_value", [123, 1.5, True, ["a"], {"a": 1}, None], ids=["int", "float", "bool", "list", "dict", "null"]
+)
+def test_a_user_id_of_the_wrong_type_rejects_the_event_with_a_reason(client, tenant, fmt, bad_value):
+    body = fmt.build([{"id": "typed", "user": "placeholder-user", "props": {}}])
+    document = json.loads(json.dumps(body))
+    events = document["track"][0]["payload"] if fmt.name == "intempt" else document
+    for event in events if isinstance(events, list) else [events]:
+        key = {"intempt": "userId", "databuddy": "anonymousId"}.get(fmt.name, "user_id")
+        event[key] = bad_value
+
+    response = post(client, fmt, tenant, json.dumps(document))
+
+    assert response.status_code == 400
+    assert fmt.is_error(response_json(response))
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 1
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_a_nul_character_refuses_only_its_event_and_keeps_it(client, tenant, fmt):
+    if not fmt.batch:
+        pytest.skip("single-event format: see the next test")
+    specs = [
+        {"id": "clean", "user": "user-1", "props": {"ok": "yes"}},
+        {"id": "dirty", "user": "user-1", "props": {"note": "a\x00b"}},
+    ]
+
+    response = post(client, fmt, tenant, fmt.body(specs))
+
+    assert response.status_code == fmt.success_status, response.content
+    rejected = response_json(response)["rejected"]
+    assert len(rejected) == 1
+    assert "NUL" in rejected[0]["message"] and "note" in rejected[0]["field"]
+    assert Event.objects.filter(project=tenant.project).count() == 1
+    kept = RejectedEvent.objects.get(project=tenant.project)
+    assert "a\ufffdb" in json.dumps(kept.payload, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_a_request_whose_only_event_has_a_nul_character_is_a_400_naming_the_field(client, tenant, fmt):
+    body = fmt.body([{"id": "dirty", "user": "user\x00one", "props": {}}])
+
+    response = post(client, fmt, tenant, body)
+
+    assert response.status_code == 400
+    assert fmt.is_error(response_json(response))
+    assert "NUL" in response.content.decode()
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 1
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_a_nul_character_in_a_key_is_refused_not_a_500(client, tenant, fmt):
+    body = fmt.body([{"id": "dirty-key", "user": "u", "props": {"k\x00ey": 1}}])
+
+    response = post(client, fmt, tenant, body)
+
+    assert response.status_code == 400
+    assert fmt.is_error(response_json(response))
+    assert Event.objects.count() == 0

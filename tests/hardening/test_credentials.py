@@ -1,0 +1,291 @@
+"""Credentials: revoked and expired ones stop at once, no cross-tenant reads or writes,
+staff-only admin with CSRF, secure deploy settings, no API key in any log line."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from ingestion.models import AccessToken, Event
+from ingestion.services import access_token_create, credential_revoke
+from tests.hardening.formats import event_specs, post, present_formats, response_json
+
+pytestmark = pytest.mark.django_db
+
+FORMATS = present_formats()
+ROOT = Path(__file__).resolve().parents[2]
+
+# Read API list endpoints of the contract; only those wired on this branch are tried.
+READ_LIST_PATHS = [
+    "/api/v1/events/",
+    "/api/v1/rejected-events/",
+    "/api/v1/profiles/",
+    "/api/v1/accounts/",
+    "/api/v1/events/export.ndjson",
+    "/api/v1/events/export.csv",
+]
+
+
+def _wired(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+READ_PATHS = [path for path in READ_LIST_PATHS if _wired(path)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_a_revoked_credential_is_refused_on_the_very_next_request(client, tenant, fmt):
+    assert post(client, fmt, tenant, fmt.body(event_specs(1, prefix="before"))).status_code == fmt.success_status
+    presented = tenant.intempt_url.split("apiKey=")[1] if fmt.name != "thrivestack" else tenant.bearer_token
+    if fmt.name in ("databuddy", "userpilot"):
+        presented = tenant.api_key
+
+    credential_revoke(presented_or_identifier=presented)
+    response = post(client, fmt, tenant, fmt.body(event_specs(1, prefix="after")))
+
+    assert response.status_code == 401
+    assert fmt.is_error(response_json(response))
+    assert Event.objects.count() == 1
+
+
+def test_a_revoked_read_token_is_refused_on_the_very_next_request(tenant):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}")
+    assert client.get("/api/v1/events/").status_code == 200
+
+    credential_revoke(presented_or_identifier=tenant.read_token)
+
+    assert client.get("/api/v1/events/").status_code == 401
+
+
+def test_an_expired_read_token_is_refused_as_soon_as_it_expires(tenant):
+    token, presented = access_token_create(project=tenant.project, scopes=["read"], expires_in=timedelta(hours=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {presented}")
+    assert client.get("/api/v1/events/").status_code == 200
+
+    AccessToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert client.get("/api/v1/events/").status_code == 401
+
+
+@pytest.mark.skipif(not any(f.name == "thrivestack" for f in FORMATS), reason="thrivestack endpoint not wired")
+def test_an_expired_track_token_is_refused(client, tenant):
+    fmt = next(f for f in FORMATS if f.name == "thrivestack")
+    token, presented = access_token_create(
+        project=tenant.project, source=tenant.source, scopes=["track_api"], expires_in=timedelta(hours=1)
+    )
+    AccessToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = client.post(
+        fmt.url(tenant), data=fmt.body(event_specs(1)), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {presented}",
+    )  # fmt: skip
+
+    assert response.status_code == 401
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_another_projects_credentials_cannot_write(client, tenant, other_tenant, fmt):
+    # The other tenant's credentials, aimed at this tenant (URL) or used as they are:
+    # either way nothing may land in this tenant's project.
+    headers = fmt.client_headers(other_tenant)
+    url = fmt.url(tenant)
+    if fmt.name == "intempt":
+        url = url.split("apiKey=")[0] + "apiKey=" + other_tenant.api_key
+
+    response = client.post(url, data=fmt.body(event_specs(1)), content_type="application/json", **headers)
+
+    assert Event.objects.filter(project=tenant.project).count() == 0
+    if fmt.name == "intempt":
+        assert response.status_code == 401
+        assert fmt.is_error(response_json(response))
+
+
+@pytest.mark.skipif(not any(f.name == "databuddy" for f in FORMATS), reason="databuddy endpoint not wired")
+def test_a_website_of_another_project_cannot_write_through_a_key(client, tenant, other_tenant):
+    fmt = next(f for f in FORMATS if f.name == "databuddy")
+
+    response = client.post(
+        f"/track?website_id={other_tenant.website_id}", data=fmt.body(event_specs(1)),
+        content_type="application/json", **fmt.client_headers(tenant),
+    )  # fmt: skip
+
+    assert response.status_code == 404
+    assert Event.objects.filter(project=other_tenant.project).count() == 0
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+def test_another_projects_read_token_sees_nothing_of_this_project(client, tenant, other_tenant, path):
+    fmt = FORMATS[0]
+    assert post(client, fmt, tenant, fmt.body(event_specs(2, user="secret-user"))).status_code == fmt.success_status
+    post(client, fmt, tenant, b'{"track": [{"name": "x", "payload": [{}]}]}')  # a rejected event too
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {other_tenant.read_token}")
+
+    response = reader.get(path, {"identifier": "secret-user"})
+
+    assert response.status_code in (200, 404)
+    assert b"secret-user" not in b"".join(response.streaming_content) if response.streaming else True
+    if not response.streaming:
+        assert b"secret-user" not in response.content
+        assert b"track[0]" not in response.content
+
+
+@pytest.mark.parametrize("path", READ_PATHS)
+def test_track_credentials_cannot_read(tenant, path):
+    for header in (f"Bearer {tenant.api_key}", f"Bearer {tenant.bearer_token}", f"Token {tenant.api_key}"):
+        reader = APIClient()
+        reader.credentials(HTTP_AUTHORIZATION=header)
+        assert reader.get(path).status_code == 401, header
+
+
+def test_another_projects_read_token_cannot_open_an_event_or_profile_by_id(client, tenant, other_tenant):
+    fmt = FORMATS[0]
+    post(client, fmt, tenant, fmt.body(event_specs(1, user="secret-user")))
+    event = Event.objects.get(project=tenant.project)
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {other_tenant.read_token}")
+    for path in (f"/api/v1/events/{event.pk}/", "/api/v1/profiles/1/", "/api/v1/accounts/1/"):
+        if _wired(path):
+            response = reader.get(path)
+            assert response.status_code in (404, 401), path
+            assert b"secret-user" not in response.content
+
+
+def test_admin_requires_a_staff_login():
+    user_model = get_user_model()
+    user_model.objects.create_user("plain", password="pw-plain-123456")
+    anonymous = Client()
+    plain = Client()
+    plain.login(username="plain", password="pw-plain-123456")
+
+    assert anonymous.get("/admin/").status_code == 302
+    assert "/admin/login/" in anonymous.get("/admin/")["Location"]
+    assert plain.get("/admin/ingestion/event/").status_code == 302
+
+
+def test_admin_forms_refuse_a_post_without_a_csrf_token():
+    user_model = get_user_model()
+    user_model.objects.create_superuser("boss", "boss@example.com", "pw-boss-123456")
+    browser = Client(enforce_csrf_checks=True)
+    browser.login(username="boss", password="pw-boss-123456")
+
+    form = browser.get("/admin/ingestion/organization/add/")
+    without = browser.post("/admin/ingestion/organization/add/", {"name": "sneaky"})
+
+    assert form.status_code == 200
+    assert b"csrfmiddlewaretoken" in form.content
+    assert without.status_code == 403
+
+
+def test_admin_login_form_refuses_a_post_without_a_csrf_token():
+    browser = Client(enforce_csrf_checks=True)
+
+    response = browser.post("/admin/login/", {"username": "x", "password": "y"})
+
+    assert response.status_code == 403
+
+
+@pytest.mark.skipif(not _wired("/dashboard/"), reason="dashboard not wired")
+def test_dashboard_requires_a_staff_login():
+    user_model = get_user_model()
+    user_model.objects.create_user("plain2", password="pw-plain-123456")
+    plain = Client()
+    plain.login(username="plain2", password="pw-plain-123456")
+
+    assert Client().get("/dashboard/").status_code in (302, 403)
+    assert plain.get("/dashboard/").status_code in (302, 403)
+
+
+def _check_deploy(**env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-" + "x7Qp9" * 10,
+        "DJANGO_ALLOWED_HOSTS": "trackhub.example.com",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--tag", "security", "--fail-level", "WARNING"],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_check_deploy_is_clean_behind_tls():
+    result = _check_deploy(DJANGO_SECURE_SSL_REDIRECT="1")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues (0 silenced)" in result.stdout
+
+
+def test_check_deploy_with_tls_off_silences_only_the_four_https_checks():
+    result = _check_deploy(DJANGO_SECURE_SSL_REDIRECT="0")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues (4 silenced)" in result.stdout
+
+
+def test_check_deploy_catches_a_weak_secret_key():
+    result = _check_deploy(DJANGO_SECURE_SSL_REDIRECT="1", DJANGO_SECRET_KEY="short")
+
+    assert result.returncode != 0
+    assert "security.W009" in result.stdout + result.stderr
+
+
+def _console_output(action) -> str:
+    """Run ``action`` with the configured console handler (filters and formatter
+    included) writing to a buffer, and return what it wrote."""
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler))
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        action()
+    finally:
+        handler.setStream(previous)
+    return buffer.getvalue()
+
+
+def test_the_api_key_never_reaches_the_logs_of_a_refused_request(client, tenant):
+    secret = tenant.api_key.split(".")[1]
+    url = tenant.intempt_url.replace(tenant.api_key, tenant.api_key + "wrong")
+
+    output = _console_output(lambda: client.post(url, data=b"{}", content_type="application/json"))
+
+    assert "Unauthorized" in output  # Django logged the request, with its URL
+    assert "apiKey=[scrubbed]" in output
+    assert secret not in output
+
+
+def test_the_api_key_is_scrubbed_from_any_log_message_and_traceback():
+    secret = "key_abcdef.SuperSecretValue123"
+    log = logging.getLogger("trackhub.test")
+
+    def emit() -> None:
+        log.warning("GET /o/projects/p/sources/1/track?apiKey=%s&x=1", secret)
+        try:
+            raise ValueError(f"failed for /track?apiKey={secret}")
+        except ValueError:
+            log.exception("boom")
+
+    output = _console_output(emit)
+
+    assert "SuperSecretValue123" not in output
+    assert output.count("apiKey=[scrubbed]") >= 2

@@ -1,0 +1,218 @@
+"""Faults, for real: gunicorn processes, a private redis-server as the broker that goes
+away, a private PostgreSQL cluster that restarts under load. Plus the production access
+log (no API key in it) and a huge chunked body without Content-Length."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+import time
+import uuid
+
+import psycopg
+import pytest
+from django.conf import settings as django_settings
+
+from ingestion.models import Event
+from profiles.models import IdentityWork
+from tests.conftest import tenant_create
+from tests.hardening import live
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def shared_test_db_url() -> str:
+    db = django_settings.DATABASES["default"]
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def intempt_body(event_ids: list[str], user: str = "fault-user") -> bytes:
+    payload = [{"eventId": eid, "userId": user, "timestamp": 1714631904000, "data": {}} for eid in event_ids]
+    return json.dumps({"track": [{"name": "fault_event", "payload": payload}]}).encode()
+
+
+def intempt_path(org: str, project: str, source_id: int, api_key: str) -> str:
+    return f"/{org}/projects/{project}/sources/{source_id}/track?apiKey={api_key}"
+
+
+def test_the_gunicorn_access_log_never_shows_the_api_key(tmp_path):
+    tenant = tenant_create(org="log-org", project="log-project")
+    access_log = tmp_path / "access.log"
+    secret = tenant.api_key.split(".")[1]
+
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=1, access_log=access_log) as server:
+        ok = live.request(server.port, "POST", tenant.intempt_url, intempt_body(["log-1"]))
+        bad = live.request(server.port, "POST", tenant.intempt_url + "x", intempt_body(["log-2"]))
+        server.stop()  # flush the log
+
+    text = access_log.read_text()
+    assert (ok.status, bad.status) == (200, 401)
+    assert text.count("apiKey=[scrubbed]") == 2
+    assert secret not in text and secret not in server.output()
+
+
+def send_chunked(port: int, path: str, chunks) -> bytes:
+    """POST with Transfer-Encoding: chunked and no Content-Length; the raw answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        try:
+            for chunk in chunks:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server answered and closed before we finished sending
+        answer = b""
+        try:
+            while part := sock.recv(65536):
+                answer += part
+        except ConnectionResetError:
+            pass
+    return answer
+
+
+def test_a_huge_chunked_body_without_content_length_is_refused_while_reading():
+    tenant = tenant_create(org="chunk-org", project="chunk-project")
+
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=1) as server:
+        answer = send_chunked(server.port, tenant.intempt_url, [b" " * 65536] * 64)  # 4 MiB, twice the limit
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert b" 400 " in status_line, answer[:300]
+    assert b"larger than 2097152 bytes" in rest
+    assert Event.objects.count() == 0
+
+
+def test_a_chunked_body_within_the_limit_is_read_and_stored():
+    tenant = tenant_create(org="chunk-org", project="chunk-project")
+    body = intempt_body(["chunked-1", "chunked-2"])
+
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=1) as server:
+        answer = send_chunked(server.port, tenant.intempt_url, [body[:10], body[10:]])
+
+    assert b" 200 " in answer.partition(b"\r\n")[0], answer[:300]
+    assert Event.objects.filter(project=tenant.project).count() == 2
+
+
+def test_with_the_broker_down_requests_succeed_events_are_stored_and_identity_work_is_recorded():
+    tenant = tenant_create(org="broker-org", project="broker-project")
+    broker = live.PrivateRedis()
+    broker.start()
+    env = live.base_env(DATABASE_URL=shared_test_db_url(), CELERY_BROKER_URL=broker.url, TRACKHUB_RATE_LIMIT="60000")
+    try:
+        with live.gunicorn(env, workers=1) as server:
+            assert live.request(server.port, "GET", "/readyz").status == 200
+            broker.stop()
+
+            ready = live.request(server.port, "GET", "/readyz")
+            answers = [
+                live.request(server.port, "POST", tenant.intempt_url, intempt_body([f"b{i}-1", f"b{i}-2"]), timeout=10)
+                for i in range(5)
+            ]
+    finally:
+        broker.stop()
+
+    assert ready.status == 503 and ready.json()["failing"] == ["broker"]
+    assert [answer.status for answer in answers] == [200] * 5
+    assert Event.objects.filter(project=tenant.project).count() == 10
+    pending = IdentityWork.objects.filter(project_id=tenant.project.id, processed_at__isnull=True)
+    assert sum(len(work.facts) for work in pending) == 10
+
+
+def test_the_database_restarting_under_load_never_acknowledges_an_uncommitted_event():
+    cluster = live.PrivatePostgres()
+    broker = live.PrivateRedis()
+    try:
+        cluster.init()
+        broker.start()
+        env = live.base_env(DATABASE_URL=cluster.url, CELERY_BROKER_URL=broker.url, DATABASE_CONN_MAX_AGE="60")
+        live.manage(env, "migrate", "--no-input")
+        creds = json.loads(live.manage(env, "provision", "--org", "o", "--project", "p", "--source-id", "77", "--json"))
+        path = intempt_path("o", "p", 77, creds["api_key"])
+
+        acknowledged: list[str] = []
+        outcomes: list[tuple[int, str | None]] = []
+        lock = threading.Lock()
+        stop = threading.Event()
+        sequence = itertools.count()
+
+        def client(port: int) -> None:
+            while not stop.is_set():
+                ids = [f"e{next(sequence)}-{uuid.uuid4().hex[:8]}" for _ in range(5)]
+                try:
+                    answer = live.request(port, "POST", path, intempt_body(ids), timeout=20)
+                except OSError:
+                    continue  # the connection itself failed: nothing acknowledged
+                with lock:
+                    outcomes.append((answer.status, answer.headers.get("retry-after")))
+                    if answer.status == 200:
+                        acknowledged.extend(ids)
+                if answer.status != 200:
+                    time.sleep(0.05)
+
+        def wait_for(predicate, what: str, timeout: float = 60) -> None:
+            deadline = time.monotonic() + timeout
+            while not predicate():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(what)
+                time.sleep(0.05)
+
+        def count(status: int) -> int:
+            with lock:
+                return sum(1 for s, _ in outcomes if s == status)
+
+        with live.gunicorn(env, workers=2) as server:
+            threads = [threading.Thread(target=client, args=(server.port,)) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            try:
+                wait_for(lambda: count(200) >= 20, "successes before the outage")
+                cluster.stop("immediate")  # a crash: in-flight transactions are lost
+                wait_for(lambda: count(503) >= 5, "503s during the outage")
+                during = count(200)
+                cluster.start()
+                wait_for(lambda: count(200) >= during + 20, "successes after the restart")
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join()
+
+        with psycopg.connect(cluster.url.replace("postgres://", "postgresql://")) as conn:
+            stored = [row[0] for row in conn.execute("SELECT event_id FROM ingestion_event")]
+    finally:
+        cluster.destroy()
+        broker.stop()
+
+    statuses = {status for status, _ in outcomes}
+    assert statuses <= {200, 503}, statuses
+    assert all(retry_after and int(retry_after) > 0 for status, retry_after in outcomes if status == 503)
+    assert len(stored) == len(set(stored))
+    missing = set(acknowledged) - set(stored)
+    assert not missing, f"{len(missing)} acknowledged events were lost"
+
+
+def test_metrics_add_up_across_gunicorn_workers():
+    tenant = tenant_create(org="metrics-org", project="metrics-project")
+    requests = 24
+
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=3) as server:
+        threads = [
+            threading.Thread(
+                target=live.request,
+                args=(server.port, "POST", tenant.intempt_url, intempt_body([f"m{i}-a", f"m{i}-b"])),
+            )
+            for i in range(requests)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        scrapes = [live.request(server.port, "GET", "/metrics").body.decode() for _ in range(3)]
+
+    line = f'trackhub_events_accepted_total{{format="intempt",source="{tenant.source.id}"}} {2.0 * requests}'
+    assert all(line in text for text in scrapes), [t for t in scrapes[0].splitlines() if "accepted_total" in t]

@@ -1,0 +1,155 @@
+"""/healthz, /readyz, /metrics, request ids and JSON log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from profiles.models import IdentityWork
+from tests.hardening.formats import event_specs, post, present_formats
+
+pytestmark = pytest.mark.django_db
+
+FORMATS = present_formats()
+
+
+def scrape(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_healthz_answers_ok(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.content == b"ok"
+
+
+def test_readyz_is_200_when_database_and_broker_answer(client):
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_metrics_are_refused_to_other_networks(client):
+    response = client.get("/metrics", REMOTE_ADDR="203.0.113.7")
+
+    assert response.status_code == 403
+
+
+@override_settings(TRACKHUB_METRICS_ALLOW=["203.0.113.0/24"])
+def test_metrics_are_answered_for_allowed_networks(client):
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.7").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="198.51.100.1").status_code == 403
+
+
+def test_metrics_ignore_a_forged_forwarded_header(client):
+    response = client.get("/metrics", REMOTE_ADDR="203.0.113.7", HTTP_X_FORWARDED_FOR="127.0.0.1")
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_event_counters_count_accepted_deduplicated_and_rejected_per_source_and_format(client, tenant, fmt):
+    labels = {"source": str(tenant.source.id), "format": fmt.name}
+    before = scrape(client)
+    body = fmt.body(event_specs(1, prefix="m"))
+
+    post(client, fmt, tenant, body)
+    post(client, fmt, tenant, body)  # a retry: deduplicated
+    after = scrape(client)
+
+    assert (
+        value(after, "trackhub_events_accepted_total", **labels)
+        - value(before, "trackhub_events_accepted_total", **labels)
+        == 2
+    )
+    assert (
+        value(after, "trackhub_events_deduplicated_total", **labels)
+        - value(before, "trackhub_events_deduplicated_total", **labels)
+        == 1
+    )
+
+
+def test_rejected_events_and_rejected_requests_are_counted_per_source(client, tenant):
+    fmt = FORMATS[0]
+    labels = {"source": str(tenant.source.id), "format": fmt.name}
+    before = scrape(client)
+
+    post(client, fmt, tenant, b'{"track": [{"name": "x", "payload": [{}, {}]}]}')  # two bad events
+    post(client, fmt, tenant, b"not json")
+    after = scrape(client)
+
+    rejected = "trackhub_events_rejected_total"
+    requests = "trackhub_requests_rejected_total"
+    assert value(after, rejected, **labels) - value(before, rejected, **labels) == 2
+    assert value(after, requests, **labels, status="400") - value(before, requests, **labels, status="400") == 1
+
+
+def test_request_latency_is_observed_per_route(client, tenant):
+    fmt = FORMATS[0]
+    before = scrape(client)
+
+    post(client, fmt, tenant, fmt.body(event_specs(1)))
+    after = scrape(client)
+
+    name = "trackhub_request_duration_seconds_count"
+    route = {"route": "track-intempt", "method": "POST"}
+    assert value(after, name, **route) - value(before, name, **route) == 1
+
+
+def test_identity_queue_lag_is_the_age_of_the_oldest_pending_work(client):
+    assert value(scrape(client), "trackhub_identity_queue_lag_seconds") == 0
+    IdentityWork.objects.create(project_id=1, facts=[], created_at=timezone.now() - timedelta(minutes=5))
+    IdentityWork.objects.create(
+        project_id=1, facts=[], created_at=timezone.now() - timedelta(hours=1), processed_at=timezone.now()
+    )
+
+    samples = scrape(client)
+
+    assert 300 <= value(samples, "trackhub_identity_queue_lag_seconds") < 3600
+    assert value(samples, "trackhub_identity_queue_pending") == 1
+
+
+def test_every_response_carries_a_request_id_and_keeps_a_sane_client_one(client):
+    generated = client.get("/healthz")
+    kept = client.get("/healthz", HTTP_X_REQUEST_ID="client-req-42")
+    replaced = client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")
+
+    assert len(generated["X-Request-ID"]) == 36
+    assert kept["X-Request-ID"] == "client-req-42"
+    assert replaced["X-Request-ID"] != "bad id\nwith newline"
+
+
+def test_log_lines_are_json_with_the_request_id(client, tenant):
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler))
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        client.post(
+            tenant.intempt_url + "x", data=b"{}", content_type="application/json", HTTP_X_REQUEST_ID="trace-123"
+        )
+    finally:
+        handler.setStream(previous)
+
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert lines
+    assert any(line["request_id"] == "trace-123" and line["level"] == "WARNING" for line in lines)
+    assert all({"ts", "level", "logger", "message"} <= line.keys() for line in lines)

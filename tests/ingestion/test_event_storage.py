@@ -1,0 +1,167 @@
+"""Event storage on PostgreSQL: time partitions, exact dedupe through the key ledger, partition
+upkeep, retention, and concurrent identical batches."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from ingestion.models import Event, EventKey
+from ingestion.partitions import event_partitions
+from ingestion.services import event_partitions_maintain
+from ingestion.tasks import event_partitions_maintain_task
+from tests.conftest import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def ms(*args: int) -> int:
+    return int(datetime(*args, tzinfo=UTC).timestamp() * 1000)
+
+
+def intempt_body(items: list[dict]) -> str:
+    return json.dumps({"track": [{"name": "Purchase", "payload": items}]})
+
+
+def post(client: Client, tenant: Tenant, items: list[dict]):
+    return client.post(tenant.intempt_url, data=intempt_body(items), content_type="application/json")
+
+
+def partition_of(event: Event) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text FROM ingestion_event WHERE id = %s", [event.id])
+        return cursor.fetchone()[0]
+
+
+def test_same_event_id_with_timestamps_years_apart_is_stored_once(client, tenant):
+    first = post(client, tenant, [{"eventId": "evt-1", "userId": "u1", "timestamp": ms(2026, 11, 2)}])
+    again = post(client, tenant, [{"eventId": "evt-1", "userId": "u1", "timestamp": ms(2003, 1, 1)}])
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == {}
+    event = Event.objects.get(project=tenant.project)
+    assert event.timestamp == datetime(2026, 11, 2, tzinfo=UTC)
+    assert EventKey.objects.filter(project_id=tenant.project.id, name="Purchase", event_id="evt-1").count() == 1
+
+
+def test_events_land_in_their_month_or_the_default_partition(client, tenant):
+    event_partitions_maintain(now=datetime(2026, 11, 2, tzinfo=UTC))
+    post(client, tenant, [{"eventId": "now", "userId": "u1", "timestamp": ms(2026, 11, 2)}])
+    post(client, tenant, [{"eventId": "old", "userId": "u1", "timestamp": ms(1999, 5, 5)}])
+
+    assert partition_of(Event.objects.get(event_id="now")) == "ingestion_event_p202611"
+    assert partition_of(Event.objects.get(event_id="old")) == "ingestion_event_default"
+
+
+def test_partition_task_creates_the_coming_months_once(settings):
+    settings.TRACKHUB_EVENT_RETENTION_DAYS = 0
+    first = event_partitions_maintain(now=datetime(2031, 3, 10, tzinfo=UTC))
+    second = event_partitions_maintain(now=datetime(2031, 3, 10, tzinfo=UTC))
+
+    expected = [f"ingestion_event_p2031{month:02d}" for month in range(2, 7)]
+    assert first["created"] == expected
+    assert second["created"] == []
+    assert set(expected) <= set(event_partitions())
+
+
+def test_partition_task_runs_through_celery_and_is_idempotent():
+    event_partitions_maintain_task.apply().get()
+    before = event_partitions()
+    result = event_partitions_maintain_task.apply().get()
+
+    assert result["created"] == []
+    assert event_partitions() == before
+
+
+def test_new_partition_takes_over_its_rows_from_the_default_partition(client, tenant):
+    post(client, tenant, [{"eventId": "future", "userId": "u1", "timestamp": ms(2031, 5, 20)}])
+    assert partition_of(Event.objects.get(event_id="future")) == "ingestion_event_default"
+
+    changes = event_partitions_maintain(now=datetime(2031, 5, 1, tzinfo=UTC))
+
+    assert changes["moved_from_default"] == 1
+    assert partition_of(Event.objects.get(event_id="future")) == "ingestion_event_p203105"
+
+
+def test_retention_drops_only_partitions_past_the_cutoff(client, tenant, settings):
+    settings.TRACKHUB_EVENT_RETENTION_DAYS = 0
+    event_partitions_maintain(now=datetime(2020, 2, 1, tzinfo=UTC))  # 2020-01 .. 2020-05
+    event_partitions_maintain(now=datetime(2026, 11, 2, tzinfo=UTC))
+    post(
+        client,
+        tenant,
+        [
+            {"eventId": "jan", "userId": "u1", "timestamp": ms(2020, 1, 15)},
+            {"eventId": "apr", "userId": "u1", "timestamp": ms(2020, 4, 15)},
+            {"eventId": "ancient", "userId": "u1", "timestamp": ms(1999, 1, 1)},
+            {"eventId": "recent", "userId": "u1", "timestamp": ms(2026, 11, 2)},
+        ],
+    )
+    settings.TRACKHUB_EVENT_RETENTION_DAYS = 60
+
+    changes = event_partitions_maintain(now=datetime(2020, 6, 1, tzinfo=UTC))  # cutoff 2020-04-02
+
+    assert changes["dropped"] == ["ingestion_event_p202001", "ingestion_event_p202002", "ingestion_event_p202003"]
+    assert changes["deleted_from_default"] == 1
+    assert {"ingestion_event_p202004", "ingestion_event_p202005", "ingestion_event_p202611"} <= set(event_partitions())
+    assert set(Event.objects.values_list("event_id", flat=True)) == {"apr", "recent"}
+    # dedupe is permanent: a dropped event sent again is still a duplicate
+    assert EventKey.objects.filter(project_id=tenant.project.id).count() == 4
+
+
+def test_retention_off_drops_nothing(settings):
+    settings.TRACKHUB_EVENT_RETENTION_DAYS = 0
+    event_partitions_maintain(now=datetime(2020, 2, 1, tzinfo=UTC))
+
+    changes = event_partitions_maintain(now=datetime(2030, 1, 1, tzinfo=UTC))
+
+    assert changes["dropped"] == []
+    assert "ingestion_event_p202001" in event_partitions()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_batches_sent_at_once_are_stored_once(tenant):
+    items = [{"eventId": f"evt-{n}", "userId": f"user-{n % 7}", "timestamp": ms(2026, 11, 2)} for n in range(100)]
+    body = intempt_body(items)
+    senders = 4
+    barrier = threading.Barrier(senders)
+    statuses: list[int] = []
+
+    def send() -> None:
+        try:
+            barrier.wait()
+            response = Client().post(tenant.intempt_url, data=body, content_type="application/json")
+            statuses.append(response.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * senders
+    assert Event.objects.filter(project=tenant.project).count() == 100
+    assert EventKey.objects.filter(project_id=tenant.project.id).count() == 100
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"eventId": "nul-field", "userId": "u1", "sessionId": "a\u0000b"},
+        {"eventId": "nul-property", "userId": "u1", "data": {"note": "a\u0000b"}},
+    ],
+)
+def test_value_postgresql_cannot_store_is_a_400_and_nothing_is_stored(client, tenant, item):
+    response = post(client, tenant, [item])
+
+    assert response.status_code == 400
+    assert "NUL character" in response.json()["errors"][0]["message"]
+    assert not Event.objects.exists()
+    assert not EventKey.objects.exists()
