@@ -181,13 +181,14 @@ def soak(*, seconds: float, rate: float, batch: int, clients: int, workers: int,
                 name = rng.choice(formats)
                 path, headers = targets[name]
                 if tally.bodies and rng.random() < 0.1:  # a client retrying an acknowledged request
+                    # (only of formats that deduplicate: the others make a new event by contract)
                     name, body = rng.choice(tally.bodies)
                     path, headers = targets[name]
                     ids: list[str] = []
                     with tally.lock:
                         tally.retries += 1
                 else:
-                    n = 1 if name in wire.SINGLE_EVENT else batch
+                    n = batch
                     ids = [f"{run}-{next(counter)}" for _ in range(n)]
                     specs = [
                         {"id": i, "user": f"user-{rng.randrange(200)}", "props": {"n": k}} for k, i in enumerate(ids)
@@ -202,7 +203,7 @@ def soak(*, seconds: float, rate: float, batch: int, clients: int, workers: int,
                     tally.statuses[status] = tally.statuses.get(status, 0) + 1
                     if status == wire.SUCCESS_STATUS[name]:
                         tally.acknowledged.update(ids)
-                        if ids and len(tally.bodies) < 1000:
+                        if ids and name not in wire.NOT_DEDUPLICATED and len(tally.bodies) < 1000:
                             tally.bodies.append((name, body))
                     else:
                         tally.errors += 1

@@ -54,8 +54,9 @@ def userpilot(events: list[dict[str, Any]]) -> Any:
 
 
 BUILDERS = {"intempt": intempt, "thrivestack": thrivestack, "databuddy": databuddy, "userpilot": userpilot}
-# Formats whose endpoint takes one event per request.
-SINGLE_EVENT = {"userpilot"}
+# Formats without event ids or timestamps: a resent request is a new event (contract), so
+# a load run must not count a retry of theirs as a duplicate.
+NOT_DEDUPLICATED = {"userpilot"}
 SUCCESS_STATUS = {"intempt": 200, "thrivestack": 200, "databuddy": 200, "userpilot": 202}
 
 

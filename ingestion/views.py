@@ -87,7 +87,7 @@ class TrackView(APIView):
 
     def handle_exception(self, exc: Exception) -> HttpResponse:
         response = self._error_response(exc)
-        principal = getattr(self.request, "_auth", None)
+        principal = self.request.__dict__.get("_auth")
         source_id = principal.source.id if isinstance(principal, TrackPrincipal) else self.kwargs.get("source_id")
         metrics.request_rejection_observe(
             source_id=source_id, wire_format=self.adapter.wire_format, status=response.status_code

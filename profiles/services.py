@@ -122,7 +122,7 @@ def identity_work_process(*, work_id: int) -> bool:
     return True
 
 
-def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30), limit: int = 1000) -> int:
+def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
     """Process batches left unprocessed for ``older_than`` (broker down, message lost),
     oldest first, at most ``limit``. Returns how many it did."""
     cutoff = timezone.now() - older_than
@@ -132,6 +132,15 @@ def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30), limit:
         .values_list("id", flat=True)[:limit]
     )
     return sum(identity_work_process(work_id=work_id) for work_id in work_ids)
+
+
+def identity_work_prune(*, older_than: timedelta = timedelta(days=7), limit: int = 10_000) -> int:
+    """Delete up to ``limit`` batches processed more than ``older_than`` ago (the outbox
+    is not a history: profiles, merges and warnings are). Returns how many it deleted."""
+    cutoff = timezone.now() - older_than
+    done = IdentityWork.objects.filter(processed_at__isnull=False, processed_at__lt=cutoff).order_by("processed_at")
+    deleted, _ = IdentityWork.objects.filter(id__in=list(done.values_list("id", flat=True)[:limit])).delete()
+    return deleted
 
 
 def _project_identity_lock(*, work_id: int) -> int | None:
@@ -191,9 +200,10 @@ class _EventLinks:
 class _Kind:
     """What differs between resolving profiles and resolving accounts."""
 
-    owner_model: type[Profile] | type[Account]
-    identity_model: type[Identity] | type[AccountIdentity]
-    merge_model: type[ProfileMerge] | type[AccountMerge]
+    # Any: the code is generic over the two families (Profile… / Account…).
+    owner_model: Any  # Profile or Account
+    identity_model: Any  # Identity or AccountIdentity
+    merge_model: Any  # ProfileMerge or AccountMerge
     owner_field: str  # "profile" or "account"
     membership_field: str  # the owner's column in AccountMembership
     other_membership_field: str
@@ -347,9 +357,9 @@ def _resolve(*, kind: _Kind, project_id: int, links: Sequence[_EventLinks], valu
                 for root in new_roots
             ]
         )
-        for root, owner in zip(new_roots, created, strict=True):
-            survivor_of_root[root] = owner.id
-            loaded[owner.id] = owner
+        for root, new_owner in zip(new_roots, created, strict=True):
+            survivor_of_root[root] = new_owner.id
+            loaded[new_owner.id] = new_owner
 
     if losers_of:
         _merge(kind=kind, project_id=project_id, losers_of=losers_of, merge_event=merge_event, loaded=loaded, now=now)

@@ -57,6 +57,7 @@ class TrackFormat:
     build: Callable[[list[dict[str, Any]]], Any]
     is_error: Callable[[Any], bool]
     batch: bool = True  # accepts more than one event per request
+    deduplicates: bool = True  # False: no event id or timestamp, every request is new (contract)
     success_status: int = 200
 
     def url(self, tenant: Tenant) -> str:
@@ -110,7 +111,7 @@ ALL_FORMATS = [
         lambda t: {"Authorization": f"Token {t.api_key}"},
         wire.userpilot,
         _userpilot_error,
-        batch=False,
+        deduplicates=False,
         success_status=202,
     ),
 ]

@@ -127,6 +127,8 @@ def test_wrong_content_type_is_not_a_500(client, tenant, fmt):
     "bad_value", [123, 1.5, True, ["a"], {"a": 1}, None], ids=["int", "float", "bool", "list", "dict", "null"]
 )
 def test_a_user_id_of_the_wrong_type_rejects_the_event_with_a_reason(client, tenant, fmt, bad_value):
+    if fmt.name == "databuddy" and bad_value is None:
+        pytest.skip("Databuddy's anonymousId is optional: null is a valid value")
     body = fmt.build([{"id": "typed", "user": "placeholder-user", "props": {}}])
     document = json.loads(json.dumps(body))
     events = document["track"][0]["payload"] if fmt.name == "intempt" else document

@@ -174,6 +174,7 @@ def test_the_database_restarting_under_load_never_acknowledges_an_uncommitted_ev
                 wait_for(lambda: count(200) >= 20, "successes before the outage")
                 cluster.stop("immediate")  # a crash: in-flight transactions are lost
                 wait_for(lambda: count(503) >= 5, "503s during the outage")
+                ready_during_outage = live.request(server.port, "GET", "/readyz")
                 during = count(200)
                 cluster.start()
                 wait_for(lambda: count(200) >= during + 20, "successes after the restart")
@@ -190,6 +191,7 @@ def test_the_database_restarting_under_load_never_acknowledges_an_uncommitted_ev
 
     statuses = {status for status, _ in outcomes}
     assert statuses <= {200, 503}, statuses
+    assert ready_during_outage.status == 503 and "database" in ready_during_outage.json()["failing"]
     assert all(retry_after and int(retry_after) > 0 for status, retry_after in outcomes if status == 503)
     assert len(stored) == len(set(stored))
     missing = set(acknowledged) - set(stored)

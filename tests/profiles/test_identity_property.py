@@ -31,6 +31,7 @@ event_strategy = st.fixed_dictionaries(
     },
     optional={
         "anotherUserId": st.sampled_from(USERS),
+        "profileId": st.sampled_from(USERS),
         "accountId": st.sampled_from(ACCOUNTS),
         "anotherAccountId": st.sampled_from(ACCOUNTS),
         "userAttributes": st.dictionaries(st.sampled_from("abc"), st.none() | st.integers(0, 3), max_size=2),
@@ -58,11 +59,14 @@ class UnionFind:
         return {frozenset(g) for g in groups.values()}
 
 
+def usable(event: dict[str, Any], *fields: str) -> list[str]:
+    return [event[f] for f in fields if f in event and not is_placeholder(event[f])]
+
+
 def expected(events: list[dict[str, Any]]) -> tuple[set, set, set, dict]:
     users, accounts = UnionFind(), UnionFind()
     for event in events:
-        us = [v for v in (event["userId"], event.get("anotherUserId")) if v and not is_placeholder(v)]
-        acs = [v for v in (event.get("accountId"), event.get("anotherAccountId")) if v and not is_placeholder(v)]
+        us, acs = usable(event, "userId", "anotherUserId", "profileId"), usable(event, "accountId", "anotherAccountId")
         for u in us:
             users.find(u)
             users.union(us[0], u)
@@ -74,8 +78,7 @@ def expected(events: list[dict[str, Any]]) -> tuple[set, set, set, dict]:
     user_groups = {u: g for g in users.partition() for u in g}
     account_groups = {a: g for g in accounts.partition() for a in g}
     for event in events:
-        us = [v for v in (event["userId"], event.get("anotherUserId")) if v and not is_placeholder(v)]
-        acs = [v for v in (event.get("accountId"), event.get("anotherAccountId")) if v and not is_placeholder(v)]
+        us, acs = usable(event, "userId", "anotherUserId", "profileId"), usable(event, "accountId", "anotherAccountId")
         if not us:
             continue
         group = user_groups[us[0]]
