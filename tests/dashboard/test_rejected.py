@@ -74,13 +74,13 @@ def test_replay_of_invalid_json_is_a_form_error(staff_client, tenant, rejected):
     assert not Event.objects.exists()
 
 
-def test_replay_of_unstorable_value_is_a_form_error(staff_client, tenant, rejected):
+def test_replay_of_value_postgresql_cannot_store_is_refused(staff_client, tenant, rejected):
     payload = fixed_payload(rejected, user_id="nul\u0000byte")
 
     response = staff_client.post(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": payload})
 
     assert response.status_code == 400
-    assert "cannot be stored" in response.content.decode()
+    assert "Still refused" in response.content.decode() and "NUL" in response.content.decode()
     assert not Event.objects.exists()
     rejected.refresh_from_db()
     assert rejected.replayed_at is None
