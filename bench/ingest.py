@@ -204,9 +204,18 @@ class CpuMeter:
         }
 
 
-def _per_core(events: int, cpu: dict[str, float]) -> dict[str, float | None]:
-    """Events per CPU-second of each tier: the events/s one fully busy core of it carries."""
-    return {f"events_per_{name}_core_s": round(events / used) if used else None for name, used in cpu.items()}
+def _identity_processed(conn: psycopg.Connection) -> int:
+    """Events whose identity facts the Celery workers have processed so far."""
+    return conn.execute(
+        "SELECT COALESCE(sum(jsonb_array_length(facts)), 0) FROM profiles_identitywork WHERE processed_at IS NOT NULL"
+    ).fetchone()[0]
+
+
+def _per_core(events: int, identity_events: int, cpu: dict[str, float]) -> dict[str, float | None]:
+    """Events per CPU-second of each tier: the events/s one fully busy core of it carries.
+    Celery's is counted in events whose identity work it finished during the phase."""
+    counted = {"web": events, "database": events, "celery": identity_events}
+    return {f"events_per_{name}_core_s": round(counted[name] / used) if used else None for name, used in cpu.items()}
 
 
 def _summary(result: LoadResult) -> dict[str, Any]:
@@ -321,9 +330,9 @@ def main(argv: list[str] | None = None) -> int:
             if index == 0:
                 sampler = IdentityLagSampler(url)
                 sampler.start()
-            cpu_started = meter.start()
+            cpu_started, identity_before = meter.start(), _identity_processed(db)
             batched = load_run(target(load, args.batch, "batched"), clients=args.clients, duration=args.duration)
-            batched_cpu = meter.stop(cpu_started)
+            batched_cpu, identity_done = meter.stop(cpu_started), _identity_processed(db) - identity_before
             if sampler is not None and index == 0:
                 sampler.stop.set()
                 sampler.join()
@@ -337,20 +346,22 @@ def main(argv: list[str] | None = None) -> int:
                 <= stored
                 <= batched.events_acked + args.clients * args.batch,
                 "cpu_s": batched_cpu,
-                **_per_core(stored, batched_cpu),
+                "identity_events_processed": identity_done,
+                **_per_core(stored, identity_done, batched_cpu),
             }
             print(f"{load.wire_format:12} batched {figures['batched']}", flush=True)
             before = _event_count(db, load.wire_format)
-            cpu_started = meter.start()
+            cpu_started, identity_before = meter.start(), _identity_processed(db)
             single = load_run(target(load, 1, "single"), clients=args.clients, duration=args.duration)
-            single_cpu = meter.stop(cpu_started)
+            single_cpu, identity_done_single = meter.stop(cpu_started), _identity_processed(db) - identity_before
             stored = _event_count(db, load.wire_format) - before
             figures["single"] = {
                 **_summary(single),
                 "stored": stored,
                 "stored_matches_acknowledged": single.events_acked <= stored <= single.events_acked + args.clients,
                 "cpu_s": single_cpu,
-                **_per_core(stored, single_cpu),
+                "identity_events_processed": identity_done_single,
+                **_per_core(stored, identity_done_single, single_cpu),
             }
             print(f"{load.wire_format:12} single  {figures['single']}", flush=True)
             report["formats"][load.wire_format] = figures
@@ -472,7 +483,8 @@ def _print_table(report: dict[str, Any]) -> None:
             f = figures[kind]
             print(
                 f"  {wire_format:12} {kind:8} web {f['events_per_web_core_s']}, database "
-                f"{f['events_per_database_core_s']}, celery {f['events_per_celery_core_s']}"
+                f"{f['events_per_database_core_s']}, celery {f['events_per_celery_core_s']} "
+                f"({f['identity_events_processed']} identity events processed of {f['stored']} stored)"
             )
     half = report["half_rate"]
     print(
