@@ -8,7 +8,9 @@ Runs on the configured PostgreSQL, in a scratch project that it deletes at the e
   transaction's wall time including COMMIT, and the number of event rows the merge
   updated (0: events are looked up by identifier, never rewritten);
 - merges/s through ``identity_work_process``, one link event per outbox batch (like
-  single-event requests) and 100 per batch (like batched requests).
+  single-event requests) and 100 per batch (like batched requests);
+- events/s of identity work for ordinary traffic (100 events per batch), to compare with
+  the ingest rate: above it, the identity queue does not grow.
 """
 
 from __future__ import annotations
@@ -89,7 +91,11 @@ def events_insert(project_id: int, source_id: int, identity_key: str, count: int
 def event_rows_updated() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_force_next_flush()")
-        cursor.execute("SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'ingestion_event'")
+        # The events table and, when it is partitioned, its partitions.
+        cursor.execute(
+            "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables WHERE relid = 'ingestion_event'::regclass "
+            "OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'ingestion_event'::regclass)"
+        )
         return int(cursor.fetchone()[0])
 
 
@@ -140,11 +146,34 @@ def merges_per_second(project_id: int, merges: int, batch: int, label: str) -> N
     print(f"merges/s, {batch} link event(s) per batch: {merges / elapsed:,.0f} ({merges:,} merges in {elapsed:.2f} s)")
 
 
+def events_per_second(project_id: int, events: int, batch: int) -> None:
+    """Identity throughput for ordinary traffic: each event names a user (a quarter of them
+    new), an account from a pool of 50, and sets two attributes; ``batch`` events per outbox
+    row, as one batched ingest request gives."""
+    facts = []
+    for i in range(events):
+        f = fact(f"traffic-{i}", f"traffic-user-{i // 4 if i % 4 else i}")
+        f["ts_us"] += i
+        f["account_id"] = f"traffic-account-{i % 50}"
+        f["user_attributes"] = {"plan": i % 3, "seen": i}
+        facts.append(f)
+    work_ids = [work_create(project_id, facts[i : i + batch]) for i in range(0, events, batch)]
+    started = time.perf_counter()
+    for work_id in work_ids:
+        identity_work_process(work_id=work_id)
+    elapsed = time.perf_counter() - started
+    print(
+        f"identity work, {batch} events per batch: {events / elapsed:,.0f} events/s "
+        f"({events:,} events in {elapsed:.2f} s, one worker process)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000, help="events per profile in the big merge")
     parser.add_argument("--pairs", type=int, default=3, help="big merges to measure (median reported)")
     parser.add_argument("--merges", type=int, default=500, help="merges for the merges/s figures")
+    parser.add_argument("--traffic", type=int, default=10_000, help="events for the identity events/s figure")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("bench.identity needs PostgreSQL: set DATABASE_URL")
@@ -160,6 +189,7 @@ def main() -> None:
         merge_of_big_profiles(project.id, source.id, args.events, args.pairs)
         merges_per_second(project.id, args.merges, 1, "single")
         merges_per_second(project.id, args.merges, 100, "batched")
+        events_per_second(project.id, args.traffic, 100)
     finally:
         with transaction.atomic():
             Event.objects.filter(project_id=project.id).delete()

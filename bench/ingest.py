@@ -94,10 +94,13 @@ class IdentityLagSampler(threading.Thread):
                 self.stop.wait(0.5)
 
 
-def _copy_client(args: tuple[str, float, float, int, int, int]) -> int:
+def _copy_client(args: tuple[str, float, float, int, int, int]) -> tuple[int, float, float]:
+    """Rows written, this process's CPU seconds, its database session's CPU seconds."""
     url, start_at, duration, project_id, source_id, client = args
     rows_written = 0
     with psycopg.connect(url) as conn:
+        backend = [conn.info.backend_pid]
+        cpu_before, backend_before = time.process_time(), _cpu_seconds(backend)
         while time.time() < start_at:
             time.sleep(0.001)
         number = 0
@@ -110,10 +113,17 @@ def _copy_client(args: tuple[str, float, float, int, int, int]) -> int:
             conn.commit()
             if time.time() <= start_at + duration:
                 rows_written += len(rows)
-    return rows_written
+        return rows_written, time.process_time() - cpu_before, _cpu_seconds(backend) - backend_before
 
 
-def copy_ceiling(url: str, *, connections: int, duration: float, project_id: int, source_id: int) -> float:
+@dataclass(frozen=True)
+class CopyCeiling:
+    events_per_s: float
+    events_per_client_core_s: float
+    events_per_database_core_s: float
+
+
+def copy_ceiling(url: str, *, connections: int, duration: float, project_id: int, source_id: int) -> CopyCeiling:
     """Events/s that a plain psycopg COPY reaches into a table of the same columns."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS bench_copy")
@@ -127,10 +137,76 @@ def copy_ceiling(url: str, *, connections: int, duration: float, project_id: int
     start_at = time.time() + 0.3
     context = multiprocessing.get_context("fork")
     with context.Pool(connections) as pool:
-        written = pool.map(
+        parts = pool.map(
             _copy_client, [(url, start_at, duration, project_id, source_id, n) for n in range(connections)]
         )
-    return sum(written) / duration
+    rows = sum(part[0] for part in parts)
+    return CopyCeiling(
+        events_per_s=rows / duration,
+        events_per_client_core_s=rows / max(sum(part[1] for part in parts), 1e-9),
+        events_per_database_core_s=rows / max(sum(part[2] for part in parts), 1e-9),
+    )
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by ``pids`` (from /proc; gone pids count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _CLOCK_TICKS
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+class CpuMeter:
+    """CPU seconds spent by the web workers, the database sessions of the scratch database
+    and the Celery worker during a phase: what an event costs each tier, whatever else the
+    machine is doing at the time (neighbours change wall-clock rates, not CPU per event)."""
+
+    def __init__(self, *, db: psycopg.Connection, database: str, server_pid: int, worker_pid: int) -> None:
+        self.db, self.database, self.server_pid, self.worker_pid = db, database, server_pid, worker_pid
+
+    def groups(self) -> dict[str, list[int]]:
+        backends = [
+            row[0]
+            for row in self.db.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.database]
+            ).fetchall()
+        ]
+        return {
+            "web": _children(self.server_pid),
+            "database": backends,
+            "celery": [self.worker_pid, *_children(self.worker_pid)],
+        }
+
+    def start(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: _cpu_seconds([pid]) for pid in pids} for name, pids in self.groups().items()}
+
+    def stop(self, started: dict[str, dict[int, float]]) -> dict[str, float]:
+        """CPU seconds per group since ``start``. Processes that started meanwhile count
+        whole; those that ended meanwhile are lost, which CONN_MAX_AGE (60 s) makes rare
+        for database sessions within a phase."""
+        return {
+            name: round(sum(_cpu_seconds([pid]) - started[name].get(pid, 0.0) for pid in pids), 2)
+            for name, pids in self.groups().items()
+        }
+
+
+def _per_core(events: int, cpu: dict[str, float]) -> dict[str, float | None]:
+    """Events per CPU-second of each tier: the events/s one fully busy core of it carries."""
+    return {f"events_per_{name}_core_s": round(events / used) if used else None for name, used in cpu.items()}
 
 
 def _summary(result: LoadResult) -> dict[str, Any]:
@@ -219,20 +295,24 @@ def main(argv: list[str] | None = None) -> int:
         for load in loads:  # warm every worker's connection and code paths
             load_run(target(load, args.batch, "warm"), clients=args.clients, duration=0.5)
 
-        def ceilings() -> tuple[float, LoadResult]:
-            copy_rate = copy_ceiling(
+        meter = CpuMeter(db=db, database=args.database, server_pid=server.pid, worker_pid=worker.pid)
+
+        def ceilings() -> tuple[CopyCeiling, LoadResult, float]:
+            copy = copy_ceiling(
                 url, connections=args.workers, duration=args.duration, project_id=project_id, source_id=424242
             )
-            print(f"ceiling COPY {copy_rate:,.0f} events/s", flush=True)
+            print(f"ceiling COPY {copy}", flush=True)
+            cpu_started = meter.start()
             bare = load_run(
                 Target(host=HOST, port=port, path="/bench/empty", headers={}, success_status=200,
                        events_per_request=1, body=BodyMaker(loads[0].wire_format, 1, "bare")),
                 clients=args.clients, duration=args.duration,
             )  # fmt: skip
+            bare_web_cpu = meter.stop(cpu_started)["web"]
             print(f"ceiling bare view {_summary(bare)}", flush=True)
-            return copy_rate, bare
+            return copy, bare, bare.ok / max(bare_web_cpu, 1e-9)
 
-        copy_before, bare_before = ceilings()
+        copy_before, bare_before, bare_per_core_before = ceilings()
 
         sampler: IdentityLagSampler | None = None
         for index, load in enumerate(loads):
@@ -241,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
             if index == 0:
                 sampler = IdentityLagSampler(url)
                 sampler.start()
+            cpu_started = meter.start()
             batched = load_run(target(load, args.batch, "batched"), clients=args.clients, duration=args.duration)
+            batched_cpu = meter.stop(cpu_started)
             if sampler is not None and index == 0:
                 sampler.stop.set()
                 sampler.join()
@@ -254,15 +336,21 @@ def main(argv: list[str] | None = None) -> int:
                 "stored_matches_acknowledged": batched.events_acked
                 <= stored
                 <= batched.events_acked + args.clients * args.batch,
+                "cpu_s": batched_cpu,
+                **_per_core(stored, batched_cpu),
             }
             print(f"{load.wire_format:12} batched {figures['batched']}", flush=True)
             before = _event_count(db, load.wire_format)
+            cpu_started = meter.start()
             single = load_run(target(load, 1, "single"), clients=args.clients, duration=args.duration)
+            single_cpu = meter.stop(cpu_started)
             stored = _event_count(db, load.wire_format) - before
             figures["single"] = {
                 **_summary(single),
                 "stored": stored,
                 "stored_matches_acknowledged": single.events_acked <= stored <= single.events_acked + args.clients,
+                "cpu_s": single_cpu,
+                **_per_core(stored, single_cpu),
             }
             print(f"{load.wire_format:12} single  {figures['single']}", flush=True)
             report["formats"][load.wire_format] = figures
@@ -282,15 +370,22 @@ def main(argv: list[str] | None = None) -> int:
             }
             print(f"identity queue {report['identity_queue']}", flush=True)
 
-        copy_after, bare_after = ceilings()
+        copy_after, bare_after, bare_per_core_after = ceilings()
         # Neighbours on a shared machine make any one phase noisy: the ratios use the
         # higher of the two measurements of each ceiling, so they never flatter TrackHub.
-        copy_rate = max(copy_before, copy_after)
+        copy_rate = max(copy_before.events_per_s, copy_after.events_per_s)
         bare = max(bare_before, bare_after, key=lambda result: result.requests_per_s)
+        copy_per_db_core = max(copy_before.events_per_database_core_s, copy_after.events_per_database_core_s)
+        bare_per_web_core = max(bare_per_core_before, bare_per_core_after)
         report["ceilings"] = {
             "copy_events_per_s": round(copy_rate, 1),
             "bare_view": _summary(bare),
-            "copy_events_per_s_before_after": [round(copy_before), round(copy_after)],
+            "copy_events_per_database_core_s": round(copy_per_db_core),
+            "copy_events_per_client_core_s": round(
+                max(copy_before.events_per_client_core_s, copy_after.events_per_client_core_s)
+            ),
+            "bare_view_requests_per_web_core_s": round(bare_per_web_core),
+            "copy_events_per_s_before_after": [round(copy_before.events_per_s), round(copy_after.events_per_s)],
             "bare_view_requests_per_s_before_after": [
                 round(bare_before.requests_per_s),
                 round(bare_after.requests_per_s),
@@ -313,6 +408,20 @@ def main(argv: list[str] | None = None) -> int:
                 "single_vs_bare_view": round(figures["single"]["requests_per_s"] / bare.requests_per_s, 3),
             }
         headline["p99_100_events_at_half_rate_ms"] = report["half_rate"]["p99_ms"]
+        # The same comparison in CPU per event, which neighbours on the machine disturb far
+        # less than wall-clock rates: database CPU per batched event against COPY's, web CPU
+        # per single-event request against the bare view's.
+        report["cpu_ratios"] = {
+            wire_format: {
+                "batched_database_cpu_vs_copy": round(
+                    (figures["batched"]["events_per_database_core_s"] or 0) / copy_per_db_core, 3
+                ),
+                "single_web_cpu_vs_bare_view": round(
+                    (figures["single"]["events_per_web_core_s"] or 0) / bare_per_web_core, 3
+                ),
+            }
+            for wire_format, figures in report["formats"].items()
+        }
         report["headline"] = headline
         report["targets_met"] = (
             all(
@@ -352,6 +461,19 @@ def _print_table(report: dict[str, Any]) -> None:
             f"{s['requests_per_s']:>12,.0f} {s['p50_ms']:>7.1f} {s['p99_ms']:>7.1f} "
             f"{h['single_vs_bare_view']:>6.2f} {'yes' if s['stored_matches_acknowledged'] else 'NO':>5}"
         )
+    ceilings = report["ceilings"]
+    print(
+        f"events per CPU-second of each tier (= events/s one busy core of it carries); COPY: database "
+        f"{ceilings['copy_events_per_database_core_s']}, client {ceilings['copy_events_per_client_core_s']}; "
+        f"bare view: web {ceilings['bare_view_requests_per_web_core_s']} req"
+    )
+    for wire_format, figures in report["formats"].items():
+        for kind in ("batched", "single"):
+            f = figures[kind]
+            print(
+                f"  {wire_format:12} {kind:8} web {f['events_per_web_core_s']}, database "
+                f"{f['events_per_database_core_s']}, celery {f['events_per_celery_core_s']}"
+            )
     half = report["half_rate"]
     print(
         f"100-event request at half the max rate ({half['rate_requests_per_s']} req/s): "
@@ -363,6 +485,7 @@ def _print_table(report: dict[str, Any]) -> None:
         f"targets (batched >= {TARGETS['batched']} of COPY, single >= {TARGETS['single']} of bare view, "
         f"p99 < {TARGETS['p99_half_rate_ms']:.0f} ms): {'met' if report['targets_met'] else 'NOT met'}"
     )
+    print(f"CPU ratios: {json.dumps(report['cpu_ratios'])}")
     print(json.dumps({"headline": report["headline"]}))
 
 

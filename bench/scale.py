@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             existing = 0
     if existing != args.events:
         scratch_database_create(args.admin_url, args.database)
-        manage(env, "migrate", "--verbosity", "0")
+    manage(env, "migrate", "--verbosity", "0")
     provisioned = json.loads(
         manage(env, "provision", "--org", "scale-org", "--project", "scale", "--source-id", str(SOURCE_ID), "--json")
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -28,7 +28,7 @@ from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent,
 # --- access ---------------------------------------------------------------------------------
 
 
-def projects_visible(*, user: AbstractBaseUser | AnonymousUser) -> list[Project]:
+def projects_visible(*, user: User | AnonymousUser) -> list[Project]:
     """The projects ``user`` may see in the dashboard, by organization then project name.
 
     Superusers see all; other staff the projects they are members of; anyone else none.

@@ -19,6 +19,7 @@ import orjson
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -181,6 +182,8 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
             "daily": daily[source.id],
             "sparkline": charts.sparkline(daily[source.id]),
             "today": daily[source.id][-1][1],
+            # Prefetched: counting them costs no query.
+            "credential_count": len(source.api_keys.all()) + len(source.access_tokens.all()),
             "week": sum(count for _, count in daily[source.id][-7:]),
             "live_url": reverse("dashboard:live-events", args=[project.id]) + f"?source={source.id}",
         }
@@ -286,7 +289,7 @@ def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: i
     if rejected is None:
         raise Http404("No such rejected event")
     payload_text = _pretty(rejected.payload)
-    problems: list[dict[str, str]] = []
+    problems: list[dict[str, Any]] = []
     status = 200
     if request.method == "POST":
         payload_text = request.POST.get("payload", "")
@@ -301,6 +304,9 @@ def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: i
                 )
             except (ReplayRefused, RequestProblem) as exc:
                 problems = [{"field": getattr(exc, "field", "") or "payload", "message": str(exc)}]
+            except DataError:
+                # A value PostgreSQL cannot store (a NUL character, say): nothing was written.
+                problems = [{"field": "payload", "message": "A value in the payload cannot be stored"}]
             else:
                 if result.replayed:
                     stored = "stored" if result.outcome.stored else "already stored (duplicate)"

@@ -281,7 +281,9 @@ def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: 
     with transaction.atomic():
         # Row lock: two staff replaying the same row at once must not both store it and
         # both mark it; the second waits, then sees replayed_at and is refused.
-        rejected = RejectedEvent.objects.select_for_update().select_related("source").get(id=rejected_event_id)
+        rejected = (
+            RejectedEvent.objects.select_for_update(of=("self",)).select_related("source").get(id=rejected_event_id)
+        )
         if rejected.replayed_at is not None:
             raise ReplayRefused("this event was already replayed")
         try:

@@ -33,7 +33,11 @@ class IdentityWork(models.Model):
         indexes = [
             models.Index(
                 fields=["created_at"], name="identitywork_pending", condition=models.Q(processed_at__isnull=True)
-            )
+            ),
+            # For pruning done batches (``identity_work_prune``).
+            models.Index(
+                fields=["processed_at"], name="identitywork_processed", condition=models.Q(processed_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -30,7 +30,10 @@ def identity_work_process_task(work_id: int) -> None:
     soft_time_limit=280,
 )
 def identity_sweep(older_than_seconds: float = 30.0) -> int:
-    """Periodic (CELERY_BEAT_SCHEDULE): do identity work the broker never delivered."""
+    """Periodic (CELERY_BEAT_SCHEDULE): do identity work the broker never delivered, and
+    prune batches done a week ago."""
     from datetime import timedelta
 
-    return services.identity_work_sweep(older_than=timedelta(seconds=older_than_seconds))
+    done = services.identity_work_sweep(older_than=timedelta(seconds=older_than_seconds))
+    services.identity_work_prune()
+    return done

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from dashboard.charts import compact as compact_number
 
@@ -41,6 +43,16 @@ def utc_date(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """``just now`` under a minute, else ``5 minutes ago``."""
+    if value is None:
+        return "never"
+    if (timezone.now() - value).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(value)} ago"
 
 
 @register.filter

@@ -55,6 +55,32 @@ class WireEvent:
     group_name: Any = None  # Intempt: the name of the track[] group it came in
 
 
+@dataclass(frozen=True)
+class TrackFailure:
+    """Why a request (or every event in it) was refused, for the format to put in words.
+
+    ``kind`` names the cause for formats whose messages are fixed (Databuddy):
+    ``invalid_body``, ``too_large``, ``too_many_events``, ``missing_credentials``,
+    ``invalid_credentials``, ``missing_scope``, ``website_not_found``,
+    ``origin_not_allowed``, ``method``, ``rate_limited``, ``unavailable``.
+    """
+
+    status: int
+    message: str
+    kind: str
+    field: str = ""
+    problems: Sequence[EventProblem] = ()
+    request_id: str = ""
+
+    def problem_items(self) -> list[dict[str, Any]]:
+        """The contract's ``{"index", "field", "message"}`` per event-level problem."""
+        return [problem.as_dict() for problem in self.problems]
+
+    def request_item(self) -> dict[str, str]:
+        """A request-level problem: no index, the field when one is to blame."""
+        return {"field": self.field, "message": self.message} if self.field else {"message": self.message}
+
+
 def json_response(body: Any, *, status: int, headers: dict[str, str] | None = None) -> HttpResponse:
     response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
     for key, value in (headers or {}).items():
@@ -72,7 +98,7 @@ def array_or_object_split(document: Any) -> list[WireEvent]:
 
 
 class WireFormatAdapter:
-    """Subclasses implement the four methods below for one format."""
+    """Subclasses implement split, to_canonical, success_body and error_body for one format."""
 
     wire_format: ClassVar[str]
     # The HTTP status of a refused credential, by ``CredentialRejected.kind``; 401 when absent.
@@ -105,8 +131,22 @@ class WireFormatAdapter:
         """A whole request body carrying one stored ``RejectedEvent.payload`` (for replay)."""
         return payload
 
-    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
+    # --- answers: formats implement success_body and error_body --------------------------
+
+    success_status: ClassVar[int] = 200
+
+    def success_body(self, outcome: IngestOutcome, *, request_id: str) -> dict[str, Any]:
+        """The format's success body; the shared ``rejected`` list is added to it."""
+        return {}
+
+    def error_body(self, failure: TrackFailure) -> Any:
         raise NotImplementedError
+
+    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
+        body = self.success_body(outcome, request_id=request_id)
+        if outcome.rejected:
+            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
+        return json_response(body, status=self.success_status)
 
     def error(
         self,
@@ -119,9 +159,8 @@ class WireFormatAdapter:
         request_id: str,
         headers: dict[str, str] | None = None,
     ) -> HttpResponse:
-        """An error in the format's own shape. ``kind`` names the cause for formats whose
-        messages are fixed (Databuddy): ``invalid_body``, ``too_large``, ``too_many_events``,
-        ``missing_credentials``, ``invalid_credentials``, ``missing_scope``,
-        ``website_not_found``, ``origin_not_allowed``, ``method``, ``rate_limited``,
-        ``unavailable``."""
-        raise NotImplementedError
+        """An error in the format's own shape (see :class:`TrackFailure` for ``kind``)."""
+        failure = TrackFailure(
+            status=status, message=message, kind=kind, field=field, problems=problems, request_id=request_id
+        )
+        return json_response(self.error_body(failure), status=status, headers=headers)

@@ -34,6 +34,7 @@ from ingestion.canonical import (
 from ingestion.formats.base import (
     IngestOutcome,
     RequestProblem,
+    TrackFailure,
     WireEvent,
     WireFormatAdapter,
     array_or_object_split,
@@ -138,32 +139,18 @@ class DatabuddyAdapter(WireFormatAdapter):
         if selectors.website_ids_in_project(project_id=source.project_id, website_ids=wanted) != wanted:
             raise RequestProblem(WEBSITE_NOT_FOUND, status=404, kind="website_not_found", field="websiteId")
 
-    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
-        body: dict[str, Any] = {"status": "success", "type": "custom_event", "count": outcome.accepted}
-        if outcome.rejected:
-            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
-        return json_response(body, status=200)
+    def success_body(self, outcome: IngestOutcome, *, request_id: str) -> dict[str, Any]:
+        return {"status": "success", "type": "custom_event", "count": outcome.accepted}
 
-    def error(
-        self,
-        *,
-        status: int,
-        message: str,
-        kind: str,
-        field: str = "",
-        problems: Sequence[EventProblem] = (),
-        request_id: str,
-        headers: dict[str, str] | None = None,
-    ) -> HttpResponse:
-        body: dict[str, Any] = {"status": "error", "message": INVALID_BODY if status == 400 else message}
-        if kind in _MESSAGES_BY_KIND and status != 400:
-            body["message"] = _MESSAGES_BY_KIND[kind]
-        if problems:
-            body["errors"] = [problem.as_dict() for problem in problems]
-        elif status == 400:
+    def error_body(self, failure: TrackFailure) -> Any:
+        message = INVALID_BODY if failure.status == 400 else _MESSAGES_BY_KIND.get(failure.kind, failure.message)
+        body: dict[str, Any] = {"status": "error", "message": message}
+        if failure.problems:
+            body["errors"] = failure.problem_items()
+        elif failure.status == 400:
             # The docs' message stays fixed; what exactly is wrong is said here.
-            body["errors"] = [{"field": field, "message": message} if field else {"message": message}]
-        return json_response(body, status=status, headers=headers)
+            body["errors"] = [failure.request_item()]
+        return body
 
     # --- browsers ------------------------------------------------------------------------
 

@@ -8,11 +8,8 @@ schema omits it: it is a user identifier.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-from django.http import HttpResponse
 
 from ingestion.canonical import (
     CanonicalEvent,
@@ -22,7 +19,12 @@ from ingestion.canonical import (
     json_object,
     optional_string,
 )
-from ingestion.formats.base import IngestOutcome, RequestProblem, WireEvent, WireFormatAdapter, json_response
+from ingestion.formats.base import (
+    RequestProblem,
+    TrackFailure,
+    WireEvent,
+    WireFormatAdapter,
+)
 
 # Fields with a canonical column of their own; everything else goes to ``context``.
 _OWN_FIELDS = {"eventId", "userId", "profileId", "timestamp", "accountId", "sessionId", "pageId", "data"}
@@ -114,25 +116,5 @@ class IntemptAdapter(WireFormatAdapter):
     def replay_document(self, payload: Any) -> Any:
         return {"track": [payload]}
 
-    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
-        body: dict[str, Any] = {}
-        if outcome.rejected:
-            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
-        return json_response(body, status=200)
-
-    def error(
-        self,
-        *,
-        status: int,
-        message: str,
-        kind: str,
-        field: str = "",
-        problems: Sequence[EventProblem] = (),
-        request_id: str,
-        headers: dict[str, str] | None = None,
-    ) -> HttpResponse:
-        if problems:
-            errors: list[dict[str, str]] = [problem.as_dict() for problem in problems]
-        else:
-            errors = [{"field": field, "message": message} if field else {"message": message}]
-        return json_response({"errors": errors}, status=status, headers=headers)
+    def error_body(self, failure: TrackFailure) -> Any:
+        return {"errors": failure.problem_items() or [failure.request_item()]}

@@ -10,11 +10,8 @@ kept in ``context`` under its own name, as the track formats do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-from django.http import HttpResponse
 
 from ingestion.canonical import (
     CanonicalEvent,
@@ -26,7 +23,7 @@ from ingestion.canonical import (
     optional_string,
     required_string,
 )
-from ingestion.formats.base import IngestOutcome, WireEvent, WireFormatAdapter, json_response
+from ingestion.formats.base import IngestOutcome, TrackFailure, WireEvent, WireFormatAdapter
 
 _STRING_FIELDS = ("namespace", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
 _OWN_FIELDS = {"name", "event_id", "timestamp", "properties", "context", *_STRING_FIELDS}
@@ -76,22 +73,8 @@ class ImportAdapter(WireFormatAdapter):
     def replay_document(self, payload: Any) -> Any:
         return [payload]
 
-    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
-        body: dict[str, Any] = {"accepted": outcome.accepted, "stored": outcome.stored}
-        if outcome.rejected:
-            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
-        return json_response(body, status=200)
+    def success_body(self, outcome: IngestOutcome, *, request_id: str) -> dict[str, Any]:
+        return {"accepted": outcome.accepted, "stored": outcome.stored}
 
-    def error(
-        self,
-        *,
-        status: int,
-        message: str,
-        kind: str,
-        field: str = "",
-        problems: Sequence[EventProblem] = (),
-        request_id: str,
-        headers: dict[str, str] | None = None,
-    ) -> HttpResponse:
-        errors = [problem.as_dict() for problem in problems] or [{"field": field, "message": message}]
-        return json_response({"errors": errors}, status=status, headers=headers)
+    def error_body(self, failure: TrackFailure) -> Any:
+        return {"errors": failure.problem_items() or [{"field": failure.field, "message": failure.message}]}

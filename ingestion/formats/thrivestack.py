@@ -10,11 +10,8 @@ event id, so each event's id is a hash of its content (a retried request is stor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-
-from django.http import HttpResponse
 
 from ingestion.canonical import (
     CanonicalEvent,
@@ -24,7 +21,13 @@ from ingestion.canonical import (
     json_object,
     required_string,
 )
-from ingestion.formats.base import IngestOutcome, WireEvent, WireFormatAdapter, array_or_object_split, json_response
+from ingestion.formats.base import (
+    IngestOutcome,
+    TrackFailure,
+    WireEvent,
+    WireFormatAdapter,
+    array_or_object_split,
+)
 
 _OWN_FIELDS = {"user_id", "event_name", "timestamp", "properties", "context"}
 EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year in UTC, e.g. 2023-11-20T22:28:55.111Z"
@@ -84,31 +87,18 @@ class ThriveStackAdapter(WireFormatAdapter):
     def replay_document(self, payload: Any) -> Any:
         return [payload]
 
-    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
-        body: dict[str, Any] = {"success": True, "response_id": request_id, "message": SUCCESS_MESSAGE}
-        if outcome.rejected:
-            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
-        return json_response(body, status=200)
+    def success_body(self, outcome: IngestOutcome, *, request_id: str) -> dict[str, Any]:
+        return {"success": True, "response_id": request_id, "message": SUCCESS_MESSAGE}
 
-    def error(
-        self,
-        *,
-        status: int,
-        message: str,
-        kind: str,
-        field: str = "",
-        problems: Sequence[EventProblem] = (),
-        request_id: str,
-        headers: dict[str, str] | None = None,
-    ) -> HttpResponse:
-        body: dict[str, Any] = {"success": False, "response_id": request_id}
-        if problems:
+    def error_body(self, failure: TrackFailure) -> Any:
+        body: dict[str, Any] = {"success": False, "response_id": failure.request_id}
+        if failure.problems:
             body["message"] = "Bad Request, invalid input data: " + "; ".join(
-                f"[{problem.index}] {problem.message}" for problem in problems[:5]
+                f"[{problem.index}] {problem.message}" for problem in failure.problems[:5]
             )
-            body["errors"] = [problem.as_dict() for problem in problems]
+            body["errors"] = failure.problem_items()
         else:
-            body["message"] = _MESSAGES_BY_KIND.get(kind, message)
-            if status == 400:
-                body["errors"] = [{"field": field, "message": message} if field else {"message": message}]
-        return json_response(body, status=status, headers=headers)
+            body["message"] = _MESSAGES_BY_KIND.get(failure.kind, failure.message)
+            if failure.status == 400:
+                body["errors"] = [failure.request_item()]
+        return body

@@ -10,14 +10,16 @@ them, each message naming the field; event-level items also carry ``index`` and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpResponse
-
 from ingestion.canonical import CanonicalEvent, EventProblem, derived_event_id, json_object, required_string
-from ingestion.formats.base import IngestOutcome, WireEvent, WireFormatAdapter, array_or_object_split, json_response
+from ingestion.formats.base import (
+    TrackFailure,
+    WireEvent,
+    WireFormatAdapter,
+    array_or_object_split,
+)
 
 _OWN_FIELDS = {"user_id", "event_name", "metadata"}
 # (error, error_code, message) for request-level causes; ``message`` names the field.
@@ -62,24 +64,10 @@ class UserpilotAdapter(WireFormatAdapter):
             context={key: value for key, value in item.items() if key not in _OWN_FIELDS},
         )
 
-    def success(self, outcome: IngestOutcome, *, request_id: str) -> HttpResponse:
-        body: dict[str, Any] = {}
-        if outcome.rejected:
-            body["rejected"] = [problem.as_dict() for problem in outcome.rejected]
-        return json_response(body, status=202)
+    success_status = 202
 
-    def error(
-        self,
-        *,
-        status: int,
-        message: str,
-        kind: str,
-        field: str = "",
-        problems: Sequence[EventProblem] = (),
-        request_id: str,
-        headers: dict[str, str] | None = None,
-    ) -> HttpResponse:
-        if problems:
+    def error_body(self, failure: TrackFailure) -> Any:
+        if failure.problems:
             errors: list[dict[str, Any]] = [
                 {
                     "details": f"Event at index {problem.index}: {problem.message}",
@@ -88,12 +76,15 @@ class UserpilotAdapter(WireFormatAdapter):
                     "message": problem.message,
                     **problem.as_dict(),
                 }
-                for problem in problems
+                for problem in failure.problems
             ]
         else:
-            error, error_code, summary = _REQUEST_ERRORS.get(kind, ("bad_request", "INVALID_REQUEST", message))
-            item: dict[str, Any] = {"details": message, "error": error, "error_code": error_code, "message": summary}
-            if field:
-                item["field"] = field
+            error, error_code, summary = _REQUEST_ERRORS.get(
+                failure.kind, ("bad_request", "INVALID_REQUEST", failure.message)
+            )
+            item: dict[str, Any] = {"details": failure.message, "error": error, "error_code": error_code}
+            item["message"] = summary
+            if failure.field:
+                item["field"] = failure.field
             errors = [item]
-        return json_response({"errors": errors}, status=status, headers=headers)
+        return {"errors": errors}

@@ -10,7 +10,8 @@
     if (details && !details.open) return;
     if (document.hidden) return;
     fetch(body.dataset.liveUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
-      .then(function (response) { return response.ok ? response.text() : null; })
+      // A redirect means the session ended (login page): keep the rows rather than paste it in.
+      .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
       .then(function (html) { if (html !== null) body.innerHTML = html; })
       .catch(function () { /* keep the last rows on a network hiccup */ });
   }

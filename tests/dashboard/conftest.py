@@ -16,6 +16,7 @@ from django.utils import timezone
 from dashboard.services import project_membership_grant
 from ingestion.models import Project
 from profiles.models import Identity, Profile, ProfileMerge
+from profiles.services import identity_work_sweep
 from tests.conftest import Tenant
 
 _event_ids = itertools.count(1)
@@ -30,6 +31,11 @@ def intempt_send(client: Client, tenant: Tenant, events: list[dict[str, Any]], *
     ]
     body = json.dumps({"track": [{"name": name, "payload": payload}]})
     return client.post(tenant.intempt_url, data=body, content_type="application/json")
+
+
+def identity_resolve() -> int:
+    """Run identity resolution on every recorded batch now (what the worker and the sweep do)."""
+    return identity_work_sweep(older_than=timedelta(0))
 
 
 def ms(moment: datetime) -> int:

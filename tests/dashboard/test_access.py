@@ -94,3 +94,9 @@ def test_staff_without_projects_gets_explanation(db):
     response = client.get("/dashboard/")
 
     assert response.status_code == 200 and b"No projects yet" in response.content
+
+
+def test_memberships_are_managed_in_the_admin(superuser_client, tenant):
+    response = superuser_client.get("/admin/dashboard/projectmembership/add/")
+
+    assert response.status_code == 200 and b"project" in response.content

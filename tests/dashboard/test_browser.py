@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from dashboard.services import project_membership_grant
 from ingestion.services import api_key_create, source_ensure
+from profiles.models import Profile
 from tests.conftest import tenant_create
-from tests.dashboard.conftest import ms, profile_make, profile_merge_make
+from tests.dashboard.conftest import identity_resolve, ms
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +37,12 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 EVENT_MIX = [("Page Viewed", 10), ("Signup", 2), ("Feature Used", 6), ("Purchase", 2), ("Invite Sent", 1)]
+
+
+def send(client: Client, url: str, name: str, payload: list[dict]) -> None:
+    body = json.dumps({"track": [{"name": name, "payload": payload}]})
+    response = client.post(url, data=body, content_type="application/json")
+    assert response.status_code == 200, response.content
 
 
 def seed_demo_project(client: Client) -> dict:
@@ -55,7 +62,7 @@ def seed_demo_project(client: Client) -> dict:
     groups: dict[tuple[str, int], list[dict]] = {}
     names = [name for name, weight in EVENT_MIX for _ in range(weight)]
     for index in range(1500):
-        # More traffic recently, with a daily rhythm.
+        # More traffic recently, like a growing product.
         age = timedelta(hours=randomizer.triangular(0, 24 * 30, 0) + randomizer.random())
         user = f"user{randomizer.randint(1, 60)}@example.com"
         event = {
@@ -66,28 +73,33 @@ def seed_demo_project(client: Client) -> dict:
             "data": {"plan": randomizer.choice(["free", "pro", "team"]), "amount": randomizer.randint(5, 200)},
         }
         groups.setdefault((randomizer.choice(names), randomizer.choice([0, 0, 1])), []).append(event)
-    ada_events = [
-        {"eventId": "ada-1", "userId": "ada@example.com", "timestamp": ms(now - timedelta(hours=2)),
-         "accountId": "acme", "data": {"plan": "pro", "amount": 149}},
-        {"eventId": "ada-2", "userId": "anon-7f3a", "timestamp": ms(now - timedelta(days=3)), "data": {}},
-    ]  # fmt: skip
-    groups.setdefault(("Purchase", 0), []).append(ada_events[0])
-    groups.setdefault(("Page Viewed", 1), []).append(ada_events[1])
     for (name, source_index), payload in groups.items():
-        body = {"track": [{"name": name, "payload": payload}]}
-        response = client.post(urls[source_index], data=json.dumps(body), content_type="application/json")
-        assert response.status_code == 200, response.content
-    rejected = {"track": [{"name": "Signup", "payload": [{"eventId": "bad-1", "userId": ""}]}]}
-    client.post(tenant.intempt_url, data=json.dumps(rejected), content_type="application/json")
-
-    survivor = profile_make(
-        project=tenant.project,
-        identifiers=["ada@example.com"],
-        attributes={"name": "Ada Lovelace", "plan": "pro", "country": "UK"},
-        seen=now - timedelta(hours=2),
+        send(client, urls[source_index], name, payload)
+    rejected = [{"eventId": "bad-1", "userId": ""}]
+    client.post(
+        urls[0], data=json.dumps({"track": [{"name": "Signup", "payload": rejected}]}), content_type="application/json"
     )
-    anonymous = profile_make(project=tenant.project, identifiers=["anon-7f3a"], seen=now - timedelta(days=3))
-    profile_merge_make(survivor=survivor, merged=anonymous, event_name="Login", event_id="ada-login")
+    identity_resolve()
+
+    # Ada browses anonymously, signs up, then logs in: the login links both identifiers and
+    # identity resolution merges the anonymous profile into hers.
+    anonymous_visit = {"eventId": "ada-1", "userId": "anon-7f3a", "data": {"path": "/pricing"}}
+    purchase = {
+        "eventId": "ada-2",
+        "userId": "ada@example.com",
+        "accountId": "acme",
+        "userAttributes": {"name": "Ada Lovelace", "plan": "pro", "country": "UK"},
+        "data": {"plan": "pro", "amount": 149},
+    }
+    login = {"eventId": "ada-3", "userId": "ada@example.com", "profileId": "anon-7f3a"}
+    for name, event, age in [
+        ("Page Viewed", anonymous_visit, timedelta(days=3)),
+        ("Purchase", purchase, timedelta(hours=2)),
+        ("Login", login, timedelta(hours=1)),
+    ]:
+        send(client, urls[0], name, [{**event, "timestamp": ms(now - age)}])
+        identity_resolve()
+    survivor = Profile.objects.get(project=tenant.project, identities__value="ada@example.com")
     return {"project": tenant.project, "profile": survivor}
 
 
@@ -107,7 +119,9 @@ def browser():
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-def test_staff_goes_from_login_to_merged_timeline(live_server, browser):
+def test_staff_goes_from_login_to_merged_timeline(django_db_setup, live_server, browser):
+    # django_db_setup first: the test database then outlives the live server, which keeps a
+    # connection to it until it stops.
     cache.clear()
     demo = seed_demo_project(Client())
     user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
@@ -124,7 +138,7 @@ def test_staff_goes_from_login_to_merged_timeline(live_server, browser):
 
     page.wait_for_selector("[data-testid=events-30d]")
     assert page.url == f"{live_server.url}/dashboard/{demo['project'].id}/"
-    assert page.inner_text("[data-testid=events-30d]") == "1.5k"
+    assert page.inner_text("[data-testid=events-30d]") == "1.5k"  # 1,500 + Ada's 3
     assert page.locator("svg.timeseries rect.column").count() == 24 + 30
     assert page.locator("[data-testid=live-events] tr").count() == 15
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
@@ -148,8 +162,25 @@ def test_staff_goes_from_login_to_merged_timeline(live_server, browser):
     assert page.url.endswith(f"/profiles/{demo['profile'].id}/")
     assert page.inner_text("[data-testid=profile-identifiers]").split() == ["ada@example.com", "anon-7f3a"]
     timeline = page.inner_text("[data-testid=profile-timeline]")
-    assert "Purchase" in timeline and "Page Viewed" in timeline  # the merged profile's event too
+    assert "Purchase" in timeline and "Login" in timeline
+    assert "anon-7f3a" in timeline  # the merged-away profile's event is on the timeline too
     page.screenshot(path=str(ARTIFACTS / "profile.png"), full_page=True)
+
+    page.click("nav.tabs >> text=Sources")
+    page.wait_for_selector("[data-testid=source-7001]")
+    assert page.inner_text("[data-testid=source-7001] [data-testid=rejected-count]") == "1"
+    page.click("[data-testid=tail-7002] summary")
+    page.wait_for_selector("[data-testid=tail-7002] a.event-name")
+    page.screenshot(path=str(ARTIFACTS / "sources.png"), full_page=True)
+
+    page.click("nav.tabs >> text=Rejected")
+    page.click("[data-testid=rejected-results] tbody tr a >> nth=0")
+    fixed = {"name": "Signup", "payload": [{"eventId": "bad-1", "userId": "grace@example.com"}]}
+    page.fill("textarea[name=payload]", json.dumps(fixed, indent=2))
+    page.screenshot(path=str(ARTIFACTS / "rejected.png"), full_page=True)
+    page.click("text=Replay through ingestion")
+    page.wait_for_selector(".flash")
+    assert "Replayed" in page.inner_text(".flash")
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     phone.context.add_cookies(page.context.cookies())
@@ -157,3 +188,7 @@ def test_staff_goes_from_login_to_merged_timeline(live_server, browser):
     phone.wait_for_selector("[data-testid=events-30d]")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     phone.screenshot(path=str(ARTIFACTS / "overview-phone.png"), full_page=True)
+    for name, path in [("events", "events/?name=Purchase"), ("profile", f"profiles/{demo['profile'].id}/")]:
+        phone.goto(f"{live_server.url}/dashboard/{demo['project'].id}/{path}")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, name
+        phone.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)

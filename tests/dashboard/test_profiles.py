@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
+from django.utils.html import escape
 
-from profiles.models import Account, AccountIdentity, AccountMembership, IngestionWarning
-from tests.dashboard.conftest import intempt_send, profile_make, profile_merge_make
+from ingestion.models import Event
+from profiles.models import Account, IngestionWarning, Profile
+from tests.dashboard.conftest import identity_resolve, intempt_send, profile_make
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def merged_profile(client, tenant):
-    """ada@example.com's profile, into which the profile of anon-42 was merged."""
-    intempt_send(client, tenant, [{"userId": "ada@example.com"}], name="Signup")
+    """ada@example.com's profile, into which the profile of anon-42 was merged by a Login
+    event naming both (real identity resolution, one batch at a time)."""
     intempt_send(client, tenant, [{"userId": "anon-42"}], name="Page Viewed")
-    survivor = profile_make(project=tenant.project, identifiers=["ada@example.com"], attributes={"plan": "pro"})
-    merged = profile_make(project=tenant.project, identifiers=["anon-42"])
-    profile_merge_make(survivor=survivor, merged=merged, event_name="Login", event_id="evt-link")
+    identity_resolve()
+    intempt_send(
+        client, tenant, [{"userId": "ada@example.com", "userAttributes": {"plan": "pro"}, "accountId": "acme"}],
+        name="Signup",
+    )  # fmt: skip
+    identity_resolve()
+    merged = Profile.objects.get(identities__value="anon-42")
+    intempt_send(client, tenant, [{"eventId": "evt-link", "userId": "ada@example.com", "profileId": "anon-42"}],
+                 name="Login")  # fmt: skip
+    identity_resolve()
+    survivor = Profile.objects.get(identities__value="ada@example.com")
+    merged.refresh_from_db()
+    if merged.id == survivor.id:  # whichever profile survives, the other was merged into it
+        merged = Profile.objects.exclude(id=survivor.id).get(project=tenant.project)
     return survivor, merged
 
 
@@ -54,7 +66,7 @@ def test_profile_page_shows_identifiers_attributes_merges_and_merged_timeline(st
     assert "ada@example.com" in body and "anon-42" in body and "plan" in body and "pro" in body
     assert f"Profile #{merged.id} merged in" in body
     timeline = body.split('data-testid="profile-timeline"')[1].split("</ul>")[0]
-    assert "Signup" in timeline and "Page Viewed" in timeline
+    assert "Signup" in timeline and "Page Viewed" in timeline and "Login" in timeline
 
 
 def test_merged_away_profile_redirects_to_survivor(staff_client, tenant, merged_profile):
@@ -81,12 +93,12 @@ def test_profile_of_another_project_is_not_found(staff_client, tenant, other_ten
     assert staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{other.id}/").status_code == 404
 
 
-def test_account_page_shows_identifiers_attributes_members(staff_client, tenant, merged_profile):
+def test_account_page_shows_identifiers_attributes_members(client, staff_client, tenant, merged_profile):
     survivor, _ = merged_profile
-    now = timezone.now()
-    account = Account.objects.create(project=tenant.project, attributes={"tier": "gold"}, first_seen=now, last_seen=now)
-    AccountIdentity.objects.create(project=tenant.project, value="acme", account=account)
-    AccountMembership.objects.create(account=account, profile=survivor)
+    intempt_send(client, tenant, [{"userId": "ada@example.com", "accountId": "acme",
+                                   "accountAttributes": {"tier": "gold"}}])  # fmt: skip
+    identity_resolve()
+    account = Account.objects.get(identities__value="acme")
 
     body = staff_client.get(f"/dashboard/{tenant.project.id}/accounts/{account.id}/").content.decode()
     profile_body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{survivor.id}/").content.decode()
@@ -95,13 +107,20 @@ def test_account_page_shows_identifiers_attributes_members(staff_client, tenant,
     assert f"/accounts/{account.id}/" in profile_body
 
 
+def test_search_by_account_identifier_finds_account(staff_client, tenant, merged_profile):
+    account = Account.objects.get(identities__value="acme")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/?q=acme").content.decode()
+
+    assert f"/accounts/{account.id}/" in body
+
+
 def test_warnings_page_lists_refused_identifier_with_its_event(client, staff_client, tenant):
     intempt_send(client, tenant, [{"eventId": "evt-guest", "userId": "guest"}], name="Signup")
-    IngestionWarning.objects.create(
-        project=tenant.project, event_name="Signup", event_id="evt-guest", field="userId", value="guest",
-        reason="placeholder identifier",
-    )  # fmt: skip
+    identity_resolve()
+    warning = IngestionWarning.objects.get()
 
     body = staff_client.get(f"/dashboard/{tenant.project.id}/warnings/").content.decode()
 
-    assert "placeholder identifier" in body and "guest" in body and "/events/" in body
+    assert escape(warning.reason) in body and "guest" in body
+    assert f"/dashboard/{tenant.project.id}/events/{Event.objects.get(event_id='evt-guest').id}/" in body

@@ -74,6 +74,18 @@ def test_replay_of_invalid_json_is_a_form_error(staff_client, tenant, rejected):
     assert not Event.objects.exists()
 
 
+def test_replay_of_value_postgresql_cannot_store_is_refused(staff_client, tenant, rejected):
+    payload = fixed_payload(rejected, user_id="nul\u0000byte")
+
+    response = staff_client.post(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": payload})
+
+    assert response.status_code == 400
+    assert "Still refused" in response.content.decode() and "NUL" in response.content.decode()
+    assert not Event.objects.exists()
+    rejected.refresh_from_db()
+    assert rejected.replayed_at is None
+
+
 def test_replay_twice_is_refused(staff_client, tenant, rejected):
     url = f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/"
     staff_client.post(url, {"payload": fixed_payload(rejected)})

@@ -18,6 +18,13 @@ def test_keys_are_masked_never_shown(staff_client, tenant):
     assert secret not in body
 
 
+def test_keys_and_tokens_are_counted(staff_client, tenant):
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/sources/").content.decode()
+
+    # provision gives the source one API key and one track (bearer) token
+    assert "Keys and tokens (2)" in body
+
+
 def test_rejected_count_counts_open_rejections_of_the_source(client, staff_client, tenant):
     intempt_send(client, tenant, [{"userId": ""}, {}])
 

@@ -204,3 +204,108 @@ def test_profiles_of_another_project_are_not_found(client, tenant, other_tenant,
 def test_profile_endpoints_need_a_read_token(client, tenant):
     for url in ("/api/v1/profiles/", "/api/v1/profiles/1/", "/api/v1/accounts/", "/api/v1/accounts/1/"):
         assert client.get(url).status_code == 401
+
+
+def test_identifiers_share_one_namespace_across_the_four_formats(client, tenant, read_client):
+    from tests.ingestion.track_formats import DATABUDDY, THRIVESTACK, USERPILOT
+
+    thrivestack = {"event_name": "signed_up", "user_id": "u-1", "timestamp": "2024-05-02T06:38:24.000Z"}
+    thrivestack["context"] = {"group_id": "g-1"}
+    assert THRIVESTACK.post(client, tenant, [thrivestack]).status_code == 200
+    databuddy = {"name": "clicked", "anonymousId": "anon-1", "profileId": "u-1", "timestamp": 1714631905000}
+    assert DATABUDDY.post(client, tenant, databuddy).status_code == 200
+    assert USERPILOT.post(client, tenant, {"user_id": "anon-1", "event_name": "viewed"}).status_code == 202
+    intempt_post(client, tenant, {"eventId": "i1", "userId": "u-1", "accountId": "g-2", "anotherAccountId": "g-1"})
+    identity_drain()
+
+    (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
+    (account,) = read_client.get("/api/v1/accounts/").json()["results"]
+    events = read_client.get(f"/api/v1/profiles/{profile['id']}/events/").json()["results"]
+
+    assert profile["identifiers"] == ["anon-1", "u-1"]
+    assert account["identifiers"] == ["g-1", "g-2"]
+    assert profile["accounts"] == [account["id"]] and account["members"] == [profile["id"]]
+    assert sorted(e["wire_format"] for e in events) == ["databuddy", "intempt", "thrivestack", "userpilot"]
+
+
+def test_profile_list_pages_cover_every_profile_once(client, tenant, read_client):
+    intempt_post(client, tenant, *({"eventId": f"e{i}", "userId": f"u{i}", "timestamp": 1_000} for i in range(5)))
+    identity_drain()
+
+    seen, url = [], "/api/v1/profiles/?page_size=2"
+    while url:
+        body = read_client.get(url).json()
+        seen += [p["identifiers"][0] for p in body["results"]]
+        url = body["next"]
+
+    assert sorted(seen) == [f"u{i}" for i in range(5)]
+
+
+def test_dashboard_selectors_follow_merges_and_find_by_prefix(client, tenant):
+    from profiles import selectors
+
+    intempt_post(client, tenant, {"eventId": "1", "userId": "ann@x.io", "timestamp": 1_000})
+    intempt_post(client, tenant, {"eventId": "2", "userId": "ann-phone", "timestamp": 2_000})
+    identity_drain()
+    intempt_post(client, tenant, {"eventId": "3", "userId": "ann@x.io", "anotherUserId": "ann-phone", "timestamp": 3})
+    identity_drain()
+    survivor, loser = Profile.objects.order_by("id").values_list("id", flat=True)
+    project_id = tenant.project.id
+
+    (found,) = selectors.profiles_search_prefix(project_id=project_id, query="ann")
+    (merge,) = selectors.profile_merges(project_id=project_id, profile_id=loser)
+    events = selectors.profile_events(project_id=project_id, profile_id=loser)
+
+    assert found.id == survivor and found.identifiers == ["ann-phone", "ann@x.io"]
+    assert (merge.merged_id, merge.survivor_id, merge.event_id) == (loser, survivor, "3")
+    assert sorted(events.values_list("event_id", flat=True)) == ["1", "2", "3"]
+    assert selectors.profile_detail(project_id=project_id, profile_id=loser).id == survivor
+
+
+def test_prune_deletes_only_batches_done_long_ago(client, tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from profiles.services import identity_work_prune
+
+    intempt_post(client, tenant, {"eventId": "1", "userId": "a", "timestamp": 1_000})
+    intempt_post(client, tenant, {"eventId": "2", "userId": "b", "timestamp": 1_000})
+    identity_drain()
+    old, recent = IdentityWork.objects.order_by("id")
+    IdentityWork.objects.filter(id=old.id).update(processed_at=timezone.now() - timedelta(days=8))
+    intempt_post(client, tenant, {"eventId": "3", "userId": "c", "timestamp": 1_000})  # pending
+
+    assert identity_work_prune() == 1
+    assert not IdentityWork.objects.filter(id=old.id).exists()
+    assert IdentityWork.objects.filter(id=recent.id).exists()
+    assert IdentityWork.objects.filter(processed_at__isnull=True).count() == 1
+    assert Profile.objects.count() == 2
+
+
+def test_only_the_contracts_pairs_link_identifiers_on_one_event(client, tenant, read_client):
+    # No userId: neither (userId, anotherUserId) nor (profileId, userId) applies.
+    intempt_post(client, tenant, {"eventId": "e1", "profileId": "p1", "anotherUserId": "a1", "timestamp": 1_000})
+    # A placeholder userId joins nothing either.
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "e2", "userId": "null", "profileId": "p2", "anotherUserId": "a2", "timestamp": 1_000},
+    )
+    identity_drain()
+
+    profiles = read_client.get("/api/v1/profiles/").json()["results"]
+    events = {e["event_id"]: e["profile"] for e in read_client.get("/api/v1/events/").json()["results"]}
+
+    assert sorted(p["identifiers"] for p in profiles) == [["a1"], ["a2"], ["p1"], ["p2"]]
+    assert events["e1"] == profile_by_identifier(read_client, "p1")["id"]
+    assert events["e2"] == profile_by_identifier(read_client, "p2")["id"]
+
+
+def test_attributes_of_an_event_go_only_to_its_own_profile(client, tenant, read_client):
+    intempt_post(
+        client, tenant, {"eventId": "e1", "userId": "undefined", "anotherUserId": "a1", "userAttributes": {"plan": "x"}}
+    )
+    identity_drain()
+
+    assert profile_by_identifier(read_client, "a1")["attributes"] == {}

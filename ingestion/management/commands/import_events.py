@@ -19,7 +19,7 @@ class Progress:
     """One line on stderr, redrawn in place: bar, events done, rate, time left."""
 
     def __init__(self, *, total_bytes: int, out: Any) -> None:
-        self.total_bytes = max(total_bytes, 1)
+        self.total_bytes = total_bytes  # 0 when unknown (stdin): no bar, no time left
         self.out = out
         self.started = time.monotonic()
         self.drawn_at = 0.0
@@ -30,16 +30,18 @@ class Progress:
             return
         self.drawn_at = now
         elapsed = max(now - self.started, 1e-6)
-        fraction = min(bytes_read / self.total_bytes, 1.0)
-        rate = summary.events_done / elapsed
-        left = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
-        filled = int(fraction * BAR_WIDTH)
-        self.out.write(
-            f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {fraction:6.1%}  {summary.events_done:,} events  "
-            f"{rate:,.0f} events/s  {_duration(left if not final else elapsed)} {'elapsed' if final else 'left'} "
-        )
+        counts = f"{summary.events_done:,} events  {summary.events_done / elapsed:,.0f} events/s"
         if final:
-            self.out.write("\n")
+            line = f"{counts}  {_duration(elapsed)} elapsed"
+        elif self.total_bytes:
+            fraction = min(bytes_read / self.total_bytes, 1.0)
+            left = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
+            filled = int(fraction * BAR_WIDTH)
+            line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {fraction:6.1%}  {counts}  {_duration(left)} left"
+        else:
+            line = counts
+        # Pad so a shorter line fully covers the one it redraws.
+        self.out.write(f"\r{line:<100}" + ("\n" if final else ""))
         self.out.flush()
 
 
@@ -84,6 +86,7 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
         total_bytes = 0 if path == "-" else os.fstat(stream.fileno()).st_size
+        # The raw stream: Django's OutputWrapper would style the bar as an error and end lines.
         progress = None if options["no_progress"] else Progress(total_bytes=total_bytes, out=self.stderr._out)
 
         with stream, rejected_path.open("wb") as rejected_out:
