@@ -191,18 +191,17 @@ class CpuMeter:
             "celery": [self.worker_pid, *_children(self.worker_pid)],
         }
 
-    def start(self) -> dict[str, tuple[list[int], float]]:
-        return {name: (pids, _cpu_seconds(pids)) for name, pids in self.groups().items()}
+    def start(self) -> dict[str, dict[int, float]]:
+        return {name: {pid: _cpu_seconds([pid]) for pid in pids} for name, pids in self.groups().items()}
 
-    def stop(self, started: dict[str, tuple[list[int], float]]) -> dict[str, float]:
-        now = self.groups()
-        used = {}
-        for name, (pids, before) in started.items():
-            # sessions opened during the phase are counted whole; closed ones are lost,
-            # which CONN_MAX_AGE (60 s) makes rare within a phase
-            new = [pid for pid in now[name] if pid not in pids]
-            used[name] = round(_cpu_seconds(pids) - before + _cpu_seconds(new), 2)
-        return used
+    def stop(self, started: dict[str, dict[int, float]]) -> dict[str, float]:
+        """CPU seconds per group since ``start``. Processes that started meanwhile count
+        whole; those that ended meanwhile are lost, which CONN_MAX_AGE (60 s) makes rare
+        for database sessions within a phase."""
+        return {
+            name: round(sum(_cpu_seconds([pid]) - started[name].get(pid, 0.0) for pid in pids), 2)
+            for name, pids in self.groups().items()
+        }
 
 
 def _per_core(events: int, cpu: dict[str, float]) -> dict[str, float | None]:

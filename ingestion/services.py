@@ -245,7 +245,7 @@ def _encodable(value: Any) -> bool:
     return True
 
 
-def _oversized_identifier(event: CanonicalEvent, *, index: str) -> EventProblem | None:
+def _oversized_identifier(event: CanonicalEvent, *, index: str | int) -> EventProblem | None:
     for field in _INDEXED_FIELDS:
         value = getattr(event, field)
         # len * 4: a cheap bound before encoding.

@@ -31,10 +31,14 @@ if TYPE_CHECKING:
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Which facts are user identifiers (one namespace per project) and which name accounts.
-# Every user identifier on one event names the same person: for the four formats that is
-# exactly the contract's links (userId-anotherUserId, profileId-userId, anonymousId-profileId).
+# The first usable user identifier is the event's own (``event_identity_key``'s order).
 USER_FIELDS = ("user_id", "profile_id", "anonymous_id", "another_user_id")
 ACCOUNT_FIELDS = ("account_id", "another_account_id")
+# The contract's links: only these pairs on one event join profiles (or accounts). Two
+# identifiers on one event that no pair names stay apart: an Intempt event whose userId is
+# missing or a placeholder links neither its profileId nor its anotherUserId.
+USER_LINKS = (("user_id", "another_user_id"), ("profile_id", "user_id"), ("anonymous_id", "profile_id"))
+ACCOUNT_LINKS = (("account_id", "another_account_id"),)
 # pg_advisory_xact_lock(key1, key2) namespace for "identity work of project key2".
 IDENTITY_LOCK_SPACE = 0x1D
 
@@ -192,8 +196,11 @@ def attributes_fold(
 @dataclass
 class _EventLinks:
     fact: dict[str, Any]
-    users: list[str]
+    users: list[str]  # usable user identifiers, the event's own first
     accounts: list[str]
+    user_pairs: list[tuple[str, str]]  # the contract's links present on the event
+    account_pairs: list[tuple[str, str]]
+    own_user: str | None  # the event's own identifier (its profile's), if usable
 
 
 @dataclass(frozen=True)
@@ -243,16 +250,35 @@ def _facts_apply(*, project_id: int, facts: Sequence[dict[str, Any]]) -> None:
     for fact in facts:
         users = _usable_values(fact, USER_FIELDS, "profile", project_id, warnings)
         accounts = _usable_values(fact, ACCOUNT_FIELDS, "account", project_id, warnings)
-        links.append(_EventLinks(fact=fact, users=users, accounts=accounts))
+        links.append(
+            _EventLinks(
+                fact=fact,
+                users=users,
+                accounts=accounts,
+                user_pairs=_usable_pairs(fact, USER_LINKS, users),
+                account_pairs=_usable_pairs(fact, ACCOUNT_LINKS, accounts),
+                own_user=event_identity_key(
+                    user_id=fact.get("user_id"),
+                    profile_id=fact.get("profile_id"),
+                    anonymous_id=fact.get("anonymous_id"),
+                ),
+            )
+        )
     if warnings:
         IngestionWarning.objects.bulk_create(warnings, ignore_conflicts=True)
 
-    profile_of = _resolve(kind=PROFILES, project_id=project_id, links=links, values_of=lambda link: link.users)
-    account_of = _resolve(kind=ACCOUNTS, project_id=project_id, links=links, values_of=lambda link: link.accounts)
+    profile_of = _resolve(
+        kind=PROFILES, project_id=project_id, links=links, values_of=lambda link: link.users,
+        pairs_of=lambda link: link.user_pairs, own_of=lambda link: link.own_user,
+    )  # fmt: skip
+    account_of = _resolve(
+        kind=ACCOUNTS, project_id=project_id, links=links, values_of=lambda link: link.accounts,
+        pairs_of=lambda link: link.account_pairs, own_of=lambda link: link.accounts[0] if link.accounts else None,
+    )  # fmt: skip
 
     # A profile belongs to every account named on its events.
     memberships = {
-        (account_of[account], profile_of[link.users[0]]) for link in links if link.users for account in link.accounts
+        (account_of[account], profile_of[link.own_user]) for link in links if link.own_user for account in link.accounts
     }
     if memberships:
         AccountMembership.objects.bulk_create(
@@ -284,7 +310,21 @@ def _usable_values(
     return values
 
 
-def _resolve(*, kind: _Kind, project_id: int, links: Sequence[_EventLinks], values_of: Any) -> dict[str, int]:
+def _usable_pairs(
+    fact: dict[str, Any], pairs: Iterable[tuple[str, str]], usable_values: list[str]
+) -> list[tuple[str, str]]:
+    """The linking pairs of ``fact`` whose two values are both usable (not placeholders)."""
+    found = []
+    for left, right in pairs:
+        a, b = fact.get(left), fact.get(right)
+        if a in usable_values and b in usable_values and a != b:
+            found.append((a, b))
+    return found
+
+
+def _resolve(
+    *, kind: _Kind, project_id: int, links: Sequence[_EventLinks], values_of: Any, pairs_of: Any, own_of: Any
+) -> dict[str, int]:
     """Union the batch's identifiers with what exists; merge, create, fold attributes.
     Returns the live owner id of every identifier in the batch."""
     values = {value for link in links for value in values_of(link)}
@@ -316,11 +356,10 @@ def _resolve(*, kind: _Kind, project_id: int, links: Sequence[_EventLinks], valu
         owners_of_root.setdefault(forest.find(("o", owner)), {owner})
         join(("o", owner), ("v", value), None)
     for link in links:
-        node_values = values_of(link)
-        if node_values:
-            forest.find(("v", node_values[0]))
-        for other in node_values[1:]:
-            join(("v", node_values[0]), ("v", other), link.fact)
+        for value in values_of(link):
+            forest.find(("v", value))
+        for a, b in pairs_of(link):
+            join(("v", a), ("v", b), link.fact)
 
     components: dict[Any, list[str]] = {}
     for value in values:
@@ -375,20 +414,20 @@ def _resolve(*, kind: _Kind, project_id: int, links: Sequence[_EventLinks], valu
         kind.identity_model.objects.bulk_create(new_identities)
 
     owner_of = {value: survivor_of_root[root] for root, vs in components.items() for value in vs}
-    _owners_touch(kind=kind, links=links, values_of=values_of, owner_of=owner_of, loaded=loaded, dirty=dirty, now=now)
+    _owners_touch(
+        kind=kind, links=links, values_of=values_of, own_of=own_of, owner_of=owner_of, loaded=loaded, dirty=dirty,
+        now=now,
+    )  # fmt: skip
     return owner_of
 
 
 def _component_seen(links: Sequence[_EventLinks], values_of: Any, forest: _UnionFind) -> dict[Any, tuple[int, int]]:
     seen: dict[Any, tuple[int, int]] = {}
     for link in links:
-        node_values = values_of(link)
-        if not node_values:
-            continue
-        root = forest.find(("v", node_values[0]))
         ts = int(link.fact["ts_us"])
-        low, high = seen.get(root, (ts, ts))
-        seen[root] = (min(low, ts), max(high, ts))
+        for root in {forest.find(("v", value)) for value in values_of(link)}:
+            low, high = seen.get(root, (ts, ts))
+            seen[root] = (min(low, ts), max(high, ts))
     return seen
 
 
@@ -473,6 +512,7 @@ def _owners_touch(
     kind: _Kind,
     links: Sequence[_EventLinks],
     values_of: Any,
+    own_of: Any,
     owner_of: dict[str, int],
     loaded: dict[int, Any],
     dirty: set[int],
@@ -480,17 +520,20 @@ def _owners_touch(
 ) -> None:
     """Fold each event's attributes and timestamp into its (live) owner, then write every
     owner this batch changed in one statement."""
-    per_owner: dict[int, list[dict[str, Any]]] = {}
+    # Every owner named on an event has seen it; its attributes go to the event's own only
+    # (none when that identifier is missing or a placeholder).
+    per_owner: dict[int, list[tuple[dict[str, Any], bool]]] = {}
     for link in links:
-        node_values = values_of(link)
-        if node_values:
-            per_owner.setdefault(owner_of[node_values[0]], []).append(link.fact)
+        own = own_of(link)
+        own_owner = owner_of[own] if own else None
+        for owner_id in dict.fromkeys(owner_of[value] for value in values_of(link)):
+            per_owner.setdefault(owner_id, []).append((link.fact, owner_id == own_owner))
     missing = [owner_id for owner_id in per_owner if owner_id not in loaded]
     if missing:
         loaded.update({owner.id: owner for owner in kind.owner_model.objects.filter(id__in=missing)})
     for owner_id, facts in per_owner.items():
         owner = loaded[owner_id]
-        for fact in facts:
+        for fact, own in facts:
             seen = _instant(int(fact["ts_us"]))
             if seen < owner.first_seen:
                 owner.first_seen = seen
@@ -498,7 +541,7 @@ def _owners_touch(
             if seen > owner.last_seen:
                 owner.last_seen = seen
                 dirty.add(owner_id)
-            update = fact.get(kind.attributes_fact)
+            update = fact.get(kind.attributes_fact) if own else None
             if isinstance(update, dict) and attributes_fold(
                 owner.attributes, owner.attribute_stamps, update, _stamp(fact)
             ):

@@ -135,3 +135,25 @@ def response_json(response: Any) -> Any:
         return json.loads(response.content or b"null")
     except ValueError:
         return None
+
+
+# Read API list endpoints of the contract; only those wired on this branch are tried.
+READ_LIST_PATHS = [
+    "/api/v1/events/",
+    "/api/v1/rejected-events/",
+    "/api/v1/profiles/",
+    "/api/v1/accounts/",
+    "/api/v1/events/export.ndjson",
+    "/api/v1/events/export.csv",
+]
+
+
+def wired(path: str) -> bool:
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+READ_PATHS = [path for path in READ_LIST_PATHS if wired(path)]

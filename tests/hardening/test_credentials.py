@@ -4,6 +4,7 @@ staff-only admin with CSRF, secure deploy settings, no API key in any log line."
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import subprocess
@@ -14,39 +15,20 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from django.urls import Resolver404, resolve
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from ingestion.models import AccessToken, Event
+from ingestion.models import AccessToken, Event, RejectedEvent
 from ingestion.services import access_token_create, credential_revoke
-from tests.hardening.formats import event_specs, post, present_formats, response_json
+from profiles.models import IdentityWork
+from profiles.services import identity_work_process
+from tests.hardening.formats import READ_PATHS, event_specs, post, present_formats, response_json
+from tests.hardening.formats import wired as _wired
 
 pytestmark = pytest.mark.django_db
 
 FORMATS = present_formats()
 ROOT = Path(__file__).resolve().parents[2]
-
-# Read API list endpoints of the contract; only those wired on this branch are tried.
-READ_LIST_PATHS = [
-    "/api/v1/events/",
-    "/api/v1/rejected-events/",
-    "/api/v1/profiles/",
-    "/api/v1/accounts/",
-    "/api/v1/events/export.ndjson",
-    "/api/v1/events/export.csv",
-]
-
-
-def _wired(path: str) -> bool:
-    try:
-        resolve(path)
-    except Resolver404:
-        return False
-    return True
-
-
-READ_PATHS = [path for path in READ_LIST_PATHS if _wired(path)]
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
@@ -157,17 +139,35 @@ def test_track_credentials_cannot_read(tenant, path):
         assert reader.get(path).status_code == 401, header
 
 
-def test_another_projects_read_token_cannot_open_an_event_or_profile_by_id(client, tenant, other_tenant):
-    fmt = FORMATS[0]
-    post(client, fmt, tenant, fmt.body(event_specs(1, user="secret-user")))
-    event = Event.objects.get(project=tenant.project)
-    reader = APIClient()
-    reader.credentials(HTTP_AUTHORIZATION=f"Bearer {other_tenant.read_token}")
-    for path in (f"/api/v1/events/{event.pk}/", "/api/v1/profiles/1/", "/api/v1/accounts/1/"):
-        if _wired(path):
-            response = reader.get(path)
-            assert response.status_code in (404, 401), path
-            assert b"secret-user" not in response.content
+def _resolved_ids(tenant, reader: APIClient) -> tuple[int | None, int | None]:
+    """Run the pending identity work now, then find the tenant's profile and account ids."""
+    for work in IdentityWork.objects.filter(processed_at__isnull=True):
+        identity_work_process(work_id=work.id)
+    profiles = reader.get("/api/v1/profiles/", {"identifier": "secret-user"}).json()["results"]
+    accounts = reader.get("/api/v1/accounts/", {"identifier": "secret-account"}).json()["results"]
+    return (profiles[0]["id"] if profiles else None), (accounts[0]["id"] if accounts else None)
+
+
+@pytest.mark.skipif(not _wired("/api/v1/profiles/"), reason="profiles API not wired")
+def test_another_projects_read_token_cannot_open_this_projects_profile_account_or_events(client, tenant, other_tenant):
+    body = {"track": [{"name": "x", "payload": [{"userId": "secret-user", "accountId": "secret-account"}]}]}
+    post(client, FORMATS[0], tenant, json.dumps(body))
+    owner = APIClient()
+    owner.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}")
+    profile_id, account_id = _resolved_ids(tenant, owner)
+    assert profile_id is not None and account_id is not None
+    assert owner.get(f"/api/v1/profiles/{profile_id}/").status_code == 200
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION=f"Bearer {other_tenant.read_token}")
+
+    for path in (
+        f"/api/v1/profiles/{profile_id}/",
+        f"/api/v1/profiles/{profile_id}/events/",
+        f"/api/v1/accounts/{account_id}/",
+    ):
+        response = stranger.get(path)
+        assert response.status_code == 404, path
+        assert b"secret-user" not in response.content
 
 
 def test_admin_requires_a_staff_login():
@@ -289,3 +289,21 @@ def test_the_api_key_is_scrubbed_from_any_log_message_and_traceback():
 
     assert "SuperSecretValue123" not in output
     assert output.count("apiKey=[scrubbed]") >= 2
+
+
+@pytest.mark.skipif(not _wired("/dashboard/"), reason="dashboard not wired")
+def test_dashboard_forms_refuse_a_post_without_a_csrf_token(client, tenant):
+    post(client, FORMATS[0], tenant, b'{"track": [{"name": "x", "payload": [{}]}]}')
+    rejected = RejectedEvent.objects.get(project=tenant.project)
+    get_user_model().objects.create_superuser("staff", "staff@example.com", "pw-staff-123456")
+    browser = Client(enforce_csrf_checks=True)
+    browser.login(username="staff", password="pw-staff-123456")
+    url = f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/"
+
+    form = browser.get(url)
+    without = browser.post(url, {"payload": '{"name": "x", "payload": [{"userId": "u"}]}'})
+
+    assert form.status_code == 200
+    assert b"csrfmiddlewaretoken" in form.content
+    assert without.status_code == 403
+    assert Event.objects.count() == 0

@@ -162,6 +162,7 @@ def test_value_postgresql_cannot_store_is_a_400_and_nothing_is_stored(client, te
     response = post(client, tenant, [item])
 
     assert response.status_code == 400
+    # Refused at the event level before storage (tests/hardening/test_bad_input.py covers batches).
     assert "NUL character" in response.json()["errors"][0]["message"]
     assert not Event.objects.exists()
     assert not EventKey.objects.exists()

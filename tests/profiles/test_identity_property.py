@@ -63,13 +63,20 @@ def usable(event: dict[str, Any], *fields: str) -> list[str]:
     return [event[f] for f in fields if f in event and not is_placeholder(event[f])]
 
 
+# The contract's links on one Intempt event; other identifiers on it stay apart.
+USER_LINKS = (("userId", "anotherUserId"), ("profileId", "userId"))
+
+
 def expected(events: list[dict[str, Any]]) -> tuple[set, set, set, dict]:
     users, accounts = UnionFind(), UnionFind()
     for event in events:
-        us, acs = usable(event, "userId", "anotherUserId", "profileId"), usable(event, "accountId", "anotherAccountId")
-        for u in us:
+        for u in usable(event, "userId", "anotherUserId", "profileId"):
             users.find(u)
-            users.union(us[0], u)
+        for left, right in USER_LINKS:
+            pair = usable(event, left, right)
+            if len(pair) == 2:
+                users.union(*pair)
+        acs = usable(event, "accountId", "anotherAccountId")
         for a in acs:
             accounts.find(a)
             accounts.union(acs[0], a)
@@ -78,11 +85,11 @@ def expected(events: list[dict[str, Any]]) -> tuple[set, set, set, dict]:
     user_groups = {u: g for g in users.partition() for u in g}
     account_groups = {a: g for g in accounts.partition() for a in g}
     for event in events:
-        us, acs = usable(event, "userId", "anotherUserId", "profileId"), usable(event, "accountId", "anotherAccountId")
-        if not us:
+        own = usable(event, "userId", "profileId")  # the event's own identifier comes first
+        if not own:
             continue
-        group = user_groups[us[0]]
-        memberships |= {(account_groups[a], group) for a in acs}
+        group = user_groups[own[0]]
+        memberships |= {(account_groups[a], group) for a in usable(event, "accountId", "anotherAccountId")}
         stamp = (event["timestamp"], event["eventId"])
         for key, value in (event.get("userAttributes") or {}).items():
             current = attributes.setdefault(group, {}).get(key)

@@ -281,3 +281,31 @@ def test_prune_deletes_only_batches_done_long_ago(client, tenant):
     assert IdentityWork.objects.filter(id=recent.id).exists()
     assert IdentityWork.objects.filter(processed_at__isnull=True).count() == 1
     assert Profile.objects.count() == 2
+
+
+def test_only_the_contracts_pairs_link_identifiers_on_one_event(client, tenant, read_client):
+    # No userId: neither (userId, anotherUserId) nor (profileId, userId) applies.
+    intempt_post(client, tenant, {"eventId": "e1", "profileId": "p1", "anotherUserId": "a1", "timestamp": 1_000})
+    # A placeholder userId joins nothing either.
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "e2", "userId": "null", "profileId": "p2", "anotherUserId": "a2", "timestamp": 1_000},
+    )
+    identity_drain()
+
+    profiles = read_client.get("/api/v1/profiles/").json()["results"]
+    events = {e["event_id"]: e["profile"] for e in read_client.get("/api/v1/events/").json()["results"]}
+
+    assert sorted(p["identifiers"] for p in profiles) == [["a1"], ["a2"], ["p1"], ["p2"]]
+    assert events["e1"] == profile_by_identifier(read_client, "p1")["id"]
+    assert events["e2"] == profile_by_identifier(read_client, "p2")["id"]
+
+
+def test_attributes_of_an_event_go_only_to_its_own_profile(client, tenant, read_client):
+    intempt_post(
+        client, tenant, {"eventId": "e1", "userId": "undefined", "anotherUserId": "a1", "userAttributes": {"plan": "x"}}
+    )
+    identity_drain()
+
+    assert profile_by_identifier(read_client, "a1")["attributes"] == {}
