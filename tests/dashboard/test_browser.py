@@ -5,7 +5,6 @@ each step go to test-artifacts/ (docs/screenshots/ holds copies for the README).
 from __future__ import annotations
 
 import json
-import os
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -109,23 +108,25 @@ def browser():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does it when root)")
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # are still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
-def test_staff_goes_from_login_to_merged_timeline(django_db_setup, live_server, browser):
-    # django_db_setup first: the test database then outlives the live server, which keeps a
-    # connection to it until it stops.
+@pytest.fixture
+def demo(transactional_db):
+    """The demo project and a staff member of it, made before the browser starts: ORM calls
+    made while Playwright's event loop runs would open a connection of their own that the
+    test database's teardown does not close."""
     cache.clear()
     demo = seed_demo_project(Client())
     user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
     project_membership_grant(user=user, project=demo["project"])
+    return demo
+
+
+def test_staff_goes_from_login_to_merged_timeline(demo, live_server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1366, "height": 900}, device_scale_factor=1)
 
