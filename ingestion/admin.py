@@ -46,7 +46,7 @@ class CredentialAdmin(admin.ModelAdmin):
     """Creating a credential generates its secret and shows it once, in a message."""
 
     prefix = ""
-    list_display = ("identifier", "label", "scopes", "created_at", "last_used_at", "revoked_at")
+    list_display: tuple[str, ...] = ("identifier", "label", "scopes", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("identifier", "label")
     readonly_fields = ("identifier", "created_at", "last_used_at", "revoked_at")

@@ -128,7 +128,7 @@ def format_timestamp(value: datetime) -> str:
 
 
 def optional_string(
-    item: dict[str, Any], key: str, *, index: str, problems: list[EventProblem], max_length: int | None = None
+    item: dict[str, Any], key: str, *, index: str | int, problems: list[EventProblem], max_length: int | None = None
 ) -> str | None:
     """A string field that may be absent or null. Numbers are refused, not coerced."""
     value = item.get(key)
@@ -144,7 +144,7 @@ def optional_string(
 
 
 def required_string(
-    item: dict[str, Any], key: str, *, index: str, problems: list[EventProblem], max_length: int | None = None
+    item: dict[str, Any], key: str, *, index: str | int, problems: list[EventProblem], max_length: int | None = None
 ) -> str | None:
     """A string field that must be present and not empty (contract: Required)."""
     value = item.get(key)
@@ -155,7 +155,7 @@ def required_string(
 
 
 def json_object(
-    item: dict[str, Any], key: str, *, index: str, problems: list[EventProblem], allow_json_string: bool = False
+    item: dict[str, Any], key: str, *, index: str | int, problems: list[EventProblem], allow_json_string: bool = False
 ) -> dict[str, Any] | None:
     """An object field; with ``allow_json_string`` a string holding a JSON object too."""
     value = item.get(key)

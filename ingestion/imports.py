@@ -128,7 +128,7 @@ def _ingest(
     document: Any,
     summary: ImportSummary,
     rejected_out: IO[bytes],
-    line_of_index: dict[str, int] | None,
+    line_of_index: dict[str | int, int] | None,
     line_no: int = 0,
 ) -> None:
     try:
@@ -141,7 +141,7 @@ def _ingest(
     if not outcome.rejected:
         return
     payloads = {event.index: event.replay_payload for event in adapter.split(document)}
-    problems_by_index: dict[str, list[dict[str, str]]] = {}
+    problems_by_index: dict[str | int, list[dict[str, str | int]]] = {}
     for problem in outcome.rejected:
         problems_by_index.setdefault(problem.index, []).append(problem.as_dict())
     summary.events_rejected += len(problems_by_index)

@@ -33,6 +33,7 @@ _API_KEY_SQL = (
     "JOIN ingestion_project p ON p.id = s.project_id JOIN ingestion_organization o ON o.id = p.organization_id "
     "WHERE k.identifier = %s AND k.revoked_at IS NULL LIMIT 1"
 )
+_API_KEY_ATTNAMES: dict[type[Model], list[str]] = {model: attnames for model, attnames, _ in _API_KEY_PARTS}
 
 
 _converters: dict[str, list[list[tuple[Any, Any]]]] = {}
@@ -76,11 +77,11 @@ def api_key_verify(*, presented: str) -> ApiKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    instances = [
-        model.from_db(connection.alias, attnames, values)
-        for (model, attnames, _), values in zip(_API_KEY_PARTS, _row_convert(row), strict=True)
-    ]
-    key, source, project, organization = instances
+    key_values, source_values, project_values, organization_values = _row_convert(row)
+    key = ApiKey.from_db(connection.alias, _API_KEY_ATTNAMES[ApiKey], key_values)
+    source = Source.from_db(connection.alias, _API_KEY_ATTNAMES[Source], source_values)
+    project = Project.from_db(connection.alias, _API_KEY_ATTNAMES[Project], project_values)
+    organization = Organization.from_db(connection.alias, _API_KEY_ATTNAMES[Organization], organization_values)
     project.organization = organization
     source.project = project
     key.source = source

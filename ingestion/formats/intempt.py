@@ -61,7 +61,7 @@ class IntemptAdapter(WireFormatAdapter):
         index, item = event.index, event.raw
         problems: list[EventProblem] = []
         if not isinstance(item, dict):
-            if "payload" not in index:  # the group itself was unusable
+            if "payload" not in str(index):  # the group itself was unusable
                 if not isinstance(item, dict):
                     return [EventProblem(index, "track", "each track item must be an object")]
                 return [EventProblem(index, "payload", "payload is required and must be an array")]

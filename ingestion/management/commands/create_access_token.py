@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ingestion.models import Project, Source
 from ingestion.selectors import project_get_by_names, source_get
 from ingestion.services import access_token_create
 
@@ -24,7 +25,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        source = None
+        source: Source | None = None
+        project: Project | None
         if options["source_id"] is not None:
             source = source_get(source_id=options["source_id"])
             if source is None:
