@@ -200,6 +200,22 @@ class ReadTokenAuthentication(BaseAuthentication):
         return "Bearer"
 
 
+def track_principal(request: Request) -> TrackPrincipal:
+    """The writer behind a request that passed :class:`HasTrackCredential`."""
+    principal = request.auth
+    if not isinstance(principal, TrackPrincipal):
+        raise exceptions.NotAuthenticated()
+    return principal
+
+
+def read_principal(request: Request) -> ReadPrincipal:
+    """The reader behind a request that passed :class:`HasReadScope`."""
+    principal = request.auth
+    if not isinstance(principal, ReadPrincipal):
+        raise exceptions.NotAuthenticated()
+    return principal
+
+
 class HasTrackCredential(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.auth, TrackPrincipal)

@@ -73,6 +73,8 @@ def main() -> None:
     if profile is None:
         first = Event.objects.filter(project=project, identity_key=user).order_by("timestamp").first()
         last = Event.objects.filter(project=project, identity_key=user).order_by("-timestamp").first()
+        if first is None or last is None:
+            raise SystemExit(f"no events of {user} in project {project.id}: the fill query did not run")
         created = Profile.objects.create(project=project, first_seen=first.timestamp, last_seen=last.timestamp)
         profile = Identity.objects.create(project=project, value=user, profile=created)
     admin, _ = User.objects.get_or_create(username="bench-admin", defaults={"is_staff": True, "is_superuser": True})

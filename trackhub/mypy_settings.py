@@ -9,4 +9,4 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "mypy-only-not-a-secret")
 
-from trackhub.settings import *  # noqa: E402, F403
+from trackhub.settings import *  # noqa: F403

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from rest_framework.exceptions import ValidationError
 
+from ingestion.authentication import read_principal
 from ingestion.canonical import datetime_from_iso, datetime_from_ms
 from ingestion.models import Event, RejectedEvent, WireFormat
 from profiles.selectors import profile_identifiers
@@ -62,7 +63,9 @@ class EventFilterSet(TimeRangeFilterSet):
         return queryset.annotate(_property_text=KeyTextTransform(key, "properties")).filter(_property_text=value)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
-        project_id = self.request.auth.project.id if self.request is not None else None
+        if self.request is None:  # no request, so no project: no profile matches
+            return queryset.none()
+        project_id = read_principal(self.request).project.id
         identifiers = profile_identifiers(project_id=project_id, profile_id=int(value)) or []
         return queryset.filter(identity_key__in=identifiers)
 

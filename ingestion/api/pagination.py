@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -68,7 +70,11 @@ class KeysetCursorPagination(BasePagination):
     page_size_query_param = "page_size"
     ordering_query_param = "ordering"
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None) -> list[Model]:
+    def paginate_queryset(
+        self, queryset: QuerySet[Any, Any] | Sequence[Any], request: Request, view: APIView | None = None
+    ) -> list[Any]:
+        if not isinstance(queryset, QuerySet):  # the cursor is a WHERE clause: a list cannot be paged
+            raise TypeError(f"{type(self).__name__} pages a QuerySet, not a {type(queryset).__name__}")
         self.base_url = request.build_absolute_uri()
         self.page_size = self._page_size(request)
         self.descending = self._descending(request)
@@ -82,7 +88,7 @@ class KeysetCursorPagination(BasePagination):
         if self.cursor is not None:
             queryset = queryset.filter(self._beyond(self.cursor, descending=read_descending))
         order = (f"-{self.time_field}", "-id") if read_descending else (self.time_field, "id")
-        rows = list(queryset.order_by(*order)[: self.page_size + 1])
+        rows: list[Model] = list(queryset.order_by(*order)[: self.page_size + 1])
         has_more = len(rows) > self.page_size
         rows = rows[: self.page_size]
         if backwards:

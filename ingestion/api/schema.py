@@ -28,7 +28,7 @@ from drf_spectacular.utils import (
 class _Scheme(OpenApiAuthenticationExtension):
     scheme: dict[str, Any] = {}
 
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any] | list[dict[str, Any]]:
         return self.scheme
 
 
@@ -191,11 +191,13 @@ class _TrackViewExtension(OpenApiViewExtension):
     def view_replacement(self) -> Any:
         decorate = type(self).decorator  # a plain function, not bound to the extension
 
-        class Documented(self.target_class):  # type: ignore[name-defined,misc]
+        view_class: Any = self.target  # the view class this extension matched
+
+        class Documented(view_class):
             pass
 
-        Documented.__name__ = self.target_class.__name__
-        Documented.__doc__ = self.target_class.__doc__
+        Documented.__name__ = view_class.__name__
+        Documented.__doc__ = view_class.__doc__
         return decorate(Documented)
 
 
@@ -213,14 +215,16 @@ class _ProjectScopedViewExtension(OpenApiViewExtension):
 
         model = import_string(self.model_path)
 
-        class Documented(self.target_class):  # type: ignore[name-defined,misc]
+        view_class: Any = self.target  # the view class this extension matched
+
+        class Documented(view_class):
             def get_queryset(self) -> Any:
                 if getattr(self, "swagger_fake_view", False):
                     return model.objects.none()
                 return super().get_queryset()
 
-        Documented.__name__ = self.target_class.__name__
-        Documented.__doc__ = self.target_class.__doc__
+        Documented.__name__ = view_class.__name__
+        Documented.__doc__ = view_class.__doc__
         return Documented
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -12,10 +13,11 @@ from ingestion.models import Event, RejectedEvent
 
 
 class ContractTimestampField(serializers.DateTimeField):
-    """Always ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
+    """Always ``YYYY-MM-DDTHH:MM:SS.mmmZ``. A null is answered by the serializer itself
+    (``Serializer.to_representation`` never hands None to a field)."""
 
-    def to_representation(self, value: Any) -> str | None:
-        return None if value is None else format_timestamp(value)
+    def to_representation(self, value: datetime) -> str:
+        return format_timestamp(value)
 
 
 EVENT_FIELDS = (
@@ -59,12 +61,18 @@ class EventSerializer(serializers.ModelSerializer):
     received_at = ContractTimestampField()
     source_id = serializers.IntegerField()
     properties = serializers.DictField(help_text="The event's own properties (Intempt data, Userpilot metadata).")
-    context = serializers.DictField(help_text="Every other field the producer sent, under its own name.")
     profile = serializers.SerializerMethodField(help_text="TrackHub's profile id once resolved, else null.")
 
     class Meta:
         model = Event
         fields = EVENT_FIELDS
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # Declared here, not as a class attribute: a class attribute named ``context`` reads
+        # (to type checkers) as replacing the serializer's own ``context``.
+        fields["context"] = serializers.DictField(help_text="Every other field the producer sent, under its own name.")
+        return fields
 
     def get_profile(self, event: Event) -> int | None:
         # Resolved for the whole page at once by the view (no query per event).

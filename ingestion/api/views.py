@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -10,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 
@@ -18,20 +20,20 @@ from ingestion.api.export import csv_stream, ndjson_stream
 from ingestion.api.filters import EventFilterSet, RejectedEventFilterSet
 from ingestion.api.pagination import KeysetCursorPagination
 from ingestion.api.serializers import EventSerializer, RejectedEventSerializer
+from ingestion.authentication import read_principal
 from ingestion.models import Event, RejectedEvent
 from profiles.selectors import profile_ids_for_identifiers
 
 
-class ProjectScopedMixin:
+class ProjectScopedMixin(generics.GenericAPIView):
     """Rows of the read token's project only."""
 
     model: type[Event] | type[RejectedEvent]
-    request: Request
 
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no token
             return self.model.objects.none()
-        return self.model.objects.filter(project_id=self.request.auth.project.id)
+        return self.model.objects.filter(project_id=read_principal(self.request).project.id)
 
 
 class EventPagination(KeysetCursorPagination):
@@ -61,7 +63,7 @@ class EventListView(ProjectScopedMixin, generics.ListAPIView):
             kwargs["context"] = {
                 **self.get_serializer_context(),
                 "profiles_by_identifier": profile_ids_for_identifiers(
-                    project_id=self.request.auth.project.id,
+                    project_id=read_principal(self.request).project.id,
                     identifiers={event.identity_key for event in page if event.identity_key},
                 ),
             }
@@ -84,11 +86,14 @@ class _JSONErrorsOnly(BaseContentNegotiation):
     """Exports answer errors (401, 400) as JSON whatever the client's Accept header says;
     the success body is a streaming response that bypasses DRF's renderers."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
-    def select_renderer(self, request: Request, renderers: list[BaseRenderer], format_suffix: Any = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class _EventExportView(ProjectScopedMixin, generics.GenericAPIView):
@@ -108,7 +113,7 @@ class _EventExportView(ProjectScopedMixin, generics.GenericAPIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
         response = StreamingHttpResponse(
-            self.stream(queryset, project_id=request.auth.project.id), content_type=self.content_type
+            self.stream(queryset, project_id=read_principal(request).project.id), content_type=self.content_type
         )
         response["Content-Disposition"] = f'attachment; filename="{self.filename}"'
         return response

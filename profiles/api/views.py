@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
@@ -12,19 +12,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ingestion.api.views import EventListView
-from ingestion.authentication import ReadPrincipal
+from ingestion.authentication import read_principal
 from profiles import selectors
 from profiles.api.filters import AccountFilterSet, ProfileFilterSet
 from profiles.api.serializers import AccountSerializer, ProfileSerializer
 from profiles.models import Account, Profile
 
 
-class ReadProjectMixin:
-    request: Any  # a DRF Request (typed loosely: View declares it as HttpRequest)
-
+class ReadProjectMixin(generics.GenericAPIView):
     def _project_id(self) -> int:
         """The read token's project (HasReadScope let only a ReadPrincipal in)."""
-        return cast(ReadPrincipal, self.request.auth).project.id
+        return read_principal(self.request).project.id
 
 
 class NewestFirstCursorPagination(CursorPagination):
