@@ -17,4 +17,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy .
 exec .venv/bin/pytest "$@"
