@@ -23,7 +23,6 @@ from ingestion.services import access_token_create, credential_revoke
 from profiles.models import IdentityWork
 from profiles.services import identity_work_process
 from tests.hardening.formats import READ_PATHS, event_specs, post, present_formats, response_json
-from tests.hardening.formats import wired as _wired
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +66,6 @@ def test_an_expired_read_token_is_refused_as_soon_as_it_expires(tenant):
     assert client.get("/api/v1/events/").status_code == 401
 
 
-@pytest.mark.skipif(not any(f.name == "thrivestack" for f in FORMATS), reason="thrivestack endpoint not wired")
 def test_an_expired_track_token_is_refused(client, tenant):
     fmt = next(f for f in FORMATS if f.name == "thrivestack")
     token, presented = access_token_create(
@@ -101,7 +99,6 @@ def test_another_projects_credentials_cannot_write(client, tenant, other_tenant,
         assert fmt.is_error(response_json(response))
 
 
-@pytest.mark.skipif(not any(f.name == "databuddy" for f in FORMATS), reason="databuddy endpoint not wired")
 def test_a_website_of_another_project_cannot_write_through_a_key(client, tenant, other_tenant):
     fmt = next(f for f in FORMATS if f.name == "databuddy")
 
@@ -148,7 +145,6 @@ def _resolved_ids(tenant, reader: APIClient) -> tuple[int | None, int | None]:
     return (profiles[0]["id"] if profiles else None), (accounts[0]["id"] if accounts else None)
 
 
-@pytest.mark.skipif(not _wired("/api/v1/profiles/"), reason="profiles API not wired")
 def test_another_projects_read_token_cannot_open_this_projects_profile_account_or_events(client, tenant, other_tenant):
     body = {"track": [{"name": "x", "payload": [{"userId": "secret-user", "accountId": "secret-account"}]}]}
     post(client, FORMATS[0], tenant, json.dumps(body))
@@ -204,7 +200,6 @@ def test_admin_login_form_refuses_a_post_without_a_csrf_token():
     assert response.status_code == 403
 
 
-@pytest.mark.skipif(not _wired("/dashboard/"), reason="dashboard not wired")
 def test_dashboard_requires_a_staff_login():
     user_model = get_user_model()
     user_model.objects.create_user("plain2", password="pw-plain-123456")
@@ -291,7 +286,6 @@ def test_the_api_key_is_scrubbed_from_any_log_message_and_traceback():
     assert output.count("apiKey=[scrubbed]") >= 2
 
 
-@pytest.mark.skipif(not _wired("/dashboard/"), reason="dashboard not wired")
 def test_dashboard_forms_refuse_a_post_without_a_csrf_token(client, tenant):
     post(client, FORMATS[0], tenant, b'{"track": [{"name": "x", "payload": [{}]}]}')
     rejected = RejectedEvent.objects.get(project=tenant.project)
