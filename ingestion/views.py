@@ -115,12 +115,6 @@ class TrackView(APIView):
                 status=429, message="Too many requests", kind="rate_limited", request_id=request_id,
                 headers={"Retry-After": wait},
             )  # fmt: skip
-        if isinstance(exc, OperationalError | InterfaceError):
-            logger.warning("database unavailable: %s", exc)
-            return self.adapter.error(
-                status=503, message="Service temporarily unavailable, retry later", kind="unavailable",
-                request_id=request_id, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
-            )  # fmt: skip
         if isinstance(exc, DataError):
             # Values PostgreSQL cannot store (a NUL character in a string, say).
             return self.adapter.error(
@@ -128,7 +122,12 @@ class TrackView(APIView):
                 request_id=request_id,
             )  # fmt: skip
         if isinstance(exc, DatabaseError):
-            logger.exception("database error on track request")
+            # Nothing was committed: the client may retry. A lost connection is expected
+            # during a restart; anything else deserves a traceback in the logs.
+            if isinstance(exc, OperationalError | InterfaceError):
+                logger.warning("database unavailable: %s", exc)
+            else:
+                logger.exception("database error on track request")
             return self.adapter.error(
                 status=503, message="Service temporarily unavailable, retry later", kind="unavailable",
                 request_id=request_id, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
