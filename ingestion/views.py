@@ -21,6 +21,7 @@ from ingestion.authentication import (
     TokenApiKeyAuthentication,
     TrackPrincipal,
     TrackTokenAuthentication,
+    track_principal,
 )
 from ingestion.body import body_read, json_decode
 from ingestion.formats.base import RequestProblem, WireFormatAdapter
@@ -47,7 +48,7 @@ class TrackView(APIView):
     adapter: ClassVar[WireFormatAdapter]
     permission_classes = [HasTrackCredential]
     # The body is read raw (see ``body_read``); DRF's parsers are never used.
-    parser_classes: ClassVar[list[Any]] = []
+    parser_classes = []
     throttle_classes = [CredentialRateThrottle]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -56,7 +57,8 @@ class TrackView(APIView):
             return  # a CORS preflight carries no credentials: the adapter answers it alone
         super().initial(request, *args, **kwargs)
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    # DRF's dispatch takes any HttpResponse from a handler; the stubs say Response only.
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         return self.adapter.preflight(request._request)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -68,7 +70,7 @@ class TrackView(APIView):
         return response
 
     def post(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        principal: TrackPrincipal = request.auth
+        principal = track_principal(request)
         received_at = timezone.now()
         body = body_read(request._request, limit=settings.TRACKHUB_MAX_BODY_BYTES)
         outcome = wire_document_ingest(
@@ -85,7 +87,8 @@ class TrackView(APIView):
             )  # fmt: skip
         return self.adapter.success(outcome, request_id=self.request_id)
 
-    def handle_exception(self, exc: Exception) -> HttpResponse:
+    # DRF's dispatch takes any HttpResponse from handle_exception; the stubs say Response only.
+    def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
         response = self._error_response(exc)
         principal = self.request.__dict__.get("_auth")
         source_id = principal.source.id if isinstance(principal, TrackPrincipal) else self.kwargs.get("source_id")
@@ -110,7 +113,7 @@ class TrackView(APIView):
         if isinstance(exc, exceptions.MethodNotAllowed):
             return self.adapter.error(status=405, message=str(exc.detail), kind="method", request_id=request_id)
         if isinstance(exc, exceptions.Throttled):
-            wait = str(int(exc.wait or 1))
+            wait = str(int(exc.wait or 1))  # type: ignore[attr-defined]  # DRF sets it; the stubs omit it
             return self.adapter.error(
                 status=429, message="Too many requests", kind="rate_limited", request_id=request_id,
                 headers={"Retry-After": wait},
