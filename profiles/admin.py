@@ -61,25 +61,24 @@ class AccountMembershipInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
 
-@admin.register(Profile)
-class ProfileAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class IdentityOwnerAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Profiles and accounts: the same columns, their own identities and memberships."""
+
     list_display = ("id", "project", "merged_into", "first_seen", "last_seen")
     list_filter = ("project",)
     search_fields = ("=id", "identities__value")
     list_select_related = ("project__organization",)
     readonly_fields = ("project", "merged_into", "attributes", "first_seen", "last_seen", "created_at", "updated_at")
     exclude = ("attribute_stamps",)
+
+
+@admin.register(Profile)
+class ProfileAdmin(IdentityOwnerAdmin):
     inlines = (IdentityInline, ProfileMembershipInline)
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "project", "merged_into", "first_seen", "last_seen")
-    list_filter = ("project",)
-    search_fields = ("=id", "identities__value")
-    list_select_related = ("project__organization",)
-    readonly_fields = ("project", "merged_into", "attributes", "first_seen", "last_seen", "created_at", "updated_at")
-    exclude = ("attribute_stamps",)
+class AccountAdmin(IdentityOwnerAdmin):
     inlines = (AccountIdentityInline, AccountMembershipInline)
 
 
