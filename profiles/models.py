@@ -44,20 +44,13 @@ class IdentityWork(models.Model):
         return f"identity work {self.pk} ({len(self.facts)} events)"
 
 
-class Profile(models.Model):
-    """One person in one project: a connected component of user identifiers.
-
-    ``attributes`` is the merged ``userAttributes``; ``attribute_stamps`` keeps, per key,
-    ``[timestamp_ms, event_id]`` of the event that set it, so the contract's rule (latest
-    timestamp wins, ties to the greater event id as a string) gives the same result in any
-    order.
-    """
+class IdentityOwner(models.Model):
+    """What profiles and accounts share: a connected component of identifiers in one
+    project, its merged attributes and the time span of its events. Each subclass adds
+    its own ``merged_into`` (the live survivor, set once it is merged away)."""
 
     id = models.BigAutoField(primary_key=True)
     project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
-    merged_into = models.ForeignKey(
-        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="merged_profiles"
-    )
     attributes = models.JSONField(default=dict, blank=True)
     attribute_stamps = models.JSONField(default=dict, blank=True)
     first_seen = models.DateTimeField()
@@ -66,12 +59,29 @@ class Profile(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.model_name} {self.pk}"
+
+
+class Profile(IdentityOwner):
+    """One person in one project: a connected component of user identifiers.
+
+    ``attributes`` is the merged ``userAttributes``; ``attribute_stamps`` keeps, per key,
+    ``[timestamp in microseconds, event_id]`` of the event that set it, so the contract's rule (latest
+    timestamp wins, ties to the greater event id as a string) gives the same result in any
+    order.
+    """
+
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="merged_profiles"
+    )
+
+    class Meta:
         indexes = [
             models.Index(fields=["project", "-last_seen"], name="profile_project_last_seen"),
         ]
-
-    def __str__(self) -> str:
-        return f"profile {self.pk}"
 
     @property
     def is_merged(self) -> bool:
@@ -95,28 +105,17 @@ class Identity(models.Model):
         return self.value
 
 
-class Account(models.Model):
+class Account(IdentityOwner):
     """One account (company, group) in one project: a connected component of account ids."""
 
-    id = models.BigAutoField(primary_key=True)
-    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
     merged_into = models.ForeignKey(
         "self", on_delete=models.CASCADE, null=True, blank=True, related_name="merged_accounts"
     )
-    attributes = models.JSONField(default=dict, blank=True)
-    attribute_stamps = models.JSONField(default=dict, blank=True)
-    first_seen = models.DateTimeField()
-    last_seen = models.DateTimeField()
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [
             models.Index(fields=["project", "-last_seen"], name="account_project_last_seen"),
         ]
-
-    def __str__(self) -> str:
-        return f"account {self.pk}"
 
     @property
     def is_merged(self) -> bool:
