@@ -22,7 +22,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncHour
+from rest_framework.exceptions import ValidationError
 
+from ingestion.api.pagination import Cursor, cursor_decode, cursor_encode, keyset_beyond
 from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent, Source
 
 # --- access ---------------------------------------------------------------------------------
@@ -219,26 +221,15 @@ def events_for_project(*, project_id: int) -> QuerySet[Event]:
     return Event.objects.filter(project_id=project_id).order_by("-timestamp", "-id")
 
 
-@dataclass(frozen=True)
-class Cursor:
-    """A keyset position: rows strictly older than (timestamp, id)."""
-
-    timestamp: datetime
-    id: int
-
-    def encode(self) -> str:
-        return f"{self.timestamp.astimezone(UTC).isoformat()}~{self.id}"
-
-    @classmethod
-    def decode(cls, text: str | None) -> Cursor | None:
-        if not text or "~" not in text:
-            return None
-        moment, _, row_id = text.rpartition("~")
-        try:
-            parsed = datetime.fromisoformat(moment)
-            return cls(timestamp=parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), id=int(row_id))
-        except ValueError:
-            return None
+def cursor_from_query(token: str | None) -> Cursor | None:
+    """The read API's opaque (time, id) cursor from a ``?before=`` value; None if absent
+    or not a cursor (a mangled link just shows the first page)."""
+    if not token:
+        return None
+    try:
+        return cursor_decode(token)
+    except ValidationError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -254,15 +245,13 @@ def keyset_page(*, rows: QuerySet, cursor: Cursor | None, size: int, time_field:
     OFFSET paging (and the COUNT(*) a numbered paginator needs) reads the whole table.
     """
     if cursor is not None:
-        rows = rows.filter(
-            Q(**{f"{time_field}__lt": cursor.timestamp}) | Q(**{time_field: cursor.timestamp, "id__lt": cursor.id})
-        )
+        rows = rows.filter(keyset_beyond(cursor, time_field=time_field, descending=True))
     page = list(rows[: size + 1])
     next_cursor = None
     if len(page) > size:
         page = page[:size]
         last = page[-1]
-        next_cursor = Cursor(timestamp=getattr(last, time_field), id=last.id).encode()
+        next_cursor = cursor_encode(Cursor(time=getattr(last, time_field), id=last.id, backwards=False))
     return KeysetPage(rows=page, next_cursor=next_cursor)
 
 

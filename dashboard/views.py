@@ -203,7 +203,7 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
         rows = None
     else:
         rows = filterset.qs if filterset.is_bound else selectors.events_for_project(project_id=project.id)
-        cursor = selectors.Cursor.decode(request.GET.get("before"))
+        cursor = selectors.cursor_from_query(request.GET.get("before"))
         page = selectors.keyset_page(rows=rows, cursor=cursor, size=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("before", None)
@@ -269,7 +269,7 @@ def event_detail(request: HttpRequest, project: Project, event_id: int) -> HttpR
 def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     include_replayed = request.GET.get("replayed") == "1"
     rows = selectors.rejected_events_for_project(project_id=project.id, include_replayed=include_replayed)
-    cursor = selectors.Cursor.decode(request.GET.get("before"))
+    cursor = selectors.cursor_from_query(request.GET.get("before"))
     page = selectors.keyset_page(
         rows=rows.select_related("source"), cursor=cursor, size=PAGE_SIZE, time_field="received_at"
     )
@@ -366,7 +366,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
         return redirect("dashboard:profile-detail", project_id=project.id, profile_id=detail.id)
     timeline = profile_selectors.profile_events(project_id=project.id, profile_id=detail.id)
     assert timeline is not None  # the profile exists
-    cursor = selectors.Cursor.decode(request.GET.get("before"))
+    cursor = selectors.cursor_from_query(request.GET.get("before"))
     page = selectors.keyset_page(rows=timeline.order_by("-timestamp", "-id"), cursor=cursor, size=PAGE_SIZE)
     return _render(
         request,

@@ -57,6 +57,13 @@ def cursor_decode(token: str) -> Cursor:
         raise ValidationError({"cursor": "Invalid cursor; use the next or previous link as given"}) from exc
 
 
+def keyset_beyond(cursor: Cursor, *, time_field: str, descending: bool) -> Q:
+    """Rows strictly after ``cursor`` in (time, id) order, read in that direction (a
+    row-value compare the (…, time, id) indexes answer). The dashboard pages with it too."""
+    op = "lt" if descending else "gt"
+    return Q(**{f"{time_field}__{op}": cursor.time}) | Q(**{time_field: cursor.time, f"id__{op}": cursor.id})
+
+
 class KeysetCursorPagination(BasePagination):
     """Pages ordered by (``time_field``, id), newest first unless ``ordering=<time_field>``.
 
@@ -161,11 +168,7 @@ class KeysetCursorPagination(BasePagination):
     # --- helpers ---------------------------------------------------------------------------
 
     def _beyond(self, cursor: Cursor, *, descending: bool) -> Q:
-        """Rows strictly after ``cursor`` when read in that direction (a row-value compare)."""
-        op = "lt" if descending else "gt"
-        return Q(**{f"{self.time_field}__{op}": cursor.time}) | Q(
-            **{self.time_field: cursor.time, f"id__{op}": cursor.id}
-        )
+        return keyset_beyond(cursor, time_field=self.time_field, descending=descending)
 
     def _position(self, row: Model, *, backwards: bool) -> Cursor:
         return Cursor(time=getattr(row, self.time_field), id=row.pk, backwards=backwards)
