@@ -20,6 +20,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from ingestion.authentication import ReadPrincipal, TrackPrincipal
+from trackhub.redis import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -33,26 +34,12 @@ class _Store:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._client: redis.Redis | None = None
-        self._client_url = ""
         self._local: dict[str, int] = {}
         self._last_warning = 0.0
 
-    def _redis(self) -> redis.Redis | None:
-        url = settings.REDIS_URL
-        if not url:
-            return None
-        if self._client is None or self._client_url != url:
-            # Short timeouts: a slow or dead Redis must not hold the request up.
-            self._client = redis.Redis.from_url(
-                url, socket_connect_timeout=0.25, socket_timeout=0.25, health_check_interval=30
-            )
-            self._client_url = url
-        return self._client
-
     def hit(self, key: str, window: int) -> int | None:
         """The count for ``key`` in this window after this hit; None if the store is down."""
-        client = self._redis()
+        client = redis_client()
         if client is None:
             with self._lock:
                 if len(self._local) > 100_000:  # old windows: keep memory bounded

@@ -34,6 +34,12 @@ class IdentityWork(models.Model):
             models.Index(
                 fields=["created_at"], name="identitywork_pending", condition=models.Q(processed_at__isnull=True)
             ),
+            # A project's drain reads its pending batches oldest first (``identity_work_drain``).
+            models.Index(
+                fields=["project_id", "id"],
+                name="identitywork_project_pending",
+                condition=models.Q(processed_at__isnull=True),
+            ),
             # For pruning done batches (``identity_work_prune``).
             models.Index(
                 fields=["processed_at"], name="identitywork_processed", condition=models.Q(processed_at__isnull=False)

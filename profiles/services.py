@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import redis
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -24,6 +27,7 @@ from profiles.models import (
     Profile,
     ProfileMerge,
 )
+from trackhub.redis import redis_client
 
 if TYPE_CHECKING:
     from ingestion.canonical import CanonicalEvent
@@ -79,23 +83,86 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
 
 def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -> None:
     """Record the identity work for newly stored events, inside the caller's transaction,
-    and queue one task for it once that transaction commits."""
+    and make sure a drain of the project's outbox is queued once that transaction commits."""
     facts = [f for f in (_event_facts(event) for event in events) if f is not None]
     if not facts:
         return
-    work = IdentityWork.objects.create(project_id=project_id, facts=facts)
+    with connection.cursor() as cursor:
+        # Raw SQL: the ORM's create() costs more per request than the insert itself.
+        cursor.execute(
+            "INSERT INTO profiles_identitywork (project_id, facts, created_at) VALUES (%s, %s::jsonb, %s)",
+            [project_id, orjson.dumps(facts).decode(), timezone.now()],
+        )
+    transaction.on_commit(lambda: identity_work_kick(project_id=project_id))
 
-    def enqueue() -> None:
-        from profiles.tasks import identity_work_process_task
 
-        # The broker being down must not fail the request: the sweep will pick the row up.
-        with contextlib.suppress(Exception):
-            identity_work_process_task.delay(work.id)
+# A project's "drain queued" flag in Redis: set by the first request that finds it unset
+# (SET NX), cleared by the drain as it starts. A request whose work was committed while the
+# flag was set needs no task of its own: the queued drain clears the flag before it reads
+# the outbox, so it sees that work. The flag expires in case its task is lost; the sweep
+# covers the gap.
+_KICK_KEY = "trackhub:identity:queued:{project_id}"
+_KICK_TTL_SECONDS = 60
 
-    transaction.on_commit(enqueue)
+
+def identity_work_kick(*, project_id: int) -> None:
+    """Queue a drain of the project's identity outbox unless one is queued already.
+
+    One Celery publish per drain cycle instead of one per request: under load most requests
+    cost one Redis round trip here. The drain starts after
+    ``TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS``, so a trickle of single-event requests is
+    resolved in one transaction rather than one each. Never fails the request: with Redis or the broker down
+    the work waits in the outbox for the sweep.
+    """
+    from profiles.tasks import identity_work_drain_task
+
+    client = redis_client()
+    try:
+        if client is not None and not client.set(
+            _KICK_KEY.format(project_id=project_id), 1, nx=True, ex=_KICK_TTL_SECONDS
+        ):
+            return
+    except redis.RedisError:
+        pass  # publish anyway: a spare drain is harmless
+    with contextlib.suppress(Exception):
+        identity_work_drain_task.apply_async((project_id,), countdown=settings.TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS)
 
 
 # --- identity work: the outbox consumer -------------------------------------------------------
+
+
+# Facts applied per transaction by a drain: big enough to amortize the lookups of a batch
+# (a backlog is resolved faster per event than a trickle), small enough to keep each
+# transaction, and the identity lock, short.
+DRAIN_FACTS_PER_TRANSACTION = 5000
+DRAIN_SECONDS = 30.0
+
+
+def identity_work_drain(*, project_id: int, max_seconds: float = DRAIN_SECONDS) -> int:
+    """Resolve the project's unprocessed identity work, oldest first, several recorded
+    batches per transaction, until none is left. Returns how many batches it did.
+
+    Clears the project's queued flag first (see ``identity_work_kick``), so work committed
+    after this point queues another drain. After ``max_seconds`` it queues a follow-up
+    drain and returns, to stay inside the task's time limit.
+    """
+    client = redis_client()
+    with contextlib.suppress(redis.RedisError):
+        if client is not None:
+            client.delete(_KICK_KEY.format(project_id=project_id))
+    deadline = time.monotonic() + max_seconds
+    done = 0
+    while True:
+        with transaction.atomic():
+            _project_lock(project_id=project_id)
+            pending = _work_pending(project_id=project_id)
+            if not pending:
+                return done
+            _work_apply(project_id=project_id, work=pending)
+        done += len(pending)
+        if time.monotonic() > deadline:
+            identity_work_kick(project_id=project_id)
+            return done
 
 
 def identity_work_process(*, work_id: int) -> bool:
@@ -117,25 +184,45 @@ def identity_work_process(*, work_id: int) -> bool:
         if project_id is None:
             return False
         # Re-read under the lock: another run of the same batch may have committed meanwhile.
-        work = IdentityWork.objects.filter(id=work_id, processed_at__isnull=True).first()
-        if work is None:
+        work = list(IdentityWork.objects.filter(id=work_id, processed_at__isnull=True).values_list("id", "facts"))
+        if not work:
             return False
-        _facts_apply(project_id=project_id, facts=work.facts)
-        work.processed_at = timezone.now()
-        work.save(update_fields=["processed_at"])
+        _work_apply(project_id=project_id, work=work)
     return True
 
 
-def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30), limit: int = 500) -> int:
-    """Process batches left unprocessed for ``older_than`` (broker down, message lost),
-    oldest first, at most ``limit``. Returns how many it did."""
+def _work_pending(*, project_id: int) -> list[tuple[int, list[dict[str, Any]]]]:
+    """The project's oldest unprocessed batches, up to about DRAIN_FACTS_PER_TRANSACTION
+    facts (at least one batch). Read under the project's lock: nobody else is applying them."""
+    rows = IdentityWork.objects.filter(project_id=project_id, processed_at__isnull=True).order_by("id")
+    taken: list[tuple[int, list[dict[str, Any]]]] = []
+    facts = 0
+    # Batches hold at most TRACKHUB_MAX_EVENTS_PER_REQUEST facts; read a bounded number of rows.
+    for work_id, work_facts in rows.values_list("id", "facts")[:200]:
+        if taken and facts + len(work_facts) > DRAIN_FACTS_PER_TRANSACTION:
+            break
+        taken.append((work_id, work_facts))
+        facts += len(work_facts)
+    return taken
+
+
+def _work_apply(*, project_id: int, work: Sequence[tuple[int, list[dict[str, Any]]]]) -> None:
+    """Apply the batches' facts together and mark them done (caller holds the lock).
+    Applying them together is the same as one by one: the rules are order-independent."""
+    _facts_apply(project_id=project_id, facts=[fact for _, facts in work for fact in facts])
+    IdentityWork.objects.filter(id__in=[work_id for work_id, _ in work]).update(processed_at=timezone.now())
+
+
+def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> int:
+    """Drain every project that has work left unprocessed for ``older_than`` (broker down,
+    message lost). Returns how many batches it did."""
     cutoff = timezone.now() - older_than
-    work_ids = list(
+    project_ids = (
         IdentityWork.objects.filter(processed_at__isnull=True, created_at__lte=cutoff)
-        .order_by("created_at", "id")
-        .values_list("id", flat=True)[:limit]
+        .values_list("project_id", flat=True)
+        .distinct()
     )
-    return sum(identity_work_process(work_id=work_id) for work_id in work_ids)
+    return sum(identity_work_drain(project_id=project_id) for project_id in sorted(project_ids))
 
 
 def identity_work_prune(*, older_than: timedelta = timedelta(days=7), limit: int = 10_000) -> int:
@@ -161,6 +248,16 @@ def _project_identity_lock(*, work_id: int) -> int | None:
         )
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def _project_lock(*, project_id: int) -> None:
+    """Take the project's identity lock (see ``identity_work_process``)."""
+    if connection.vendor != "postgresql":
+        return  # SQLite serializes every write transaction anyway
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, (%s::bigint %% 2147483648)::int)", [IDENTITY_LOCK_SPACE, project_id]
+        )
 
 
 # --- applying facts ---------------------------------------------------------------------------
@@ -243,8 +340,45 @@ class _UnionFind:
         return root_a, root_b
 
 
+def _facts_collapse(facts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The facts that matter, in their order. Events naming the same identifiers and no
+    attributes differ only in time, so of each such group only the first (it may be the
+    event that joins two profiles, kept in the merge history) and those with the earliest
+    and latest timestamps (first and last seen) change the outcome. A busy user's hundred
+    events in a drain cost one fact instead of a hundred. Groups naming a placeholder are
+    kept whole: each of their events gets its own warning."""
+    wanted: set[int] = set()
+    # identifiers -> [first, earliest, latest] positions, or None for a placeholder group
+    groups: dict[tuple[Any, ...], list[int] | None] = {}
+    for position, fact in enumerate(facts):
+        if "user_attributes" in fact or "account_attributes" in fact:
+            wanted.add(position)
+            continue
+        key = tuple(fact.get(name) for name in _IDENTIFIER_FIELDS)
+        if key not in groups:
+            placeholder = any(isinstance(value, str) and is_placeholder(value) for value in key)
+            groups[key] = None if placeholder else [position, position, position]
+            wanted.add(position)
+            continue
+        group = groups[key]
+        if group is None:
+            wanted.add(position)
+        elif fact["ts_us"] < facts[group[1]]["ts_us"]:
+            group[1] = position
+        elif fact["ts_us"] > facts[group[2]]["ts_us"]:
+            group[2] = position
+    for group in groups.values():
+        if group is not None:
+            wanted.update(group)
+    return [facts[position] for position in sorted(wanted)]
+
+
+_IDENTIFIER_FIELDS = (*USER_FIELDS, *ACCOUNT_FIELDS)
+
+
 def _facts_apply(*, project_id: int, facts: Sequence[dict[str, Any]]) -> None:
     """Apply one batch of event facts (caller holds the project's identity lock)."""
+    facts = _facts_collapse(facts)
     links: list[_EventLinks] = []
     warnings: list[IngestionWarning] = []
     for fact in facts:
@@ -327,7 +461,9 @@ def _resolve(
 ) -> dict[str, int]:
     """Union the batch's identifiers with what exists; merge, create, fold attributes.
     Returns the live owner id of every identifier in the batch."""
-    values = {value for link in links for value in values_of(link)}
+    # In order of first appearance: new owners are created (and numbered) in the order
+    # their events came, so the survivor of a later merge is the one seen first.
+    values = list(dict.fromkeys(value for link in links for value in values_of(link)))
     if not values:
         return {}
     existing: dict[str, int] = dict(

@@ -16,8 +16,9 @@ from profiles import services
     time_limit=120,
     soft_time_limit=100,
 )
-def identity_work_process_task(work_id: int) -> None:
-    services.identity_work_process(work_id=work_id)
+def identity_work_drain_task(project_id: int) -> int:
+    """Queued by ``services.identity_work_kick``; drains within DRAIN_SECONDS (< the limits)."""
+    return services.identity_work_drain(project_id=project_id)
 
 
 @shared_task(

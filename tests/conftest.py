@@ -11,8 +11,20 @@ from rest_framework.test import APIClient
 
 from ingestion.models import Project, Source
 from ingestion.services import access_token_create, api_key_create, source_provision
+from trackhub.redis import redis_client
 
 _source_ids = itertools.count(1001)
+
+
+@pytest.fixture(autouse=True)
+def identity_queued_flags_cleared() -> None:
+    """Forget "a drain is queued" flags left in the test Redis by earlier tests: project
+    ids repeat across runs, and a stale flag would hold back a new project's drain."""
+    client = redis_client()
+    if client is not None:
+        keys = list(client.scan_iter("trackhub:identity:queued:*"))
+        if keys:
+            client.delete(*keys)
 
 
 @dataclass

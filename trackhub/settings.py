@@ -43,6 +43,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from exc
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from exc
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -178,6 +188,9 @@ TRACKHUB_MAX_BODY_BYTES = 2 * 1024 * 1024
 # partition (PostgreSQL); 0 keeps them forever. Dedupe keys are kept regardless.
 TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0)
 TRACKHUB_EVENT_PARTITIONS_AHEAD = 3  # months of partitions kept created ahead
+# How long a queued identity drain waits before it starts, so that the work of every
+# request arriving meanwhile is resolved in one transaction (see profiles.services).
+TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = env_float("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", 0.25)
 TRACKHUB_METRICS_ALLOW = env_list("TRACKHUB_METRICS_ALLOW", [])  # CIDR networks besides loopback
 # prometheus_client reads it itself; gunicorn.conf.py sets it (see docs/hardening.md).
 PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")

@@ -1,0 +1,109 @@
+"""The identity outbox's drain: one queued task per project at a time, many batches per
+transaction, and repeated identifiers resolved once without changing the outcome."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from profiles.models import IdentityWork, IngestionWarning
+from profiles.services import identity_work_drain, identity_work_kick
+from tests.profiles.conftest import intempt_post
+from trackhub.redis import redis_client
+
+pytestmark = pytest.mark.django_db
+
+QUEUE = "celery"  # Celery's default queue: a list in the test broker's Redis database
+
+
+def queued_messages() -> int:
+    client = redis_client()
+    assert client is not None, "the suite runs against Redis"
+    return int(client.llen(QUEUE))
+
+
+def queued_flag(project_id: int) -> bool:
+    client = redis_client()
+    assert client is not None
+    return bool(client.exists(f"trackhub:identity:queued:{project_id}"))
+
+
+@pytest.fixture
+def empty_queue() -> None:
+    client = redis_client()
+    assert client is not None
+    client.delete(QUEUE)
+
+
+def test_second_kick_while_a_drain_is_queued_publishes_nothing(tenant, empty_queue):
+    assert settings.REDIS_URL
+
+    identity_work_kick(project_id=tenant.project.id)
+    identity_work_kick(project_id=tenant.project.id)
+
+    assert queued_messages() == 1
+    assert queued_flag(tenant.project.id)
+
+
+def test_drain_clears_the_flag_so_later_work_queues_a_new_drain(tenant, empty_queue):
+    identity_work_kick(project_id=tenant.project.id)
+
+    identity_work_drain(project_id=tenant.project.id)
+    identity_work_kick(project_id=tenant.project.id)
+
+    assert queued_messages() == 2
+
+
+def test_requests_queue_one_drain_that_resolves_all_their_batches(
+    client, tenant, read_client, empty_queue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # each request's commit kicks
+        intempt_post(client, tenant, {"eventId": "e1", "userId": "a", "timestamp": 1_000})
+        intempt_post(client, tenant, {"eventId": "e2", "userId": "b", "timestamp": 2_000})
+        intempt_post(client, tenant, {"eventId": "e3", "userId": "a", "anotherUserId": "b", "timestamp": 3_000})
+
+    assert queued_messages() == 1
+    assert identity_work_drain(project_id=tenant.project.id) == 3
+    assert not IdentityWork.objects.filter(processed_at__isnull=True).exists()
+    (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
+    assert profile["identifiers"] == ["a", "b"]
+
+
+def test_many_events_of_one_user_keep_the_earliest_and_latest_as_first_and_last_seen(client, tenant, read_client):
+    timestamps = [5_000, 1_000, 9_000, 7_000, 3_000]
+    intempt_post(
+        client, tenant, *({"eventId": f"e{i}", "userId": "a", "timestamp": ts} for i, ts in enumerate(timestamps))
+    )
+
+    identity_work_drain(project_id=tenant.project.id)
+
+    (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
+    assert (profile["first_seen"], profile["last_seen"]) == ("1970-01-01T00:00:01.000Z", "1970-01-01T00:00:09.000Z")
+
+
+def test_repeated_identifiers_still_merge_on_the_event_that_links_them(client, tenant, read_client):
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "e1", "userId": "a", "timestamp": 1_000},
+        {"eventId": "e2", "userId": "a", "timestamp": 2_000},
+        {"eventId": "e3", "userId": "b", "timestamp": 3_000},
+        {"eventId": "e4", "userId": "a", "anotherUserId": "b", "timestamp": 4_000},
+        {"eventId": "e5", "userId": "a", "anotherUserId": "b", "timestamp": 5_000},
+    )
+
+    identity_work_drain(project_id=tenant.project.id)
+
+    (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
+    assert profile["identifiers"] == ["a", "b"]
+    assert (profile["first_seen"], profile["last_seen"]) == ("1970-01-01T00:00:01.000Z", "1970-01-01T00:00:05.000Z")
+
+
+def test_every_event_of_a_repeated_placeholder_gets_its_warning(client, tenant):
+    intempt_post(
+        client, tenant, *({"eventId": f"e{i}", "userId": "undefined", "timestamp": 1_000 + i} for i in range(4))
+    )
+
+    identity_work_drain(project_id=tenant.project.id)
+
+    assert sorted(IngestionWarning.objects.values_list("event_id", flat=True)) == ["e0", "e1", "e2", "e3"]
