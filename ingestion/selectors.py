@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from ingestion.credentials import credential_split, secret_matches
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
+from trackhub.db import prepared_cursor
 
 
 def _columns(model: type[Model], alias: str) -> tuple[list[str], str]:
@@ -72,7 +73,7 @@ def api_key_verify(*, presented: str) -> ApiKey | None:
     parts = credential_split(presented)
     if parts is None:
         return None
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_API_KEY_SQL, [parts.identifier])
         row = cursor.fetchone()
     if row is None:

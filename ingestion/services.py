@@ -21,6 +21,7 @@ from ingestion.formats import adapter_for
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from profiles.services import event_identity_key, identity_work_record
+from trackhub.db import prepared_cursor
 
 # last_used_at is a hint for staff, not an audit log: write it at most this often, so
 # the hot path does not update the credential row on every request.
@@ -366,7 +367,7 @@ def _events_insert(
         return []
     if connection.vendor != "postgresql":
         return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _PG_LEDGER_INSERT,
             [source.project_id, [event.name for event in events], [event.event_id for event in events]],
@@ -379,9 +380,8 @@ def _events_insert(
                 new_keys.remove(key)  # a key repeated within one request is new only once
                 new_events.append(event)
         if new_events:
-            # cursor.copy reaches psycopg directly: map its errors (a NUL in a string,
-            # say) to Django's, as execute does, so the view answers them as a 400.
-            with connection.wrap_database_errors, cursor.copy(_PG_EVENT_COPY) as copy:
+            # Errors (a NUL in a string, say) come as Django's: the view answers a 400.
+            with cursor.copy(_PG_EVENT_COPY) as copy:
                 for event in new_events:
                     copy.write_row((source.project_id, source.id, wire_format, received_at, *_event_row(event)))
     return new_events

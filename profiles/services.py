@@ -27,6 +27,7 @@ from profiles.models import (
     Profile,
     ProfileMerge,
 )
+from trackhub.db import prepared_cursor
 from trackhub.redis import redis_client
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -
     facts = [f for f in (_event_facts(event) for event in events) if f is not None]
     if not facts:
         return
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         # Raw SQL: the ORM's create() costs more per request than the insert itself.
         cursor.execute(
             "INSERT INTO profiles_identitywork (project_id, facts, created_at) VALUES (%s, %s::jsonb, %s)",

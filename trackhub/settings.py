@@ -139,6 +139,13 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The track path's few statements run on server-side-binding cursors
+    # (``trackhub.db.prepared_cursor``), which psycopg prepares after this many runs on a
+    # connection: PostgreSQL then skips parsing and planning them. Set 0 behind a pooler
+    # that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
+    threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = threshold if threshold > 0 else None
 if os.environ.get("TRACKHUB_TEST_DB_NAME"):
     # Lets several checkouts run their suites side by side on one PostgreSQL.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TRACKHUB_TEST_DB_NAME"]}
