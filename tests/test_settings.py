@@ -60,3 +60,21 @@ def test_redis_url_defaults_to_the_broker():
     )
 
     assert result.stdout.strip() == "('redis://127.0.0.1:6379/3',)"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, "5"), ("0", "None"), ("20", "20")])
+def test_prepare_threshold_from_the_environment(raw, expected):
+    env = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "DJANGO_SECRET_KEY": "s"}
+    if raw is not None:
+        env["DATABASE_PREPARE_THRESHOLD"] = raw
+
+    result = settings_value(env, "settings.DATABASES['default']['OPTIONS']['prepare_threshold']")
+
+    assert result.stdout.strip() == f"({expected},)", result.stderr
+
+
+def test_identity_drain_delay_must_be_a_number():
+    result = settings_value({"TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS": "soon"}, "1")
+
+    assert result.returncode != 0
+    assert "TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS must be a number" in result.stderr
