@@ -151,11 +151,29 @@ class Event(models.Model):
             models.Index(fields=["project", "-timestamp", "-id"], name="event_project_time"),
             models.Index(fields=["project", "name", "-timestamp"], name="event_project_name_time"),
             models.Index(fields=["project", "source", "-timestamp"], name="event_project_source_time"),
-            models.Index(fields=["project", "identity_key", "-timestamp"], name="event_project_identity"),
             # With the time, so a filtered first page reads its rows in order and stops.
-            models.Index(fields=["project", "user_id", "-timestamp"], name="event_project_user"),
-            models.Index(fields=["project", "account_id", "-timestamp"], name="event_project_account"),
-            models.Index(fields=["project", "session_id", "-timestamp"], name="event_project_session"),
+            # Partial: these identifiers are often absent, and every index an event enters
+            # costs the write path database CPU; they are only ever searched by value.
+            models.Index(
+                fields=["project", "identity_key", "-timestamp"],
+                name="event_project_identity",
+                condition=models.Q(identity_key__isnull=False),
+            ),
+            models.Index(
+                fields=["project", "user_id", "-timestamp"],
+                name="event_project_user",
+                condition=models.Q(user_id__isnull=False),
+            ),
+            models.Index(
+                fields=["project", "account_id", "-timestamp"],
+                name="event_project_account",
+                condition=models.Q(account_id__isnull=False),
+            ),
+            models.Index(
+                fields=["project", "session_id", "-timestamp"],
+                name="event_project_session",
+                condition=models.Q(session_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
