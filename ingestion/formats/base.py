@@ -45,14 +45,17 @@ class IngestOutcome:
         return self.accepted - self.stored
 
 
-@dataclass(frozen=True)
 class WireEvent:
-    """One event as it arrived: where it sits in the body and its raw JSON value."""
+    """One event as it arrived: where it sits in the body and its raw JSON value.
+    (A slotted class: one is made per event, and a frozen dataclass costs several times more.)"""
 
-    index: str | int
-    raw: Any
-    replay_payload: Any  # the smallest fragment of the format that carries just this event
-    group_name: Any = None  # Intempt: the name of the track[] group it came in
+    __slots__ = ("group_name", "index", "raw", "replay_payload")
+
+    def __init__(self, index: str | int, raw: Any, replay_payload: Any, group_name: Any = None) -> None:
+        self.index = index
+        self.raw = raw
+        self.replay_payload = replay_payload  # the smallest fragment of the format that carries just this event
+        self.group_name = group_name  # Intempt: the name of the track[] group it came in
 
 
 @dataclass(frozen=True)
