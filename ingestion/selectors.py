@@ -15,56 +15,73 @@ from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, 
 from trackhub.db import prepared_cursor
 
 
-def _columns(model: type[Model], alias: str) -> tuple[list[str], str]:
-    attnames = [field.attname for field in model._meta.concrete_fields]
-    return attnames, ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+def _columns(model: type[Model], alias: str) -> str:
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
 
-# The track hot path resolves an API key on every request. Compiling the equivalent
-# select_related queryset costs more CPU than the query itself, so the SQL is built once
-# from the models' fields (it follows them when fields are added) and the instances are
-# made with ``from_db``, linked as select_related would link them.
-_API_KEY_PARTS = [
-    (model, *_columns(model, alias))
-    for model, alias in ((ApiKey, "k"), (Source, "s"), (Project, "p"), (Organization, "o"))
-]
-_API_KEY_SQL = (
-    f"SELECT {', '.join(part[2] for part in _API_KEY_PARTS)} "
-    "FROM ingestion_apikey k JOIN ingestion_source s ON s.id = k.source_id "
-    "JOIN ingestion_project p ON p.id = s.project_id JOIN ingestion_organization o ON o.id = p.organization_id "
-    "WHERE k.identifier = %s AND k.revoked_at IS NULL LIMIT 1"
-)
-_API_KEY_ATTNAMES: dict[type[Model], list[str]] = {model: attnames for model, attnames, _ in _API_KEY_PARTS}
+class _JoinedLookup:
+    """One credential row with its tenant rows, fetched by one indexed query and built into
+    model instances as ``select_related`` would build them.
 
+    The track path resolves a credential on every request, and compiling the equivalent
+    queryset costs more CPU than the query itself; so the SQL is built once from the
+    models' fields (it follows them when fields are added), runs as a prepared statement
+    (``prepared_cursor``), and its values go through the fields' own converters.
+    """
 
-_converters: dict[str, list[list[tuple[Any, Any]]]] = {}
+    def __init__(self, parts: list[tuple[type[Model], str]], joins: str, where: str) -> None:
+        self.parts = parts
+        self.sql = f"SELECT {', '.join(_columns(model, alias) for model, alias in parts)} {joins} WHERE {where} LIMIT 1"
+        self._converters: dict[str, list[list[tuple[Any, Any]]]] = {}
 
+    def fetch(self, *params: Any) -> list[Any] | None:
+        """One instance per part (None for a LEFT JOINed row that is absent), or None."""
+        with prepared_cursor() as cursor:
+            cursor.execute(self.sql, list(params))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        instances: list[Any] = []
+        values = iter(row)
+        for (model, _), fields in zip(self.parts, self._field_converters(), strict=True):
+            converted = []
+            for (column, converters), value in zip(fields, values, strict=False):
+                for converter in converters:
+                    value = converter(value, column, connection)
+                converted.append(value)
+            attnames = [field.attname for field in model._meta.concrete_fields]
+            instances.append(None if converted[0] is None else model.from_db(connection.alias, attnames, converted))
+        return instances
 
-def _row_convert(row: tuple[Any, ...]) -> list[list[Any]]:
-    """The row split per model, each value turned into what the ORM would give (JSON
-    decoded, SQLite datetimes parsed); the converters are looked up once per backend."""
-    if connection.vendor not in _converters:
-        _converters[connection.vendor] = [
-            [
-                (field.get_col(model._meta.db_table), converters)
-                for field in model._meta.concrete_fields
-                for converters in [
-                    connection.ops.get_db_converters(field.get_col(model._meta.db_table))
-                    + field.get_db_converters(connection)
+    def _field_converters(self) -> list[list[tuple[Any, Any]]]:
+        """Per part, each column with its converters (JSON decoding, SQLite datetimes...),
+        looked up once per database backend."""
+        if connection.vendor not in self._converters:
+            self._converters[connection.vendor] = [
+                [
+                    (column, connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+                    for field in model._meta.concrete_fields
+                    for column in [field.get_col(model._meta.db_table)]
                 ]
+                for model, _ in self.parts
             ]
-            for model, _, _ in _API_KEY_PARTS
-        ]
-    parts = []
-    values = iter(row)
-    for fields in _converters[connection.vendor]:
-        part = []
-        for (column, converters), value in zip(fields, values, strict=False):
-            for converter in converters:
-                value = converter(value, column, connection)
-            part.append(value)
-        parts.append(part)
-    return parts
+        return self._converters[connection.vendor]
+
+
+_TENANT_JOINS = (
+    "JOIN ingestion_project p ON p.id = s.project_id JOIN ingestion_organization o ON o.id = p.organization_id"
+)
+_API_KEY_LOOKUP = _JoinedLookup(
+    [(ApiKey, "k"), (Source, "s"), (Project, "p"), (Organization, "o")],
+    f"FROM ingestion_apikey k JOIN ingestion_source s ON s.id = k.source_id {_TENANT_JOINS}",
+    "k.identifier = %s AND k.revoked_at IS NULL",
+)
+_ACCESS_TOKEN_LOOKUP = _JoinedLookup(
+    [(AccessToken, "t"), (Project, "p"), (Organization, "o"), (Source, "s")],
+    "FROM ingestion_accesstoken t JOIN ingestion_project p ON p.id = t.project_id "
+    "JOIN ingestion_organization o ON o.id = p.organization_id LEFT JOIN ingestion_source s ON s.id = t.source_id",
+    "t.identifier = %s AND t.revoked_at IS NULL",
+)
 
 
 def api_key_verify(*, presented: str) -> ApiKey | None:
@@ -73,38 +90,37 @@ def api_key_verify(*, presented: str) -> ApiKey | None:
     parts = credential_split(presented)
     if parts is None:
         return None
-    with prepared_cursor() as cursor:
-        cursor.execute(_API_KEY_SQL, [parts.identifier])
-        row = cursor.fetchone()
-    if row is None:
+    found = _API_KEY_LOOKUP.fetch(parts.identifier)
+    if found is None:
         return None
-    key_values, source_values, project_values, organization_values = _row_convert(row)
-    key = ApiKey.from_db(connection.alias, _API_KEY_ATTNAMES[ApiKey], key_values)
-    source = Source.from_db(connection.alias, _API_KEY_ATTNAMES[Source], source_values)
-    project = Project.from_db(connection.alias, _API_KEY_ATTNAMES[Project], project_values)
-    organization = Organization.from_db(connection.alias, _API_KEY_ATTNAMES[Organization], organization_values)
+    key, source, project, organization = found
+    if not secret_matches(parts.secret, key.secret_hash):
+        return None
     project.organization = organization
     source.project = project
     key.source = source
-    if not secret_matches(parts.secret, key.secret_hash):
-        return None
     return key
 
 
 def access_token_verify(*, presented: str) -> AccessToken | None:
-    """The live (not revoked, not expired) access token for ``presented``; else None."""
+    """The live (not revoked, not expired) access token for ``presented``, with its project,
+    organization and source if it has one (one indexed query); else None."""
     parts = credential_split(presented)
     if parts is None:
         return None
-    token = (
-        AccessToken.objects.select_related("project__organization", "source")
-        .filter(identifier=parts.identifier, revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or not secret_matches(parts.secret, token.secret_hash):
+    found = _ACCESS_TOKEN_LOOKUP.fetch(parts.identifier)
+    if found is None:
+        return None
+    token, project, organization, source = found
+    if not secret_matches(parts.secret, token.secret_hash):
         return None
     if token.expires_at is not None and token.expires_at <= timezone.now():
         return None
+    project.organization = organization
+    token.project = project
+    if source is not None:
+        source.project = project
+    token.source = source
     return token
 
 

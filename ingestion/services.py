@@ -354,7 +354,7 @@ _INSERT_COLUMNS = (
 # uncommitted key, then skips it). The keys go in sorted, so two overlapping batches
 # lock them in the same order and cannot deadlock; a key repeated within the request is
 # returned once.
-_PG_LEDGER_INSERT = """
+PG_LEDGER_INSERT = """
 INSERT INTO ingestion_eventkey (project_id, name, event_id)
 SELECT %s, t.name, t.event_id FROM unnest(%s::text[], %s::text[]) AS t(name, event_id)
 ORDER BY t.name, t.event_id
@@ -383,7 +383,7 @@ def _events_insert(
         return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
     with prepared_cursor() as cursor:
         cursor.execute(
-            _PG_LEDGER_INSERT,
+            PG_LEDGER_INSERT,
             [source.project_id, [event.name for event in events], [event.event_id for event in events]],
         )
         new_keys = set(cursor.fetchall())

@@ -10,6 +10,7 @@ from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import exceptions
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -50,6 +51,11 @@ class TrackView(APIView):
     # The body is read raw (see ``body_read``); DRF's parsers are never used.
     parser_classes = []
     throttle_classes = [CredentialRateThrottle]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
+        # Every answer is JSON written by the adapter (``json_response``), never rendered
+        # by DRF: skip negotiating a renderer on each request.
+        return JSONRenderer(), JSONRenderer.media_type
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         self.request_id = new_request_id()
