@@ -2,9 +2,9 @@
 
 Closed loop (``rate=None``): each client sends its next request as soon as the previous
 one is answered, which finds the maximum rate. Open loop (``rate`` requests/s shared by
-the clients): requests are sent on a fixed schedule, which measures latency at a given
-load. Gunicorn's sync workers close the connection after each response; http.client
-reconnects transparently, so that cost is part of every figure, as it would be for a
+the clients): requests are sent on a fixed schedule, evenly spaced across the clients,
+which measures latency at a given load. Gunicorn's sync workers close the connection
+after each response; http.client reconnects transparently, so that cost is part of every figure, as it would be for a
 producer talking to sync workers directly.
 """
 
@@ -63,13 +63,15 @@ class Target:
     body: Callable[[int, int], bytes]
 
 
-def _client(target: Target, client: int, start_at: float, duration: float, interval: float | None) -> ClientResult:
+def _client(
+    target: Target, client: int, start_at: float, duration: float, interval: float | None, offset: float
+) -> ClientResult:
     result = ClientResult()
     conn = http.client.HTTPConnection(target.host, target.port, timeout=30)
     headers = {"Content-Type": "application/json", **target.headers}
     end = start_at + duration
     number = 0
-    next_send = start_at
+    next_send = start_at + offset
     while time.time() < start_at:
         time.sleep(0.001)
     while True:
@@ -114,9 +116,12 @@ def load_run(target: Target, *, clients: int, duration: float, rate: float | Non
     """Run ``clients`` processes against ``target`` for ``duration`` seconds."""
     start_at = time.time() + 0.3
     interval = clients / rate if rate else None
+    # Open loop: client n sends at n/clients of the interval, so the requests arrive evenly
+    # spaced at ``rate`` rather than in bursts of ``clients`` at once.
+    offsets = [n * interval / clients if interval else 0.0 for n in range(clients)]
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(clients) as pool:
-        parts = pool.map(_run_client, [(target, n, start_at, duration, interval) for n in range(clients)])
+        parts = pool.map(_run_client, [(target, n, start_at, duration, interval, offsets[n]) for n in range(clients)])
     return LoadResult(
         duration=duration,
         ok=sum(p.ok for p in parts),
