@@ -4,8 +4,8 @@ Closed loop (``rate=None``): each client sends its next request as soon as the p
 one is answered, which finds the maximum rate. Open loop (``rate`` requests/s shared by
 the clients): requests are sent on a fixed schedule, evenly spaced across the clients,
 which measures latency at a given load. Gunicorn's sync workers close the connection
-after each response; http.client reconnects transparently, so that cost is part of every figure, as it would be for a
-producer talking to sync workers directly.
+after each response; http.client reconnects transparently, so that cost is part of every
+figure, as it would be for a producer talking to sync workers directly.
 """
 
 from __future__ import annotations
