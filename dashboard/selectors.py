@@ -75,6 +75,14 @@ class ProjectActivity:
     names_30d: dict[str, int]
     sources_24h: dict[int, int]
     sources_30d: dict[int, int]
+    # True for a big project's very first view: nothing is counted yet, a worker is on it.
+    pending: bool = False
+
+    @classmethod
+    def counting(cls, *, project_id: int, now: datetime) -> ProjectActivity:
+        """Empty charts, marked pending, for the view that queued the first count."""
+        empty: dict[Any, int] = {}
+        return cls(project_id, now, _floor_hour(now), empty, empty, empty, empty, empty, empty, pending=True)
 
     def hourly(self, *, hours: int) -> list[tuple[datetime, int]]:
         first = self.last_hour - timedelta(hours=hours - 1)
@@ -97,11 +105,16 @@ class ProjectActivity:
         return sorted(totals.items(), key=lambda item: (-item[1], str(item[0])))[:limit]
 
 
+def _activity_start(now: datetime) -> datetime:
+    """The first hour the charts count: midnight UTC, ACTIVITY_DAYS - 1 days ago."""
+    return _floor_day(now) - timedelta(days=ACTIVITY_DAYS - 1)
+
+
 def project_activity_compute(*, project_id: int, now: datetime) -> ProjectActivity:
     """One grouped pass over the project's last 30 days of events (bounded by the
     (project, -timestamp) index), stored in the cache for the pages to read."""
     last_hour = _floor_hour(now)
-    first_hour = _floor_day(now) - timedelta(days=ACTIVITY_DAYS - 1)
+    first_hour = _activity_start(now)
     day_start = last_hour - timedelta(hours=23)
     rows = (
         Event.objects.filter(
@@ -144,29 +157,49 @@ def project_activity_compute(*, project_id: int, now: datetime) -> ProjectActivi
 
 
 def _activity_key(project_id: int) -> str:
-    return f"dashboard:activity:v2:{project_id}"
+    return f"dashboard:activity:v3:{project_id}"
 
 
 def project_activity(*, project_id: int, now: datetime) -> ProjectActivity:
     """The project's activity, from the cache when there is a copy.
 
     Stale-while-revalidate: a copy older than ACTIVITY_FRESH is still served (the page
-    says when it was counted) and one refresh is queued for a worker (``cache.add`` makes
-    it one per minute however many views), so a project with a million events is never
-    recounted inside a request; only a project's very first view pays for the count.
+    says when it was counted) and one refresh is queued for a worker, so a project with
+    millions of events is never counted inside a request.
     """
     activity: ProjectActivity | None = cache.get(_activity_key(project_id))
     if activity is None:
+        # No copy yet. A small project is counted here; a big one would hold the page for
+        # seconds (about 1 s per million events), so its first view queues the count and
+        # says so, and the charts appear on a reload a few seconds later.
+        if _events_since_at_least(project_id=project_id, since=_activity_start(now), count=ACTIVITY_INLINE_LIMIT):
+            _activity_refresh_queue(project_id=project_id)
+            return ProjectActivity.counting(project_id=project_id, now=now)
         return project_activity_compute(project_id=project_id, now=now)
-    if now - activity.computed_at > ACTIVITY_FRESH and cache.add(
-        f"{_activity_key(project_id)}:refreshing", 1, int(ACTIVITY_FRESH.total_seconds())
-    ):
+    if now - activity.computed_at > ACTIVITY_FRESH:
+        _activity_refresh_queue(project_id=project_id)
+    return activity
+
+
+# Events in the 30-day window up to which a first view counts them itself (a few tens of
+# milliseconds); past it the count is left to a worker.
+ACTIVITY_INLINE_LIMIT = 50_000
+
+
+def _events_since_at_least(*, project_id: int, since: datetime, count: int) -> bool:
+    """Whether the project has ``count`` events since ``since``: reads at most that many
+    index entries, however many there are."""
+    return Event.objects.filter(project_id=project_id, timestamp__gte=since)[:count].count() >= count
+
+
+def _activity_refresh_queue(*, project_id: int) -> None:
+    """Queue one recount for a worker (``cache.add`` makes it one per minute however many
+    views ask). A broker outage must not break the page: what there is is still shown."""
+    if cache.add(f"{_activity_key(project_id)}:refreshing", 1, int(ACTIVITY_FRESH.total_seconds())):
         from dashboard.tasks import project_activity_refresh_task
 
-        # A broker outage must not break the page: the stale copy is still shown.
         with contextlib.suppress(Exception):
             project_activity_refresh_task.delay(project_id)
-    return activity
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -139,6 +139,7 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
             "sources_24h": breakdown("source_id", last_24h=True),
             "sources_30d": breakdown("source_id", last_24h=False),
             "computed_at": activity.computed_at,
+            "counting": activity.pending,
             "recent_events": selectors.events_recent(project_id=project.id, limit=LIVE_SIZE),
             "source_names": source_names,
             "live_url": reverse("dashboard:live-events", args=[project.id]),
@@ -189,7 +190,10 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
         }
         for source in rows
     ]
-    return _render(request, project, "dashboard/sources.html", "sources", {"cards": cards, "days": days})
+    return _render(
+        request, project, "dashboard/sources.html", "sources",
+        {"cards": cards, "days": days, "counting": activity.pending},
+    )  # fmt: skip
 
 
 @require_GET

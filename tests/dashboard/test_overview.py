@@ -91,3 +91,29 @@ def test_charts_come_from_the_cached_aggregate_until_it_is_refreshed(client, sta
 
     assert stat(cached, "events-24h") == "1"
     assert stat(refreshed, "events-24h") == "2"
+
+
+def test_big_project_first_view_queues_the_count_instead_of_counting(client, staff_client, tenant, monkeypatch):
+    monkeypatch.setattr("dashboard.selectors.ACTIVITY_INLINE_LIMIT", 3)
+    intempt_send(client, tenant, [{}, {}, {}], name="Signup")
+
+    counting = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+    sources = staff_client.get(f"/dashboard/{tenant.project.id}/sources/").content.decode()
+    project_activity_refresh_task(tenant.project.id)  # what the queued task does
+    counted = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert 'data-testid="charts-counting"' in counting
+    assert stat(counting, "events-24h") == "0"
+    assert 'data-testid="charts-counting"' in sources
+    assert 'data-testid="charts-counting"' not in counted
+    assert stat(counted, "events-24h") == "3"
+
+
+def test_small_project_first_view_counts_at_once(client, staff_client, tenant, monkeypatch):
+    monkeypatch.setattr("dashboard.selectors.ACTIVITY_INLINE_LIMIT", 4)
+    intempt_send(client, tenant, [{}, {}, {}], name="Signup")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert 'data-testid="charts-counting"' not in body
+    assert stat(body, "events-24h") == "3"
