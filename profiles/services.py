@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from trackhub.redis import redis_client
 if TYPE_CHECKING:
     from ingestion.canonical import CanonicalEvent
 
+
+logger = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Which facts are user identifiers (one namespace per project) and which name accounts.
@@ -113,27 +116,43 @@ _KICK_KEY = "trackhub:identity:queued:{project_id}"
 _KICK_TTL_SECONDS = 60
 
 
+# After a failed publish this process stops trying for a few seconds (per process, no
+# shared state needed): a broker that is down or drops packets would otherwise cost every
+# request a connect timeout. The outbox keeps the work; the next drain or the sweep does it.
+KICK_PAUSE_SECONDS = 5.0
+_kick_paused_until = 0.0
+
+
 def identity_work_kick(*, project_id: int) -> None:
     """Queue a drain of the project's identity outbox unless one is queued already.
 
     One Celery publish per drain cycle instead of one per request: under load most requests
     cost one Redis round trip here. The drain starts after
     ``TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS``, so a trickle of single-event requests is
-    resolved in one transaction rather than one each. Never fails the request: with Redis or the broker down
-    the work waits in the outbox for the sweep.
+    resolved in one transaction rather than one each. Never fails the request: with Redis
+    or the broker down the work waits in the outbox for the next drain or the sweep.
     """
+    global _kick_paused_until
     from profiles.tasks import identity_work_drain_task
 
+    if time.monotonic() < _kick_paused_until:
+        return
+    key = _KICK_KEY.format(project_id=project_id)
     client = redis_client()
     try:
-        if client is not None and not client.set(
-            _KICK_KEY.format(project_id=project_id), 1, nx=True, ex=_KICK_TTL_SECONDS
-        ):
+        if client is not None and not client.set(key, 1, nx=True, ex=_KICK_TTL_SECONDS):
             return
     except redis.RedisError:
         pass  # publish anyway: a spare drain is harmless
-    with contextlib.suppress(Exception):
+    try:
         identity_work_drain_task.apply_async((project_id,), countdown=settings.TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS)
+    except Exception as exc:  # any broker failure: kombu raises several kinds
+        _kick_paused_until = time.monotonic() + KICK_PAUSE_SECONDS
+        logger.warning("identity drain not queued (broker unavailable), the sweep will do it: %s", exc)
+        # No drain is queued after all: let the first request after the pause queue one.
+        with contextlib.suppress(redis.RedisError):
+            if client is not None:
+                client.delete(key)
 
 
 # --- identity work: the outbox consumer -------------------------------------------------------

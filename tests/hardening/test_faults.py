@@ -13,6 +13,7 @@ import uuid
 
 import psycopg
 import pytest
+import redis
 from django.conf import settings as django_settings
 
 from ingestion.models import Event
@@ -122,6 +123,25 @@ def test_with_the_broker_down_requests_succeed_events_are_stored_and_identity_wo
     assert Event.objects.filter(project=tenant.project).count() == 10
     pending = IdentityWork.objects.filter(project_id=tenant.project.id, processed_at__isnull=True)
     assert sum(len(work.facts) for work in pending) == 10
+
+
+def test_a_failed_publish_leaves_no_queued_flag_so_the_next_request_queues_a_drain():
+    """Redis (the flag store) up, the broker down: the request must not leave the
+    project's "drain queued" flag set, or no drain would be queued once the broker is back."""
+    tenant = tenant_create(org="flag-org", project="flag-project")
+    broker = live.PrivateRedis()
+    broker.start()
+    broker.stop()
+    flags = redis.Redis.from_url(django_settings.REDIS_URL)
+    env = live.base_env(
+        DATABASE_URL=shared_test_db_url(), CELERY_BROKER_URL=broker.url, REDIS_URL=django_settings.REDIS_URL
+    )
+    with live.gunicorn(env, workers=1) as server:
+        answer = live.request(server.port, "POST", tenant.intempt_url, intempt_body(["f-1"]), timeout=10)
+
+    assert answer.status == 200
+    assert IdentityWork.objects.filter(project_id=tenant.project.id, processed_at__isnull=True).count() == 1
+    assert not flags.exists(f"trackhub:identity:queued:{tenant.project.id}")
 
 
 def test_the_database_restarting_under_load_never_acknowledges_an_uncommitted_event():
