@@ -36,7 +36,7 @@ from ingestion.models import Event, Organization  # noqa: E402
 from ingestion.services import organization_project_ensure, source_ensure  # noqa: E402
 from profiles.models import IdentityWork, ProfileMerge  # noqa: E402
 from profiles.selectors import profile_events, profile_ids_for_identifiers  # noqa: E402
-from profiles.services import identity_work_process  # noqa: E402
+from profiles.services import identity_work_drain, identity_work_process  # noqa: E402
 
 
 class StatementTimer:
@@ -131,39 +131,52 @@ def merge_of_big_profiles(project_id: int, source_id: int, events: int, pairs: i
     )
 
 
-def merges_per_second(project_id: int, merges: int, batch: int, label: str) -> None:
+def work_resolve(project_id: int, work_ids: list[int], *, drained: bool) -> None:
+    """As the worker does (one drain: several batches per transaction), or one batch per
+    transaction (``identity_work_process``, the worst case: a drain that finds one)."""
+    if drained:
+        identity_work_drain(project_id=project_id)
+    else:
+        for work_id in work_ids:
+            identity_work_process(work_id=work_id)
+
+
+def merges_per_second(project_id: int, merges: int, batch: int, label: str, *, drained: bool) -> None:
     users = [f"{label}-{i}" for i in range(2 * merges)]
     identity_work_process(work_id=work_create(project_id, [fact(f"{label}-seed-{u}", u) for u in users]))
     links = [fact(f"{label}-link-{i}", users[2 * i], users[2 * i + 1]) for i in range(merges)]
     work_ids = [work_create(project_id, links[i : i + batch]) for i in range(0, merges, batch)]
     merges_before = ProfileMerge.objects.filter(project_id=project_id).count()
     started = time.perf_counter()
-    for work_id in work_ids:
-        identity_work_process(work_id=work_id)
+    work_resolve(project_id, work_ids, drained=drained)
     elapsed = time.perf_counter() - started
     done = ProfileMerge.objects.filter(project_id=project_id).count() - merges_before
     assert done == merges, (done, merges)
-    print(f"merges/s, {batch} link event(s) per batch: {merges / elapsed:,.0f} ({merges:,} merges in {elapsed:.2f} s)")
+    how = "drained together" if drained else "one batch per transaction"
+    print(
+        f"merges/s, {batch} link event(s) per batch, {how}: {merges / elapsed:,.0f} "
+        f"({merges:,} merges in {elapsed:.2f} s)"
+    )
 
 
-def events_per_second(project_id: int, events: int, batch: int) -> None:
+def events_per_second(project_id: int, events: int, batch: int, label: str, *, drained: bool) -> None:
     """Identity throughput for ordinary traffic: each event names a user (a quarter of them
     new), an account from a pool of 50, and sets two attributes; ``batch`` events per outbox
     row, as one batched ingest request gives."""
     facts = []
     for i in range(events):
-        f = fact(f"traffic-{i}", f"traffic-user-{i // 4 if i % 4 else i}")
+        f = fact(f"{label}-{i}", f"{label}-user-{i // 4 if i % 4 else i}")
         f["ts_us"] += i
-        f["account_id"] = f"traffic-account-{i % 50}"
+        f["account_id"] = f"{label}-account-{i % 50}"
         f["user_attributes"] = {"plan": i % 3, "seen": i}
         facts.append(f)
     work_ids = [work_create(project_id, facts[i : i + batch]) for i in range(0, events, batch)]
     started = time.perf_counter()
-    for work_id in work_ids:
-        identity_work_process(work_id=work_id)
+    work_resolve(project_id, work_ids, drained=drained)
     elapsed = time.perf_counter() - started
+    how = "drained together" if drained else "one batch per transaction"
     print(
-        f"identity work, {batch} events per batch: {events / elapsed:,.0f} events/s "
+        f"identity work, {batch} events per batch, {how}: {events / elapsed:,.0f} events/s "
         f"({events:,} events in {elapsed:.2f} s, one worker process)"
     )
 
@@ -187,9 +200,11 @@ def main() -> None:
             cursor.execute("SELECT version()")
             print(cursor.fetchone()[0].split(",")[0])
         merge_of_big_profiles(project.id, source.id, args.events, args.pairs)
-        merges_per_second(project.id, args.merges, 1, "single")
-        merges_per_second(project.id, args.merges, 100, "batched")
-        events_per_second(project.id, args.traffic, 100)
+        merges_per_second(project.id, args.merges, 1, "single", drained=False)
+        merges_per_second(project.id, args.merges, 1, "single-drained", drained=True)
+        merges_per_second(project.id, args.merges, 100, "batched", drained=False)
+        events_per_second(project.id, args.traffic, 100, "traffic", drained=False)
+        events_per_second(project.id, args.traffic, 100, "traffic-drained", drained=True)
     finally:
         with transaction.atomic():
             Event.objects.filter(project_id=project.id).delete()
