@@ -98,12 +98,15 @@ def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -
     facts = [f for f in (_event_facts(event) for event in events) if f is not None]
     if not facts:
         return
-    with prepared_cursor() as cursor:
-        # Raw SQL: the ORM's create() costs more per request than the insert itself.
-        cursor.execute(
-            "INSERT INTO profiles_identitywork (project_id, facts, created_at) VALUES (%s, %s::jsonb, %s)",
-            [project_id, orjson.dumps(facts).decode(), timezone.now()],
-        )
+    if connection.vendor == "postgresql":
+        with prepared_cursor() as cursor:
+            # Raw SQL: the ORM's create() costs more per request than the insert itself.
+            cursor.execute(
+                "INSERT INTO profiles_identitywork (project_id, facts, created_at) VALUES (%s, %s::jsonb, %s)",
+                [project_id, orjson.dumps(facts).decode(), timezone.now()],
+            )
+    else:
+        IdentityWork.objects.create(project_id=project_id, facts=facts)
     transaction.on_commit(lambda: identity_work_kick(project_id=project_id))
 
 
