@@ -32,6 +32,7 @@ class _JoinedLookup:
     def __init__(self, parts: list[tuple[type[Model], str]], joins: str, where: str) -> None:
         self.parts = parts
         self.sql = f"SELECT {', '.join(_columns(model, alias) for model, alias in parts)} {joins} WHERE {where} LIMIT 1"
+        self._attnames = [[field.attname for field in model._meta.concrete_fields] for model, _ in parts]
         self._converters: dict[str, list[list[tuple[Any, Any]]]] = {}
 
     def fetch(self, *params: Any) -> list[Any] | None:
@@ -43,13 +44,12 @@ class _JoinedLookup:
             return None
         instances: list[Any] = []
         values = iter(row)
-        for (model, _), fields in zip(self.parts, self._field_converters(), strict=True):
+        for (model, _), attnames, fields in zip(self.parts, self._attnames, self._field_converters(), strict=True):
             converted = []
             for (column, converters), value in zip(fields, values, strict=False):
                 for converter in converters:
                     value = converter(value, column, connection)
                 converted.append(value)
-            attnames = [field.attname for field in model._meta.concrete_fields]
             instances.append(None if converted[0] is None else model.from_db(connection.alias, attnames, converted))
         return instances
 

@@ -232,7 +232,6 @@ def wire_document_ingest(
 # of them share the dedupe key); past the cap the event is refused, not the request.
 MAX_IDENTIFIER_BYTES = 1000
 _INDEXED_FIELDS = ("name", "event_id", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
-_CAP_CHARS = MAX_IDENTIFIER_BYTES // 4
 
 
 # orjson writes at most 254 levels of nesting (it reads 1024).
@@ -248,19 +247,6 @@ def _encodable(value: Any) -> bool:
 
 
 def _oversized_identifier(event: CanonicalEvent, *, index: str | int) -> EventProblem | None:
-    # Fast path: no identifier has even a quarter of the cap in characters (len * 4 bounds
-    # the UTF-8 size), which is every event in practice.
-    if (
-        len(event.name) <= _CAP_CHARS
-        and len(event.event_id) <= _CAP_CHARS
-        and len(event.user_id or "") <= _CAP_CHARS
-        and len(event.profile_id or "") <= _CAP_CHARS
-        and len(event.anonymous_id or "") <= _CAP_CHARS
-        and len(event.account_id or "") <= _CAP_CHARS
-        and len(event.session_id or "") <= _CAP_CHARS
-        and len(event.page_id or "") <= _CAP_CHARS
-    ):
-        return None
     for field in _INDEXED_FIELDS:
         value = getattr(event, field)
         # len * 4: a cheap bound before encoding.
