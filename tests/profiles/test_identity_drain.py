@@ -107,3 +107,21 @@ def test_every_event_of_a_repeated_placeholder_gets_its_warning(client, tenant):
     identity_work_drain(project_id=tenant.project.id)
 
     assert sorted(IngestionWarning.objects.values_list("event_id", flat=True)) == ["e0", "e1", "e2", "e3"]
+
+
+def test_many_attribute_events_of_one_user_keep_the_latest_value_of_each_attribute(client, tenant, read_client):
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "e1", "userId": "a", "timestamp": 3_000, "userAttributes": {"plan": "pro", "seats": 3}},
+        {"eventId": "e2", "userId": "a", "timestamp": 1_000, "userAttributes": {"plan": "free", "city": "Oslo"}},
+        {"eventId": "e3", "userId": "a", "timestamp": 2_000, "userAttributes": {"seats": 5}},
+        {"eventId": "e4", "userId": "a", "timestamp": 4_000},
+        {"eventId": "e5", "userId": "a", "timestamp": 500, "userAttributes": {"city": None}},
+    )
+
+    identity_work_drain(project_id=tenant.project.id)
+
+    (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
+    assert profile["attributes"] == {"plan": "pro", "seats": 3, "city": "Oslo"}
+    assert (profile["first_seen"], profile["last_seen"]) == ("1970-01-01T00:00:00.500Z", "1970-01-01T00:00:04.000Z")
