@@ -210,9 +210,10 @@ def identity_work_process(*, work_id: int) -> bool:
     redoes it.
     """
     with transaction.atomic():
-        project_id = _project_identity_lock(work_id=work_id)
+        project_id = IdentityWork.objects.filter(id=work_id).values_list("project_id", flat=True).first()
         if project_id is None:
             return False
+        _project_lock(project_id=project_id)
         # Re-read under the lock: another run of the same batch may have committed meanwhile.
         work = list(IdentityWork.objects.filter(id=work_id, processed_at__isnull=True).values_list("id", "facts"))
         if not work:
@@ -262,22 +263,6 @@ def identity_work_prune(*, older_than: timedelta = timedelta(days=7), limit: int
     done = IdentityWork.objects.filter(processed_at__isnull=False, processed_at__lt=cutoff).order_by("processed_at")
     deleted, _ = IdentityWork.objects.filter(id__in=list(done.values_list("id", flat=True)[:limit])).delete()
     return deleted
-
-
-def _project_identity_lock(*, work_id: int) -> int | None:
-    """Take the identity lock of the batch's project (one round trip); its project id, or
-    None if there is no such batch."""
-    if connection.vendor != "postgresql":
-        # SQLite (the embedded default) serializes every write transaction anyway.
-        return IdentityWork.objects.filter(id=work_id).values_list("project_id", flat=True).first()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT project_id, pg_advisory_xact_lock(%s, (project_id %% 2147483648)::int) "
-            "FROM profiles_identitywork WHERE id = %s",
-            [IDENTITY_LOCK_SPACE, work_id],
-        )
-        row = cursor.fetchone()
-    return None if row is None else int(row[0])
 
 
 def _project_lock(*, project_id: int) -> None:
