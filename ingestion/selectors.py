@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from ingestion.credentials import credential_split, secret_matches
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
-from trackhub.db import prepared_cursor
+from trackhub.db import request_first_fetchone
 
 
 def _columns(model: type[Model], alias: str) -> str:
@@ -37,9 +37,8 @@ class _JoinedLookup:
 
     def fetch(self, *params: Any) -> list[Any] | None:
         """One instance per part (None for a LEFT JOINed row that is absent), or None."""
-        with prepared_cursor() as cursor:
-            cursor.execute(self.sql, list(params))
-            row = cursor.fetchone()
+        # The track path's first query: it also serves as the request's connection check.
+        row = request_first_fetchone(self.sql, list(params))
         if row is None:
             return None
         instances: list[Any] = []

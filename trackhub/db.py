@@ -1,4 +1,4 @@
-"""A cursor for the track path's hot statements."""
+"""Cursors for the track path's hot statements."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 
 @contextmanager
@@ -26,3 +26,33 @@ def prepared_cursor() -> Iterator[Any]:
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor
+
+
+def request_first_fetchone(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    """Run a request's first query, a read, and let it double as the connection check.
+
+    With ``CONN_HEALTH_CHECKS`` Django checks a reused connection with an extra ``SELECT 1``
+    round trip on its first use in every request. On the track path that check costs about
+    as much as the credential lookup it precedes, so the lookup is the check instead: if it
+    fails on a reused connection (the server restarted, or dropped it while idle), the
+    connection is replaced and the read runs once more, as Django's check would have made
+    it. A failure on a fresh connection is a real outage and propagates.
+    """
+    # Django's own flags (4.1+; the stubs omit them): checks on, and none yet this request.
+    check_due = connection.health_check_enabled and not connection.health_check_done  # type: ignore[attr-defined]
+    stale_possible = connection.connection is not None and check_due and not connection.in_atomic_block
+    try:
+        row = _fetchone(sql, params)
+    except (OperationalError, InterfaceError):
+        if not stale_possible:
+            raise
+        connection.close()
+        row = _fetchone(sql, params)
+    connection.health_check_done = True  # type: ignore[attr-defined]
+    return row
+
+
+def _fetchone(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()

@@ -144,6 +144,28 @@ def test_a_failed_publish_leaves_no_queued_flag_so_the_next_request_queues_a_dra
     assert not flags.exists(f"trackhub:identity:queued:{tenant.project.id}")
 
 
+def test_a_track_request_on_a_connection_the_server_dropped_reconnects_and_succeeds():
+    # The credential lookup doubles as Django's per-request connection check
+    # (trackhub.db.request_first_fetchone): a dropped idle connection must cost nothing but
+    # a reconnect, never a 503.
+    tenant = tenant_create(org="stale-org", project="stale-project")
+    url = shared_test_db_url() + "?application_name=trackhub-stale-test"
+    env = live.base_env(DATABASE_URL=url, DATABASE_CONN_MAX_AGE="600")
+    with live.gunicorn(env, workers=1) as server:
+        first = live.request(server.port, "POST", tenant.intempt_url, intempt_body(["stale-1"]))
+        with psycopg.connect(shared_test_db_url(), autocommit=True) as admin:
+            dropped = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'trackhub-stale-test'"
+            ).fetchone()
+        second = live.request(server.port, "POST", tenant.intempt_url, intempt_body(["stale-2"]))
+
+    assert dropped == (1,)
+    assert (first.status, second.status) == (200, 200), second.body
+    stored = Event.objects.filter(project=tenant.project).values_list("event_id", flat=True)
+    assert sorted(stored) == ["stale-1", "stale-2"]
+
+
 def test_the_database_restarting_under_load_never_acknowledges_an_uncommitted_event():
     cluster = live.PrivatePostgres()
     broker = live.PrivateRedis()
