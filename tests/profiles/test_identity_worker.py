@@ -139,6 +139,6 @@ def worker_blocked_marking_done() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state <> 'idle' AND query LIKE 'UPDATE \"profiles_identitywork\"%%'"
+            "AND state <> 'idle' AND query LIKE 'UPDATE profiles_identitywork SET processed_at%%'"
         )
         return cursor.fetchone()[0] > 0
