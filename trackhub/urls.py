@@ -9,6 +9,9 @@ from ops import views as ops_views
 from profiles.urls import api_urlpatterns as profiles_api_urlpatterns
 
 urlpatterns = [
+    # First: Django tries patterns in order, and the track endpoints take nearly all the
+    # traffic. None of them can match another app's URL (each ends in "track").
+    *track_urlpatterns,
     path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -18,5 +21,4 @@ urlpatterns = [
     path("metrics", ops_views.metrics, name="metrics"),
     *api_urlpatterns,
     *profiles_api_urlpatterns,
-    *track_urlpatterns,
 ]
