@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from profiles.models import IdentityWork, IngestionWarning
 from profiles.services import identity_work_drain, identity_work_kick
@@ -125,3 +126,15 @@ def test_many_attribute_events_of_one_user_keep_the_latest_value_of_each_attribu
     (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
     assert profile["attributes"] == {"plan": "pro", "seats": 3, "city": "Oslo"}
     assert (profile["first_seen"], profile["last_seen"]) == ("1970-01-01T00:00:00.500Z", "1970-01-01T00:00:04.000Z")
+
+
+def test_outbox_facts_are_compressed_with_lz4_when_the_server_has_it():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        (server_has_lz4,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT attcompression FROM pg_attribute "
+            "WHERE attrelid = 'profiles_identitywork'::regclass AND attname = 'facts'"
+        )
+        (compression,) = cursor.fetchone()
+    assert compression == ("l" if server_has_lz4 else "")
