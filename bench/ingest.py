@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import psycopg
 
 from bench.bodies import COPY_COLUMNS, LOADS, Credentials, copy_rows, loads_available
@@ -95,16 +94,15 @@ class IdentityLagSampler(threading.Thread):
                 self.stop.wait(0.5)
 
 
-def _copy_client(args: tuple[str, str, float, float, int, int, int]) -> tuple[int, float, float]:
+def _copy_client(args: tuple[str, str, str, float, float, int, int, int]) -> tuple[int, float, float]:
     """Rows written, this process's CPU seconds, its database session's CPU seconds.
 
     ``target`` ``scratch``: a plain COPY into the one-index scratch table (the issue's
-    ceiling). ``events``: TrackHub's own write statement for the same rows, without the
-    web tier (``ingestion.services.PG_EVENTS_INSERT``: the dedupe ledger insert and the
-    insert into the partitioned, indexed events table), i.e. what the database alone needs
-    for TrackHub's writes.
+    ceiling). ``events``: TrackHub's own write statements for the same rows, without the
+    web tier: the dedupe ledger insert, then a COPY into the partitioned, indexed events
+    table (what the database alone needs for TrackHub's writes).
     """
-    url, target, start_at, duration, project_id, source_id, client = args
+    url, target, ledger_sql, start_at, duration, project_id, source_id, client = args
     rows_written = 0
     with psycopg.connect(url) as conn:
         backend = [conn.info.backend_pid]
@@ -112,48 +110,22 @@ def _copy_client(args: tuple[str, str, float, float, int, int, int]) -> tuple[in
         while time.time() < start_at:
             time.sleep(0.001)
         number = 0
-        table = "bench_copy"
+        table = "bench_copy" if target == "scratch" else "ingestion_event"
         while time.time() < start_at + duration:
             tag = f"{target}-{start_at}-{client}-{number}"
             rows = copy_rows(100, tag, project_id=project_id, source_id=source_id)
             number += 1
             with conn.cursor() as cursor:
                 if target == "events":
-                    from ingestion.services import PG_EVENTS_INSERT  # after django.setup(): the very statement
-
-                    cursor.execute(PG_EVENTS_INSERT, _events_insert_params(rows)).fetchall()
-                else:
-                    with cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
+                    names, event_ids = [row[3] for row in rows], [row[5] for row in rows]
+                    cursor.execute(ledger_sql, [project_id, names, event_ids]).fetchall()
+                with cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
             conn.commit()
             if time.time() <= start_at + duration:
                 rows_written += len(rows)
         return rows_written, time.process_time() - cpu_before, _cpu_seconds(backend) - backend_before
-
-
-def _events_insert_params(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
-    """``PG_EVENTS_INSERT``'s parameters for the COPY rows, built as TrackHub builds them."""
-    from ingestion.canonical import CanonicalEvent  # after django.setup()
-    from ingestion.services import pg_events_insert_params
-
-    events = [
-        CanonicalEvent(
-            name=row[3],
-            event_id=row[5],
-            timestamp=row[6],
-            user_id=row[8],
-            profile_id=row[9],
-            session_id=row[12],
-            page_id=row[13],
-            properties=orjson.loads(row[15]),
-        )
-        for row in rows
-    ]
-    project_id, source_id, wire_format, received_at = rows[0][0], rows[0][1], rows[0][2], rows[0][7]
-    return pg_events_insert_params(
-        project_id=project_id, source_id=source_id, wire_format=wire_format, events=events, received_at=received_at
-    )
 
 
 @dataclass(frozen=True)
@@ -167,8 +139,13 @@ def copy_ceiling(
     url: str, *, connections: int, duration: float, project_id: int, source_id: int, target: str = "scratch"
 ) -> CopyCeiling:
     """Events/s that plain psycopg reaches: a COPY into a scratch table of the same columns
-    (``scratch``), or TrackHub's own write statement into its events table (``events``)."""
-    if target == "scratch":
+    (``scratch``), or TrackHub's ledger insert + COPY into its events table (``events``)."""
+    ledger_sql = ""
+    if target == "events":
+        from ingestion.services import PG_LEDGER_INSERT  # after django.setup(): the very statement
+
+        ledger_sql = PG_LEDGER_INSERT
+    else:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS bench_copy")
             conn.execute(
@@ -183,7 +160,7 @@ def copy_ceiling(
     with context.Pool(connections) as pool:
         parts = pool.map(
             _copy_client,
-            [(url, target, start_at, duration, project_id, source_id, n) for n in range(connections)],
+            [(url, target, ledger_sql, start_at, duration, project_id, source_id, n) for n in range(connections)],
         )
     rows = sum(part[0] for part in parts)
     return CopyCeiling(
@@ -362,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                 for target in ("scratch", "events")
             )  # fmt: skip
             print(f"ceiling COPY {copy}", flush=True)
-            print(f"ceiling TrackHub's write statement, no web tier {events_table}", flush=True)
+            print(f"ceiling ledger + COPY into the events table {events_table}", flush=True)
             cpu_started = meter.start()
             bare = load_run(
                 Target(host=HOST, port=port, path="/bench/empty", headers={}, success_status=200,
@@ -523,7 +500,7 @@ def _print_table(report: dict[str, Any]) -> None:
     print()
     print(f"ceilings: COPY {copy_rate:,.0f} events/s; bare Django view {bare['requests_per_s']:,.0f} req/s")
     print(
-        f"TrackHub's own writes without the web tier (its write statement into the events table): "
+        f"TrackHub's own writes without the web tier (ledger + COPY into the events table): "
         f"{report['ceilings']['events_table_events_per_s']:,.0f} events/s"
     )
     print(f"{'format':12} {'batched ev/s':>12} {'p50':>7} {'p99':>7} {'/COPY':>6} {'/own':>5} {'db ok':>5}   "

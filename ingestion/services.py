@@ -335,19 +335,35 @@ _INSERT_COLUMNS = (
     "account_id", "session_id", "page_id", "identity_key", "properties", "context",
 )  # fmt: skip
 
-# The whole PostgreSQL write of a request's events is this one statement:
-# - ``input``: the events, sent as one JSON array (msgspec encodes the CanonicalEvent
-#   structs in C; PostgreSQL parses it in one pass) zipped with their identity keys. This
-#   costs the web tier half the CPU of COPY's per-row formatting and the database no more
-#   (bench/ingest.py measures both), in one round trip instead of three.
-# - ``new_keys``: the dedupe ledger (``EventKey``, unpartitioned). ON CONFLICT DO NOTHING
-#   RETURNING yields exactly the keys that are new, also against a concurrent request
-#   carrying the same events (it waits for the other transaction's uncommitted key, then
-#   skips it). The keys go in sorted, so two overlapping batches lock them in the same
-#   order and cannot deadlock.
-# - the insert into the time-partitioned events table of the new events only; a key
-#   repeated within the request is stored once, from its first occurrence.
-PG_EVENTS_INSERT = f"""
+# PostgreSQL writes a request's events one of two ways, with the same outcome: exact
+# dedupe through the key ledger (``EventKey``, unpartitioned; retention never drops it),
+# then the new events only into the time-partitioned events table. In both, ON CONFLICT
+# DO NOTHING RETURNING on the ledger yields exactly the keys that are new, also against a
+# concurrent request carrying the same events (it waits for the other transaction's
+# uncommitted key, then skips it); the keys go in sorted, so two overlapping batches lock
+# them in the same order and cannot deadlock; a key repeated within the request is stored
+# once, from its first occurrence.
+#
+# Bulk requests: the ledger statement, then COPY of the new events. COPY is PostgreSQL's
+# bulk path (it batches heap inserts and their WAL records): at 100 events it costs the
+# database 10-15% less per event than an INSERT ... SELECT of the same rows.
+PG_LEDGER_INSERT = """
+INSERT INTO ingestion_eventkey (project_id, name, event_id)
+SELECT %s, t.name, t.event_id FROM unnest(%s::text[], %s::text[]) AS t(name, event_id)
+ORDER BY t.name, t.event_id
+ON CONFLICT DO NOTHING
+RETURNING name, event_id
+"""
+_PG_EVENT_COPY = (
+    f"COPY ingestion_event (project_id, source_id, wire_format, received_at, {', '.join(_INSERT_COLUMNS)}) FROM STDIN"
+)
+
+# Small requests (most of them carry one event): both steps in one statement, the events
+# sent as one JSON document (msgspec encodes the CanonicalEvent structs in C) zipped with
+# their identity keys. One round trip instead of three, and for a single event about 12%
+# less database CPU and a third of the client CPU of the ledger statement + COPY.
+PG_EVENTS_INSERT_SMALL_MAX = 20
+_PG_EVENTS_INSERT_SMALL = f"""
 WITH input AS (
     SELECT * FROM ROWS FROM (
         jsonb_to_recordset(%(events)s::jsonb) AS (
@@ -375,44 +391,48 @@ RETURNING name, event_id
 """
 
 
-def pg_events_insert_params(
-    *, project_id: int, source_id: int, wire_format: str, events: Sequence[CanonicalEvent], received_at: datetime
-) -> dict[str, Any]:
-    """The parameters of ``PG_EVENTS_INSERT`` (public for the benchmark's own-writes ceiling)."""
-    identity_keys = [
-        event_identity_key(user_id=event.user_id, profile_id=event.profile_id, anonymous_id=event.anonymous_id)
-        for event in events
-    ]
-    return {
-        "events": msgspec.json.encode(events).decode(),
-        "identity_keys": orjson.dumps(identity_keys).decode(),
-        "project_id": project_id,
-        "source_id": source_id,
-        "wire_format": wire_format,
-        "received_at": received_at,
-    }
-
-
 def _events_insert(
     *, source: Source, wire_format: str, events: Sequence[CanonicalEvent], received_at: datetime
 ) -> list[CanonicalEvent]:
     """Insert the events that are new for the project; return those that were.
 
-    PostgreSQL: one statement (``PG_EVENTS_INSERT``) inside the caller's transaction; the
-    dedupe is exact across the events table's time partitions. Never a query per event.
+    PostgreSQL: inside the caller's transaction, one statement for a small request, the
+    ledger statement and one COPY for a bulk one; the dedupe is exact across the events
+    table's time partitions. Never a query per event. Errors (a value PostgreSQL refuses)
+    come as Django's: the view answers a 400.
     """
     if not events:
         return []
     if connection.vendor != "postgresql":
         return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
-    params = pg_events_insert_params(
-        project_id=source.project_id, source_id=source.id, wire_format=wire_format, events=events,
-        received_at=received_at,
-    )  # fmt: skip
-    # Errors (a value PostgreSQL refuses) come as Django's: the view answers a 400.
     with prepared_cursor() as cursor:
-        cursor.execute(PG_EVENTS_INSERT, params)
-        new_keys = set(cursor.fetchall())
+        if len(events) <= PG_EVENTS_INSERT_SMALL_MAX:
+            cursor.execute(
+                _PG_EVENTS_INSERT_SMALL,
+                {
+                    "events": msgspec.json.encode(events).decode(),
+                    "identity_keys": orjson.dumps([_identity_key(event) for event in events]).decode(),
+                    "project_id": source.project_id,
+                    "source_id": source.id,
+                    "wire_format": wire_format,
+                    "received_at": received_at,
+                },
+            )
+            return _first_of_keys(events, new_keys=set(cursor.fetchall()))
+        cursor.execute(
+            PG_LEDGER_INSERT,
+            [source.project_id, [event.name for event in events], [event.event_id for event in events]],
+        )
+        new_events = _first_of_keys(events, new_keys=set(cursor.fetchall()))
+        if new_events:
+            with cursor.copy(_PG_EVENT_COPY) as copy:
+                for event in new_events:
+                    copy.write_row((source.project_id, source.id, wire_format, received_at, *_event_row(event)))
+    return new_events
+
+
+def _first_of_keys(events: Sequence[CanonicalEvent], *, new_keys: set[tuple[str, str]]) -> list[CanonicalEvent]:
+    """The events whose (name, event id) is in ``new_keys``, each key's first occurrence."""
     new_events = []
     for event in events:
         key = (event.name, event.event_id)
@@ -445,7 +465,7 @@ def _events_insert_portable(
                 source_id=source.id,
                 wire_format=wire_format,
                 received_at=received_at,
-                **dict(zip(_INSERT_COLUMNS, _event_row(event), strict=True)),
+                **dict(zip(_INSERT_COLUMNS, _event_row(event, encode_json=False), strict=True)),
             )
             for event in new_events
         ],
@@ -454,12 +474,21 @@ def _events_insert_portable(
     return new_events
 
 
-def _event_row(event: CanonicalEvent) -> tuple[object, ...]:
+def _identity_key(event: CanonicalEvent) -> str | None:
+    return event_identity_key(user_id=event.user_id, profile_id=event.profile_id, anonymous_id=event.anonymous_id)
+
+
+def _event_row(event: CanonicalEvent, *, encode_json: bool = True) -> tuple[object, ...]:
+    """The event's values in ``_INSERT_COLUMNS`` order (JSON columns encoded for COPY)."""
+    properties: object = event.properties
+    context: object = event.context
+    if encode_json:
+        properties = orjson.dumps(event.properties).decode()
+        context = orjson.dumps(event.context).decode()
     return (
         event.name, event.namespace, event.event_id, event.timestamp, event.user_id, event.profile_id,
-        event.anonymous_id, event.account_id, event.session_id, event.page_id,
-        event_identity_key(user_id=event.user_id, profile_id=event.profile_id, anonymous_id=event.anonymous_id),
-        event.properties, event.context,
+        event.anonymous_id, event.account_id, event.session_id, event.page_id, _identity_key(event),
+        properties, context,
     )  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from django.test import Client
 
 from ingestion.models import Event, EventKey
 from ingestion.partitions import event_partitions
-from ingestion.services import event_partitions_maintain
+from ingestion.services import PG_EVENTS_INSERT_SMALL_MAX, event_partitions_maintain
 from ingestion.tasks import event_partitions_maintain_task
 from tests.conftest import Tenant
 
@@ -124,9 +124,49 @@ def test_retention_off_drops_nothing(settings):
     assert "ingestion_event_p202001" in event_partitions()
 
 
+# Requests of up to PG_EVENTS_INSERT_SMALL_MAX events take the one-statement write, larger
+# ones the ledger statement + COPY: every storage rule is checked on both sides of the line.
+SMALL, BULK = PG_EVENTS_INSERT_SMALL_MAX, PG_EVENTS_INSERT_SMALL_MAX + 1
+
+
+@pytest.mark.parametrize("size", [1, SMALL, BULK, 100])
+def test_each_write_path_stores_every_field_and_each_key_once_from_its_first_occurrence(client, tenant, size):
+    post(client, tenant, [{"eventId": "sent-before", "userId": "u0", "timestamp": ms(2026, 11, 1)}])
+    rich = {
+        "eventId": "rich", "userId": "ada@example.com", "profileId": "p-1", "sessionId": "s-1", "pageId": "pg-1",
+        "timestamp": ms(2026, 11, 2, 10, 30), "accountId": "acme",
+        "data": {"plan": "pro", "amount": 19.99, "big": 2**53, "ok": True, "none": None, "text": "naïve ✓ \"q\"",
+                 "nested": {"list": [1, "two", {"three": 3}]}},
+    }  # fmt: skip
+    items = [rich, {**rich, "data": {"plan": "the repeat, not stored"}}]
+    items += [{"eventId": "sent-before", "userId": "u0", "timestamp": ms(2026, 11, 1)}]
+    items += [
+        {"eventId": f"filler-{n}", "profileId": f"p-{n}", "timestamp": ms(2026, 11, 3)}
+        for n in range(size - len(items))
+    ]
+
+    response = post(client, tenant, items[:size] if size < len(items) else items)
+
+    assert response.status_code == 200
+    stored = Event.objects.get(project=tenant.project, event_id="rich")
+    assert stored.properties == rich["data"]
+    assert (stored.user_id, stored.profile_id, stored.session_id, stored.page_id, stored.identity_key) == (
+        "ada@example.com", "p-1", "s-1", "pg-1", "ada@example.com",
+    )  # fmt: skip
+    assert stored.timestamp == datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
+    assert (stored.name, stored.source_id, stored.wire_format) == ("Purchase", tenant.source.id, "intempt")
+    expected = {"rich", "sent-before"} | {f"filler-{n}" for n in range(size - 3)}
+    assert set(Event.objects.filter(project=tenant.project).values_list("event_id", flat=True)) == expected
+    assert Event.objects.filter(project=tenant.project).count() == len(expected)
+    if size > 3:
+        filler = Event.objects.get(project=tenant.project, event_id="filler-0")
+        assert (filler.user_id, filler.profile_id, filler.identity_key) == (None, "p-0", "p-0")
+
+
+@pytest.mark.parametrize("size", [SMALL, 100])
 @pytest.mark.django_db(transaction=True)
-def test_identical_batches_sent_at_once_are_stored_once(tenant):
-    items = [{"eventId": f"evt-{n}", "userId": f"user-{n % 7}", "timestamp": ms(2026, 11, 2)} for n in range(100)]
+def test_identical_batches_sent_at_once_are_stored_once(tenant, size):
+    items = [{"eventId": f"evt-{n}", "userId": f"user-{n % 7}", "timestamp": ms(2026, 11, 2)} for n in range(size)]
     body = intempt_body(items)
     senders = 4
     barrier = threading.Barrier(senders)
@@ -147,8 +187,8 @@ def test_identical_batches_sent_at_once_are_stored_once(tenant):
         thread.join()
 
     assert statuses == [200] * senders
-    assert Event.objects.filter(project=tenant.project).count() == 100
-    assert EventKey.objects.filter(project_id=tenant.project.id).count() == 100
+    assert Event.objects.filter(project=tenant.project).count() == size
+    assert EventKey.objects.filter(project_id=tenant.project.id).count() == size
 
 
 @pytest.mark.parametrize(
