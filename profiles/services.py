@@ -97,7 +97,7 @@ _MICROSECOND = timedelta(microseconds=1)
 def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -> None:
     """Record the identity work for newly stored events, inside the caller's transaction,
     and make sure a drain of the project's outbox is queued once that transaction commits."""
-    facts = [f for f in (_event_facts(event) for event in events) if f is not None]
+    facts = [f for f in identity_facts(events=events) if f is not None]
     if not facts:
         return
     if connection.vendor == "postgresql":
@@ -109,6 +109,31 @@ def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -
             )
     else:
         IdentityWork.objects.create(project_id=project_id, facts=facts)
+    identity_work_kick_on_commit(project_id=project_id)
+
+
+def identity_facts(*, events: Sequence[CanonicalEvent]) -> list[dict[str, Any] | None]:
+    """Each event's identity facts, None for an event that names nobody."""
+    return [_event_facts(event) for event in events]
+
+
+def identity_work_insert_sql(*, source: str) -> str:
+    """The outbox insert (PostgreSQL) for a caller that stores events and records their
+    identity work in one statement (ingestion's small-request write, which saves a
+    transaction's round trips): ``source`` is a relation of the stored events with columns
+    ``position`` and ``fact`` (jsonb from ``identity_facts``; JSON null for an event that
+    names nobody). Parameters ``%(project_id)s`` and ``%(recorded_at)s``. Inserts nothing
+    when no event names anybody; the caller then calls ``identity_work_kick_on_commit``."""
+    return (
+        "INSERT INTO profiles_identitywork (project_id, facts, created_at) "
+        f"SELECT %(project_id)s, jsonb_agg(fact ORDER BY position), %(recorded_at)s FROM {source} "
+        "WHERE fact <> 'null'::jsonb HAVING count(*) > 0"
+    )
+
+
+def identity_work_kick_on_commit(*, project_id: int) -> None:
+    """Queue a drain (``identity_work_kick``) once the current transaction commits; at
+    once outside a transaction."""
     transaction.on_commit(lambda: identity_work_kick(project_id=project_id))
 
 

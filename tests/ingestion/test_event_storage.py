@@ -15,6 +15,7 @@ from ingestion.models import Event, EventKey
 from ingestion.partitions import event_partitions
 from ingestion.services import PG_EVENTS_INSERT_SMALL_MAX, event_partitions_maintain
 from ingestion.tasks import event_partitions_maintain_task
+from profiles.models import IdentityWork
 from tests.conftest import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -161,6 +162,19 @@ def test_each_write_path_stores_every_field_and_each_key_once_from_its_first_occ
     if size > 3:
         filler = Event.objects.get(project=tenant.project, event_id="filler-0")
         assert (filler.user_id, filler.profile_id, filler.identity_key) == (None, "p-0", "p-0")
+
+
+@pytest.mark.parametrize("size", [1, SMALL, BULK])
+def test_each_write_path_records_identity_work_for_the_new_events_only(client, tenant, size):
+    post(client, tenant, [{"eventId": "sent-before", "userId": "u0", "timestamp": ms(2026, 11, 1)}])
+    IdentityWork.objects.all().delete()
+    items = [{"eventId": f"e-{n}", "userId": f"u-{n}", "timestamp": ms(2026, 11, 2)} for n in range(size - 1)]
+    items.insert(0, {"eventId": "sent-before", "userId": "someone-else", "timestamp": ms(2026, 11, 1)})
+
+    assert post(client, tenant, items).status_code == 200
+
+    recorded = [fact for work in IdentityWork.objects.filter(project_id=tenant.project.id) for fact in work.facts]
+    assert [(fact["event_id"], fact["user_id"]) for fact in recorded] == [(f"e-{n}", f"u-{n}") for n in range(size - 1)]
 
 
 @pytest.mark.parametrize("size", [SMALL, 100])
