@@ -218,8 +218,8 @@ class CpuMeter:
 
     def stop(self, started: dict[str, dict[int, float]]) -> dict[str, float]:
         """CPU seconds per group since ``start``. Processes that started meanwhile count
-        whole; those that ended meanwhile are lost, which CONN_MAX_AGE (60 s) makes rare
-        for database sessions within a phase."""
+        whole; those that ended meanwhile are lost, which the benchmark's long-lived
+        database connections (``bench_env``) make rare."""
         return {
             name: round(sum(_cpu_seconds([pid]) - started[name].get(pid, 0.0) for pid in pids), 2)
             for name, pids in self.groups().items()
