@@ -220,3 +220,23 @@ def test_value_postgresql_cannot_store_is_a_400_and_nothing_is_stored(client, te
     assert "NUL character" in response.json()["errors"][0]["message"]
     assert not Event.objects.exists()
     assert not EventKey.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "user_id, stored",
+    [
+        ("é" * 500, True),  # 1,000 bytes: the cap
+        ("u" * 900, True),  # past the 4-bytes-a-character bound, within the cap
+        ("é" * 501, False),  # 1,002 bytes
+        ("u" * 1001, False),
+    ],
+)
+def test_an_identifier_over_1000_bytes_refuses_its_event(client, tenant, user_id, stored):
+    response = post(client, tenant, [{"eventId": "long-id", "userId": user_id, "timestamp": ms(2026, 11, 2)}])
+
+    assert Event.objects.filter(project=tenant.project, user_id=user_id).exists() == stored
+    if stored:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["message"] == "user_id must be at most 1000 bytes"
