@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from django.db import connection
 from django.test import Client
@@ -240,3 +242,48 @@ def test_an_identifier_over_1000_bytes_refuses_its_event(client, tenant, user_id
     else:
         assert response.status_code == 400
         assert response.json()["errors"][0]["message"] == "user_id must be at most 1000 bytes"
+
+
+@pytest.mark.parametrize("size", [SMALL, 2 * BULK])
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_with_the_same_keys_in_opposite_orders_cannot_deadlock(tenant, size):
+    # A third transaction holds the middle key, so both requests are mid-way through their
+    # keys when it lets go. Taken in request order they would each hold what the other
+    # needs next (PostgreSQL would abort one: a 503); the ledger takes keys sorted.
+    ids = [f"k-{n:03d}" for n in range(size)]
+    statuses: list[int] = []
+
+    def send(order: list[str]) -> None:
+        try:
+            body = intempt_body([{"eventId": i, "userId": "u", "timestamp": ms(2026, 11, 2)} for i in order])
+            statuses.append(Client().post(tenant.intempt_url, data=body, content_type="application/json").status_code)
+        finally:
+            connection.close()
+
+    db = connection.settings_dict
+    params = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "dbname": db["NAME"]}
+    with psycopg.connect(**params) as holder, psycopg.connect(**params, autocommit=True) as observer:
+        holder.execute(
+            "INSERT INTO ingestion_eventkey (project_id, name, event_id) VALUES (%s, 'Purchase', %s)",
+            [tenant.project.id, ids[size // 2]],
+        )
+        threads = [threading.Thread(target=send, args=(order,)) for order in (ids, ids[::-1])]
+        for thread in threads:
+            thread.start()
+        waiting_for_locks(observer, count=2)
+        holder.rollback()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200, 200]
+    assert sorted(Event.objects.filter(project=tenant.project).values_list("event_id", flat=True)) == ids
+
+
+def waiting_for_locks(conn: psycopg.Connection, *, count: int, timeout: float = 10) -> None:
+    """Until ``count`` sessions wait on a lock (``conn`` in autocommit: pg_stat_activity is
+    read once per transaction)."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    while conn.execute(query).fetchone()[0] < count:
+        assert time.monotonic() < deadline, f"fewer than {count} sessions waiting on a lock"
+        time.sleep(0.02)
