@@ -229,7 +229,9 @@ def wire_document_ingest(
             rejected.append(RejectedItem(problems=[problem], payload=None))
             continue
         result = adapter.to_canonical(wire_event, received_at=received_at)
-        if isinstance(result, CanonicalEvent) and (too_long := _oversized_identifier(result, index=wire_event.index)):
+        if isinstance(result, CanonicalEvent) and (
+            too_long := _oversized_identifier(result, adapter=adapter, index=wire_event.index)
+        ):
             result = [too_long]
         if isinstance(result, CanonicalEvent):
             events.append(result)
@@ -263,7 +265,9 @@ def _encodable(value: Any) -> bool:
     return True
 
 
-def _oversized_identifier(event: CanonicalEvent, *, index: str | int) -> EventProblem | None:
+def _oversized_identifier(
+    event: CanonicalEvent, *, adapter: WireFormatAdapter, index: str | int
+) -> EventProblem | None:
     values = _indexed_values(event)
     # Runs for every event: first a bound computed in C (a UTF-8 character is at most 4
     # bytes), so the usual event, whose identifiers are all short, costs no Python loop.
@@ -275,7 +279,8 @@ def _oversized_identifier(event: CanonicalEvent, *, index: str | int) -> EventPr
             and len(value) * 4 > MAX_IDENTIFIER_BYTES
             and len(value.encode()) > MAX_IDENTIFIER_BYTES
         ):
-            return EventProblem(index, field, f"{field} must be at most {MAX_IDENTIFIER_BYTES} bytes")
+            sent_as = adapter.wire_fields.get(field, field)
+            return EventProblem(index, sent_as, f"{sent_as} must be at most {MAX_IDENTIFIER_BYTES} bytes")
     return None
 
 

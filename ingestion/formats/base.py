@@ -106,6 +106,9 @@ class WireFormatAdapter:
     wire_format: ClassVar[str]
     # The HTTP status of a refused credential, by ``CredentialRejected.kind``; 401 when absent.
     credential_statuses: ClassVar[dict[str, int]] = {}
+    # The producer's name of a canonical field where it differs, so that a problem found
+    # on the canonical event (an identifier past the size cap) names what was sent.
+    wire_fields: ClassVar[dict[str, str]] = {}
 
     def credential_status(self, kind: str) -> int:
         return self.credential_statuses.get(kind, 401)

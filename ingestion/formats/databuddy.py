@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.http import HttpRequest, HttpResponse
 
@@ -77,6 +77,11 @@ def _timestamp(value: Any) -> datetime | None:
 
 class DatabuddyAdapter(WireFormatAdapter):
     wire_format = "databuddy"
+    wire_fields: ClassVar[dict[str, str]] = {
+        "anonymous_id": "anonymousId",
+        "profile_id": "profileId",
+        "session_id": "sessionId",
+    }
     credential_statuses = {"missing_scope": 403, "website_not_found": 404, "origin_not_allowed": 403}
 
     def split(self, document: Any) -> list[WireEvent]:

@@ -9,7 +9,7 @@ schema omits it: it is a user identifier.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from ingestion.canonical import (
     CanonicalEvent,
@@ -33,6 +33,10 @@ _USER_FIELDS = ("userId", "profileId", "anotherUserId")
 
 class IntemptAdapter(WireFormatAdapter):
     wire_format = "intempt"
+    wire_fields: ClassVar[dict[str, str]] = {
+        "event_id": "eventId", "user_id": "userId", "profile_id": "profileId", "account_id": "accountId",
+        "session_id": "sessionId", "page_id": "pageId",
+    }  # fmt: skip
 
     def split(self, document: Any) -> list[WireEvent]:
         if not isinstance(document, dict):

@@ -11,7 +11,7 @@ event id, so each event's id is a hash of its content (a retried request is stor
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from ingestion.canonical import (
     CanonicalEvent,
@@ -41,6 +41,7 @@ _MESSAGES_BY_KIND = {
 
 class ThriveStackAdapter(WireFormatAdapter):
     wire_format = "thrivestack"
+    wire_fields: ClassVar[dict[str, str]] = {"name": "event_name", "account_id": "context.group_id"}
 
     def split(self, document: Any) -> list[WireEvent]:
         return array_or_object_split(document)

@@ -11,7 +11,7 @@ them, each message naming the field; event-level items also carry ``index`` and 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from ingestion.canonical import CanonicalEvent, EventProblem, derived_event_id, json_object, required_string
 from ingestion.formats.base import (
@@ -40,6 +40,7 @@ _REQUEST_ERRORS = {
 
 class UserpilotAdapter(WireFormatAdapter):
     wire_format = "userpilot"
+    wire_fields: ClassVar[dict[str, str]] = {"name": "event_name"}
 
     def split(self, document: Any) -> list[WireEvent]:
         return array_or_object_split(document)
