@@ -11,7 +11,7 @@ import contextvars
 import hashlib
 import math
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -83,6 +83,7 @@ def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
 
 # --- timestamps -------------------------------------------------------------------------
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Milliseconds that still fit a datetime: year 1 to 9999.
 _MIN_MS = -62135596800000
 _MAX_MS = 253402300799999
@@ -96,7 +97,12 @@ def datetime_from_ms(value: Any) -> datetime | None:
         return None
     if not _MIN_MS <= value <= _MAX_MS:
         return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        # Integer arithmetic: value / 1000 as a float is microseconds off for far dates.
+        return _EPOCH + timedelta(milliseconds=value)
+    return _EPOCH + timedelta(microseconds=round(value * 1000))
 
 
 def datetime_from_iso(value: Any) -> datetime | None:

@@ -288,3 +288,20 @@ def waiting_for_locks(conn: psycopg.Connection, *, count: int, timeout: float = 
     while conn.execute(query).fetchone()[0] < count:
         assert time.monotonic() < deadline, f"fewer than {count} sessions waiting on a lock"
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("size", [1, BULK])
+@pytest.mark.parametrize(
+    "timestamp_ms, expected",
+    [
+        (-62135596800000, datetime(1, 1, 1, tzinfo=UTC)),
+        (253402300799999, datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)),
+        (1714631904123, datetime(2024, 5, 2, 6, 38, 24, 123000, tzinfo=UTC)),
+    ],
+)
+def test_each_write_path_stores_timestamps_from_year_1_to_9999_exactly(client, tenant, size, timestamp_ms, expected):
+    items = [{"eventId": f"t-{n}", "userId": "u", "timestamp": timestamp_ms} for n in range(size)]
+
+    assert post(client, tenant, items).status_code == 200
+
+    assert set(Event.objects.filter(project=tenant.project).values_list("timestamp", flat=True)) == {expected}
