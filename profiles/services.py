@@ -192,6 +192,8 @@ def identity_work_kick(*, project_id: int) -> None:
 # (a backlog is resolved faster per event than a trickle), small enough to keep each
 # transaction, and the identity lock, short.
 DRAIN_FACTS_PER_TRANSACTION = 5000
+# ... and at most this many outbox rows (single-event requests write one fact per row).
+WORK_ROWS_PER_TRANSACTION = 500
 DRAIN_SECONDS = 30.0
 
 
@@ -267,9 +269,6 @@ def _work_pending(*, project_id: int) -> list[tuple[int, list[dict[str, Any]]]]:
         taken.append((work_id, work_facts))
         facts += len(work_facts)
     return taken
-
-
-WORK_ROWS_PER_TRANSACTION = 500
 
 
 def _work_apply(*, project_id: int, work: Sequence[tuple[int, list[dict[str, Any]]]]) -> None:
