@@ -199,7 +199,8 @@ DRAIN_SECONDS = 30.0
 
 def identity_work_drain(*, project_id: int, max_seconds: float = DRAIN_SECONDS) -> int:
     """Resolve the project's unprocessed identity work, oldest first, several recorded
-    batches per transaction, until none is left. Returns how many batches it did.
+    batches per transaction, until a transaction finds less than its caps (what comes
+    later has a drain of its own queued). Returns how many batches it did.
 
     Clears the project's queued flag first (see ``identity_work_kick``), so work committed
     after this point queues another drain. After ``max_seconds`` it queues a follow-up
@@ -214,11 +215,15 @@ def identity_work_drain(*, project_id: int, max_seconds: float = DRAIN_SECONDS) 
     while True:
         with transaction.atomic():
             _project_lock(project_id=project_id)
-            pending = _work_pending(project_id=project_id)
+            pending, more_waiting = _work_pending(project_id=project_id)
             if not pending:
                 return done
             _work_apply(project_id=project_id, work=pending)
         done += len(pending)
+        if not more_waiting:
+            # No need to look again: whatever was committed after this drain cleared the
+            # flag found it clear and queued another drain (the sweep covers a lost one).
+            return done
         if time.monotonic() > deadline:
             identity_work_kick(project_id=project_id)
             return done
@@ -251,24 +256,32 @@ def identity_work_process(*, work_id: int) -> bool:
     return True
 
 
-def _work_pending(*, project_id: int) -> list[tuple[int, list[dict[str, Any]]]]:
+def _work_pending(*, project_id: int) -> tuple[list[tuple[int, list[dict[str, Any]]]], bool]:
     """The project's oldest unprocessed batches, up to about DRAIN_FACTS_PER_TRANSACTION
-    facts (at least one batch). Read under the project's lock: nobody else is applying them."""
-    rows = IdentityWork.objects.filter(project_id=project_id, processed_at__isnull=True).order_by("id")
+    facts (at least one batch) and WORK_ROWS_PER_TRANSACTION rows, and whether more may be
+    waiting (a cap was reached). Read under the project's lock: nobody else applies them."""
+    pending = IdentityWork.objects.filter(project_id=project_id, processed_at__isnull=True).order_by("id")
     taken: list[tuple[int, list[dict[str, Any]]]] = []
-    facts = 0
+    facts, after_id = 0, 0
     # Rows hold from one fact (single-event requests) to TRACKHUB_MAX_EVENTS_PER_REQUEST, so
-    # they are read in chunks (a server-side cursor on PostgreSQL) until the facts suffice,
-    # and a bounded number in all. The facts come as text for orjson: with hundreds of small
-    # rows per drain, the JSON field's json.loads is felt.
-    pending = rows.values_list("id", Cast("facts", TextField()))[:WORK_ROWS_PER_TRANSACTION]
-    for work_id, text in pending.iterator(chunk_size=50):
-        work_facts = orjson.loads(text)
-        if taken and facts + len(work_facts) > DRAIN_FACTS_PER_TRANSACTION:
-            break
-        taken.append((work_id, work_facts))
-        facts += len(work_facts)
-    return taken
+    # they are read 50 at a time (by id, no server-side cursor) until the facts suffice.
+    # The facts come as text for orjson: with hundreds of small rows per drain, the JSON
+    # field's json.loads is felt.
+    while len(taken) < WORK_ROWS_PER_TRANSACTION:
+        chunk = list(pending.filter(id__gt=after_id).values_list("id", Cast("facts", TextField()))[:_WORK_CHUNK])
+        for work_id, text in chunk:
+            work_facts = orjson.loads(text)
+            if taken and facts + len(work_facts) > DRAIN_FACTS_PER_TRANSACTION:
+                return taken, True
+            taken.append((work_id, work_facts))
+            facts += len(work_facts)
+        if len(chunk) < _WORK_CHUNK:
+            return taken, False
+        after_id = chunk[-1][0]
+    return taken, True
+
+
+_WORK_CHUNK = 50
 
 
 def _work_apply(*, project_id: int, work: Sequence[tuple[int, list[dict[str, Any]]]]) -> None:
