@@ -54,18 +54,18 @@ def bench_env(*, url: str, redis_url: str) -> dict[str, str]:
     }
 
 
-def manage(env: dict[str, str], *args: str) -> str:
+def manage(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        [sys.executable, "manage.py", *args], cwd=root, env=env, check=True, capture_output=True, text=True
     ).stdout
 
 
-def gunicorn_start(env: dict[str, str], *, port: int, workers: int, log: Path) -> subprocess.Popen:
+def gunicorn_start(env: dict[str, str], *, port: int, workers: int, log: Path, root: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "trackhub.wsgi:application", "--workers", str(workers),
          "--worker-class", "sync", "--bind", f"{HOST}:{port}", "--backlog", "2048", "--log-level", "warning",
          "--timeout", "120"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
 
 
