@@ -432,13 +432,14 @@ def _events_insert_small(
 ) -> list[CanonicalEvent]:
     """Store the events that are new for the project and record their identity work, in
     ``_PG_EVENTS_INSERT_SMALL``; return the new events."""
+    facts = identity_facts(events=events)
     with prepared_cursor() as cursor:
         cursor.execute(
             _PG_EVENTS_INSERT_SMALL,
             {
                 "events": msgspec.json.encode(events).decode(),
                 "identity_keys": orjson.dumps([_identity_key(event) for event in events]).decode(),
-                "facts": orjson.dumps(identity_facts(events=events)).decode(),
+                "facts": orjson.dumps(facts).decode(),
                 "project_id": source.project_id,
                 "source_id": source.id,
                 "wire_format": wire_format,
@@ -446,12 +447,11 @@ def _events_insert_small(
                 "recorded_at": timezone.now(),
             },
         )
-        new_keys = set(cursor.fetchall())
-    new_events = _first_of_keys(events, new_keys=new_keys)
-    # The statement wrote an outbox row if a stored event names anybody (a few µs to redo).
-    if any(fact is not None for fact in identity_facts(events=new_events)):
+        stored = _first_positions(events, new_keys=set(cursor.fetchall()))
+    # The statement wrote an outbox row if a stored event names anybody.
+    if any(facts[position] is not None for position in stored):
         identity_work_kick_on_commit(project_id=source.project_id)
-    return new_events
+    return [events[position] for position in stored]
 
 
 def _events_insert(
@@ -472,7 +472,7 @@ def _events_insert(
             PG_LEDGER_INSERT,
             [source.project_id, [event.name for event in events], [event.event_id for event in events]],
         )
-        new_events = _first_of_keys(events, new_keys=set(cursor.fetchall()))
+        new_events = [events[position] for position in _first_positions(events, new_keys=set(cursor.fetchall()))]
         if new_events:
             with cursor.copy(_PG_EVENT_COPY) as copy:
                 for event in new_events:
@@ -480,15 +480,16 @@ def _events_insert(
     return new_events
 
 
-def _first_of_keys(events: Sequence[CanonicalEvent], *, new_keys: set[tuple[str, str]]) -> list[CanonicalEvent]:
-    """The events whose (name, event id) is in ``new_keys``, each key's first occurrence."""
-    new_events = []
-    for event in events:
+def _first_positions(events: Sequence[CanonicalEvent], *, new_keys: set[tuple[str, str]]) -> list[int]:
+    """Positions of the events whose (name, event id) is in ``new_keys``, each key's first
+    occurrence only (a key repeated within one request is new once). Consumes ``new_keys``."""
+    positions = []
+    for position, event in enumerate(events):
         key = (event.name, event.event_id)
         if key in new_keys:
-            new_keys.remove(key)  # a key repeated within one request is new only once
-            new_events.append(event)
-    return new_events
+            new_keys.remove(key)
+            positions.append(position)
+    return positions
 
 
 def _events_insert_portable(
@@ -501,12 +502,7 @@ def _events_insert_portable(
             "name", "event_id"
         )
     )
-    new_events: list[CanonicalEvent] = []
-    for event in events:
-        key = (event.name, event.event_id)
-        if key not in existing:
-            existing.add(key)
-            new_events.append(event)
+    new_events = [events[position] for position in _first_positions(events, new_keys=keys - existing)]
     Event.objects.bulk_create(
         [
             Event(

@@ -180,9 +180,14 @@ def identity_work_kick(*, project_id: int) -> None:
         _kick_paused_until = time.monotonic() + KICK_PAUSE_SECONDS
         logger.warning("identity drain not queued (broker unavailable), the sweep will do it: %s", exc)
         # No drain is queued after all: let the first request after the pause queue one.
-        with contextlib.suppress(redis.RedisError):
-            if client is not None:
-                client.delete(key)
+        _kick_flag_clear(project_id=project_id)
+
+
+def _kick_flag_clear(*, project_id: int) -> None:
+    client = redis_client()
+    with contextlib.suppress(redis.RedisError):
+        if client is not None:
+            client.delete(_KICK_KEY.format(project_id=project_id))
 
 
 # --- identity work: the outbox consumer -------------------------------------------------------
@@ -206,10 +211,7 @@ def identity_work_drain(*, project_id: int, max_seconds: float = DRAIN_SECONDS) 
     after this point queues another drain. After ``max_seconds`` it queues a follow-up
     drain and returns, to stay inside the task's time limit.
     """
-    client = redis_client()
-    with contextlib.suppress(redis.RedisError):
-        if client is not None:
-            client.delete(_KICK_KEY.format(project_id=project_id))
+    _kick_flag_clear(project_id=project_id)
     deadline = time.monotonic() + max_seconds
     done = 0
     while True:
