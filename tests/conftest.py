@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from ingestion.models import Project, Source
 from ingestion.services import access_token_create, api_key_create, source_provision
+from profiles import services as profiles_services
 from trackhub.redis import redis_client
 
 _source_ids = itertools.count(1001)
@@ -19,7 +20,9 @@ _source_ids = itertools.count(1001)
 @pytest.fixture(autouse=True)
 def identity_queued_flags_cleared() -> None:
     """Forget "a drain is queued" flags left in the test Redis by earlier tests: project
-    ids repeat across runs, and a stale flag would hold back a new project's drain."""
+    ids repeat across runs, and a stale flag would hold back a new project's drain. The
+    same for this process's memory of drains queued (it would skip a kick)."""
+    profiles_services._drain_surely_ahead_until.clear()
     client = redis_client()
     if client is not None:
         keys = list(client.scan_iter("trackhub:identity:queued:*"))

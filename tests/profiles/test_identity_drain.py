@@ -3,6 +3,8 @@ transaction, and repeated identifiers resolved once without changing the outcome
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -47,13 +49,53 @@ def test_second_kick_while_a_drain_is_queued_publishes_nothing(tenant, empty_que
     assert queued_flag(tenant.project.id)
 
 
-def test_drain_clears_the_flag_so_later_work_queues_a_new_drain(tenant, empty_queue):
+def test_drain_clears_the_flag_so_later_work_queues_a_new_drain(tenant, empty_queue, settings):
+    settings.TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = 0.2
     identity_work_kick(project_id=tenant.project.id)
 
     identity_work_drain(project_id=tenant.project.id)
+    time.sleep(0.2)  # past the queued drain's start: only a new drain would see new work
     identity_work_kick(project_id=tenant.project.id)
 
     assert queued_messages() == 2
+
+
+def test_kick_before_its_queued_drain_can_start_skips_redis(tenant, empty_queue, settings):
+    settings.TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = 30
+    identity_work_kick(project_id=tenant.project.id)
+    redis_client().delete(f"trackhub:identity:queued:{tenant.project.id}")
+
+    identity_work_kick(project_id=tenant.project.id)
+
+    # No round trip: the flag was not set again, and nothing more was published.
+    assert not queued_flag(tenant.project.id)
+    assert queued_messages() == 1
+
+
+def test_kick_trusts_a_drain_another_process_queued_until_that_drain_can_start(tenant, empty_queue, settings):
+    settings.TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = 30
+    flag = f"trackhub:identity:queued:{tenant.project.id}"
+    redis_client().set(flag, time.time())  # what another web process's kick leaves
+
+    identity_work_kick(project_id=tenant.project.id)  # finds the flag, learns when it was set
+    redis_client().delete(flag)
+    identity_work_kick(project_id=tenant.project.id)
+
+    assert queued_messages() == 0
+    assert not queued_flag(tenant.project.id)
+
+
+def test_kick_after_a_drain_queued_elsewhere_could_have_started_queues_its_own(tenant, empty_queue, settings):
+    settings.TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = 30
+    flag = f"trackhub:identity:queued:{tenant.project.id}"
+    redis_client().set(flag, time.time() - 30)  # queued 30 s ago: it may be running now
+
+    identity_work_kick(project_id=tenant.project.id)
+    redis_client().delete(flag)
+    identity_work_kick(project_id=tenant.project.id)
+
+    assert queued_messages() == 1
+    assert queued_flag(tenant.project.id)
 
 
 def test_requests_queue_one_drain_that_resolves_all_their_batches(
