@@ -69,6 +69,21 @@ def test_worker_converges_profiles_posted_over_http(client, tenant, read_client)
     assert sorted(account["members"]) == sorted(p["id"] for p in profiles)
 
 
+def test_work_committed_after_its_queued_drain_ran_gets_a_drain_of_its_own(client, tenant, read_client):
+    # A request remembers that a queued drain will still see its work only until that
+    # drain may start; a later one must queue another, or its work waits for the sweep
+    # (which no process runs here).
+    celery("purge", "-f", broker_url=BROKER)
+    with worker_running(broker_url=BROKER):
+        intempt_post(client, tenant, {"eventId": "1", "userId": "ann", "timestamp": 1_000})
+        wait_for(lambda: IdentityWork.objects.count() == 1 and pending() == 0, what="the first drain")
+        intempt_post(client, tenant, {"eventId": "2", "userId": "bob", "timestamp": 2_000})
+        wait_for(lambda: IdentityWork.objects.count() == 2 and pending() == 0, what="a drain for the later work")
+
+    profiles = read_client.get("/api/v1/profiles/").json()["results"]
+    assert sorted(p["identifiers"] for p in profiles) == [["ann"], ["bob"]]
+
+
 def http_post_intempt(base_url: str, tenant, *items: dict) -> None:
     body = json.dumps({"track": [{"name": "Purchase", "payload": list(items)}]}).encode()
     request = urllib.request.Request(
