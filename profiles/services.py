@@ -168,6 +168,7 @@ _kick_paused_until = 0.0
 # does it, late but never lost.
 KICK_CLOCK_MARGIN_SECONDS = 0.05
 _drain_surely_ahead_until: dict[int, float] = {}
+_DRAINS_REMEMBERED = 10_000  # projects; past that the entries (most long expired) are dropped
 
 
 def identity_work_kick(*, project_id: int) -> None:
@@ -191,7 +192,7 @@ def identity_work_kick(*, project_id: int) -> None:
         if client is not None:
             held = client.eval(_KICK_SET_OR_GET, 1, _KICK_KEY.format(project_id=project_id), now, _KICK_TTL_SECONDS)
             if held is not None:  # a drain is queued and has not started
-                _drain_surely_ahead_until[project_id] = _float_or_zero(held) + delay - KICK_CLOCK_MARGIN_SECONDS
+                _drain_queued_remember(project_id=project_id, queued_at=_float_or_zero(held), delay=delay)
                 return
     except redis.RedisError:
         client = None  # publish anyway: a spare drain is harmless
@@ -203,9 +204,18 @@ def identity_work_kick(*, project_id: int) -> None:
         # No drain is queued after all: let the first request after the pause queue one.
         _kick_flag_clear(project_id=project_id)
         return
-    # Without the flag (no Redis), or with tasks run at once (eager), every request kicks.
-    if client is not None and not identity_work_drain_task.app.conf.task_always_eager:
-        _drain_surely_ahead_until[project_id] = now + delay - KICK_CLOCK_MARGIN_SECONDS
+    if client is not None:  # without the flag (no Redis) every request kicks
+        _drain_queued_remember(project_id=project_id, queued_at=now, delay=delay)
+
+
+def _drain_queued_remember(*, project_id: int, queued_at: float, delay: float) -> None:
+    from profiles.tasks import identity_work_drain_task
+
+    if identity_work_drain_task.app.conf.task_always_eager:
+        return  # eager tasks ran at once, not after the countdown: nothing to rely on
+    if len(_drain_surely_ahead_until) >= _DRAINS_REMEMBERED:
+        _drain_surely_ahead_until.clear()
+    _drain_surely_ahead_until[project_id] = queued_at + delay - KICK_CLOCK_MARGIN_SECONDS
 
 
 def _float_or_zero(value: bytes | str) -> float:

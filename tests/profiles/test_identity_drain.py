@@ -4,6 +4,7 @@ transaction, and repeated identifiers resolved once without changing the outcome
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import connection
 from profiles import services as profiles_services
 from profiles.models import IdentityWork, IngestionWarning
 from profiles.services import identity_work_drain, identity_work_kick
+from profiles.tasks import identity_work_drain_task
 from tests.profiles.conftest import intempt_post
 from trackhub.redis import redis_client
 
@@ -96,6 +98,31 @@ def test_kick_after_a_drain_queued_elsewhere_could_have_started_queues_its_own(t
 
     assert queued_messages() == 1
     assert queued_flag(tenant.project.id)
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Celery running tasks in-process, as without a broker (with Redis still set)."""
+    conf = identity_work_drain_task.app.conf
+    conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        conf.task_always_eager = False
+
+
+def test_with_eager_tasks_a_kick_never_counts_on_another_process_drain(client, tenant, eager_tasks):
+    # An eager drain runs inside its kick, not after a countdown: a flag seen set says
+    # nothing about what a later commit will find.
+    flag = f"trackhub:identity:queued:{tenant.project.id}"
+    redis_client().set(flag, time.time())  # another process, mid-drain
+    identity_work_kick(project_id=tenant.project.id)
+    redis_client().delete(flag)
+    intempt_post(client, tenant, {"eventId": "e1", "userId": "a", "timestamp": 1_000})  # its kick waits for commit
+
+    identity_work_kick(project_id=tenant.project.id)
+
+    assert not IdentityWork.objects.filter(processed_at__isnull=True).exists()
 
 
 def test_requests_queue_one_drain_that_resolves_all_their_batches(
