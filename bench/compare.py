@@ -15,17 +15,15 @@ on 127.0.0.1. Uses this checkout's virtualenv for both revisions.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 
-from bench.bodies import LOADS, Credentials
+from bench.bodies import LOADS
 from bench.ingest import BodyMaker, CpuMeter
 from bench.load import Target, load_run
 from bench.stack import (
@@ -34,6 +32,8 @@ from bench.stack import (
     HOST,
     ROOT,
     bench_env,
+    celery_worker_start,
+    credentials_provision,
     database_url,
     free_port,
     gunicorn_start,
@@ -59,13 +59,7 @@ class Checkout:
         self.url = database_url(admin_url, self.database)
         self.env = {**bench_env(url=self.url, redis_url=redis_url), "PYTHONPATH": str(self.root)}
         manage(self.env, "migrate", "--no-input", "-v0", root=self.root)
-        provision = ["provision", "--org", "o", "--project", "p", "--source-id", str(SOURCE_ID), "--json"]
-        provisioned = json.loads(manage(self.env, *provision, root=self.root))
-        self.credentials = Credentials(
-            org=provisioned["org"], project=provisioned["project"], source_id=SOURCE_ID,
-            api_key=provisioned["api_key"], bearer_token=provisioned["bearer_token"],
-            website_id=provisioned["website_id"],
-        )  # fmt: skip
+        self.credentials = credentials_provision(self.env, source_id=SOURCE_ID, org="o", project="p", root=self.root)
 
     def round(self, *, wire_format: str, events: int, duration: float, number: int) -> dict[str, float]:
         """Start the stack, load it for ``duration`` seconds, stop it; the figures."""
@@ -73,11 +67,7 @@ class Checkout:
         port = free_port()
         log = self.root / "gunicorn.log"
         server = gunicorn_start(self.env, port=port, workers=2, log=log, root=self.root)
-        worker = subprocess.Popen(
-            ["nice", "-n", "10", sys.executable, "-m", "celery", "-A", "trackhub", "worker", "--pool", "solo",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
-            cwd=self.root, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        worker = celery_worker_start(self.env, pool=("--pool", "solo"), root=self.root)
         try:
             wait_http(port, "/healthz")
 

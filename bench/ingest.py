@@ -23,8 +23,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,14 +32,15 @@ from typing import Any
 
 import psycopg
 
-from bench.bodies import COPY_COLUMNS, LOADS, Credentials, copy_rows, loads_available
+from bench.bodies import COPY_COLUMNS, LOADS, copy_rows, loads_available
 from bench.load import LoadResult, Target, load_run
 from bench.stack import (
     DEFAULT_ADMIN_URL,
     DEFAULT_REDIS_URL,
     HOST,
-    ROOT,
     bench_env,
+    celery_worker_start,
+    credentials_provision,
     database_url,
     free_port,
     gunicorn_start,
@@ -276,14 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scratch database {args.database}, broker {args.redis_url}, {cpus} cores", flush=True)
     scratch_database_create(args.admin_url, args.database)
     manage(env, "migrate", "--verbosity", "0")
-    provisioned = json.loads(
-        manage(env, "provision", "--org", "bench-org", "--project", "bench", "--source-id", "424242", "--json")
-    )
-    credentials = Credentials(
-        org=provisioned["org"], project=provisioned["project"], source_id=int(provisioned["source_id"]),
-        api_key=provisioned["api_key"], bearer_token=provisioned["bearer_token"],
-        website_id=provisioned["website_id"],
-    )  # fmt: skip
+    credentials = credentials_provision(env, source_id=424242, org="bench-org", project="bench")
     import redis
 
     redis.Redis.from_url(args.redis_url).flushdb()  # the benchmark's own database number only
@@ -301,13 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     logdir = Path(tempfile.mkdtemp(prefix="trackhub-bench-"))
     server = gunicorn_start(env, port=port, workers=args.workers, log=logdir / "gunicorn.log")
-    worker = subprocess.Popen(
-        # Niced, as docs/scaling.md advises for a worker sharing cores with web processes:
-        # identity work can wait a moment, a producer's request should not.
-        ["nice", "-n", "10", sys.executable, "-m", "celery", "-A", "trackhub", "worker", "--concurrency", "1",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
-        cwd=ROOT, env=env, stdout=(logdir / "celery.log").open("w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    worker = celery_worker_start(env, pool=("--concurrency", "1"), log=logdir / "celery.log")
     report: dict[str, Any] = {
         "machine": {"cores": cpus, "gunicorn_workers": args.workers, "load_processes": args.clients},
         "duration_per_phase_s": args.duration,

@@ -1,7 +1,9 @@
-"""What both benchmarks need: a scratch database, manage.py, a gunicorn, an environment."""
+"""What the benchmarks need: a scratch database, manage.py, a provisioned source, a
+gunicorn and a Celery worker, an environment."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 import psycopg
+
+from bench.bodies import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -60,12 +64,40 @@ def manage(env: dict[str, str], *args: str, root: Path = ROOT) -> str:
     ).stdout
 
 
+def credentials_provision(
+    env: dict[str, str], *, source_id: int, org: str, project: str, root: Path = ROOT
+) -> Credentials:
+    """Provision ``org`` > ``project`` > source ``source_id`` with ``manage.py provision``."""
+    provisioned = json.loads(
+        manage(env, "provision", "--org", org, "--project", project, "--source-id", str(source_id), "--json", root=root)
+    )
+    return Credentials(
+        org=provisioned["org"], project=provisioned["project"], source_id=int(provisioned["source_id"]),
+        api_key=provisioned["api_key"], bearer_token=provisioned["bearer_token"],
+        website_id=provisioned["website_id"],
+    )  # fmt: skip
+
+
 def gunicorn_start(env: dict[str, str], *, port: int, workers: int, log: Path, root: Path = ROOT) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "trackhub.wsgi:application", "--workers", str(workers),
          "--worker-class", "sync", "--bind", f"{HOST}:{port}", "--backlog", "2048", "--log-level", "warning",
          "--timeout", "120"],
         cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def celery_worker_start(
+    env: dict[str, str], *, pool: tuple[str, ...], log: Path | None = None, root: Path = ROOT
+) -> subprocess.Popen:
+    """A Celery worker (``pool``: its pool options), niced as docs/scaling.md advises for a
+    worker sharing cores with web processes: identity work can wait a moment, a
+    producer's request should not."""
+    output = log.open("w") if log is not None else subprocess.DEVNULL
+    return subprocess.Popen(
+        ["nice", "-n", "10", sys.executable, "-m", "celery", "-A", "trackhub", "worker", *pool,
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
+        cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
 
