@@ -94,6 +94,10 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
 _MICROSECOND = timedelta(microseconds=1)
 
 
+# The outbox row, as both write paths insert it (one row per request's stored events).
+_WORK_INSERT = "INSERT INTO profiles_identitywork (project_id, facts, created_at)"
+
+
 def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -> None:
     """Record the identity work for newly stored events, inside the caller's transaction,
     and make sure a drain of the project's outbox is queued once that transaction commits."""
@@ -104,8 +108,7 @@ def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -
         with prepared_cursor() as cursor:
             # Raw SQL: the ORM's create() costs more per request than the insert itself.
             cursor.execute(
-                "INSERT INTO profiles_identitywork (project_id, facts, created_at) VALUES (%s, %s::jsonb, %s)",
-                [project_id, orjson.dumps(facts).decode(), timezone.now()],
+                f"{_WORK_INSERT} VALUES (%s, %s::jsonb, %s)", [project_id, orjson.dumps(facts).decode(), timezone.now()]
             )
     else:
         IdentityWork.objects.create(project_id=project_id, facts=facts)
@@ -125,8 +128,7 @@ def identity_work_insert_sql(*, source: str) -> str:
     names nobody). Parameters ``%(project_id)s`` and ``%(recorded_at)s``. Inserts nothing
     when no event names anybody; the caller then calls ``identity_work_kick_on_commit``."""
     return (
-        "INSERT INTO profiles_identitywork (project_id, facts, created_at) "
-        f"SELECT %(project_id)s, jsonb_agg(fact ORDER BY position), %(recorded_at)s FROM {source} "
+        f"{_WORK_INSERT} SELECT %(project_id)s, jsonb_agg(fact ORDER BY position), %(recorded_at)s FROM {source} "
         "WHERE fact <> 'null'::jsonb HAVING count(*) > 0"
     )
 
@@ -241,6 +243,8 @@ def _kick_flag_clear(*, project_id: int) -> None:
 DRAIN_FACTS_PER_TRANSACTION = 5000
 # ... and at most this many outbox rows (single-event requests write one fact per row).
 WORK_ROWS_PER_TRANSACTION = 500
+# Outbox rows read per query while a drain gathers its batches.
+_WORK_CHUNK = 50
 DRAIN_SECONDS = 30.0
 
 
@@ -323,9 +327,6 @@ def _work_pending(*, project_id: int) -> tuple[list[tuple[int, list[dict[str, An
             return taken, False
         after_id = chunk[-1][0]
     return taken, True
-
-
-_WORK_CHUNK = 50
 
 
 def _work_apply(*, project_id: int, work: Sequence[tuple[int, list[dict[str, Any]]]]) -> None:
