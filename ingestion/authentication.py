@@ -7,6 +7,8 @@ raises :class:`CredentialRejected`; an absent one returns None so another class 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from ingestion import selectors, services
+from ingestion.credentials import CredentialCheck
 from ingestion.models import AccessToken, ApiKey, Project, Source, Website
+from ingestion.selectors import VerifiedCredential
 
 TRACK_EVENTS_SCOPE = "track:events"
 TRACK_TOKEN_SCOPES = frozenset({"track_api", "telemetry_apis"})
@@ -38,6 +42,8 @@ class TrackPrincipal:
     source: Source
     credential: ApiKey | AccessToken | Website
     website: Website | None = None  # Databuddy: the ``?website_id=`` (its origins answer CORS)
+    # Set when the credential came from this process's cache: the write must pass it.
+    check: CredentialCheck | None = None
 
     @property
     def project(self) -> Project:
@@ -61,14 +67,45 @@ def _authorization(request: Request, keyword: str) -> str | None:
     return value.strip()
 
 
-def _api_key_principal(presented: str) -> TrackPrincipal:
-    key = selectors.api_key_verify(presented=presented)
-    if key is None:
-        raise CredentialRejected("invalid_credentials", "Invalid API key")
+def _track_principal(
+    presented: str,
+    *,
+    verify: Callable[..., VerifiedCredential | None],
+    admit: Callable[[VerifiedCredential], TrackPrincipal],
+    invalid: str,
+) -> TrackPrincipal:
+    """The principal for ``presented``, verified by ``verify`` (a ``selectors.track_*_verify``)
+    and judged by ``admit``, which raises CredentialRejected if it may not write here;
+    ``invalid`` is the refusal of an unknown, wrong, revoked or expired credential.
+
+    ``verify`` answers from this process's copy of the credential when it has one (no
+    query); the write then checks the copy is still current (``CredentialCheck``). A copy
+    only ever admits: a refusal is always decided on a fresh read, since the copy may
+    predate a scope added or a source moved.
+    """
+    verified = verify(presented=presented)
+    if verified is not None and verified.check is not None:
+        try:
+            return admit(verified)
+        except CredentialRejected:
+            verified = verify(presented=presented, cached=False)
+    if verified is None:
+        raise CredentialRejected("invalid_credentials", invalid)
+    return admit(verified)
+
+
+def _api_key_admit(verified: VerifiedCredential) -> TrackPrincipal:
+    key = verified.credential
     if TRACK_EVENTS_SCOPE not in key.scopes:
         raise CredentialRejected("missing_scope", f"API key missing {TRACK_EVENTS_SCOPE} scope")
     services.credential_mark_used(credential=key)
-    return TrackPrincipal(source=key.source, credential=key)
+    return TrackPrincipal(source=key.source, credential=key, check=verified.check)
+
+
+def _api_key_principal(
+    presented: str, admit: Callable[[VerifiedCredential], TrackPrincipal] = _api_key_admit
+) -> TrackPrincipal:
+    return _track_principal(presented, verify=selectors.track_api_key_verify, admit=admit, invalid="Invalid API key")
 
 
 class QueryApiKeyAuthentication(BaseAuthentication):
@@ -78,16 +115,20 @@ class QueryApiKeyAuthentication(BaseAuthentication):
         presented = request.query_params.get("apiKey")
         if not presented:
             return None
-        principal = _api_key_principal(presented)
         path = request.parser_context.get("kwargs", {}) if request.parser_context else {}
-        source = principal.source
-        if (
-            str(source.id) != str(path.get("source_id"))
-            or source.project.name != path.get("project_name")
-            or source.project.organization.name != path.get("org_name")
-        ):
-            raise CredentialRejected("invalid_credentials", "API key is not valid for this source")
-        return None, principal
+
+        def admit(verified: VerifiedCredential) -> TrackPrincipal:
+            principal = _api_key_admit(verified)
+            source = principal.source
+            if (
+                str(source.id) != str(path.get("source_id"))
+                or source.project.name != path.get("project_name")
+                or source.project.organization.name != path.get("org_name")
+            ):
+                raise CredentialRejected("invalid_credentials", "API key is not valid for this source")
+            return principal
+
+        return None, _api_key_principal(presented, admit)
 
 
 class HeaderApiKeyAuthentication(BaseAuthentication):
@@ -116,19 +157,24 @@ class TrackTokenAuthentication(BaseAuthentication):
         presented = _authorization(request, "Bearer")
         if not presented:
             return None
-        token = selectors.access_token_verify(presented=presented)
-        if token is None or token.source is None:
-            raise CredentialRejected("invalid_credentials", "Access token missing or invalid")
-        if not TRACK_TOKEN_SCOPES.intersection(token.scopes):
-            raise CredentialRejected("missing_scope", "Access token missing track_api or telemetry_apis scope")
-        services.credential_mark_used(credential=token)
-        # The token's source row is already loaded with its project.
-        source = token.source
-        source.project = token.project
-        return None, TrackPrincipal(source=source, credential=token)
+        principal = _track_principal(
+            presented, verify=selectors.track_access_token_verify, admit=_track_token_admit,
+            invalid="Access token missing or invalid",
+        )  # fmt: skip
+        return None, principal
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+def _track_token_admit(verified: VerifiedCredential) -> TrackPrincipal:
+    token = verified.credential
+    if token.source is None:  # a read token
+        raise CredentialRejected("invalid_credentials", "Access token missing or invalid")
+    if not TRACK_TOKEN_SCOPES.intersection(token.scopes):
+        raise CredentialRejected("missing_scope", "Access token missing track_api or telemetry_apis scope")
+    services.credential_mark_used(credential=token)
+    return TrackPrincipal(source=token.source, credential=token, check=verified.check)
 
 
 def website_allowed_origin(website: Website, origin: str | None) -> str | None:
@@ -170,14 +216,18 @@ class DatabuddyAuthentication(BaseAuthentication):
         presented = _authorization(request, "Bearer")
         if not presented:
             return WebsiteAuthentication().authenticate(request)
-        principal = _api_key_principal(presented)
         website_id = request.query_params.get("website_id")
-        if not website_id:
-            return None, principal
-        website = selectors.website_get(website_id=website_id)
-        if website is None or website.source.project_id != principal.source.project_id:
-            raise CredentialRejected("website_not_found", "Website not found")
-        return None, TrackPrincipal(source=principal.source, credential=principal.credential, website=website)
+
+        def admit(verified: VerifiedCredential) -> TrackPrincipal:
+            principal = _api_key_admit(verified)
+            if not website_id:
+                return principal
+            website = selectors.website_get(website_id=website_id)
+            if website is None or website.source.project_id != principal.source.project_id:
+                raise CredentialRejected("website_not_found", "Website not found")
+            return dataclasses.replace(principal, website=website)
+
+        return None, _api_key_principal(presented, admit)
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"

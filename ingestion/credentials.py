@@ -41,3 +41,26 @@ def credential_split(presented: str) -> CredentialParts | None:
     if not dot or not identifier or not secret or len(identifier) > 64:
         return None
     return CredentialParts(identifier, secret)
+
+
+class CredentialCheck(NamedTuple):
+    """What a write must verify, in its own statement, when its credential came from this
+    process's cache rather than from the database: ``sql`` is a boolean SQL expression
+    (parameters ``%(credential_id)s`` and ``%(fingerprint)s``), true while the credential
+    is unrevoked and its rows (tenant and scopes included) are unchanged since they were
+    read. So a revocation stops every process's next write at once, with no message to
+    deliver to them.
+    """
+
+    sql: str
+    credential_id: int
+    fingerprint: str
+
+    @property
+    def params(self) -> dict[str, object]:
+        return {"credential_id": self.credential_id, "fingerprint": self.fingerprint}
+
+
+class CredentialChanged(Exception):
+    """The cached credential failed its ``CredentialCheck``: nothing was written; read the
+    credential afresh (it may now be refused) and try once more."""

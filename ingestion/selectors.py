@@ -3,42 +3,112 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, TypeAlias
 
 from django.db import connection
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from ingestion.credentials import credential_split, secret_matches
+from ingestion.credentials import CredentialCheck, credential_split, secret_matches
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
 from trackhub.db import request_first_fetchone
 
+_Credential: TypeAlias = ApiKey | AccessToken
 
-def _columns(model: type[Model], alias: str) -> str:
-    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+def _columns(model: type[Model], alias: str, *, exclude: tuple[str, ...] = ()) -> list[str]:
+    return [f'{alias}."{field.column}"' for field in model._meta.concrete_fields if field.name not in exclude]
 
 
 class _JoinedLookup:
     """One credential row with its tenant rows, fetched by one indexed query and built into
-    model instances as ``select_related`` would build them.
+    model instances as ``select_related`` would build them, then assembled (``assemble``
+    links them and returns the credential).
 
     The track path resolves a credential on every request, and compiling the equivalent
     queryset costs more CPU than the query itself; so the SQL is built once from the
     models' fields (it follows them when fields are added), runs as a prepared statement
     (``prepared_cursor``), and its values go through the fields' own converters.
+
+    On PostgreSQL the query also returns the rows' fingerprint (an md5 of every column
+    but ``last_used_at``), which lets a write check that a copy this process cached is
+    still exactly what the database holds (``check_sql``, ``CredentialCheck``).
     """
 
-    def __init__(self, parts: list[tuple[type[Model], str]], joins: str, where: str) -> None:
+    def __init__(
+        self,
+        parts: list[tuple[type[Model], str]],
+        joins: str,
+        where: str,
+        assemble: Callable[[list[Any]], _Credential],
+    ) -> None:
         self.parts = parts
-        self.sql = f"SELECT {', '.join(_columns(model, alias) for model, alias in parts)} {joins} WHERE {where} LIMIT 1"
+        self.assemble = assemble
+        credential_alias = parts[0][1]
+        selected = ", ".join(", ".join(_columns(model, alias)) for model, alias in parts)
+        # ``last_used_at`` is left out: ``credential_mark_used`` writes it once a minute per
+        # process, and every process's cached copy would go stale with it.
+        fingerprinted = ", ".join(
+            ", ".join(_columns(model, alias, exclude=("last_used_at",))) for model, alias in parts
+        )
+        fingerprint = f"md5(row({fingerprinted})::text)"
+        live = f"{credential_alias}.revoked_at IS NULL"
+        self._sql = {
+            "postgresql": f"SELECT {selected}, {fingerprint} {joins} WHERE {where} AND {live} LIMIT 1",
+            "other": f"SELECT {selected} {joins} WHERE {where} AND {live} LIMIT 1",
+        }
+        # A boolean SQL expression: the cached credential (``%(credential_id)s``) is
+        # unrevoked and its rows are unchanged since they were read (``%(fingerprint)s``).
+        self.check_sql = (
+            f"EXISTS (SELECT 1 {joins} WHERE {credential_alias}.id = %(credential_id)s AND {live} "
+            f"AND {fingerprint} = %(fingerprint)s)"
+        )
         self._attnames = [[field.attname for field in model._meta.concrete_fields] for model, _ in parts]
         self._converters: dict[str, list[list[tuple[Any, Any]]]] = {}
+        # This process's copies of credentials it read: identifier -> (credential, fingerprint).
+        self._cached: dict[str, tuple[_Credential, str]] = {}
 
-    def fetch(self, *params: Any) -> list[Any] | None:
-        """One instance per part (None for a LEFT JOINed row that is absent), or None."""
+    def verify(self, presented: str, *, cached: bool) -> VerifiedCredential | None:
+        """The live credential for ``identifier.secret``, assembled, or None.
+
+        ``cached=True`` may answer from this process's copy, without a query; the answer
+        then carries the ``CredentialCheck`` its write must pass. A copy only ever admits: a
+        wrong secret or a lapsed expiry on it is judged again on a fresh read.
+        """
+        parts = credential_split(presented)
+        if parts is None:
+            return None
+        if cached and connection.vendor == "postgresql":
+            hit = self._cached.get(parts.identifier)
+            if hit is not None and _credential_valid(hit[0], parts.secret):
+                credential, fingerprint = hit
+                return VerifiedCredential(
+                    credential, CredentialCheck(self.check_sql, credential_id=credential.pk, fingerprint=fingerprint)
+                )
+        found = self._fetch(parts.identifier)
+        if found is None:
+            self._cached.pop(parts.identifier, None)
+            return None
+        credential, read_fingerprint = found
+        if read_fingerprint is not None:  # PostgreSQL
+            if len(self._cached) >= _CACHED_CREDENTIALS_MAX:
+                self._cached.clear()
+            self._cached[parts.identifier] = (credential, read_fingerprint)
+        if not _credential_valid(credential, parts.secret):
+            return None
+        return VerifiedCredential(credential, None)
+
+    def forget(self, identifier: str) -> None:
+        self._cached.pop(identifier, None)
+
+    def forget_all(self) -> None:
+        self._cached.clear()
+
+    def _fetch(self, identifier: str) -> tuple[_Credential, str | None] | None:
         # The track path's first query: it also serves as the request's connection check.
-        row = request_first_fetchone(self.sql, list(params))
+        vendor = connection.vendor
+        row = request_first_fetchone(self._sql.get(vendor, self._sql["other"]), [identifier])
         if row is None:
             return None
         instances: list[Any] = []
@@ -50,7 +120,7 @@ class _JoinedLookup:
                     value = converter(value, column, connection)
                 converted.append(value)
             instances.append(None if converted[0] is None else model.from_db(connection.alias, attnames, converted))
-        return instances
+        return self.assemble(instances), next(values, None)
 
     def _field_converters(self) -> list[list[tuple[Any, Any]]]:
         """Per part, each column with its converters (JSON decoding, SQLite datetimes...),
@@ -67,60 +137,98 @@ class _JoinedLookup:
         return self._converters[connection.vendor]
 
 
-_TENANT_JOINS = (
-    "JOIN ingestion_project p ON p.id = s.project_id JOIN ingestion_organization o ON o.id = p.organization_id"
-)
-_API_KEY_LOOKUP = _JoinedLookup(
-    [(ApiKey, "k"), (Source, "s"), (Project, "p"), (Organization, "o")],
-    f"FROM ingestion_apikey k JOIN ingestion_source s ON s.id = k.source_id {_TENANT_JOINS}",
-    "k.identifier = %s AND k.revoked_at IS NULL",
-)
-_ACCESS_TOKEN_LOOKUP = _JoinedLookup(
-    [(AccessToken, "t"), (Project, "p"), (Organization, "o"), (Source, "s")],
-    "FROM ingestion_accesstoken t JOIN ingestion_project p ON p.id = t.project_id "
-    "JOIN ingestion_organization o ON o.id = p.organization_id LEFT JOIN ingestion_source s ON s.id = t.source_id",
-    "t.identifier = %s AND t.revoked_at IS NULL",
-)
+# Enough for every credential of a large install; past it the copies start over.
+_CACHED_CREDENTIALS_MAX = 10_000
 
 
-def api_key_verify(*, presented: str) -> ApiKey | None:
-    """The live API key for ``identifier.secret``, with its source, project and organization
-    (one indexed query); else None."""
-    parts = credential_split(presented)
-    if parts is None:
-        return None
-    found = _API_KEY_LOOKUP.fetch(parts.identifier)
-    if found is None:
-        return None
-    key, source, project, organization = found
-    if not secret_matches(parts.secret, key.secret_hash):
-        return None
+class VerifiedCredential(NamedTuple):
+    credential: Any  # ApiKey | AccessToken
+    check: CredentialCheck | None  # None: read from the database for this request
+
+
+def _credential_valid(credential: ApiKey | AccessToken, secret: str) -> bool:
+    """The secret matches and the credential has not expired (tokens may)."""
+    expires_at = getattr(credential, "expires_at", None)
+    return secret_matches(secret, credential.secret_hash) and (expires_at is None or expires_at > timezone.now())
+
+
+def _api_key_assemble(instances: list[Any]) -> ApiKey:
+    key, source, project, organization = instances
     project.organization = organization
     source.project = project
     key.source = source
     return key
 
 
-def access_token_verify(*, presented: str) -> AccessToken | None:
-    """The live (not revoked, not expired) access token for ``presented``, with its project,
-    organization and source if it has one (one indexed query); else None."""
-    parts = credential_split(presented)
-    if parts is None:
-        return None
-    found = _ACCESS_TOKEN_LOOKUP.fetch(parts.identifier)
-    if found is None:
-        return None
-    token, project, organization, source = found
-    if not secret_matches(parts.secret, token.secret_hash):
-        return None
-    if token.expires_at is not None and token.expires_at <= timezone.now():
-        return None
+def _access_token_assemble(instances: list[Any]) -> AccessToken:
+    token, project, organization, source = instances
     project.organization = organization
     token.project = project
     if source is not None:
         source.project = project
     token.source = source
     return token
+
+
+_TENANT_JOINS = (
+    "JOIN ingestion_project p ON p.id = s.project_id JOIN ingestion_organization o ON o.id = p.organization_id"
+)
+_API_KEY_LOOKUP = _JoinedLookup(
+    [(ApiKey, "k"), (Source, "s"), (Project, "p"), (Organization, "o")],
+    f"FROM ingestion_apikey k JOIN ingestion_source s ON s.id = k.source_id {_TENANT_JOINS}",
+    "k.identifier = %s",
+    _api_key_assemble,
+)
+_ACCESS_TOKEN_LOOKUP = _JoinedLookup(
+    [(AccessToken, "t"), (Project, "p"), (Organization, "o"), (Source, "s")],
+    "FROM ingestion_accesstoken t JOIN ingestion_project p ON p.id = t.project_id "
+    "JOIN ingestion_organization o ON o.id = p.organization_id LEFT JOIN ingestion_source s ON s.id = t.source_id",
+    "t.identifier = %s",
+    _access_token_assemble,
+)
+
+
+def api_key_verify(*, presented: str) -> ApiKey | None:
+    """The live API key for ``identifier.secret``, with its source, project and organization
+    (one indexed query); else None."""
+    verified = _API_KEY_LOOKUP.verify(presented, cached=False)
+    return verified.credential if verified else None
+
+
+def access_token_verify(*, presented: str) -> AccessToken | None:
+    """The live (not revoked, not expired) access token for ``presented``, with its project,
+    organization and source if it has one (one indexed query); else None."""
+    verified = _ACCESS_TOKEN_LOOKUP.verify(presented, cached=False)
+    return verified.credential if verified else None
+
+
+# The track path's credentials: from this process's copy when it has one. Nothing is
+# cached for reading: only a write can carry the check that keeps a copy honest, so
+# only the track endpoints use these (see ``CredentialCheck``).
+
+
+def track_api_key_verify(*, presented: str, cached: bool = True) -> VerifiedCredential | None:
+    return _API_KEY_LOOKUP.verify(presented, cached=cached)
+
+
+def track_access_token_verify(*, presented: str, cached: bool = True) -> VerifiedCredential | None:
+    return _ACCESS_TOKEN_LOOKUP.verify(presented, cached=cached)
+
+
+def track_credential_forget(*, credential: object) -> None:
+    """Drop this process's copy of ``credential`` (it was found changed, or must be
+    judged afresh): the next request reads it from the database."""
+    identifier = getattr(credential, "identifier", None)
+    if isinstance(credential, ApiKey) and identifier:
+        _API_KEY_LOOKUP.forget(identifier)
+    elif isinstance(credential, AccessToken) and identifier:
+        _ACCESS_TOKEN_LOOKUP.forget(identifier)
+
+
+def track_credentials_forget_all() -> None:
+    """Drop every cached copy (tests start from a clean process state)."""
+    _API_KEY_LOOKUP.forget_all()
+    _ACCESS_TOKEN_LOOKUP.forget_all()
 
 
 def website_get(*, website_id: str) -> Website | None:

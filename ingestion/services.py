@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import uuid
 from collections.abc import Sequence
@@ -18,7 +19,13 @@ from django.utils import timezone
 from ingestion import partitions
 from ingestion.body import nul_field, nul_replaced
 from ingestion.canonical import CanonicalEvent, EventProblem, RejectedItem
-from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
+from ingestion.credentials import (
+    ACCESS_TOKEN_PREFIX,
+    API_KEY_PREFIX,
+    CredentialChanged,
+    CredentialCheck,
+    credential_generate,
+)
 from ingestion.formats import adapter_for
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
@@ -169,12 +176,20 @@ def events_ingest(
     events: Sequence[CanonicalEvent],
     rejected: Sequence[RejectedItem],
     received_at: datetime,
+    credential_check: CredentialCheck | None = None,
 ) -> StoredBatch:
     """Store a request's valid events once each, keep its rejected ones, and record the
     identity work for the new events; all in one transaction, so the caller answers
-    success only after everything is committed."""
+    success only after everything is committed.
+
+    With ``credential_check`` (the credential came from this process's cache) the same
+    transaction first checks the credential is still live and unchanged, and raises
+    CredentialChanged, having written nothing, if it is not.
+    """
     if rejected or not _small_write(events):
         with transaction.atomic():
+            if credential_check is not None:
+                _credential_check_run(credential_check)
             new_events = _events_insert(source=source, wire_format=wire_format, events=events, received_at=received_at)
             if rejected:
                 rejected_events_store(
@@ -185,8 +200,9 @@ def events_ingest(
     else:
         # One statement: its own transaction (or part of the caller's).
         new_events = _events_insert_small(
-            source=source, wire_format=wire_format, events=events, received_at=received_at
-        )
+            source=source, wire_format=wire_format, events=events, received_at=received_at,
+            credential_check=credential_check,
+        )  # fmt: skip
     return StoredBatch(accepted=len(events), stored=len(new_events))
 
 
@@ -198,6 +214,7 @@ def wire_document_ingest(
     received_at: datetime,
     scan_nul: bool = True,
     scan_depth: bool = True,
+    credential_check: CredentialCheck | None = None,
 ) -> IngestOutcome:
     """The shared path for one decoded request body of any wire format.
 
@@ -207,6 +224,7 @@ def wire_document_ingest(
     An event holding a NUL character (which PostgreSQL cannot store) is refused at the event
     level; ``scan_nul=False`` skips that walk when the caller knows the body has none. So is
     one nested deeper than the JSON encoder can write back (``scan_depth``, likewise).
+    ``credential_check``: see ``events_ingest``.
     """
     wire_events = adapter.split(document)
     if not wire_events:
@@ -240,8 +258,9 @@ def wire_document_ingest(
     adapter.check_events(events, source=source)
 
     batch = events_ingest(
-        source=source, wire_format=adapter.wire_format, events=events, rejected=rejected, received_at=received_at
-    )
+        source=source, wire_format=adapter.wire_format, events=events, rejected=rejected, received_at=received_at,
+        credential_check=credential_check,
+    )  # fmt: skip
     problems = [problem for item in rejected for problem in item.problems]
     return IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
 
@@ -390,8 +409,17 @@ _PG_EVENT_COPY = (
 # COPY's two, outbox, COMMIT), and for a single event about a fifth less database CPU and
 # half the client CPU of the transaction it replaces (see docs/scaling.md).
 PG_EVENTS_INSERT_SMALL_MAX = 20
-_PG_EVENTS_INSERT_SMALL = f"""
-WITH input AS (
+
+
+@functools.cache
+def _pg_events_insert_small(credential_check_sql: str | None) -> str:
+    """The statement, for requests whose credential it must check (``CredentialCheck.sql``:
+    ``live`` is false and nothing is written if the credential changed) or need not (None).
+    It answers one row per new event, or one row of NULLs if none is, each with ``live``."""
+    return f"""
+WITH live AS (
+    SELECT {credential_check_sql or "true"} AS ok
+), input AS (
     SELECT * FROM ROWS FROM (
         jsonb_to_recordset(%(events)s::jsonb) AS (
             name text, namespace text, event_id text, "timestamp" timestamptz, user_id text, profile_id text,
@@ -403,6 +431,7 @@ WITH input AS (
         name, namespace, event_id, "timestamp", user_id, profile_id, anonymous_id, account_id, session_id,
         page_id, properties, context, identity_key, fact, position
     )
+    WHERE (SELECT ok FROM live)
 ), new_keys AS (
     INSERT INTO ingestion_eventkey (project_id, name, event_id)
     SELECT %(project_id)s, name, event_id FROM input ORDER BY name, event_id
@@ -419,7 +448,7 @@ WITH input AS (
 ), work AS (
     {identity_work_insert_sql(source="new_events")}
 )
-SELECT name, event_id FROM new_events
+SELECT live.ok, new_events.name, new_events.event_id FROM live LEFT JOIN new_events ON true
 """
 
 
@@ -428,15 +457,21 @@ def _small_write(events: Sequence[CanonicalEvent]) -> bool:
 
 
 def _events_insert_small(
-    *, source: Source, wire_format: str, events: Sequence[CanonicalEvent], received_at: datetime
+    *,
+    source: Source,
+    wire_format: str,
+    events: Sequence[CanonicalEvent],
+    received_at: datetime,
+    credential_check: CredentialCheck | None,
 ) -> list[CanonicalEvent]:
     """Store the events that are new for the project and record their identity work, in
-    ``_PG_EVENTS_INSERT_SMALL``; return the new events."""
+    ``_pg_events_insert_small``; return the new events."""
     facts = identity_facts(events=events)
     with prepared_cursor() as cursor:
         cursor.execute(
-            _PG_EVENTS_INSERT_SMALL,
+            _pg_events_insert_small(credential_check.sql if credential_check else None),
             {
+                **(credential_check.params if credential_check else {}),
                 "events": msgspec.json.encode(events).decode(),
                 "identity_keys": orjson.dumps([_identity_key(event) for event in events]).decode(),
                 "facts": orjson.dumps(facts).decode(),
@@ -447,11 +482,22 @@ def _events_insert_small(
                 "recorded_at": timezone.now(),
             },
         )
-        stored = _first_positions(events, new_keys=set(cursor.fetchall()))
+        rows = cursor.fetchall()
+    if not rows[0][0]:
+        raise CredentialChanged()
+    stored = _first_positions(events, new_keys={(name, event_id) for _, name, event_id in rows if name is not None})
     # The statement wrote an outbox row if a stored event names anybody.
     if any(facts[position] is not None for position in stored):
         identity_work_kick_on_commit(project_id=source.project_id)
     return [events[position] for position in stored]
+
+
+def _credential_check_run(check: CredentialCheck) -> None:
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT {check.sql}", check.params)
+        (live,) = cursor.fetchone()
+    if not live:
+        raise CredentialChanged()
 
 
 def _events_insert(

@@ -14,6 +14,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from ingestion import selectors
 from ingestion.authentication import (
     CredentialRejected,
     DatabuddyAuthentication,
@@ -25,7 +26,8 @@ from ingestion.authentication import (
     track_principal,
 )
 from ingestion.body import body_read, json_decode
-from ingestion.formats.base import RequestProblem, WireFormatAdapter
+from ingestion.credentials import CredentialChanged
+from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.formats.databuddy import DatabuddyAdapter
 from ingestion.formats.intempt import IntemptAdapter
 from ingestion.formats.thrivestack import ThriveStackAdapter
@@ -79,10 +81,22 @@ class TrackView(APIView):
         principal = track_principal(request)
         received_at = timezone.now()
         body = body_read(request._request, limit=settings.TRACKHUB_MAX_BODY_BYTES)
-        outcome = wire_document_ingest(
-            adapter=self.adapter, source=principal.source, document=json_decode(body), received_at=received_at,
-            scan_nul=b"\\u0000" in body, scan_depth=body.count(b"[") + body.count(b"{") > MAX_DEPTH,
-        )  # fmt: skip
+        document = json_decode(body)
+
+        def ingest(principal: TrackPrincipal) -> IngestOutcome:
+            return wire_document_ingest(
+                adapter=self.adapter, source=principal.source, document=document, received_at=received_at,
+                scan_nul=b"\\u0000" in body, scan_depth=body.count(b"[") + body.count(b"{") > MAX_DEPTH,
+                credential_check=principal.check,
+            )  # fmt: skip
+
+        try:
+            outcome = ingest(principal)
+        except CredentialChanged:
+            # This process's copy of the credential is stale (revoked, rescoped, moved):
+            # nothing was written. Judge the credential as it is now; a refusal propagates.
+            principal = self._principal_reread(request)
+            outcome = ingest(principal)
         metrics.track_outcome_observe(
             source_id=principal.source.id, wire_format=self.adapter.wire_format, outcome=outcome
         )
@@ -93,8 +107,40 @@ class TrackView(APIView):
             )  # fmt: skip
         return self.adapter.success(outcome, request_id=self.request_id)
 
+    def _principal_reread(self, request: Request) -> TrackPrincipal:
+        """Authenticate the request again from the database, dropping this process's copy
+        of its credential; CredentialRejected if the credential may no longer write."""
+        selectors.track_credential_forget(credential=track_principal(request).credential)
+        request.auth = None
+        for authenticator in self.get_authenticators():
+            result = authenticator.authenticate(request)
+            if result is not None:
+                request.user, request.auth = result
+                break
+        return track_principal(request)
+
+    def _refusal_if_stale(self, exc: Exception) -> Exception:
+        """For a request that ends in an error and whose credential came from this
+        process's cache: no write checked that credential, so read it afresh first. One
+        revoked meanwhile gets its refusal (401), never another answer."""
+        principal = self.request.__dict__.get("_auth")
+        if (
+            not isinstance(principal, TrackPrincipal)
+            or principal.check is None
+            or isinstance(exc, CredentialRejected | DatabaseError)
+        ):
+            return exc
+        try:
+            self._principal_reread(self.request)
+        except CredentialRejected as refusal:
+            return refusal
+        except DatabaseError:
+            pass  # the database is unreachable: nothing was written, the error stands
+        return exc
+
     # DRF's dispatch takes any HttpResponse from handle_exception; the stubs say Response only.
     def handle_exception(self, exc: Exception) -> HttpResponse:  # type: ignore[override]
+        exc = self._refusal_if_stale(exc)
         response = self._error_response(exc)
         principal = self.request.__dict__.get("_auth")
         source_id = principal.source.id if isinstance(principal, TrackPrincipal) else self.kwargs.get("source_id")

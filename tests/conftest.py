@@ -10,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from ingestion.models import Project, Source
+from ingestion.selectors import track_credentials_forget_all
 from ingestion.services import access_token_create, api_key_create, source_provision
 from profiles import services as profiles_services
 from trackhub.redis import redis_client
@@ -28,6 +29,13 @@ def identity_queued_flags_cleared() -> None:
         keys = list(client.scan_iter("trackhub:identity:queued:*"))
         if keys:
             client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def credential_copies_cleared() -> None:
+    """Forget this process's cached credentials: ids repeat across tests' rolled-back
+    rows, and each test starts as a fresh web process would."""
+    track_credentials_forget_all()
 
 
 @dataclass

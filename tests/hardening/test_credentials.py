@@ -22,6 +22,7 @@ from ingestion.models import AccessToken, Event, RejectedEvent
 from ingestion.services import access_token_create, credential_revoke
 from profiles.models import IdentityWork
 from profiles.services import identity_work_process
+from tests.conftest import tenant_create
 from tests.hardening.formats import READ_PATHS, event_specs, post, present_formats, response_json
 
 pytestmark = pytest.mark.django_db
@@ -301,3 +302,22 @@ def test_dashboard_forms_refuse_a_post_without_a_csrf_token(client, tenant):
     assert b"csrfmiddlewaretoken" in form.content
     assert without.status_code == 403
     assert Event.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_revocation_stops_every_gunicorn_worker_on_its_next_request():
+    """Each worker process keeps its own copy of the key (``selectors.track_api_key_verify``);
+    none may write with it once the database says it is revoked."""
+    from tests.hardening import live
+    from tests.hardening.test_faults import intempt_body, shared_test_db_url
+
+    tenant = tenant_create(org="revoke-org", project="revoke-project")
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=2) as server:
+        # Fresh connections spread over both workers, and each caches the key.
+        warm = [live.request(server.port, "POST", tenant.intempt_url, intempt_body([f"w{n}"])) for n in range(30)]
+        credential_revoke(presented_or_identifier=tenant.api_key)
+        after = [live.request(server.port, "POST", tenant.intempt_url, intempt_body([f"r{n}"])) for n in range(30)]
+
+    assert {answer.status for answer in warm} == {200}
+    assert {answer.status for answer in after} == {401}
+    assert Event.objects.filter(source_id=tenant.source.id).count() == 30
