@@ -36,7 +36,7 @@ from profiles.services import (
     identity_work_kick_on_commit,
     identity_work_record,
 )
-from trackhub.db import prepared_cursor
+from trackhub.db import prepared_cursor, request_first_fetchall
 
 # last_used_at is a hint for staff, not an audit log: write it at most this often, so
 # the hot path does not update the credential row on every request.
@@ -467,22 +467,21 @@ def _events_insert_small(
     """Store the events that are new for the project and record their identity work, in
     ``_pg_events_insert_small``; return the new events."""
     facts = identity_facts(events=events)
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            _pg_events_insert_small(credential_check.sql if credential_check else None),
-            {
-                **(credential_check.params if credential_check else {}),
-                "events": msgspec.json.encode(events).decode(),
-                "identity_keys": orjson.dumps([_identity_key(event) for event in events]).decode(),
-                "facts": orjson.dumps(facts).decode(),
-                "project_id": source.project_id,
-                "source_id": source.id,
-                "wire_format": wire_format,
-                "received_at": received_at,
-                "recorded_at": timezone.now(),
-            },
-        )
-        rows = cursor.fetchall()
+    # Deduplicated and its own transaction, so it may double as the connection check.
+    rows = request_first_fetchall(
+        _pg_events_insert_small(credential_check.sql if credential_check else None),
+        {
+            **(credential_check.params if credential_check else {}),
+            "events": msgspec.json.encode(events).decode(),
+            "identity_keys": orjson.dumps([_identity_key(event) for event in events]).decode(),
+            "facts": orjson.dumps(facts).decode(),
+            "project_id": source.project_id,
+            "source_id": source.id,
+            "wire_format": wire_format,
+            "received_at": received_at,
+            "recorded_at": timezone.now(),
+        },
+    )
     if not rows[0][0]:
         raise CredentialChanged()
     stored = _first_positions(events, new_keys={(name, event_id) for _, name, event_id in rows if name is not None})

@@ -28,31 +28,41 @@ def prepared_cursor() -> Iterator[Any]:
         yield cursor
 
 
-def request_first_fetchone(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
-    """Run a request's first query, a read, and let it double as the connection check.
+def request_first_fetchall(sql: str, params: Any) -> list[tuple[Any, ...]]:
+    """Run what may be a request's first statement, a read or an idempotent write, and let
+    it double as the connection check; its rows.
 
     With ``CONN_HEALTH_CHECKS`` Django checks a reused connection with an extra ``SELECT 1``
     round trip on its first use in every request. On the track path that check costs about
-    as much as the credential lookup it precedes, so the lookup is the check instead: if it
-    fails on a reused connection (the server restarted, or dropped it while idle), the
-    connection is replaced and the read runs once more, as Django's check would have made
-    it. A failure on a fresh connection is a real outage and propagates.
+    as much as the statement it precedes (the credential lookup, or the write when the
+    credential came from the process's cache), so the statement is the check instead: if
+    it fails on a reused connection (the server restarted, or dropped it while idle), the
+    connection is replaced and the statement runs once more, as Django's check would have
+    made it. That is safe only for a statement that may run twice: a read, or a write that
+    is its own transaction and deduplicated (a committed first run makes the second a
+    no-op). A failure on a fresh connection is a real outage and propagates.
     """
     # Django's own flags (4.1+; the stubs omit them): checks on, and none yet this request.
     check_due = connection.health_check_enabled and not connection.health_check_done  # type: ignore[attr-defined]
     stale_possible = connection.connection is not None and check_due and not connection.in_atomic_block
     try:
-        row = _fetchone(sql, params)
+        rows = _fetchall(sql, params)
     except (OperationalError, InterfaceError):
         if not stale_possible:
             raise
         connection.close()
-        row = _fetchone(sql, params)
+        rows = _fetchall(sql, params)
     connection.health_check_done = True  # type: ignore[attr-defined]
-    return row
+    return rows
 
 
-def _fetchone(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
+def request_first_fetchone(sql: str, params: Any) -> tuple[Any, ...] | None:
+    """``request_first_fetchall``'s first row, or None."""
+    rows = request_first_fetchall(sql, params)
+    return rows[0] if rows else None
+
+
+def _fetchall(sql: str, params: Any) -> list[tuple[Any, ...]]:
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        return cursor.fetchall()
