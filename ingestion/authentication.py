@@ -73,24 +73,26 @@ def _track_principal(
     verify: Callable[..., VerifiedCredential | None],
     admit: Callable[[VerifiedCredential], TrackPrincipal],
     invalid: str,
+    invalid_kind: str = "invalid_credentials",
 ) -> TrackPrincipal:
     """The principal for ``presented``, verified by ``verify`` (a ``selectors.track_*_verify``)
     and judged by ``admit``, which raises CredentialRejected if it may not write here;
-    ``invalid`` is the refusal of an unknown, wrong, revoked or expired credential.
+    ``invalid`` (of kind ``invalid_kind``) is the refusal of an unknown, wrong, revoked or
+    expired credential.
 
     ``verify`` answers from this process's copy of the credential when it has one (no
     query); the write then checks the copy is still current (``CredentialCheck``). A copy
     only ever admits: a refusal is always decided on a fresh read, since the copy may
     predate a scope added or a source moved.
     """
-    verified = verify(presented=presented)
+    verified = verify(presented=presented, cached=True)
     if verified is not None and verified.check is not None:
         try:
             return admit(verified)
         except CredentialRejected:
             verified = verify(presented=presented, cached=False)
     if verified is None:
-        raise CredentialRejected("invalid_credentials", invalid)
+        raise CredentialRejected(invalid_kind, invalid)
     return admit(verified)
 
 
@@ -199,13 +201,20 @@ class WebsiteAuthentication(BaseAuthentication):
         website_id = request.query_params.get("website_id")
         if not website_id:
             return None
-        website = selectors.website_get(website_id=website_id)
-        if website is None:
-            raise CredentialRejected("website_not_found", "Website not found")
         origin = request.headers.get("Origin")
-        if origin and website_allowed_origin(website, origin) is None:
-            raise CredentialRejected("origin_not_allowed", "Origin not allowed for this website")
-        return None, TrackPrincipal(source=website.source, credential=website, website=website)
+
+        def admit(verified: VerifiedCredential) -> TrackPrincipal:
+            website = verified.credential
+            if origin and website_allowed_origin(website, origin) is None:
+                raise CredentialRejected("origin_not_allowed", "Origin not allowed for this website")
+            return TrackPrincipal(source=website.source, credential=website, website=website, check=verified.check)
+
+        principal = _track_principal(
+            website_id,
+            verify=lambda presented, cached: selectors.track_website_get(website_id=presented, cached=cached),
+            admit=admit, invalid="Website not found", invalid_kind="website_not_found",
+        )  # fmt: skip
+        return None, principal
 
 
 class DatabuddyAuthentication(BaseAuthentication):

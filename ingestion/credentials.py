@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from typing import NamedTuple
 
 API_KEY_PREFIX = "key_"
@@ -53,7 +54,7 @@ class CredentialCheck(NamedTuple):
     """
 
     sql: str
-    credential_id: int
+    credential_id: int | uuid.UUID  # a website's id is a UUID
     fingerprint: str
 
     @property

@@ -14,7 +14,7 @@ from ingestion.credentials import CredentialCheck, credential_split, secret_matc
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
 from trackhub.db import request_first_fetchone
 
-_Credential: TypeAlias = ApiKey | AccessToken
+_Credential: TypeAlias = ApiKey | AccessToken | Website
 
 
 def _columns(model: type[Model], alias: str, *, exclude: tuple[str, ...] = ()) -> list[str]:
@@ -42,6 +42,8 @@ class _JoinedLookup:
         joins: str,
         where: str,
         assemble: Callable[[list[Any]], _Credential],
+        *,
+        live: str,
     ) -> None:
         self.parts = parts
         self.assemble = assemble
@@ -53,7 +55,6 @@ class _JoinedLookup:
             ", ".join(_columns(model, alias, exclude=("last_used_at",))) for model, alias in parts
         )
         fingerprint = f"md5(row({fingerprinted})::text)"
-        live = f"{credential_alias}.revoked_at IS NULL"
         self._sql = {
             "postgresql": f"SELECT {selected}, {fingerprint} {joins} WHERE {where} AND {live} LIMIT 1",
             "other": f"SELECT {selected} {joins} WHERE {where} AND {live} LIMIT 1",
@@ -69,33 +70,32 @@ class _JoinedLookup:
         # This process's copies of credentials it read: identifier -> (credential, fingerprint).
         self._cached: dict[str, tuple[_Credential, str]] = {}
 
-    def verify(self, presented: str, *, cached: bool) -> VerifiedCredential | None:
-        """The live credential for ``identifier.secret``, assembled, or None.
+    def verify(self, key: Any, *, cached: bool, valid: Callable[[Any], bool]) -> VerifiedCredential | None:
+        """The live row for ``key`` (its unique lookup value), assembled, if ``valid``
+        admits it (the secret matches, it has not expired); else None.
 
         ``cached=True`` may answer from this process's copy, without a query; the answer
-        then carries the ``CredentialCheck`` its write must pass. A copy only ever admits: a
-        wrong secret or a lapsed expiry on it is judged again on a fresh read.
+        then carries the ``CredentialCheck`` its write must pass. A copy only ever admits:
+        one that ``valid`` refuses is judged again on a fresh read.
         """
-        parts = credential_split(presented)
-        if parts is None:
-            return None
+        cache_key = str(key)
         if cached and connection.vendor == "postgresql":
-            hit = self._cached.get(parts.identifier)
-            if hit is not None and _credential_valid(hit[0], parts.secret):
+            hit = self._cached.get(cache_key)
+            if hit is not None and valid(hit[0]):
                 credential, fingerprint = hit
                 return VerifiedCredential(
                     credential, CredentialCheck(self.check_sql, credential_id=credential.pk, fingerprint=fingerprint)
                 )
-        found = self._fetch(parts.identifier)
+        found = self._fetch(key)
         if found is None:
-            self._cached.pop(parts.identifier, None)
+            self._cached.pop(cache_key, None)
             return None
         credential, read_fingerprint = found
         if read_fingerprint is not None:  # PostgreSQL
             if len(self._cached) >= _CACHED_CREDENTIALS_MAX:
                 self._cached.clear()
-            self._cached[parts.identifier] = (credential, read_fingerprint)
-        if not _credential_valid(credential, parts.secret):
+            self._cached[cache_key] = (credential, read_fingerprint)
+        if not valid(credential):
             return None
         return VerifiedCredential(credential, None)
 
@@ -105,10 +105,10 @@ class _JoinedLookup:
     def forget_all(self) -> None:
         self._cached.clear()
 
-    def _fetch(self, identifier: str) -> tuple[_Credential, str | None] | None:
+    def _fetch(self, key: Any) -> tuple[_Credential, str | None] | None:
         # The track path's first query: it also serves as the request's connection check.
         vendor = connection.vendor
-        row = request_first_fetchone(self._sql.get(vendor, self._sql["other"]), [identifier])
+        row = request_first_fetchone(self._sql.get(vendor, self._sql["other"]), [key])
         if row is None:
             return None
         instances: list[Any] = []
@@ -160,6 +160,14 @@ def _api_key_assemble(instances: list[Any]) -> ApiKey:
     return key
 
 
+def _website_assemble(instances: list[Any]) -> Website:
+    website, source, project, organization = instances
+    project.organization = organization
+    source.project = project
+    website.source = source
+    return website
+
+
 def _access_token_assemble(instances: list[Any]) -> AccessToken:
     token, project, organization, source = instances
     project.organization = organization
@@ -178,6 +186,7 @@ _API_KEY_LOOKUP = _JoinedLookup(
     f"FROM ingestion_apikey k JOIN ingestion_source s ON s.id = k.source_id {_TENANT_JOINS}",
     "k.identifier = %s",
     _api_key_assemble,
+    live="k.revoked_at IS NULL",
 )
 _ACCESS_TOKEN_LOOKUP = _JoinedLookup(
     [(AccessToken, "t"), (Project, "p"), (Organization, "o"), (Source, "s")],
@@ -185,20 +194,34 @@ _ACCESS_TOKEN_LOOKUP = _JoinedLookup(
     "JOIN ingestion_organization o ON o.id = p.organization_id LEFT JOIN ingestion_source s ON s.id = t.source_id",
     "t.identifier = %s",
     _access_token_assemble,
+    live="t.revoked_at IS NULL",
+)
+_WEBSITE_LOOKUP = _JoinedLookup(
+    [(Website, "w"), (Source, "s"), (Project, "p"), (Organization, "o")],
+    f"FROM ingestion_website w JOIN ingestion_source s ON s.id = w.source_id {_TENANT_JOINS}",
+    "w.id = %s",
+    _website_assemble,
+    live="true",
 )
 
 
 def api_key_verify(*, presented: str) -> ApiKey | None:
     """The live API key for ``identifier.secret``, with its source, project and organization
     (one indexed query); else None."""
-    verified = _API_KEY_LOOKUP.verify(presented, cached=False)
+    verified = track_api_key_verify(presented=presented, cached=False)
     return verified.credential if verified else None
 
 
 def access_token_verify(*, presented: str) -> AccessToken | None:
     """The live (not revoked, not expired) access token for ``presented``, with its project,
     organization and source if it has one (one indexed query); else None."""
-    verified = _ACCESS_TOKEN_LOOKUP.verify(presented, cached=False)
+    verified = track_access_token_verify(presented=presented, cached=False)
+    return verified.credential if verified else None
+
+
+def website_get(*, website_id: str) -> Website | None:
+    """The website with that id, with its source, project and organization; else None."""
+    verified = track_website_get(website_id=website_id, cached=False)
     return verified.credential if verified else None
 
 
@@ -208,35 +231,48 @@ def access_token_verify(*, presented: str) -> AccessToken | None:
 
 
 def track_api_key_verify(*, presented: str, cached: bool = True) -> VerifiedCredential | None:
-    return _API_KEY_LOOKUP.verify(presented, cached=cached)
+    parts = credential_split(presented)
+    if parts is None:
+        return None
+    return _API_KEY_LOOKUP.verify(
+        parts.identifier, cached=cached, valid=lambda key: _credential_valid(key, parts.secret)
+    )
 
 
 def track_access_token_verify(*, presented: str, cached: bool = True) -> VerifiedCredential | None:
-    return _ACCESS_TOKEN_LOOKUP.verify(presented, cached=cached)
+    parts = credential_split(presented)
+    if parts is None:
+        return None
+    return _ACCESS_TOKEN_LOOKUP.verify(
+        parts.identifier, cached=cached, valid=lambda token: _credential_valid(token, parts.secret)
+    )
+
+
+def track_website_get(*, website_id: str, cached: bool = True) -> VerifiedCredential | None:
+    """A Databuddy website by its public id (no secret: browsers send it)."""
+    try:
+        parsed = uuid.UUID(website_id)
+    except (ValueError, AttributeError, TypeError):
+        return None
+    # The hex form: what PostgreSQL's uuid input and SQLite's char(32) column both take.
+    return _WEBSITE_LOOKUP.verify(parsed.hex, cached=cached, valid=lambda website: True)
 
 
 def track_credential_forget(*, credential: object) -> None:
     """Drop this process's copy of ``credential`` (it was found changed, or must be
     judged afresh): the next request reads it from the database."""
-    identifier = getattr(credential, "identifier", None)
-    if isinstance(credential, ApiKey) and identifier:
-        _API_KEY_LOOKUP.forget(identifier)
-    elif isinstance(credential, AccessToken) and identifier:
-        _ACCESS_TOKEN_LOOKUP.forget(identifier)
+    if isinstance(credential, ApiKey):
+        _API_KEY_LOOKUP.forget(credential.identifier)
+    elif isinstance(credential, AccessToken):
+        _ACCESS_TOKEN_LOOKUP.forget(credential.identifier)
+    elif isinstance(credential, Website):
+        _WEBSITE_LOOKUP.forget(credential.id.hex)
 
 
 def track_credentials_forget_all() -> None:
     """Drop every cached copy (tests start from a clean process state)."""
-    _API_KEY_LOOKUP.forget_all()
-    _ACCESS_TOKEN_LOOKUP.forget_all()
-
-
-def website_get(*, website_id: str) -> Website | None:
-    try:
-        parsed = uuid.UUID(website_id)
-    except (ValueError, AttributeError, TypeError):
-        return None
-    return Website.objects.select_related("source__project").filter(id=parsed).first()
+    for lookup in (_API_KEY_LOOKUP, _ACCESS_TOKEN_LOOKUP, _WEBSITE_LOOKUP):
+        lookup.forget_all()
 
 
 def source_get(*, source_id: int) -> Source | None:

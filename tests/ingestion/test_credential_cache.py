@@ -5,6 +5,7 @@ request's answer would have been."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
@@ -12,8 +13,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent
-from ingestion.selectors import track_access_token_verify, track_api_key_verify
+from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent, Website
+from ingestion.selectors import track_access_token_verify, track_api_key_verify, track_website_get
 from ingestion.services import access_token_create, api_key_create, credential_revoke
 from tests.ingestion.track_formats import FORMATS, THRIVESTACK
 
@@ -191,4 +192,53 @@ def test_a_cached_track_token_is_refused_once_it_expires(client, tenant):
     response = THRIVESTACK.post(client, tenant, [THRIVESTACK.event(1)], authorization=authorization)
 
     assert response.status_code == 401
+    assert Event.objects.count() == 1
+
+
+# --- Databuddy websites (a public id, no secret) ------------------------------------------
+
+
+def _website_post(client, tenant, n: int, **headers):
+    body = json.dumps([{"name": "page_view", "anonymousId": f"anon-{n}", "timestamp": 1714631904000 + n}])
+    return client.post(f"/track?website_id={tenant.website_id}", data=body, content_type="application/json", **headers)
+
+
+def test_a_website_is_served_from_the_copy_after_its_first_read(tenant):
+    first = track_website_get(website_id=tenant.website_id)
+    second = track_website_get(website_id=tenant.website_id)
+
+    assert first is not None and first.check is None
+    assert second is not None and second.check is not None
+    assert _check_passes(second.check)
+
+
+def test_a_deleted_website_is_refused_on_the_next_request(client, tenant):
+    assert _website_post(client, tenant, 0).status_code == 200
+
+    Website.objects.filter(id=tenant.website_id).delete()
+    response = _website_post(client, tenant, 1)
+
+    assert response.status_code == 404
+    assert Event.objects.count() == 1
+
+
+def test_an_origin_taken_off_a_website_is_refused_on_the_next_request(client, tenant):
+    Website.objects.filter(id=tenant.website_id).update(allowed_origins=["https://shop.example"])
+    assert _website_post(client, tenant, 0, HTTP_ORIGIN="https://shop.example").status_code == 200
+
+    Website.objects.filter(id=tenant.website_id).update(allowed_origins=["https://other.example"])
+    response = _website_post(client, tenant, 1, HTTP_ORIGIN="https://shop.example")
+
+    assert response.status_code == 403
+    assert Event.objects.count() == 1
+
+
+def test_an_origin_added_to_a_website_admits_the_next_request(client, tenant):
+    Website.objects.filter(id=tenant.website_id).update(allowed_origins=["https://other.example"])
+    assert _website_post(client, tenant, 0, HTTP_ORIGIN="https://shop.example").status_code == 403  # copy made
+
+    Website.objects.filter(id=tenant.website_id).update(allowed_origins=["https://shop.example"])
+    response = _website_post(client, tenant, 1, HTTP_ORIGIN="https://shop.example")
+
+    assert response.status_code == 200
     assert Event.objects.count() == 1
