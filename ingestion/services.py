@@ -36,7 +36,7 @@ from profiles.services import (
     identity_work_kick_on_commit,
     identity_work_record,
 )
-from trackhub.db import prepared_cursor, request_first_fetchall
+from trackhub.db import prepared_cursor, request_first_fetchall, request_first_fetchone
 
 # last_used_at is a hint for staff, not an audit log: write it at most this often, so
 # the hot path does not update the credential row on every request.
@@ -182,14 +182,16 @@ def events_ingest(
     identity work for the new events; all in one transaction, so the caller answers
     success only after everything is committed.
 
-    With ``credential_check`` (the credential came from this process's cache) the same
-    transaction first checks the credential is still live and unchanged, and raises
-    CredentialChanged, having written nothing, if it is not.
+    With ``credential_check`` (the credential came from this process's cache) the write
+    first checks the credential is still live and unchanged, and raises CredentialChanged,
+    having written nothing, if it is not: in its own statement for a small write, just
+    before the transaction for a bulk one (as the database lookup of an uncached
+    credential would be; the check doubles as the request's connection check).
     """
     if rejected or not _small_write(events):
+        if credential_check is not None:
+            _credential_check_run(credential_check)
         with transaction.atomic():
-            if credential_check is not None:
-                _credential_check_run(credential_check)
             new_events = _events_insert(source=source, wire_format=wire_format, events=events, received_at=received_at)
             if rejected:
                 rejected_events_store(
@@ -492,10 +494,9 @@ def _events_insert_small(
 
 
 def _credential_check_run(check: CredentialCheck) -> None:
-    with prepared_cursor() as cursor:
-        cursor.execute(f"SELECT {check.sql}", check.params)
-        (live,) = cursor.fetchone()
-    if not live:
+    # A read: it may double as the request's connection check.
+    row = request_first_fetchone(f"SELECT {check.sql}", check.params)
+    if row is None or not row[0]:
         raise CredentialChanged()
 
 

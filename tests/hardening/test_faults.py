@@ -147,9 +147,9 @@ def test_a_failed_publish_leaves_no_queued_flag_so_the_next_request_queues_a_dra
 @pytest.mark.parametrize("events", [1, 30], ids=["one-statement write", "bulk write"])
 def test_a_track_request_on_a_connection_the_server_dropped_reconnects_and_succeeds(events):
     # The worker has the credential cached after the first request, so the second one's
-    # first statement is its write: the one-statement write doubles as Django's per-request
-    # connection check (trackhub.db.request_first_fetchall); the bulk write's transaction
-    # gets Django's own. A dropped idle connection must cost nothing but a reconnect.
+    # first statement is the one-statement write, or the bulk write's credential check: it
+    # doubles as Django's per-request connection check (trackhub.db.request_first_fetchall).
+    # A dropped idle connection must cost nothing but a reconnect.
     tenant = tenant_create(org="stale-org", project="stale-project")
     url = shared_test_db_url() + "?application_name=trackhub-stale-test"
     env = live.base_env(DATABASE_URL=url, DATABASE_CONN_MAX_AGE="600")
