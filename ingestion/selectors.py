@@ -67,7 +67,7 @@ class _JoinedLookup:
         )
         self._attnames = [[field.attname for field in model._meta.concrete_fields] for model, _ in parts]
         self._converters: dict[str, list[list[tuple[Any, Any]]]] = {}
-        # This process's copies of credentials it read: identifier -> (credential, fingerprint).
+        # This process's copies of what it read: str(key) -> (credential, fingerprint).
         self._cached: dict[str, tuple[_Credential, str]] = {}
 
     def verify(self, key: Any, *, cached: bool, valid: Callable[[Any], bool]) -> VerifiedCredential | None:
@@ -99,8 +99,8 @@ class _JoinedLookup:
             return None
         return VerifiedCredential(credential, None)
 
-    def forget(self, identifier: str) -> None:
-        self._cached.pop(identifier, None)
+    def forget(self, key: str) -> None:
+        self._cached.pop(key, None)
 
     def forget_all(self) -> None:
         self._cached.clear()
@@ -142,7 +142,7 @@ _CACHED_CREDENTIALS_MAX = 10_000
 
 
 class VerifiedCredential(NamedTuple):
-    credential: Any  # ApiKey | AccessToken
+    credential: Any  # ApiKey | AccessToken | Website
     check: CredentialCheck | None  # None: read from the database for this request
 
 
@@ -152,20 +152,13 @@ def _credential_valid(credential: ApiKey | AccessToken, secret: str) -> bool:
     return secret_matches(secret, credential.secret_hash) and (expires_at is None or expires_at > timezone.now())
 
 
-def _api_key_assemble(instances: list[Any]) -> ApiKey:
-    key, source, project, organization = instances
+def _of_source_assemble(instances: list[Any]) -> ApiKey | Website:
+    """An API key or a website, with its source, project and organization."""
+    credential, source, project, organization = instances
     project.organization = organization
     source.project = project
-    key.source = source
-    return key
-
-
-def _website_assemble(instances: list[Any]) -> Website:
-    website, source, project, organization = instances
-    project.organization = organization
-    source.project = project
-    website.source = source
-    return website
+    credential.source = source
+    return credential
 
 
 def _access_token_assemble(instances: list[Any]) -> AccessToken:
@@ -185,7 +178,7 @@ _API_KEY_LOOKUP = _JoinedLookup(
     [(ApiKey, "k"), (Source, "s"), (Project, "p"), (Organization, "o")],
     f"FROM ingestion_apikey k JOIN ingestion_source s ON s.id = k.source_id {_TENANT_JOINS}",
     "k.identifier = %s",
-    _api_key_assemble,
+    _of_source_assemble,
     live="k.revoked_at IS NULL",
 )
 _ACCESS_TOKEN_LOOKUP = _JoinedLookup(
@@ -200,7 +193,7 @@ _WEBSITE_LOOKUP = _JoinedLookup(
     [(Website, "w"), (Source, "s"), (Project, "p"), (Organization, "o")],
     f"FROM ingestion_website w JOIN ingestion_source s ON s.id = w.source_id {_TENANT_JOINS}",
     "w.id = %s",
-    _website_assemble,
+    _of_source_assemble,
     live="true",
 )
 
