@@ -32,8 +32,13 @@ thrivestack = client.post(
     content_type="application/json",
     HTTP_AUTHORIZATION=f"Bearer {creds['bearer_token']}",
 )
+databuddy_browser = client.post(
+    f"/track?website_id={creds['website_id']}",
+    json.dumps([{"name": "page_view", "anonymousId": "d", "timestamp": 1000}]),
+    content_type="application/json",
+)
 print(json.dumps({
-    "statuses": [intempt.status_code, thrivestack.status_code],
+    "statuses": [intempt.status_code, thrivestack.status_code, databuddy_browser.status_code],
     "events": Event.objects.count(),
     "profiles": sorted(len(p.identities.all()) for p in Profile.objects.prefetch_related("identities")),
     "pending": IdentityWork.objects.filter(processed_at__isnull=True).count(),
@@ -64,4 +69,4 @@ def test_embedded_setup_stores_events_and_resolves_profiles_in_process(tmp_path)
     creds = run("manage.py", "provision", "--org", "o", "--project", "p", "--source-id", "5", "--json")
     outcome = json.loads(run("-c", SCRIPT, creds).strip().splitlines()[-1])
 
-    assert outcome == {"statuses": [200, 200], "events": 2, "profiles": [1, 2], "pending": 0}
+    assert outcome == {"statuses": [200, 200, 200], "events": 3, "profiles": [1, 1, 2], "pending": 0}
