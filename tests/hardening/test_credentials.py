@@ -23,7 +23,9 @@ from ingestion.services import access_token_create, credential_revoke
 from profiles.models import IdentityWork
 from profiles.services import identity_work_process
 from tests.conftest import tenant_create
+from tests.hardening import live
 from tests.hardening.formats import READ_PATHS, event_specs, post, present_formats, response_json
+from tests.hardening.test_faults import intempt_body, shared_test_db_url
 
 pytestmark = pytest.mark.django_db
 
@@ -308,9 +310,6 @@ def test_dashboard_forms_refuse_a_post_without_a_csrf_token(client, tenant):
 def test_a_revocation_stops_every_gunicorn_worker_on_its_next_request():
     """Each worker process keeps its own copy of the key (``selectors.track_api_key_verify``);
     none may write with it once the database says it is revoked."""
-    from tests.hardening import live
-    from tests.hardening.test_faults import intempt_body, shared_test_db_url
-
     tenant = tenant_create(org="revoke-org", project="revoke-project")
     with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=2) as server:
         # Fresh connections spread over both workers, and each caches the key.
