@@ -224,20 +224,20 @@ def website_get(*, website_id: str) -> Website | None:
 
 
 def track_api_key_verify(*, presented: str, cached: bool = True) -> VerifiedCredential | None:
-    parts = credential_split(presented)
-    if parts is None:
-        return None
-    return _API_KEY_LOOKUP.verify(
-        parts.identifier, cached=cached, valid=lambda key: _credential_valid(key, parts.secret)
-    )
+    return _secret_verify(_API_KEY_LOOKUP, presented=presented, cached=cached)
 
 
 def track_access_token_verify(*, presented: str, cached: bool = True) -> VerifiedCredential | None:
+    return _secret_verify(_ACCESS_TOKEN_LOOKUP, presented=presented, cached=cached)
+
+
+def _secret_verify(lookup: _JoinedLookup, *, presented: str, cached: bool) -> VerifiedCredential | None:
+    """``identifier.secret`` through ``lookup``: the secret must match, the expiry not pass."""
     parts = credential_split(presented)
     if parts is None:
         return None
-    return _ACCESS_TOKEN_LOOKUP.verify(
-        parts.identifier, cached=cached, valid=lambda token: _credential_valid(token, parts.secret)
+    return lookup.verify(
+        parts.identifier, cached=cached, valid=lambda credential: _credential_valid(credential, parts.secret)
     )
 
 

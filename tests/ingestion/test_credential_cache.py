@@ -16,7 +16,7 @@ from django.utils import timezone
 from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent, Website
 from ingestion.selectors import track_access_token_verify, track_api_key_verify, track_website_get
 from ingestion.services import access_token_create, api_key_create, credential_revoke
-from tests.ingestion.track_formats import FORMATS, THRIVESTACK
+from tests.ingestion.track_formats import FORMATS, THRIVESTACK, assert_error_shape
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,12 @@ def _credential_model(spec):
 
 def _presented(spec, tenant) -> str:
     return spec.authorization(tenant).split(" ", 1)[1]
+
+
+def _revoked_after_its_copy_was_made(client, tenant, spec) -> None:
+    """One accepted request (this process now holds the credential's copy), then revoke."""
+    assert spec.post(client, tenant, [spec.event(0)]).status_code == spec.success_status
+    credential_revoke(presented_or_identifier=_presented(spec, tenant))
 
 
 def _check_passes(check) -> bool:
@@ -97,9 +103,7 @@ def test_marking_a_credential_used_does_not_make_the_copies_stale(tenant):
 
 @formats
 def test_a_bulk_request_after_a_revocation_is_refused_and_writes_nothing(client, tenant, spec):
-    assert spec.post(client, tenant, [spec.event(0)]).status_code == spec.success_status  # the copy is made
-
-    credential_revoke(presented_or_identifier=_presented(spec, tenant))
+    _revoked_after_its_copy_was_made(client, tenant, spec)
     response = spec.post(client, tenant, [spec.event(n) for n in range(1, 31)])
 
     assert response.status_code == 401
@@ -108,9 +112,7 @@ def test_a_bulk_request_after_a_revocation_is_refused_and_writes_nothing(client,
 
 @formats
 def test_a_request_with_only_invalid_events_after_a_revocation_is_refused_not_kept(client, tenant, spec):
-    assert spec.post(client, tenant, [spec.event(0)]).status_code == spec.success_status
-
-    credential_revoke(presented_or_identifier=_presented(spec, tenant))
+    _revoked_after_its_copy_was_made(client, tenant, spec)
     response = spec.post(client, tenant, [spec.invalid_event])
 
     assert response.status_code == 401
@@ -119,13 +121,11 @@ def test_a_request_with_only_invalid_events_after_a_revocation_is_refused_not_ke
 
 @formats
 def test_a_malformed_body_after_a_revocation_gets_the_refusal_not_a_400(client, tenant, spec):
-    assert spec.post(client, tenant, [spec.event(0)]).status_code == spec.success_status
-
-    credential_revoke(presented_or_identifier=_presented(spec, tenant))
+    _revoked_after_its_copy_was_made(client, tenant, spec)
     response = spec.post(client, tenant, b"{not json")
 
     assert response.status_code == 401
-    assert response.json() != {}
+    assert_error_shape(spec, response)
 
 
 @formats
