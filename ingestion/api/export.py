@@ -1,9 +1,13 @@
 """Streamed exports: NDJSON and CSV of any number of events in constant memory.
 
-Rows come from a server-side cursor (``QuerySet.iterator``) a chunk at a time; each
-chunk's profile ids are resolved in one query and the chunk is rendered and handed to the
-streaming response before the next is fetched, so memory depends on the chunk size, never
-on the number of events. Rows are read as plain values, and ``properties`` and
+Rows are read a chunk at a time by keyset: each chunk is one indexed query for the next
+``EXPORT_CHUNK_ROWS`` rows strictly after the (timestamp, id) the previous chunk ended on,
+the read API's own cursor (``keyset_beyond``). No server-side cursor and no transaction is
+held between chunks, so an export works through PgBouncer in transaction mode and keeps
+no snapshot open for minutes; rows that share a timestamp are neither skipped nor repeated
+at a chunk boundary. Each chunk's profile ids are resolved in one query and the chunk is
+rendered and handed to the streaming response before the next is fetched, so memory
+depends on the chunk size, never on the number of events. Rows are read as plain values, and ``properties`` and
 ``context`` as the database's JSON text, which is written out as it is (never parsed and
 re-encoded): most of the cost of an export would otherwise be model instances and JSON.
 """
@@ -18,6 +22,7 @@ import orjson
 from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 
+from ingestion.api.pagination import Cursor, keyset_beyond
 from ingestion.api.serializers import EVENT_FIELDS, event_record
 from ingestion.models import Event
 from profiles.selectors import profile_ids_for_identifiers
@@ -39,25 +44,28 @@ def event_record_chunks(
 ) -> Iterator[list[dict[str, Any]]]:
     """The events of ``queryset``, newest first, as read-API records in chunks; the JSON
     text of ``properties`` and ``context`` is passed through ``json_text``."""
-    rows = (
-        queryset.order_by("-timestamp", "-id")
-        .values(
-            *_COLUMNS,
-            properties_json=Cast("properties", output_field=TextField()),
-            context_json=Cast("context", output_field=TextField()),
-        )
-        .iterator(chunk_size=chunk_rows)
+    for rows in _keyset_chunks(queryset, chunk_rows=chunk_rows):
+        for row in rows:
+            row["properties"] = json_text(row.pop("properties_json"))
+            row["context"] = json_text(row.pop("context_json"))
+        yield _records(rows, project_id=project_id)
+
+
+def _keyset_chunks(queryset: QuerySet[Event], *, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+    """The rows of ``queryset``, newest first, ``chunk_rows`` per query; each query starts
+    strictly after the (timestamp, id) of the previous chunk's last row."""
+    rows_of = queryset.order_by("-timestamp", "-id").values(
+        *_COLUMNS,
+        properties_json=Cast("properties", output_field=TextField()),
+        context_json=Cast("context", output_field=TextField()),
     )
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        row["properties"] = json_text(row.pop("properties_json"))
-        row["context"] = json_text(row.pop("context_json"))
-        chunk.append(row)
-        if len(chunk) >= chunk_rows:
-            yield _records(chunk, project_id=project_id)
-            chunk = []
-    if chunk:
-        yield _records(chunk, project_id=project_id)
+    chunk = list(rows_of[:chunk_rows])
+    while chunk:
+        yield chunk
+        if len(chunk) < chunk_rows:
+            return
+        last = Cursor(time=chunk[-1]["timestamp"], id=chunk[-1]["id"], backwards=False)
+        chunk = list(rows_of.filter(keyset_beyond(last, time_field="timestamp", descending=True))[:chunk_rows])
 
 
 def _records(rows: list[dict[str, Any]], *, project_id: int) -> list[dict[str, Any]]:

@@ -58,10 +58,16 @@ def cursor_decode(token: str) -> Cursor:
 
 
 def keyset_beyond(cursor: Cursor, *, time_field: str, descending: bool) -> Q:
-    """Rows strictly after ``cursor`` in (time, id) order, read in that direction (a
-    row-value compare the (…, time, id) indexes answer). The dashboard pages with it too."""
-    op = "lt" if descending else "gt"
-    return Q(**{f"{time_field}__{op}": cursor.time}) | Q(**{time_field: cursor.time, f"id__{op}": cursor.id})
+    """Rows strictly after ``cursor`` in (time, id) order, read in that direction. The
+    dashboard and the export page with it too.
+
+    The bound on time alone is implied by the OR, but PostgreSQL does not derive it, and
+    it is the part the (…, time, id) indexes can start their scan at: without it a page
+    deep into a partition reads, and throws away, every row before it."""
+    op, bound = ("lt", "lte") if descending else ("gt", "gte")
+    return Q(**{f"{time_field}__{bound}": cursor.time}) & (
+        Q(**{f"{time_field}__{op}": cursor.time}) | Q(**{time_field: cursor.time, f"id__{op}": cursor.id})
+    )
 
 
 class KeysetCursorPagination(BasePagination):

@@ -9,8 +9,10 @@ import tracemalloc
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from ingestion.api.serializers import EVENT_FIELDS
+from tests.ingestion.bulk import bulk_events, rows_removed_by_filters
 from tests.seeds import seed_body
 
 pytestmark = pytest.mark.django_db
@@ -116,23 +118,6 @@ def test_export_of_another_project_is_empty(client, tenant, other_tenant):
 # --- constant memory --------------------------------------------------------------------------
 
 
-def bulk_events(tenant, count: int, *, first: int = 1) -> None:
-    """``count`` events of the tenant written in one statement (fixture data, not the path
-    under test)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO ingestion_event (project_id, source_id, wire_format, name, event_id, timestamp,
-                                         received_at, user_id, identity_key, properties, context)
-            SELECT %s, %s, 'intempt', 'Bulk', 'bulk-' || g, to_timestamp(1714631904 + g), now(),
-                   'user-' || (g %% 1000), 'user-' || (g %% 1000),
-                   jsonb_build_object('n', g, 'note', repeat('x', 64)), jsonb_build_object('page', '/p/' || g)
-            FROM generate_series(%s, %s) AS g
-            """,
-            [tenant.project.id, tenant.source.id, first, first + count - 1],
-        )
-
-
 def export_peak_bytes(read_client, path: str) -> tuple[int, int]:
     """(traced peak bytes, lines) while streaming the whole export."""
     tracemalloc.start()
@@ -157,3 +142,40 @@ def test_export_memory_stays_flat_from_10k_to_100k_events(tenant, read_client, p
     print(f"{path}: peak {small_peak / 1e6:.1f} MB for 10k events, {large_peak / 1e6:.1f} MB for 100k")
     # Ten times the events: the peak is set by the chunk size, not by the count.
     assert large_peak < small_peak * 1.5
+
+
+# --- chunks -----------------------------------------------------------------------------------
+
+
+def test_export_splits_rows_sharing_a_timestamp_across_chunks_exactly_once(tenant, read_client):
+    # 5,000 events on three timestamps: both chunk edges (2,000 and 4,000 rows) fall
+    # inside a run of equal timestamps.
+    bulk_events(tenant, 5_000, same_timestamp_runs=2_000)
+
+    lines = streamed(read_client.get("/api/v1/events/export.ndjson")).splitlines()
+
+    exported = [json.loads(line) for line in lines]
+    assert sorted(event["event_id"] for event in exported) == sorted(f"bulk-{n}" for n in range(1, 5_001))
+    order = [(event["timestamp"], event["id"]) for event in exported]
+    assert order == sorted(order, reverse=True)
+
+
+def event_queries(captured) -> list[str]:
+    return [query["sql"] for query in captured if 'FROM "ingestion_event"' in query["sql"]]
+
+
+def test_export_reads_bounded_chunks_each_starting_at_the_last_one(tenant, read_client):
+    # No server-side cursor (it cannot pass through PgBouncer in transaction mode): each
+    # chunk is its own LIMITed query that an index starts right where the last one ended.
+    bulk_events(tenant, 30_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE ingestion_event")
+
+    with CaptureQueriesContext(connection) as captured:
+        lines = streamed(read_client.get("/api/v1/events/export.ndjson")).count(b"\n")
+
+    assert lines == 30_000
+    queries = event_queries(captured)
+    assert len(queries) == 16  # fifteen full chunks, then the empty one that ends the export
+    assert all(query.endswith("LIMIT 2000") for query in queries)
+    assert max(rows_removed_by_filters(query) for query in queries) < 100

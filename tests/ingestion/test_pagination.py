@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ingestion.api.pagination import Cursor, cursor_encode
+from ingestion.models import Event
+from tests.ingestion.bulk import bulk_events, rows_removed_by_filters
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +134,20 @@ def test_rejected_events_page_by_received_at(client, tenant, read_client):
         url = body["next"]
 
     assert seen == ["r4", "r3", "r2", "r1", "r0"]
+
+
+def test_a_deep_page_reads_only_its_own_rows(tenant, read_client):
+    bulk_events(tenant, 20_000)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE ingestion_event")
+    deep = Event.objects.filter(project_id=tenant.project.id).order_by("-timestamp", "-id")[15_000]
+    cursor_token = cursor_encode(Cursor(time=deep.timestamp, id=deep.id, backwards=False))
+
+    with CaptureQueriesContext(connection) as captured:
+        response = read_client.get(f"/api/v1/events/?page_size=1000&cursor={cursor_token}")
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["event_id"] == f"bulk-{20_000 - 15_001}"
+    (page_query,) = [query["sql"] for query in captured if query["sql"].endswith("LIMIT 1001")]
+    # The page starts at the cursor in the index instead of reading the 15,000 rows before it.
+    assert rows_removed_by_filters(page_query) < 100
