@@ -173,6 +173,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+# Identity work (the drains and the sweep) on a queue of its own, so dedicated workers
+# (``celery -A trackhub worker -Q identity``) serve it and nothing else delays it; unset,
+# every task goes to Celery's default queue (``celery``).
+TRACKHUB_IDENTITY_QUEUE = os.environ.get("TRACKHUB_IDENTITY_QUEUE", "")
+CELERY_TASK_ROUTES = {"profiles.tasks.*": {"queue": TRACKHUB_IDENTITY_QUEUE}} if TRACKHUB_IDENTITY_QUEUE else {}
 CELERY_BEAT_SCHEDULE = {
     "identity-sweep": {"task": "profiles.tasks.identity_sweep", "schedule": timedelta(seconds=30)},
     "event-partitions": {"task": "ingestion.tasks.event_partitions_maintain_task", "schedule": timedelta(hours=1)},

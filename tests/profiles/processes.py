@@ -43,8 +43,8 @@ def wait_for(predicate: Callable[[], bool], *, timeout: float = 60.0, what: str 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _env(broker_url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": db_url_of_test_run(), "CELERY_BROKER_URL": broker_url}
+def _env(broker_url: str, **settings: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": db_url_of_test_run(), "CELERY_BROKER_URL": broker_url, **settings}
 
 
 def celery(*args: str, broker_url: str) -> subprocess.CompletedProcess:
@@ -60,14 +60,18 @@ def celery(*args: str, broker_url: str) -> subprocess.CompletedProcess:
 
 
 @contextlib.contextmanager
-def worker_running(*, broker_url: str, concurrency: int = 2) -> Iterator[subprocess.Popen]:
-    """A real ``celery -A trackhub worker`` on ``broker_url`` and the test database."""
+def worker_running(
+    *, broker_url: str, concurrency: int = 2, queues: str | None = None, **settings: str
+) -> Iterator[subprocess.Popen]:
+    """A real ``celery -A trackhub worker`` on ``broker_url`` and the test database,
+    consuming ``queues`` (``-Q``) if given; ``settings``: more environment variables."""
     command = [sys.executable, "-m", "celery", "-A", "trackhub", "worker", "--loglevel=WARNING"]
     command += [f"--concurrency={concurrency}", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    command += ["-Q", queues] if queues else []
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env=_env(broker_url),
+        env=_env(broker_url, **settings),
         start_new_session=True,
     )
     try:
@@ -88,13 +92,14 @@ def process_stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
 
 
 @contextlib.contextmanager
-def server_running(*, broker_url: str) -> Iterator[str]:
-    """TrackHub under gunicorn on a free loopback port; yields its base URL."""
+def server_running(*, broker_url: str, **settings: str) -> Iterator[str]:
+    """TrackHub under gunicorn on a free loopback port; yields its base URL.
+    ``settings``: more environment variables."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "trackhub.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "1"],
         cwd=ROOT,
-        env=_env(broker_url),
+        env=_env(broker_url, **settings),
         start_new_session=True,
     )
     try:

@@ -117,6 +117,21 @@ def test_identity_work_done_after_the_broker_comes_back(tenant):
     assert partition() == {frozenset("abcde")}
 
 
+def test_identity_work_goes_to_the_queue_named_by_trackhub_identity_queue(tenant):
+    # The only worker consumes the "identity" queue: the drains reach it only if the web
+    # process routes them there.
+    celery("purge", "-f", broker_url=BROKER)
+    with (
+        server_running(broker_url=BROKER, TRACKHUB_IDENTITY_QUEUE="identity") as base_url,
+        worker_running(broker_url=BROKER, queues="identity", TRACKHUB_IDENTITY_QUEUE="identity"),
+    ):
+        http_post_intempt(base_url, tenant, {"eventId": "1", "userId": "a", "anotherUserId": "b"})
+        http_post_intempt(base_url, tenant, {"eventId": "2", "userId": "b", "anotherUserId": "c"})
+        wait_for(lambda: IdentityWork.objects.count() == 2 and pending() == 0, what="the identity worker")
+
+    assert partition() == {frozenset("abc")}
+
+
 def test_worker_killed_mid_merge_leaves_no_partial_merge_and_the_sweep_completes_it(client, tenant):
     celery("purge", "-f", broker_url=BROKER)
     intempt_post(client, tenant, {"eventId": "1", "userId": "a", "timestamp": 1_000})
