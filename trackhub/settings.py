@@ -146,6 +146,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
     threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = threshold if threshold > 0 else None
+# A streaming replica for the read API's queries (``trackhub.replica``).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    if not DATABASE_URL:
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL: a replica of which database?")
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["trackhub.replica.ReplicaRouter"]
 if os.environ.get("TRACKHUB_TEST_DB_NAME"):
     # Lets several checkouts run their suites side by side on one PostgreSQL.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TRACKHUB_TEST_DB_NAME"]}

@@ -23,10 +23,11 @@ from ingestion.api.serializers import EventSerializer, RejectedEventSerializer
 from ingestion.authentication import read_principal
 from ingestion.models import Event, RejectedEvent
 from profiles.selectors import profile_ids_for_identifiers
+from trackhub.replica import ReplicaReadsMixin
 
 
-class ProjectScopedMixin(generics.GenericAPIView):
-    """Rows of the read token's project only."""
+class ProjectScopedMixin(ReplicaReadsMixin, generics.GenericAPIView):
+    """Rows of the read token's project only (read from the replica, if there is one)."""
 
     model: type[Event] | type[RejectedEvent]
 
@@ -112,6 +113,7 @@ class _EventExportView(ProjectScopedMixin, generics.GenericAPIView):
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
+        queryset = queryset.using(queryset.db)  # streamed after the view returns: keep its database
         response = StreamingHttpResponse(
             self.stream(queryset, project_id=read_principal(request).project.id), content_type=self.content_type
         )

@@ -17,9 +17,12 @@ from profiles import selectors
 from profiles.api.filters import AccountFilterSet, ProfileFilterSet
 from profiles.api.serializers import AccountSerializer, ProfileSerializer
 from profiles.models import Account, Profile
+from trackhub.replica import ReplicaReadsMixin
 
 
-class ReadProjectMixin(generics.GenericAPIView):
+class ReadProjectMixin(ReplicaReadsMixin, generics.GenericAPIView):
+    """Read from the replica, if there is one (``trackhub.replica``)."""
+
     def _project_id(self) -> int:
         """The read token's project (HasReadScope let only a ReadPrincipal in)."""
         return read_principal(self.request).project.id

@@ -182,6 +182,17 @@ class PrivatePostgres:
             str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "trackhub"
         )
 
+    def streaming_replica(self) -> PrivatePostgres:
+        """A hot standby of this (running) cluster, copied by ``pg_basebackup -R`` and
+        started: it streams the primary's WAL and answers read-only queries."""
+        replica = PrivatePostgres()
+        replica._as_postgres(
+            str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+            "-D", str(replica.data), "-R", "-X", "stream", "--no-sync",
+        )  # fmt: skip
+        replica.start()
+        return replica
+
     def start(self) -> None:
         options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir}"
         self._as_postgres(
