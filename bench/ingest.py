@@ -99,7 +99,8 @@ def _copy_client(args: tuple[str, str, str, float, float, int, int, int]) -> tup
     ``target`` ``scratch``: a plain COPY into the one-index scratch table (the issue's
     ceiling). ``events``: TrackHub's own write statements for the same rows, without the
     web tier: the dedupe ledger insert, then a COPY into the partitioned, indexed events
-    table (what the database alone needs for TrackHub's writes).
+    table (what the database alone needs for TrackHub's writes). ``events-without-ledger``:
+    the COPY alone (``bench.schema``: what exact dedupe costs).
     """
     url, target, ledger_sql, start_at, duration, project_id, source_id, client = args
     rows_written = 0
@@ -138,13 +139,14 @@ def copy_ceiling(
     url: str, *, connections: int, duration: float, project_id: int, source_id: int, target: str = "scratch"
 ) -> CopyCeiling:
     """Events/s that plain psycopg reaches: a COPY into a scratch table of the same columns
-    (``scratch``), or TrackHub's ledger insert + COPY into its events table (``events``)."""
+    (``scratch``), TrackHub's ledger insert + COPY into its events table (``events``), or
+    that COPY alone (``events-without-ledger``)."""
     ledger_sql = ""
     if target == "events":
         from ingestion.services import PG_LEDGER_INSERT  # after django.setup(): the very statement
 
         ledger_sql = PG_LEDGER_INSERT
-    else:
+    elif target == "scratch":
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS bench_copy")
             conn.execute(

@@ -5,12 +5,13 @@
 #   ./scripts/bench.sh identity                    # merges (needs DATABASE_URL)
 #   ./scripts/bench.sh compare REV_A REV_B         # two git revisions, interleaved rounds
 #   ./scripts/bench.sh inprocess [--website]       # CPU per request in one process, seconds
+#   ./scripts/bench.sh schema                      # what the dedupe ledger and each index cost the database
 # Needs PostgreSQL and Redis as for the tests (see README); all traffic stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -lt 1 ]; then
-  echo "usage: $0 ingest|scale|identity|soak|compare|inprocess [options]" >&2
+  echo "usage: $0 ingest|scale|identity|soak|compare|inprocess|schema [options]" >&2
   exit 2
 fi
 if [ ! -x .venv/bin/python ]; then
