@@ -263,6 +263,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["ingestion.throttling.CredentialRateThrottle"],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "ops.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "TrackHub API",

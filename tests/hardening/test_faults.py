@@ -19,6 +19,7 @@ from django.conf import settings as django_settings
 from ingestion.models import Event
 from profiles.models import IdentityWork
 from tests.conftest import tenant_create
+from tests.database import database_down
 from tests.hardening import live
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -264,3 +265,21 @@ def test_metrics_add_up_across_gunicorn_workers():
 
     line = f'trackhub_events_accepted_total{{format="intempt",source="{tenant.source.id}"}} {2.0 * requests}'
     assert all(line in text for text in scrapes), [t for t in scrapes[0].splitlines() if "accepted_total" in t]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/events/", "/api/v1/events/export.ndjson", "/api/v1/events/export.csv", "/api/v1/rejected-events/",
+        "/api/v1/profiles/", "/api/v1/profiles/1/", "/api/v1/profiles/1/events/", "/api/v1/accounts/",
+        "/api/v1/accounts/1/",
+    ],
+)  # fmt: skip
+def test_the_read_api_answers_503_with_retry_after_while_the_database_is_down(client, path):
+    tenant = tenant_create(org="read-down-org", project="read-down-project")
+    with database_down():
+        response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}")
+
+    assert response.status_code == 503
+    assert response["Retry-After"].isdigit()
+    assert response.json() == {"detail": "The database is unavailable; retry later."}

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import json
-import socket
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingestion.models import Event, RejectedEvent
 from ingestion.services import access_token_create, api_key_create, credential_revoke
 from tests.conftest import tenant_create
+from tests.database import database_down
 from tests.ingestion.track_formats import DATABUDDY, FORMATS, THRIVESTACK, USERPILOT, assert_error_shape, error_message
 
 pytestmark = pytest.mark.django_db
@@ -274,27 +272,6 @@ def test_timestamps_out_of_range_are_event_level_errors(client, tenant, timestam
 
 
 # --- database unavailable ------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def database_down():
-    """Point the connection at a loopback port where nothing listens, for one request.
-
-    The next query fails to connect (a real OperationalError from psycopg); the settings
-    are restored before the test database is flushed.
-    """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    saved = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict.update(HOST="127.0.0.1", PORT=str(closed_port))
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
 
 
 @formats
