@@ -1,5 +1,6 @@
-"""The embedded setup (SQLite, Celery in-process, no Redis) runs the whole track path: the
-suite's other tests run on PostgreSQL, where the hot path uses PostgreSQL-only SQL."""
+"""The embedded setup (SQLite, Celery in-process, no Redis) runs the whole track path and
+the export: the suite's other tests run on PostgreSQL, where the hot path uses
+PostgreSQL-only SQL."""
 
 from __future__ import annotations
 
@@ -37,8 +38,23 @@ databuddy_browser = client.post(
     json.dumps([{"name": "page_view", "anonymousId": "d", "timestamp": 1000}]),
     content_type="application/json",
 )
+# 3,000 more events on one timestamp, so the export's 2,000-row chunks split a tie.
+bulk = [
+    client.post(
+        f"/o/projects/p/sources/5/track?apiKey={creds['api_key']}",
+        json.dumps({"track": [{"name": "Bulk", "payload": [
+            {"eventId": f"bulk-{batch}-{n}", "userId": "e", "timestamp": 2000} for n in range(1000)]}]}),
+        content_type="application/json",
+    ).status_code
+    for batch in range(3)
+]
+export = client.get("/api/v1/events/export.ndjson", HTTP_AUTHORIZATION=f"Bearer {creds['read_token']}")
+exported = [json.loads(line)["id"] for line in b"".join(export.streaming_content).splitlines()]
 print(json.dumps({
-    "statuses": [intempt.status_code, thrivestack.status_code, databuddy_browser.status_code],
+    "statuses": [
+        intempt.status_code, thrivestack.status_code, databuddy_browser.status_code, *bulk, export.status_code
+    ],
+    "exported": [len(exported), len(set(exported))],
     "events": Event.objects.count(),
     "profiles": sorted(len(p.identities.all()) for p in Profile.objects.prefetch_related("identities")),
     "pending": IdentityWork.objects.filter(processed_at__isnull=True).count(),
@@ -69,4 +85,10 @@ def test_embedded_setup_stores_events_and_resolves_profiles_in_process(tmp_path)
     creds = run("manage.py", "provision", "--org", "o", "--project", "p", "--source-id", "5", "--json")
     outcome = json.loads(run("-c", SCRIPT, creds).strip().splitlines()[-1])
 
-    assert outcome == {"statuses": [200, 200, 200], "events": 3, "profiles": [1, 1, 2], "pending": 0}
+    assert outcome == {
+        "statuses": [200, 200, 200, 200, 200, 200, 200],
+        "exported": [3003, 3003],
+        "events": 3003,
+        "profiles": [1, 1, 1, 2],
+        "pending": 0,
+    }
