@@ -7,9 +7,10 @@ held between chunks, so an export works through PgBouncer in transaction mode an
 no snapshot open for minutes; rows that share a timestamp are neither skipped nor repeated
 at a chunk boundary. Each chunk's profile ids are resolved in one query and the chunk is
 rendered and handed to the streaming response before the next is fetched, so memory
-depends on the chunk size, never on the number of events. Rows are read as plain values, and ``properties`` and
-``context`` as the database's JSON text, which is written out as it is (never parsed and
-re-encoded): most of the cost of an export would otherwise be model instances and JSON.
+depends on the chunk size, never on the number of events. Rows are read as plain values,
+and ``properties`` and ``context`` as the database's JSON text, which is written out as
+it is (never parsed and re-encoded): most of the cost of an export would otherwise be
+model instances and JSON.
 """
 
 from __future__ import annotations
