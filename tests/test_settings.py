@@ -78,3 +78,48 @@ def test_identity_drain_delay_must_be_a_number():
 
     assert result.returncode != 0
     assert "TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS must be a number" in result.stderr
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, "3"), ("12", "12")])
+def test_partitions_ahead_from_the_environment(raw, expected):
+    env = {} if raw is None else {"TRACKHUB_EVENT_PARTITIONS_AHEAD": raw}
+
+    result = settings_value(env, "settings.TRACKHUB_EVENT_PARTITIONS_AHEAD")
+
+    assert result.stdout.strip() == f"({expected},)", result.stderr
+
+
+def test_partitions_ahead_must_be_at_least_one_month():
+    result = settings_value({"TRACKHUB_EVENT_PARTITIONS_AHEAD": "0"}, "1")
+
+    assert result.returncode != 0
+    assert "TRACKHUB_EVENT_PARTITIONS_AHEAD must be at least 1" in result.stderr
+
+
+def test_identity_queue_routes_the_identity_tasks_only():
+    result = settings_value({"TRACKHUB_IDENTITY_QUEUE": "identity"}, "settings.CELERY_TASK_ROUTES")
+
+    assert result.stdout.strip() == "({'profiles.tasks.*': {'queue': 'identity'}},)", result.stderr
+
+
+def test_a_replica_without_a_primary_fails_loudly():
+    result = settings_value({"DATABASE_REPLICA_URL": "postgres://postgres@127.0.0.1:5433/x"}, "1")
+
+    assert result.returncode != 0
+    assert "DATABASE_REPLICA_URL needs DATABASE_URL" in result.stderr
+
+
+def test_a_replica_is_a_second_database_the_router_reads_and_tests_mirror():
+    env = {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
+        "DATABASE_REPLICA_URL": "postgres://postgres@10.0.0.2:5432/x",
+        "DJANGO_SECRET_KEY": "s",
+    }
+
+    result = settings_value(
+        env,
+        "settings.DATABASES['replica']['HOST'], settings.DATABASES['replica']['TEST']['MIRROR'], "
+        "settings.DATABASE_ROUTERS",
+    )
+
+    assert result.stdout.strip() == "('10.0.0.2', 'default', ['trackhub.replica.ReplicaRouter'])"

@@ -209,7 +209,10 @@ TRACKHUB_MAX_BODY_BYTES = 2 * 1024 * 1024
 # Events whose timestamp is older than this many days are dropped with their monthly
 # partition (PostgreSQL); 0 keeps them forever. Dedupe keys are kept regardless.
 TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0)
-TRACKHUB_EVENT_PARTITIONS_AHEAD = 3  # months of partitions kept created ahead
+# Months of partitions the beat task keeps created ahead of now (at least 1).
+TRACKHUB_EVENT_PARTITIONS_AHEAD = env_int("TRACKHUB_EVENT_PARTITIONS_AHEAD", 3)
+if TRACKHUB_EVENT_PARTITIONS_AHEAD < 1:
+    raise ImproperlyConfigured("TRACKHUB_EVENT_PARTITIONS_AHEAD must be at least 1 (months)")
 # How long a queued identity drain waits before it starts, so that the work of every
 # request arriving meanwhile is resolved in one transaction (see profiles.services).
 TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = env_float("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", 0.25)

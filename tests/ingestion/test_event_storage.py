@@ -72,6 +72,15 @@ def test_partition_task_creates_the_coming_months_once(settings):
     assert set(expected) <= set(event_partitions())
 
 
+def test_partition_task_keeps_as_many_months_ahead_as_configured(settings):
+    settings.TRACKHUB_EVENT_RETENTION_DAYS = 0
+    settings.TRACKHUB_EVENT_PARTITIONS_AHEAD = 6
+
+    changes = event_partitions_maintain(now=datetime(2032, 3, 10, tzinfo=UTC))
+
+    assert changes["created"] == [f"ingestion_event_p2032{month:02d}" for month in range(2, 10)]
+
+
 def test_partition_task_runs_through_celery_and_is_idempotent():
     event_partitions_maintain_task.apply().get()
     before = event_partitions()
