@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -185,9 +186,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_PUBLISH_RETRY = False
 # Identity work (the drains and the sweep) on a queue of its own, so dedicated workers
 # (``celery -A trackhub worker -Q identity``) serve it and nothing else delays it; unset,
-# every task goes to Celery's default queue (``celery``).
+# every task goes to Celery's default queue (``celery``). Both queues are declared, so a
+# worker started without ``-Q`` still consumes both.
 TRACKHUB_IDENTITY_QUEUE = os.environ.get("TRACKHUB_IDENTITY_QUEUE", "")
-CELERY_TASK_ROUTES = {"profiles.tasks.*": {"queue": TRACKHUB_IDENTITY_QUEUE}} if TRACKHUB_IDENTITY_QUEUE else {}
+if TRACKHUB_IDENTITY_QUEUE:
+    CELERY_TASK_QUEUES = (Queue("celery"), Queue(TRACKHUB_IDENTITY_QUEUE))
+    CELERY_TASK_ROUTES = {"profiles.tasks.*": {"queue": TRACKHUB_IDENTITY_QUEUE}}
 CELERY_BEAT_SCHEDULE = {
     "identity-sweep": {"task": "profiles.tasks.identity_sweep", "schedule": timedelta(seconds=30)},
     "event-partitions": {"task": "ingestion.tasks.event_partitions_maintain_task", "schedule": timedelta(hours=1)},

@@ -117,13 +117,14 @@ def test_identity_work_done_after_the_broker_comes_back(tenant):
     assert partition() == {frozenset("abcde")}
 
 
-def test_identity_work_goes_to_the_queue_named_by_trackhub_identity_queue(tenant):
-    # The only worker consumes the "identity" queue: the drains reach it only if the web
-    # process routes them there.
+@pytest.mark.parametrize("worker_queues", ["identity", None], ids=["worker -Q identity", "worker without -Q"])
+def test_identity_work_goes_to_the_queue_named_by_trackhub_identity_queue(tenant, worker_queues):
+    # With -Q identity the drains reach the only worker only if the web process routes them
+    # there; without -Q a worker consumes both the default queue and the identity queue.
     celery("purge", "-f", broker_url=BROKER)
     with (
         server_running(broker_url=BROKER, TRACKHUB_IDENTITY_QUEUE="identity") as base_url,
-        worker_running(broker_url=BROKER, queues="identity", TRACKHUB_IDENTITY_QUEUE="identity"),
+        worker_running(broker_url=BROKER, queues=worker_queues, TRACKHUB_IDENTITY_QUEUE="identity"),
     ):
         http_post_intempt(base_url, tenant, {"eventId": "1", "userId": "a", "anotherUserId": "b"})
         http_post_intempt(base_url, tenant, {"eventId": "2", "userId": "b", "anotherUserId": "c"})
