@@ -82,12 +82,12 @@ class TrackView(APIView):
         received_at = timezone.now()
         body = body_read(request._request, limit=settings.TRACKHUB_MAX_BODY_BYTES)
         document = json_decode(body)
+        scan_nul, scan_depth = b"\\u0000" in body, body.count(b"[") + body.count(b"{") > MAX_DEPTH
 
         def ingest(principal: TrackPrincipal) -> IngestOutcome:
             return wire_document_ingest(
                 adapter=self.adapter, source=principal.source, document=document, received_at=received_at,
-                scan_nul=b"\\u0000" in body, scan_depth=body.count(b"[") + body.count(b"{") > MAX_DEPTH,
-                credential_check=principal.check,
+                scan_nul=scan_nul, scan_depth=scan_depth, credential_check=principal.check,
             )  # fmt: skip
 
         try:

@@ -23,103 +23,103 @@ def settings_value(env: dict[str, str], expression: str) -> subprocess.Completed
     )
 
 
-def test_embedded_default_is_sqlite_and_in_process_tasks():
-    result = settings_value({}, "settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER")
+def setting(env: dict[str, str], expression: str) -> str:
+    """What ``expression`` evaluates to (as a one-element tuple) with the settings of ``env``."""
+    result = settings_value(env, expression)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
 
-    assert result.stdout.strip() == "('django.db.backends.sqlite3', True)"
+
+def refusal(env: dict[str, str]) -> str:
+    """The error output of loading settings that ``env`` makes invalid."""
+    result = settings_value(env, "1")
+    assert result.returncode != 0, result.stdout
+    return result.stderr
+
+
+PRODUCTION = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "DJANGO_SECRET_KEY": "s"}
+
+
+def test_embedded_default_is_sqlite_and_in_process_tasks():
+    result = setting({}, "settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER")
+
+    assert result == "('django.db.backends.sqlite3', True)"
 
 
 def test_production_without_secret_key_fails_loudly():
-    result = settings_value({"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x"}, "1")
-
-    assert result.returncode != 0
-    assert "DJANGO_SECRET_KEY" in result.stderr
+    assert "DJANGO_SECRET_KEY" in refusal({"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x"})
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("yes", "True"), ("0", "False"), ("TRUE", "True")])
 def test_debug_flag_parsing(raw, expected):
-    assert settings_value({"DJANGO_DEBUG": raw}, "settings.DEBUG").stdout.strip() == f"({expected},)"
+    assert setting({"DJANGO_DEBUG": raw}, "settings.DEBUG") == f"({expected},)"
 
 
 def test_bad_debug_value_is_refused():
-    assert "DJANGO_DEBUG" in settings_value({"DJANGO_DEBUG": "maybe"}, "1").stderr
+    assert "DJANGO_DEBUG" in refusal({"DJANGO_DEBUG": "maybe"})
 
 
 def test_ssl_redirect_turns_on_hsts_and_secure_cookies():
-    result = settings_value(
+    result = setting(
         {"DJANGO_SECURE_SSL_REDIRECT": "1"},
         "settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS > 0, settings.SESSION_COOKIE_SECURE",
     )
 
-    assert result.stdout.strip() == "(True, True, True)"
+    assert result == "(True, True, True)"
 
 
 def test_redis_url_defaults_to_the_broker():
-    result = settings_value(
-        {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/3", "DJANGO_SECRET_KEY": "x"}, "settings.REDIS_URL"
-    )
+    result = setting({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/3", "DJANGO_SECRET_KEY": "x"}, "settings.REDIS_URL")
 
-    assert result.stdout.strip() == "('redis://127.0.0.1:6379/3',)"
+    assert result == "('redis://127.0.0.1:6379/3',)"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(None, "5"), ("0", "None"), ("20", "20")])
-def test_prepare_threshold_from_the_environment(raw, expected):
-    env = {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "DJANGO_SECRET_KEY": "s"}
-    if raw is not None:
-        env["DATABASE_PREPARE_THRESHOLD"] = raw
+@pytest.mark.parametrize(
+    ("variable", "raw", "expression", "expected"),
+    [
+        ("DATABASE_PREPARE_THRESHOLD", None, "settings.DATABASES['default']['OPTIONS']['prepare_threshold']", "5"),
+        ("DATABASE_PREPARE_THRESHOLD", "0", "settings.DATABASES['default']['OPTIONS']['prepare_threshold']", "None"),
+        ("DATABASE_PREPARE_THRESHOLD", "20", "settings.DATABASES['default']['OPTIONS']['prepare_threshold']", "20"),
+        ("TRACKHUB_EVENT_PARTITIONS_AHEAD", None, "settings.TRACKHUB_EVENT_PARTITIONS_AHEAD", "3"),
+        ("TRACKHUB_EVENT_PARTITIONS_AHEAD", "12", "settings.TRACKHUB_EVENT_PARTITIONS_AHEAD", "12"),
+    ],
+)
+def test_numbers_from_the_environment(variable, raw, expression, expected):
+    env = PRODUCTION if raw is None else {**PRODUCTION, variable: raw}
 
-    result = settings_value(env, "settings.DATABASES['default']['OPTIONS']['prepare_threshold']")
-
-    assert result.stdout.strip() == f"({expected},)", result.stderr
-
-
-def test_identity_drain_delay_must_be_a_number():
-    result = settings_value({"TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS": "soon"}, "1")
-
-    assert result.returncode != 0
-    assert "TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS must be a number" in result.stderr
+    assert setting(env, expression) == f"({expected},)"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [(None, "3"), ("12", "12")])
-def test_partitions_ahead_from_the_environment(raw, expected):
-    env = {} if raw is None else {"TRACKHUB_EVENT_PARTITIONS_AHEAD": raw}
-
-    result = settings_value(env, "settings.TRACKHUB_EVENT_PARTITIONS_AHEAD")
-
-    assert result.stdout.strip() == f"({expected},)", result.stderr
-
-
-def test_partitions_ahead_must_be_at_least_one_month():
-    result = settings_value({"TRACKHUB_EVENT_PARTITIONS_AHEAD": "0"}, "1")
-
-    assert result.returncode != 0
-    assert "TRACKHUB_EVENT_PARTITIONS_AHEAD must be at least 1" in result.stderr
+@pytest.mark.parametrize(
+    ("variable", "raw", "message"),
+    [
+        ("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", "soon", "TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS must be a number"),
+        ("TRACKHUB_EVENT_PARTITIONS_AHEAD", "0", "TRACKHUB_EVENT_PARTITIONS_AHEAD must be at least 1"),
+    ],
+)
+def test_bad_numbers_are_refused(variable, raw, message):
+    assert message in refusal({variable: raw})
 
 
 def test_identity_queue_routes_the_identity_tasks_only():
-    result = settings_value({"TRACKHUB_IDENTITY_QUEUE": "identity"}, "settings.CELERY_TASK_ROUTES")
+    result = setting({"TRACKHUB_IDENTITY_QUEUE": "identity"}, "settings.CELERY_TASK_ROUTES")
 
-    assert result.stdout.strip() == "({'profiles.tasks.*': {'queue': 'identity'}},)", result.stderr
+    assert result == "({'profiles.tasks.*': {'queue': 'identity'}},)"
 
 
 def test_a_replica_without_a_primary_fails_loudly():
-    result = settings_value({"DATABASE_REPLICA_URL": "postgres://postgres@127.0.0.1:5433/x"}, "1")
-
-    assert result.returncode != 0
-    assert "DATABASE_REPLICA_URL needs DATABASE_URL" in result.stderr
+    assert "DATABASE_REPLICA_URL needs DATABASE_URL" in refusal(
+        {"DATABASE_REPLICA_URL": "postgres://postgres@127.0.0.1:5433/x"}
+    )
 
 
 def test_a_replica_is_a_second_database_the_router_reads_and_tests_mirror():
-    env = {
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
-        "DATABASE_REPLICA_URL": "postgres://postgres@10.0.0.2:5432/x",
-        "DJANGO_SECRET_KEY": "s",
-    }
+    env = {**PRODUCTION, "DATABASE_REPLICA_URL": "postgres://postgres@10.0.0.2:5432/x"}
 
-    result = settings_value(
+    result = setting(
         env,
         "settings.DATABASES['replica']['HOST'], settings.DATABASES['replica']['TEST']['MIRROR'], "
         "settings.DATABASE_ROUTERS",
     )
 
-    assert result.stdout.strip() == "('10.0.0.2', 'default', ['trackhub.replica.ReplicaRouter'])"
+    assert result == "('10.0.0.2', 'default', ['trackhub.replica.ReplicaRouter'])"
