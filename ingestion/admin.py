@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -78,9 +79,24 @@ class ApiKeyAdmin(CredentialAdmin):
     list_select_related = ("source",)
 
 
+class AccessTokenForm(ModelForm):
+    class Meta:
+        model = AccessToken
+        fields = ("project", "source", "scopes", "label", "expires_at")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        project, source = cleaned.get("project"), cleaned.get("source")
+        # A credential only ever writes into its own source and reads its own project.
+        if project is not None and source is not None and source.project_id != project.id:
+            raise ValidationError({"source": "This source belongs to another project than the token's."})
+        return cleaned
+
+
 @admin.register(AccessToken)
 class AccessTokenAdmin(CredentialAdmin):
     prefix = ACCESS_TOKEN_PREFIX
+    form = AccessTokenForm
     list_display = ("identifier", "project", "source", *CredentialAdmin.list_display[1:], "expires_at")
     list_select_related = ("project__organization", "source")
 

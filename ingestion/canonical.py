@@ -106,10 +106,13 @@ def datetime_from_ms(value: Any) -> datetime | None:
 
 
 def datetime_from_iso(value: Any) -> datetime | None:
-    """An ISO 8601 string with a four-digit year, as aware UTC; naive means UTC."""
-    if not isinstance(value, str) or len(value) < 10 or not value[:4].isdigit() or value[4] != "-":
+    """An ISO 8601 string with a four-digit year, as aware UTC; naive means UTC. Spaces
+    around it are ignored."""
+    if not isinstance(value, str):
         return None
     text = value.strip()
+    if len(text) < 10 or not text[:4].isdigit() or text[4] != "-":
+        return None
     if text.endswith(("z", "Z")):
         text = text[:-1] + "+00:00"
     try:
@@ -127,7 +130,11 @@ def datetime_from_iso(value: Any) -> datetime | None:
 def format_timestamp(value: datetime) -> str:
     """The read API's form: ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # Not strftime: its %Y drops the leading zeros of years before 1000 on Linux.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 # --- value checks -----------------------------------------------------------------------

@@ -187,7 +187,9 @@ _ACCESS_TOKEN_LOOKUP = _JoinedLookup(
     "JOIN ingestion_organization o ON o.id = p.organization_id LEFT JOIN ingestion_source s ON s.id = t.source_id",
     "t.identifier = %s",
     _access_token_assemble,
-    live="t.revoked_at IS NULL",
+    # A track token whose source is of another project (the admin could save one before it
+    # refused to) would write into one project's events under another's source: refused.
+    live="t.revoked_at IS NULL AND (t.source_id IS NULL OR s.project_id = t.project_id)",
 )
 _WEBSITE_LOOKUP = _JoinedLookup(
     [(Website, "w"), (Source, "s"), (Project, "p"), (Organization, "o")],

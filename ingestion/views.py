@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -41,6 +42,13 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_UNAVAILABLE = "5"
 
 
+def _uuid_or_none(value: str | None) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if value else None
+    except ValueError:
+        return None
+
+
 class TrackView(APIView):
     """Authenticate, read within limits, split, validate, store, answer: for any format.
 
@@ -60,7 +68,10 @@ class TrackView(APIView):
         return JSONRenderer(), JSONRenderer.media_type
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        self.request_id = new_request_id()
+        # The id the logs and the X-Request-ID header carry (``RequestIdMiddleware``), so a
+        # producer can quote ThriveStack's response_id to an operator; a new UUID where
+        # the client's own X-Request-ID is not one (response_id is documented as a UUID).
+        self.request_id = _uuid_or_none(getattr(request._request, "request_id", None)) or new_request_id()
         if request.method == "OPTIONS":
             return  # a CORS preflight carries no credentials: the adapter answers it alone
         super().initial(request, *args, **kwargs)

@@ -49,13 +49,23 @@ class WireEvent:
     """One event as it arrived: where it sits in the body and its raw JSON value.
     (A slotted class: one is made per event, and a frozen dataclass costs several times more.)"""
 
-    __slots__ = ("group_name", "index", "raw", "replay_payload")
+    __slots__ = ("group_name", "index", "raw", "replay_payload", "shared")
 
-    def __init__(self, index: str | int, raw: Any, replay_payload: Any, group_name: Any = None) -> None:
+    def __init__(
+        self,
+        index: str | int,
+        raw: Any,
+        replay_payload: Any,
+        group_name: Any = None,
+        shared: dict[str, Any] | None = None,
+    ) -> None:
         self.index = index
         self.raw = raw
         self.replay_payload = replay_payload  # the smallest fragment of the format that carries just this event
         self.group_name = group_name  # Intempt: the name of the track[] group it came in
+        # Intempt: unlisted fields of the group and of the body around it, which belong to
+        # every event in the group (kept in its context beneath the event's own fields).
+        self.shared = shared
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from ingestion.formats.base import (
 # Fields with a canonical column of their own; everything else goes to ``context``.
 _OWN_FIELDS = {"eventId", "userId", "profileId", "timestamp", "accountId", "sessionId", "pageId", "data"}
 _USER_FIELDS = ("userId", "profileId", "anotherUserId")
+# A track[] group's own fields; any other is shared by its events (``WireEvent.shared``).
+_GROUP_FIELDS = {"name", "payload"}
 
 
 class IntemptAdapter(WireFormatAdapter):
@@ -44,19 +46,25 @@ class IntemptAdapter(WireFormatAdapter):
         groups = document.get("track")
         if not isinstance(groups, list):
             raise RequestProblem("track is required and must be an array", field="track")
+        # Fields the docs don't list around the events (an SDK's sentAt, a group's source)
+        # are kept, as the contract keeps unlisted fields, in each event's context.
+        around = {key: value for key, value in document.items() if key != "track"}
         events: list[WireEvent] = []
         for g, group in enumerate(groups):
             if not isinstance(group, dict) or not isinstance(group.get("payload"), list):
                 # A group with no usable payload array is one rejected "event".
                 events.append(WireEvent(index=f"track[{g}]", raw=group, replay_payload=group))
                 continue
+            group_fields = {key: value for key, value in group.items() if key not in _GROUP_FIELDS}
+            shared = {**around, **group_fields} or None
             for i, item in enumerate(group["payload"]):
                 events.append(
                     WireEvent(
                         index=f"track[{g}].payload[{i}]",
                         raw=item,
-                        replay_payload={"name": group.get("name"), "payload": [item]},
+                        replay_payload={**group_fields, "name": group.get("name"), "payload": [item]},
                         group_name=group.get("name"),
+                        shared=shared,
                     )
                 )
         return events
@@ -64,11 +72,11 @@ class IntemptAdapter(WireFormatAdapter):
     def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
         index, item = event.index, event.raw
         problems: list[EventProblem] = []
+        if ".payload[" not in str(index):  # ``split`` found no payload array in this group
+            if not isinstance(item, dict):
+                return [EventProblem(index, "track", "each track item must be an object")]
+            return [EventProblem(index, "payload", "payload is required and must be an array")]
         if not isinstance(item, dict):
-            if "payload" not in str(index):  # the group itself was unusable
-                if not isinstance(item, dict):
-                    return [EventProblem(index, "track", "each track item must be an object")]
-                return [EventProblem(index, "payload", "payload is required and must be an array")]
             return [EventProblem(index, "payload", "each payload item must be an object")]
 
         name = event.group_name
@@ -96,6 +104,8 @@ class IntemptAdapter(WireFormatAdapter):
 
         data = json_object(item, "data", index=index, problems=problems, allow_json_string=True)
         context: dict[str, Any] = {key: value for key, value in item.items() if key not in _OWN_FIELDS}
+        if event.shared:
+            context = {**event.shared, **context}
         for key in ("userAttributes", "accountAttributes"):
             attributes = json_object(item, key, index=index, problems=problems, allow_json_string=True)
             if attributes is not None:

@@ -7,8 +7,9 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from ingestion.models import ApiKey, Event
+from ingestion.models import AccessToken, ApiKey, Event
 from ingestion.selectors import api_key_verify
+from ingestion.services import access_token_create
 from tests.seeds import seed_body
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +43,32 @@ def test_creating_an_api_key_shows_its_secret_once(staff_client, tenant):
     assert key is not None and key.label == "from admin"
     detail = staff_client.get(f"/admin/ingestion/apikey/{key.pk}/change/").content.decode()
     assert shown.group(1).split(".")[1] not in detail
+
+
+def test_an_access_token_for_a_source_of_another_project_is_refused(staff_client, tenant, other_tenant):
+    response = staff_client.post(
+        "/admin/ingestion/accesstoken/add/",
+        {"project": tenant.project.id, "source": other_tenant.source.id, "scopes": '["track_api"]'},
+    )
+
+    assert response.status_code == 200
+    assert "belongs to another project" in response.content.decode()
+    assert not AccessToken.objects.filter(source=other_tenant.source, project=tenant.project).exists()
+
+
+def test_a_track_token_whose_source_moved_to_another_project_cannot_write(client, tenant, other_tenant):
+    token, presented = access_token_create(project=tenant.project, source=tenant.source, scopes=["track_api"])
+    AccessToken.objects.filter(pk=token.pk).update(source=other_tenant.source)
+
+    response = client.post(
+        "/api/track",
+        data=[{"event_name": "x", "user_id": "u", "timestamp": "2024-01-01T00:00:00Z"}],
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {presented}",
+    )
+
+    assert response.status_code == 401
+    assert Event.objects.count() == 0
 
 
 def test_revoke_action_revokes(staff_client, tenant):

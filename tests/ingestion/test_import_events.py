@@ -106,6 +106,25 @@ def test_export_then_import_round_trips_every_field(client, tenant, other_tenant
     assert {(e["wire_format"], e["source_id"]) for e in imported} == {("import", other_tenant.source.id)}
 
 
+def test_timestamps_before_the_year_1000_export_with_four_digits_and_import_again(
+    client, tenant, other_tenant, read_client, tmp_path
+):
+    body = {
+        "track": [{"name": "Old", "payload": [{"eventId": "year-50", "userId": "u", "timestamp": -60589296000000}]}]
+    }
+    assert client.post(tenant.intempt_url, data=body, content_type="application/json").status_code == 200
+
+    listed = read_client.get("/api/v1/events/").json()["results"]
+    export = read_client.get("/api/v1/events/export.ndjson")
+    path = tmp_path / "export.ndjson"
+    path.write_bytes(b"".join(export.streaming_content))
+    out, _ = run_import(path, other_tenant, "ndjson")
+
+    assert [event["timestamp"] for event in listed] == ["0050-01-01T00:00:00.000Z"]
+    assert "1 events stored" in out
+    assert Event.objects.get(project=other_tenant.project).timestamp.year == 50
+
+
 def test_intempt_file_goes_through_the_track_validation(tmp_path, tenant):
     good = seed_body("intempt_example_3.json").decode().strip()
     partly_bad = json.dumps({"track": [{"name": "P", "payload": [{"eventId": "ok", "userId": "u"}, {"eventId": "x"}]}]})

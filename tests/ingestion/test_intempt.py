@@ -128,6 +128,47 @@ def test_unlisted_fields_are_kept_in_context(client, tenant):
     assert Event.objects.get().context == {"sdkVersion": "1.2"}
 
 
+def test_fields_beside_the_payload_and_the_track_are_kept_in_each_events_context(client, tenant):
+    body = {
+        "sentAt": 1714631904123,
+        "track": [
+            {
+                "name": "X",
+                "source": "sdk",
+                "payload": [{"userId": "u", "eventId": "1"}, {"userId": "u", "eventId": "2", "source": "own"}],
+            }
+        ],
+    }
+
+    response = post(client, tenant, body)
+
+    assert response.status_code == 200
+    contexts = dict(Event.objects.values_list("event_id", "context"))
+    assert contexts == {
+        "1": {"sentAt": 1714631904123, "source": "sdk"},
+        "2": {"sentAt": 1714631904123, "source": "own"},
+    }
+
+
+def test_a_retry_with_another_sent_at_is_stored_once(client, tenant):
+    event = {"userId": "u", "timestamp": 1714631904000}
+    for sent_at in (1, 2):
+        post(client, tenant, {"sentAt": sent_at, "track": [{"name": "Ping", "payload": [event]}]})
+
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize("group", [{"name": "X"}, {"name": "X", "payload": {"userId": "u"}}])
+def test_a_group_without_a_payload_array_is_refused_naming_payload(client, tenant, group):
+    response = post(client, tenant, {"track": [group]})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"index": "track[0]", "field": "payload", "message": "payload is required and must be an array"}]
+    }
+    assert RejectedEvent.objects.get().payload == group
+
+
 def test_profile_id_alone_identifies_the_user(client, tenant):
     response = post(client, tenant, {"track": [{"name": "X", "payload": [{"profileId": "p1"}]}]})
 

@@ -79,6 +79,30 @@ def test_error_answers_carry_the_request_response_id(client, tenant):
     assert uuid.UUID(response.json()["response_id"])
 
 
+def test_response_id_is_the_request_id_of_the_logs_and_header(client, tenant):
+    response = post(client, tenant, seed_with_fixed_timestamp("thrivestack_curl.json"))
+
+    assert response.json()["response_id"] == response["X-Request-ID"]
+
+
+def test_a_client_request_id_that_is_a_uuid_becomes_the_response_id(client, tenant):
+    sent = str(uuid.uuid4())
+
+    response = post(client, tenant, b"not json", HTTP_X_REQUEST_ID=sent)
+
+    assert response.json()["response_id"] == sent == response["X-Request-ID"]
+
+
+def test_a_request_level_400_keeps_the_docs_message_and_says_what_was_wrong(client, tenant):
+    response = post(client, tenant, b"")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"].startswith("Bad Request, invalid input data: ")
+    assert body["message"] != "Bad Request, invalid input data: "
+    assert "index" not in body["errors"][0]
+
+
 def test_a_retried_request_is_stored_once(client, tenant):
     first = post(client, tenant, seed_with_fixed_timestamp("thrivestack_curl.json"))
     second = post(client, tenant, seed_with_fixed_timestamp("thrivestack_curl.json"))
@@ -150,6 +174,8 @@ def test_without_group_id_there_is_no_account(client, tenant):
         ("2023-11-20T22:28:55.111Z", "2023-11-20T22:28:55.111000+00:00"),
         ("2023-11-20T23:28:55.111+01:00", "2023-11-20T22:28:55.111000+00:00"),
         ("2023-11-20T22:28:55", "2023-11-20T22:28:55+00:00"),
+        (" 2023-11-20T22:28:55.111Z", "2023-11-20T22:28:55.111000+00:00"),
+        ("2023-11-20T22:28:55.111Z ", "2023-11-20T22:28:55.111000+00:00"),
     ],
 )
 def test_iso_timestamps_are_stored_in_utc(client, tenant, timestamp, stored):
