@@ -85,7 +85,7 @@ class AccessTokenForm(ModelForm):
         fields = ("project", "source", "scopes", "label", "expires_at")
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         project, source = cleaned.get("project"), cleaned.get("source")
         # A credential only ever writes into its own source and reads its own project.
         if project is not None and source is not None and source.project_id != project.id:
