@@ -7,9 +7,9 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import QuerySet
-from django.db.models.fields.json import KeyTextTransform
 
 from ingestion.models import Project, Source
+from ingestion.selectors import events_with_property_value
 from profiles.selectors import profile_identifiers
 
 
@@ -55,7 +55,7 @@ class EventExplorerFilterSet(django_filters.FilterSet):
         value = self.form.cleaned_data.get("value")
         if value in (None, ""):
             return queryset.filter(properties__has_key=key)
-        return queryset.annotate(_property_text=KeyTextTransform(key, "properties")).filter(_property_text=value)
+        return events_with_property_value(queryset, key=key, value=value)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
         identifiers = profile_identifiers(project_id=self.project.id, profile_id=int(value)) or []

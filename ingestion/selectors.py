@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TypeAlias
 
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import F, Func, Model, QuerySet, TextField
 from django.utils import timezone
 
 from ingestion.credentials import CredentialCheck, credential_split, secret_matches
@@ -289,3 +290,43 @@ def events_for_identity_keys(*, project_id: int, identity_keys: Iterable[str]) -
     """Events of the project whose ``identity_key`` is one of ``identity_keys`` (a profile's
     events: the profiles app passes the identifiers of one profile)."""
     return Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys))
+
+
+class _PropertyScalarText(Func):
+    """``properties[key]`` as text when it is a string (its own text), a number or a
+    boolean (its JSON text); NULL for objects, arrays, null and a missing key.
+
+    Not Django's ``KeyTextTransform``: that reads a key like "123" as an array index, and
+    on SQLite it compares through ``JSON_EXTRACT(value)``, which fails on a value that is
+    not itself JSON.
+    """
+
+    output_field = TextField()
+
+    def __init__(self, key: str) -> None:
+        super().__init__(F("properties"))
+        self.key = key
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        sql = (
+            f"CASE WHEN jsonb_typeof({column} -> %s::text) IN ('string', 'number', 'boolean') "
+            f"THEN {column} ->> %s::text END"
+        )
+        return sql, (*params, self.key, *params, self.key)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        path = "$." + json.dumps(self.key)
+        sql = (
+            f"CASE json_type({column}, %s) WHEN 'text' THEN json_extract({column}, %s) "
+            f"WHEN 'integer' THEN {column} -> %s WHEN 'real' THEN {column} -> %s "
+            "WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END"
+        )
+        return sql, (*params, path, *params, path, *params, path, *params, path)
+
+
+def events_with_property_value(queryset: QuerySet[Event], *, key: str, value: str) -> QuerySet[Event]:
+    """The events whose top-level property ``key`` is the string ``value``, or a number or
+    boolean whose JSON text is ``value`` (the read API's and the dashboard's filter)."""
+    return queryset.annotate(_property_text=_PropertyScalarText(key)).filter(_property_text=value)

@@ -9,6 +9,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,28 +65,44 @@ print(json.dumps({
 """
 
 
-def test_embedded_setup_stores_events_and_resolves_profiles_in_process(tmp_path):
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_", "TRACKHUB_"))
-    }
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
-        DJANGO_SECRET_KEY="embedded-test",
-        DJANGO_SETTINGS_MODULE="trackhub.settings",
-        DJANGO_ALLOWED_HOSTS="testserver",
-        PYTHONPATH=str(ROOT),
-    )
+class Embedded:
+    """A migrated SQLite database with one provisioned source; ``script`` runs Python with
+    Django set up on it and answers the JSON its last line prints."""
 
-    def run(*args: str) -> str:
-        result = subprocess.run([sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    def __init__(self, tmp_path: Path) -> None:
+        self.env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_", "TRACKHUB_"))
+        }
+        self.env.update(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
+            DJANGO_SECRET_KEY="embedded-test",
+            DJANGO_SETTINGS_MODULE="trackhub.settings",
+            DJANGO_ALLOWED_HOSTS="testserver",
+            PYTHONPATH=str(ROOT),
+        )
+        self.run("manage.py", "migrate", "--verbosity", "0")
+        self.creds = self.run("manage.py", "provision", "--org", "o", "--project", "p", "--source-id", "5", "--json")
+
+    def run(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, result.stderr[-2000:]
         return result.stdout
 
-    run("manage.py", "migrate", "--verbosity", "0")
-    creds = run("manage.py", "provision", "--org", "o", "--project", "p", "--source-id", "5", "--json")
-    outcome = json.loads(run("-c", SCRIPT, creds).strip().splitlines()[-1])
+    def script(self, source: str) -> Any:
+        return json.loads(self.run("-c", source, self.creds).strip().splitlines()[-1])
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Embedded:
+    return Embedded(tmp_path)
+
+
+def test_embedded_setup_stores_events_and_resolves_profiles_in_process(embedded):
+    outcome = embedded.script(SCRIPT)
 
     assert outcome == {
         "statuses": [200, 200, 200, 200, 200, 200, 200],
@@ -92,3 +111,33 @@ def test_embedded_setup_stores_events_and_resolves_profiles_in_process(tmp_path)
         "profiles": [1, 1, 1, 2],
         "pending": 0,
     }
+
+
+PROPERTY_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from django.test import Client
+creds = json.loads(sys.argv[1])
+client = Client()
+data = {"text": "h\u00e9llo", "n": 120, "s": "120", "f": 1.5, "b": True, "o": {"a": 1}, "123": "k"}
+client.post(
+    f"/o/projects/p/sources/5/track?apiKey={creds['api_key']}",
+    json.dumps({"track": [{"name": "Typed", "payload": [{"eventId": "typed", "userId": "u", "data": data}]}]}),
+    content_type="application/json",
+)
+queries = [["text", "h\u00e9llo"], ["n", "120"], ["s", "120"], ["f", "1.5"], ["b", "true"], ["123", "k"],
+           ["text", "hello"], ["o", '{"a": 1}'], ["missing", "x"]]
+answers = []
+for key, value in queries:
+    response = client.get("/api/v1/events/", {"property": key, "value": value},
+                          HTTP_AUTHORIZATION=f"Bearer {creds['read_token']}")
+    answers.append([response.status_code, len(response.json().get("results", []))])
+print(json.dumps(answers))
+"""
+
+
+def test_property_value_filter_works_on_sqlite(embedded):
+    answers = embedded.script(PROPERTY_SCRIPT)
+
+    assert answers == [[200, 1]] * 6 + [[200, 0]] * 3

@@ -6,12 +6,12 @@ from datetime import datetime
 
 import django_filters
 from django.db.models import QuerySet
-from django.db.models.fields.json import KeyTextTransform
 from rest_framework.exceptions import ValidationError
 
 from ingestion.authentication import read_principal
 from ingestion.canonical import datetime_from_iso, datetime_from_ms
 from ingestion.models import Event, RejectedEvent, WireFormat
+from ingestion.selectors import events_with_property_value
 from profiles.selectors import profile_identifiers
 
 
@@ -60,7 +60,7 @@ class EventFilterSet(TimeRangeFilterSet):
         key = self.data.get("property")
         if not key:
             raise ValidationError({"property": "property is required with value"})
-        return queryset.annotate(_property_text=KeyTextTransform(key, "properties")).filter(_property_text=value)
+        return events_with_property_value(queryset, key=key, value=value)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
         if self.request is None:  # no request, so no project: no profile matches

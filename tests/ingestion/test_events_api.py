@@ -84,6 +84,49 @@ def test_filters(client, tenant, read_client, query, expected):
     assert [e["event_id"] for e in response.json()["results"]] == expected
 
 
+PROPERTY_EVENT = {
+    "track": [
+        {
+            "name": "Typed",
+            "payload": [
+                {
+                    "eventId": "typed",
+                    "userId": "u",
+                    "data": {"text": "héllo", "n": 120, "s": "120", "f": 1.5, "b": True, "o": {"a": 1}, "123": "k"},
+                }
+            ],
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "matches"),
+    [
+        ("text", "héllo", True),
+        ("n", "120", True),
+        ("s", "120", True),
+        ("f", "1.5", True),
+        ("b", "true", True),
+        ("123", "k", True),
+        ("text", "hello", False),
+        ("s", '"120"', False),
+        ("o", '{"a": 1}', False),
+        ("o", '{"a":1}', False),
+        ("missing", "x", False),
+    ],
+)
+def test_property_value_matches_strings_and_the_json_text_of_numbers_and_booleans(
+    client, tenant, read_client, key, value, matches
+):
+    ingest(client, tenant, PROPERTY_EVENT)
+
+    response = read_client.get("/api/v1/events/", {"property": key, "value": value})
+
+    assert response.status_code == 200
+    assert [e["event_id"] for e in response.json()["results"]] == (["typed"] if matches else [])
+
+
 def test_cursor_pages_cover_every_event_once(client, tenant, read_client):
     for n in range(5):
         ingest(
