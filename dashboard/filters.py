@@ -8,6 +8,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
+from ingestion.api.filters import IdFilter
 from ingestion.models import Project, Source
 from ingestion.selectors import events_with_property_value
 from profiles.selectors import profile_identifiers
@@ -35,7 +36,7 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     )
     property = django_filters.CharFilter(method="filter_property", label="Property key")
     value = django_filters.CharFilter(method="filter_noop", label="Property value")
-    profile = django_filters.NumberFilter(method="filter_profile", widget=forms.HiddenInput())
+    profile = IdFilter(method="filter_profile", widget=forms.HiddenInput())
 
     def __init__(self, data: Any, queryset: QuerySet, *, project: Project) -> None:
         super().__init__(data, queryset=queryset)

@@ -28,6 +28,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard import charts, selectors
 from dashboard.filters import EventExplorerFilterSet
+from ingestion.api.filters import MAX_ID
+from ingestion.canonical import ascii_digits
 from ingestion.formats.base import RequestProblem
 from ingestion.models import Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
@@ -152,7 +154,7 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
 def live_events(request: HttpRequest, project: Project) -> HttpResponse:
     """The newest events as table rows (polled by the live tail); ``?source=`` narrows."""
     source_id = request.GET.get("source")
-    source_filter = int(source_id) if source_id and source_id.isdigit() else None
+    source_filter = int(source_id) if source_id and ascii_digits(source_id) and int(source_id) <= MAX_ID else None
     recent = selectors.events_recent(project_id=project.id, source_id=source_filter, limit=LIVE_SIZE)
     source_names = {}
     if source_filter is None:

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from django.http import HttpRequest
 
+from ingestion.canonical import ascii_digits
 from ingestion.formats.base import RequestProblem
 
 _CHUNK = 64 * 1024
@@ -24,7 +25,7 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
         raise RequestProblem(f"Unsupported Content-Encoding {encoding!r}; use gzip or none", status=415)
     gzipped = encoding in ("gzip", "x-gzip")
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if not gzipped and declared.isdigit() and int(declared) > limit:
+    if not gzipped and ascii_digits(declared) and int(declared) > limit:
         raise _too_large(limit)
 
     stream: Any = request

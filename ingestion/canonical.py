@@ -89,6 +89,12 @@ _MIN_MS = -62135596800000
 _MAX_MS = 253402300799999
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9, at least one. (``str.isdigit`` is true of "²" and of Arabic-Indic digits too, which ``int``
+    refuses or reads as a number nobody wrote.)"""
+    return text.isascii() and text.isdigit()
+
+
 def datetime_from_ms(value: Any) -> datetime | None:
     """Milliseconds since the epoch as an aware UTC datetime; None if not a valid number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
@@ -111,7 +117,7 @@ def datetime_from_iso(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if len(text) < 10 or not text[:4].isdigit() or text[4] != "-":
+    if len(text) < 10 or not ascii_digits(text[:4]) or text[4] != "-":
         return None
     if text.endswith(("z", "Z")):
         text = text[:-1] + "+00:00"

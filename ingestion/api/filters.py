@@ -3,22 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from ingestion.authentication import read_principal
-from ingestion.canonical import datetime_from_iso, datetime_from_ms
+from ingestion.canonical import ascii_digits, datetime_from_iso, datetime_from_ms
 from ingestion.models import Event, RejectedEvent, WireFormat
 from ingestion.selectors import events_with_property_value
 from profiles.selectors import profile_identifiers
+
+# Ids are 64-bit columns.
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field(OpenApiTypes.INT64)
+class IdFilter(django_filters.NumberFilter):
+    """A whole number that fits an id column: "1001.9" or an id past 64 bits is a 400, not
+    truncated (NumberFilter's Decimal) or an overflow in the database driver."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 def instant_parse(value: str, *, field: str) -> datetime:
     """ISO 8601 or milliseconds since the epoch, as an aware UTC datetime."""
     text = value.strip()
-    parsed = datetime_from_ms(int(text)) if text.lstrip("-").isdigit() else datetime_from_iso(text)
+    parsed = datetime_from_ms(int(text)) if ascii_digits(text.removeprefix("-")) else datetime_from_iso(text)
     if parsed is None:
         raise ValidationError({field: f"{field} must be ISO 8601 (2024-05-02T06:38:24Z) or milliseconds"})
     return parsed
@@ -40,9 +60,9 @@ class TimeRangeFilterSet(django_filters.FilterSet):
 
 
 class EventFilterSet(TimeRangeFilterSet):
-    source_id = django_filters.NumberFilter(field_name="source_id")
+    source_id = IdFilter(field_name="source_id")
     wire_format = django_filters.ChoiceFilter(choices=WireFormat.choices)
-    profile = django_filters.NumberFilter(method="filter_profile", help_text="TrackHub profile id.")
+    profile = IdFilter(method="filter_profile", help_text="TrackHub profile id.")
     property = django_filters.CharFilter(method="filter_noop", help_text="A key of properties; use with value.")
     value = django_filters.CharFilter(
         method="filter_property_value",
@@ -72,7 +92,7 @@ class EventFilterSet(TimeRangeFilterSet):
 
 class RejectedEventFilterSet(TimeRangeFilterSet):
     time_field = "received_at"
-    source_id = django_filters.NumberFilter(field_name="source_id")
+    source_id = IdFilter(field_name="source_id")
     wire_format = django_filters.ChoiceFilter(choices=WireFormat.choices)
 
     class Meta:

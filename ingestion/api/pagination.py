@@ -26,6 +26,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from ingestion.canonical import ascii_digits
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -188,7 +190,7 @@ class KeysetCursorPagination(BasePagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+        if not ascii_digits(raw) or not 1 <= int(raw) <= self.max_page_size:
             raise ValidationError({self.page_size_query_param: f"an integer from 1 to {self.max_page_size}"})
         return int(raw)
 

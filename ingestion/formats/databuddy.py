@@ -24,6 +24,7 @@ from ingestion.authentication import TrackPrincipal, website_allowed_origin
 from ingestion.canonical import (
     CanonicalEvent,
     EventProblem,
+    ascii_digits,
     datetime_from_iso,
     datetime_from_ms,
     derived_event_id,
@@ -68,7 +69,7 @@ _PREFLIGHT_HEADERS = {
 
 def _timestamp(value: Any) -> datetime | None:
     """Milliseconds (a number, or a string of digits) or an ISO 8601 string."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and ascii_digits(value.strip()):
         return datetime_from_ms(int(value.strip()))
     if isinstance(value, str):
         return datetime_from_iso(value)

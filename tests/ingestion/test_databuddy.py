@@ -285,6 +285,7 @@ def test_field_over_its_length_limit_is_an_event_level_error(client, tenant, fie
         ({"name": ""}, "name", "name is required"),
         ({"name": 5}, "name", "name must be a string"),
         ({"name": "x", "timestamp": "yesterday"}, "timestamp", BAD_TIMESTAMP),
+        ({"name": "x", "timestamp": "\u00b2"}, "timestamp", BAD_TIMESTAMP),
         ({"name": "x", "timestamp": True}, "timestamp", BAD_TIMESTAMP),
         ({"name": "x", "timestamp": {}}, "timestamp", BAD_TIMESTAMP),
         ({"name": "x", "properties": "p"}, "properties", "properties must be a JSON object"),

@@ -175,6 +175,32 @@ def test_bad_since_is_400(read_client):
     assert read_client.get("/api/v1/events/?since=yesterday").status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/api/v1/events/", "/api/v1/rejected-events/"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page_size=%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        "page_size=%D9%A1%D9%A0",  # Arabic-Indic "10"
+        "since=%C2%B2",
+        "source_id=99999999999999999999999",
+        "source_id=1001.9",
+        "source_id=1.001e3",
+    ],
+)
+def test_a_malformed_number_is_400_naming_the_parameter(read_client, path, query):
+    response = read_client.get(f"{path}?{query}")
+
+    assert response.status_code == 400
+    assert query.split("=")[0] in response.json()
+
+
+def test_a_fractional_profile_id_is_400(read_client):
+    response = read_client.get("/api/v1/events/?profile=13.7")
+
+    assert response.status_code == 400
+    assert "profile" in response.json()
+
+
 # --- every filter ---------------------------------------------------------------------------
 
 FILTER_EVENTS = {
