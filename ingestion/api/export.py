@@ -16,6 +16,7 @@ model instances and JSON.
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -78,10 +79,19 @@ def _records(rows: list[dict[str, Any]], *, project_id: int) -> list[dict[str, A
     ]
 
 
+def _first_read(chunks: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+    """``chunks`` with the first one read already, in the view: a first query that fails
+    (the database unreachable, a lock timeout) is then the read API's JSON error (503 with
+    ``Retry-After``) instead of a 200 cut off after its headers. A later chunk that fails
+    ends the stream early, which HTTP clients see as a truncated response."""
+    first = next(chunks, None)
+    return itertools.chain(() if first is None else (first,), chunks)
+
+
 def ndjson_stream(queryset: QuerySet[Event], *, project_id: int) -> Iterator[bytes]:
     """One JSON object per line, in the read API's event shape."""
-    for records in event_record_chunks(queryset, project_id=project_id, json_text=orjson.Fragment):
-        yield b"".join(orjson.dumps(record) + b"\n" for record in records)
+    chunks = _first_read(event_record_chunks(queryset, project_id=project_id, json_text=orjson.Fragment))
+    return (b"".join(orjson.dumps(record) + b"\n" for record in records) for records in chunks)
 
 
 class _LineBuffer:
@@ -98,7 +108,10 @@ def _csv_cell(value: Any) -> Any:
 def csv_stream(queryset: QuerySet[Event], *, project_id: int) -> Iterator[bytes]:
     """A header row of the event fields in the contract's order, then one row per event;
     objects as JSON text, nulls empty."""
+    chunks = _first_read(event_record_chunks(queryset, project_id=project_id, json_text=str))
     writer = csv.writer(_LineBuffer())
-    yield writer.writerow(EVENT_FIELDS).encode()
-    for records in event_record_chunks(queryset, project_id=project_id, json_text=str):
-        yield "".join(writer.writerow([_csv_cell(record[key]) for key in EVENT_FIELDS]) for record in records).encode()
+    rows = (
+        "".join(writer.writerow([_csv_cell(record[key]) for key in EVENT_FIELDS]) for record in records).encode()
+        for records in chunks
+    )
+    return itertools.chain((writer.writerow(EVENT_FIELDS).encode(),), rows)

@@ -179,3 +179,28 @@ def test_export_reads_bounded_chunks_each_starting_at_the_last_one(tenant, read_
     assert len(queries) == 16  # fifteen full chunks, then the empty one that ends the export
     assert all(query.endswith("LIMIT 2000") for query in queries)
     assert max(rows_removed_by_filters(query) for query in queries) < 100
+
+
+@pytest.fixture
+def events_table_locked():
+    """Another session holds ingestion_event exclusively; this session gives up waiting
+    for it after 100 ms (a real lock timeout: PostgreSQL's LockNotAvailable)."""
+    import psycopg
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=settings["NAME"]
+    ) as other:
+        other.execute("LOCK TABLE ingestion_event IN ACCESS EXCLUSIVE MODE")
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '100ms'")
+        yield
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events/export.ndjson", "/api/v1/events/export.csv"])
+def test_an_export_whose_first_query_fails_is_a_503_not_a_cut_off_200(tenant, read_client, events_table_locked, path):
+    response = read_client.get(path)
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json() == {"detail": "The database is unavailable; retry later."}
