@@ -1,4 +1,4 @@
-"""``/healthz`` (process up), ``/readyz`` (database and broker reachable), ``/metrics``."""
+"""``/healthz`` (process up), ``/readyz`` (database migrated and broker reachable), ``/metrics``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -34,6 +35,27 @@ def _database_ready() -> str | None:
     return None
 
 
+# Once this process has seen every migration applied, it need not look again.
+_schema_seen_migrated = False
+
+
+def _schema_ready() -> str | None:
+    """None once every migration is applied: a node on an unmigrated database would answer
+    every track request 503, so it must not receive traffic."""
+    global _schema_seen_migrated
+    if _schema_seen_migrated:
+        return None
+    try:
+        executor = MigrationExecutor(connection)
+        unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}".strip()
+    if unapplied:
+        return f"{len(unapplied)} migrations not applied: run python manage.py migrate"
+    _schema_seen_migrated = True
+    return None
+
+
 def _broker_ready() -> str | None:
     from trackhub.celery import app
 
@@ -48,8 +70,10 @@ def _broker_ready() -> str | None:
 
 @require_GET
 def readyz(request: HttpRequest) -> HttpResponse:
-    """200 when the database and the broker answer, else 503 naming what is down."""
-    checks = {"database": _database_ready(), "broker": _broker_ready()}
+    """200 when the database answers with every migration applied and the broker answers,
+    else 503 naming what is not ready."""
+    database = _database_ready()
+    checks = {"database": database, "schema": None if database else _schema_ready(), "broker": _broker_ready()}
     failing = {name: problem for name, problem in checks.items() if problem}
     if failing:
         logger.warning("not ready: %s", failing)

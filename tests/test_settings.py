@@ -59,6 +59,21 @@ def test_bad_debug_value_is_refused():
     assert "DJANGO_DEBUG" in refusal({"DJANGO_DEBUG": "maybe"})
 
 
+def test_ssl_redirect_spares_the_probes_and_metrics(client, settings, db):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = setting_of_ssl_redirect("settings.SECURE_REDIRECT_EXEMPT")
+
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics").status_code == 200
+    assert client.get("/dashboard/").status_code == 301
+
+
+def setting_of_ssl_redirect(expression: str):
+    import ast
+
+    return ast.literal_eval(setting({"DJANGO_SECURE_SSL_REDIRECT": "1"}, expression))[0]
+
+
 def test_ssl_redirect_turns_on_hsts_and_secure_cookies():
     result = setting(
         {"DJANGO_SECURE_SSL_REDIRECT": "1"},
@@ -95,10 +110,19 @@ def test_numbers_from_the_environment(variable, raw, expression, expected):
     [
         ("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", "soon", "TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS must be a number"),
         ("TRACKHUB_EVENT_PARTITIONS_AHEAD", "0", "TRACKHUB_EVENT_PARTITIONS_AHEAD must be at least 1"),
+        ("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", "nan", "must be a finite number of at least 0"),
+        ("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", "inf", "must be a finite number of at least 0"),
+        ("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", "-1", "must be a finite number of at least 0"),
+        ("TRACKHUB_RATE_LIMIT", "-5", "TRACKHUB_RATE_LIMIT must be at least 0"),
+        ("TRACKHUB_EVENT_RETENTION_DAYS", "-3", "TRACKHUB_EVENT_RETENTION_DAYS must be at least 0"),
+        ("DATABASE_CONN_MAX_AGE", "-1", "DATABASE_CONN_MAX_AGE must be at least 0"),
+        ("TRACKHUB_METRICS_ALLOW", "10.0.0.0/8,notacidr", "'notacidr' is not an address or CIDR network"),
+        ("TRACKHUB_LOG_LEVEL", "LOUD", "TRACKHUB_LOG_LEVEL must be DEBUG, INFO"),
+        ("DATABASE_URL", "nonsense", "DATABASE_URL is not a database URL"),
     ],
 )
-def test_bad_numbers_are_refused(variable, raw, message):
-    assert message in refusal({variable: raw})
+def test_bad_values_are_refused_with_a_message_naming_the_variable(variable, raw, message):
+    assert message in refusal({"DJANGO_SECRET_KEY": "s", variable: raw})
 
 
 def test_identity_queue_routes_the_identity_tasks_only():

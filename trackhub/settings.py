@@ -7,8 +7,11 @@ embedded default: SQLite in a local file and Celery tasks executed in-process.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import secrets
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,24 +37,38 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of 1/true/yes or 0/false/no, not {raw!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {raw!r}")
+    return value
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from exc
+    if not math.isfinite(value) or (minimum is not None and value < minimum):
+        floor = "" if minimum is None else f" of at least {minimum:g}"
+        raise ImproperlyConfigured(f"{name} must be a finite number{floor}, not {raw!r}")
+    return value
+
+
+def database_url_parse(name: str, url: str, *, conn_max_age: int | None) -> dj_database_url.DBConfig:
+    try:
+        return dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+    except (ValueError, dj_database_url.UnknownSchemeError) as exc:
+        raise ImproperlyConfigured(f"{name} is not a database URL (postgres://user@host:5432/name): {exc}") from exc
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -106,6 +123,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the dashboard's CSS and JS, the admin's, the API docs') from every
+    # web process, with or without DEBUG and without a separate file server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -134,10 +154,10 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database_url_parse(
+        "DATABASE_URL",
         DATABASE_URL or f"sqlite:///{BASE_DIR / 'trackhub.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60 if DATABASE_URL else 0),
-        conn_health_checks=True,
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60 if DATABASE_URL else 0, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -145,15 +165,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # (``trackhub.db.prepared_cursor``), which psycopg prepares after this many runs on a
     # connection: PostgreSQL then skips parsing and planning them. Set 0 behind a pooler
     # that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
-    threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5)
+    threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0)
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = threshold if threshold > 0 else None
 # A streaming replica for the read API's queries (``trackhub.replica``).
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
     if not DATABASE_URL:
         raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL: a replica of which database?")
-    DATABASES["replica"] = dj_database_url.parse(
-        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+    DATABASES["replica"] = database_url_parse(
+        "DATABASE_REPLICA_URL", DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
     )
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["trackhub.replica.ReplicaRouter"]
@@ -207,26 +227,35 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- TrackHub -------------------------------------------------------------------------
-TRACKHUB_RATE_LIMIT = env_int("TRACKHUB_RATE_LIMIT", 60000)  # requests/minute/credential
+TRACKHUB_RATE_LIMIT = env_int("TRACKHUB_RATE_LIMIT", 60000, minimum=0)  # requests/minute/credential; 0: off
 TRACKHUB_MAX_EVENTS_PER_REQUEST = 1000
 TRACKHUB_MAX_BODY_BYTES = 2 * 1024 * 1024
 # Events whose timestamp is older than this many days are dropped with their monthly
 # partition (PostgreSQL); 0 keeps them forever. Dedupe keys are kept regardless.
-TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0)
+TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0, minimum=0)
 # Months of partitions the beat task keeps created ahead of now (at least 1).
-TRACKHUB_EVENT_PARTITIONS_AHEAD = env_int("TRACKHUB_EVENT_PARTITIONS_AHEAD", 3)
-if TRACKHUB_EVENT_PARTITIONS_AHEAD < 1:
-    raise ImproperlyConfigured("TRACKHUB_EVENT_PARTITIONS_AHEAD must be at least 1 (months)")
+TRACKHUB_EVENT_PARTITIONS_AHEAD = env_int("TRACKHUB_EVENT_PARTITIONS_AHEAD", 3, minimum=1)
 # How long a queued identity drain waits before it starts, so that the work of every
 # request arriving meanwhile is resolved in one transaction (see profiles.services).
-TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = env_float("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", 0.25)
+TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = env_float("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", 0.25, minimum=0)
 TRACKHUB_METRICS_ALLOW = env_list("TRACKHUB_METRICS_ALLOW", [])  # CIDR networks besides loopback
+for _network in TRACKHUB_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRACKHUB_METRICS_ALLOW: {_network!r} is not an address or CIDR network") from _exc
 # prometheus_client reads it itself; gunicorn.conf.py sets it (see docs/hardening.md).
 PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 # Django must not refuse large bodies itself: the track views enforce the contract's
 # limit while reading, in the format's own error shape.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
+
+TRACKHUB_LOG_LEVEL = os.environ.get("TRACKHUB_LOG_LEVEL", "INFO").strip().upper()
+if TRACKHUB_LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"TRACKHUB_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {TRACKHUB_LOG_LEVEL!r}"
+    )
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -244,6 +273,12 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+# ``collectstatic`` into STATIC_ROOT is the production step (the quick start runs it), and
+# WhiteNoise serves that with far-future caching; it also finds the apps' files itself, so
+# a deployment that skipped the step still has a styled dashboard and working API docs.
+WHITENOISE_USE_FINDERS = True
+# ... so a missing STATIC_ROOT (no collectstatic yet) is not worth WhiteNoise's warning.
+warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 # --- Security: TLS is the proxy's job ---------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
@@ -254,6 +289,8 @@ if SECURE_SSL_REDIRECT:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Probes and Prometheus talk to the web process directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 else:
     # Plain HTTP by choice (TLS ends at the proxy, or none at all): silence exactly the
     # deploy checks that only make sense over HTTPS, and no others (docs/hardening.md).
@@ -311,7 +348,7 @@ LOGGING = {
             "filters": ["request_id", "scrub_api_key"],
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("TRACKHUB_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": TRACKHUB_LOG_LEVEL},
     # Django's own loggers propagate to root only through these (they carry handlers otherwise).
     "loggers": {
         "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},

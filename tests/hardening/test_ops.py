@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -46,6 +49,37 @@ def test_readyz_is_200_when_database_and_broker_answer(client):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+@pytest.fixture
+def empty_database_url():
+    """A PostgreSQL database with no tables at all (never migrated), dropped afterwards."""
+    import psycopg
+
+    from tests.profiles.processes import db_url_of_test_run
+
+    url = db_url_of_test_run()
+    name = f"{url.rsplit('/', 1)[1]}_unmigrated"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"{url.rsplit('/', 1)[0]}/{name}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_readyz_is_503_naming_the_schema_on_an_unmigrated_database(empty_database_url):
+    code = (
+        "import django; django.setup(); from django.test import Client; "
+        "r = Client().get('/readyz'); print(r.status_code, r.json()['failing'])"
+    )
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "DJANGO_SECRET_KEY": "s", "DJANGO_ALLOWED_HOSTS": "*"}
+    env["DJANGO_SETTINGS_MODULE"] = "trackhub.settings"
+
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "503 ['schema']"
 
 
 def test_metrics_are_refused_to_other_networks(client):
