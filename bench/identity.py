@@ -1,8 +1,10 @@
 """Identity resolution benchmark (bounded: seconds, not minutes).
 
-    DATABASE_URL=postgres://... python -m bench.identity [--events 100000] [--pairs 3] [--merges 500]
+    python -m bench.identity [--events 100000] [--pairs 3] [--merges 500]
 
-Runs on the configured PostgreSQL, in a scratch project that it deletes at the end, and prints:
+Runs in its own scratch PostgreSQL database (``trackhub_identity``, recreated; or the
+database of ``BENCH_IDENTITY_DATABASE_URL``), in a scratch project that it deletes at the
+end, and prints:
 - the cost of merging two profiles that each have ``--events`` events: the merge's SQL
   statement time (each statement timed around its round trip on loopback), the whole
   transaction's wall time including COMMIT, and the number of event rows the merge
@@ -26,7 +28,16 @@ from typing import Any
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackhub.settings")
+from bench.stack import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, bench_env, database_url, scratch_database_create
+
+if not os.environ.get("BENCH_IDENTITY_DATABASE_URL"):
+    scratch_database_create(DEFAULT_ADMIN_URL, "trackhub_identity")
+os.environ.update(
+    bench_env(
+        url=os.environ.get("BENCH_IDENTITY_DATABASE_URL") or database_url(DEFAULT_ADMIN_URL, "trackhub_identity"),
+        redis_url=DEFAULT_REDIS_URL,
+    )
+)
 django.setup()
 
 from django.core.management import call_command  # noqa: E402
