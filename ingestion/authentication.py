@@ -17,13 +17,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from ingestion import selectors, services
-from ingestion.credentials import CredentialCheck
+from ingestion.credentials import READ_SCOPE, TRACK_EVENTS_SCOPE, TRACK_TOKEN_SCOPES, CredentialCheck
 from ingestion.models import AccessToken, ApiKey, Project, Source, Website
 from ingestion.selectors import VerifiedCredential
-
-TRACK_EVENTS_SCOPE = "track:events"
-TRACK_TOKEN_SCOPES = frozenset({"track_api", "telemetry_apis"})
-READ_SCOPE = "read"
 
 
 class CredentialRejected(exceptions.AuthenticationFailed):

@@ -13,6 +13,12 @@ import secrets
 import uuid
 from typing import NamedTuple
 
+# What each kind of credential may be granted (the contract's scopes).
+TRACK_EVENTS_SCOPE = "track:events"  # API keys: Intempt, Databuddy, Userpilot
+TRACK_TOKEN_SCOPES = frozenset({"track_api", "telemetry_apis"})  # a source's bearer token: ThriveStack
+READ_SCOPE = "read"  # a project's bearer token: the read API
+
+
 API_KEY_PREFIX = "key_"
 ACCESS_TOKEN_PREFIX = "tok_"
 

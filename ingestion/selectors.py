@@ -272,6 +272,8 @@ def track_credentials_forget_all() -> None:
 
 
 def source_get(*, source_id: int) -> Source | None:
+    if not 0 < source_id < 2**63:  # not an id at all: the database driver would refuse it
+        return None
     return Source.objects.select_related("project__organization").filter(id=source_id).first()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ from ingestion.canonical import CanonicalEvent, EventProblem, RejectedItem
 from ingestion.credentials import (
     ACCESS_TOKEN_PREFIX,
     API_KEY_PREFIX,
+    READ_SCOPE,
+    TRACK_EVENTS_SCOPE,
+    TRACK_TOKEN_SCOPES,
     CredentialChanged,
     CredentialCheck,
     credential_generate,
@@ -75,12 +79,33 @@ class Provisioned:
     read_token: str
 
 
+# Names appear as path segments of the Intempt URL; ids are 64-bit columns.
+_NAME_MAX_LENGTH = 200
+_SOURCE_ID_MAX = 2**63 - 1
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$", re.IGNORECASE)
+
+
+def _provision_check(*, org: str, project: str, source_id: int, origins: Sequence[str]) -> None:
+    """ValueError naming what could never work: an empty name, a name with "/" (the
+    Intempt URL could not address it), one too long to store, a source id outside 1..2^63-1,
+    an origin that is not ``*`` or scheme://host[:port] (a browser's Origin has no path)."""
+    for what, name in (("org", org), ("project", project)):
+        if not name.strip() or "/" in name or len(name) > _NAME_MAX_LENGTH:
+            raise ValueError(f"{what} must be 1-{_NAME_MAX_LENGTH} characters without '/', not {name!r}")
+    if not 1 <= source_id <= _SOURCE_ID_MAX:
+        raise ValueError(f"source id must be from 1 to {_SOURCE_ID_MAX}, not {source_id}")
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin.rstrip("/")):
+            raise ValueError(f"origin must be * or scheme://host[:port] like https://shop.example.com, not {origin!r}")
+
+
 def source_provision(*, org: str, project: str, source_id: int, origins: Sequence[str] = ()) -> Provisioned:
     """Create what is missing of org > project > source (+ website) and fresh credentials.
 
     Earlier credentials stay valid; the website is reused (its origins replaced when
-    ``origins`` is given).
+    ``origins`` is given). ValueError for values that could never work (``_provision_check``).
     """
+    _provision_check(org=org, project=project, source_id=source_id, origins=origins)
     with transaction.atomic():
         project_obj = organization_project_ensure(org=org, project=project)
         source = source_ensure(project=project_obj, source_id=source_id)
@@ -104,8 +129,17 @@ def source_provision(*, org: str, project: str, source_id: int, origins: Sequenc
 # --- credentials ----------------------------------------------------------------------------
 
 
+def credential_scopes_check(*, scopes: Sequence[str], allowed: frozenset[str], what: str) -> None:
+    """ValueError if ``scopes`` holds one that ``what`` can never use (a typo would make a
+    credential that is refused on every request)."""
+    unknown = sorted(set(scopes) - allowed)
+    if unknown:
+        raise ValueError(f"{what} scopes are {', '.join(sorted(allowed))}; not {', '.join(unknown)}")
+
+
 def api_key_create(*, source: Source, scopes: Sequence[str] = ("track:events",), label: str = "") -> tuple[ApiKey, str]:
     """A new API key and its ``identifier.secret``, which is shown only this once."""
+    credential_scopes_check(scopes=scopes, allowed=frozenset({TRACK_EVENTS_SCOPE}), what="API key")
     parts, hashed = credential_generate(API_KEY_PREFIX)
     key = ApiKey.objects.create(
         source=source, identifier=parts.identifier, secret_hash=hashed, scopes=list(scopes), label=label
@@ -124,6 +158,10 @@ def access_token_create(
     """A new bearer token (a track token when ``source`` is given, else a read token)."""
     if source is not None and source.project_id != project.id:
         raise ValueError("the source belongs to another project")
+    if source is not None:
+        credential_scopes_check(scopes=scopes, allowed=TRACK_TOKEN_SCOPES, what="A source's token")
+    else:
+        credential_scopes_check(scopes=scopes, allowed=frozenset({READ_SCOPE}), what="A project's token")
     parts, hashed = credential_generate(ACCESS_TOKEN_PREFIX)
     token = AccessToken.objects.create(
         project=project,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -70,9 +71,39 @@ def test_secrets_are_stored_hashed():
 
 def test_create_api_key_with_scopes():
     provision()
-    key = json.loads(run("create_api_key", "--source-id", "1001", "--scope", "track:events", "--scope", "x", "--json"))
+    key = json.loads(run("create_api_key", "--source-id", "1001", "--scope", "track:events", "--json"))
 
-    assert api_key_verify(presented=key["key"]).scopes == ["track:events", "x"]
+    assert api_key_verify(presented=key["key"]).scopes == ["track:events"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("create_api_key", "--source-id", "1001", "--scope", "track:event"), "not track:event"),
+        (("create_access_token", "--source-id", "1001", "--scope", "read"), "A source's token scopes are"),
+        (("create_access_token", "--org", "acme", "--project", "web", "--scope", "track_api"), "not track_api"),
+        (("create_access_token", "--source-id", "1001", "--org", "acme", "--project", "web"), "not both"),
+        (("create_access_token", "--org", "acme", "--project", "web", "--expires-in", "99999999999999"), "100 years"),
+        (("create_api_key", "--source-id", "9223372036854775808"), "no source"),
+        (("provision", "--org", "a/b", "--project", "p", "--source-id", "7"), "without '/'"),
+        (("provision", "--org", "", "--project", "p", "--source-id", "7"), "org must be"),
+        (("provision", "--org", "o" * 201, "--project", "p", "--source-id", "7"), "org must be"),
+        (("provision", "--org", "o", "--project", "p", "--source-id", "9223372036854775808"), "source id must be"),
+        (
+            ("provision", "--org", "o", "--project", "p", "--source-id", "7", "--origin", "https://a.example/x"),
+            "origin",
+        ),
+        (
+            ("import_events", "-", "--source-id", "1001", "--format", "ndjson", "--rejected-file", "/no/such/dir/x"),
+            "cannot write the rejected lines",
+        ),
+    ],
+)
+def test_a_value_that_could_never_work_is_a_command_error_naming_it(args, message):
+    provision()
+
+    with pytest.raises(CommandError, match=re.escape(message)):
+        run(*args)
 
 
 def test_create_api_key_for_unknown_source_fails():

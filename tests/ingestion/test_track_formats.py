@@ -187,9 +187,9 @@ def test_revoked_credential_is_refused_on_the_next_request(client, tenant, spec)
 @formats
 def test_credential_without_the_scope_is_refused(client, tenant, spec):
     if spec is THRIVESTACK:
-        _, credential = access_token_create(project=tenant.project, source=tenant.source, scopes=["read"])
+        _, credential = access_token_create(project=tenant.project, source=tenant.source, scopes=[])
     else:
-        _, credential = api_key_create(source=tenant.source, scopes=["read"])
+        _, credential = api_key_create(source=tenant.source, scopes=[])
     response = spec.post(client, tenant, [spec.event(1)], authorization=f"{_scheme(spec)} {credential}")
 
     assert response.status_code == spec.scope_failure_status

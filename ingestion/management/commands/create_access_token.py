@@ -8,6 +8,8 @@ from ingestion.models import Project, Source
 from ingestion.selectors import project_get_by_names, source_get
 from ingestion.services import access_token_create
 
+MAX_EXPIRES_IN = 100 * 365 * 24 * 3600
+
 
 class Command(BaseCommand):
     help = (
@@ -27,6 +29,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         source: Source | None = None
         project: Project | None
+        if options["source_id"] is not None and (options["org"] or options["project"]):
+            raise CommandError("give --source-id N (a track token), or --org O --project P (a read token), not both")
         if options["source_id"] is not None:
             source = source_get(source_id=options["source_id"])
             if source is None:
@@ -38,10 +42,13 @@ class Command(BaseCommand):
                 raise CommandError(f"no project {options['org']}/{options['project']}")
         else:
             raise CommandError("give --source-id N, or --org O --project P")
-        if options["expires_in"] is not None and options["expires_in"] <= 0:
-            raise CommandError("--expires-in must be a positive number of seconds")
+        if options["expires_in"] is not None and not 0 < options["expires_in"] <= MAX_EXPIRES_IN:
+            raise CommandError(f"--expires-in must be from 1 to {MAX_EXPIRES_IN} seconds (100 years)")
         expires_in = timedelta(seconds=options["expires_in"]) if options["expires_in"] else None
-        _, token = access_token_create(
-            project=project, source=source, scopes=options["scopes"], expires_in=expires_in, label=options["label"]
-        )
+        try:
+            _, token = access_token_create(
+                project=project, source=source, scopes=options["scopes"], expires_in=expires_in, label=options["label"]
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps({"token": token}) if options["json"] else token)

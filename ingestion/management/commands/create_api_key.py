@@ -21,5 +21,8 @@ class Command(BaseCommand):
         if source is None:
             raise CommandError(f"no source {options['source_id']}")
         scopes = options["scopes"] if options["scopes"] is not None else ["track:events"]
-        _, key = api_key_create(source=source, scopes=scopes, label=options["label"])
+        try:
+            _, key = api_key_create(source=source, scopes=scopes, label=options["label"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps({"key": key}) if options["json"] else key)

@@ -85,11 +85,16 @@ class Command(BaseCommand):
             stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        try:
+            rejected_out = rejected_path.open("wb")
+        except OSError as exc:
+            stream.close()
+            raise CommandError(f"cannot write the rejected lines to {rejected_path}: {exc.strerror}") from exc
         total_bytes = 0 if path == "-" else os.fstat(stream.fileno()).st_size
         # The raw stream: Django's OutputWrapper would style the bar as an error and end lines.
         progress = None if options["no_progress"] else Progress(total_bytes=total_bytes, out=self.stderr._out)
 
-        with stream, rejected_path.open("wb") as rejected_out:
+        with stream, rejected_out:
             summary = events_file_import(
                 stream=stream,
                 source=source,
