@@ -7,12 +7,14 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import generics
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ingestion.api.views import EventListView
 from ingestion.authentication import read_principal
+from ingestion.canonical import ascii_digits
 from profiles import selectors
 from profiles.api.filters import AccountFilterSet, ProfileFilterSet
 from profiles.api.serializers import AccountSerializer, ProfileSerializer
@@ -35,6 +37,24 @@ class NewestFirstCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+    invalid_cursor_message = "Invalid cursor"
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        # As the event list answers: a malformed cursor or page size is the client's
+        # mistake, 400 naming the parameter (DRF's own CursorPagination says 404 and
+        # quietly ignores a bad page size).
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound as exc:
+            raise ValidationError({self.cursor_query_param: self.invalid_cursor_message}) from exc
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not ascii_digits(raw) or not 1 <= int(raw) <= self.max_page_size:
+            raise ValidationError({self.page_size_query_param: f"an integer from 1 to {self.max_page_size}"})
+        return int(raw)
 
 
 class ProfileListView(ReadProjectMixin, generics.ListAPIView):

@@ -108,12 +108,25 @@ def test_filters_are_kept_in_next_links(client, tenant, read_client):
     ]
 
 
+LISTS = ["/api/v1/events/", "/api/v1/rejected-events/", "/api/v1/profiles/", "/api/v1/accounts/"]
+
+
+@pytest.mark.parametrize("path", LISTS)
 @pytest.mark.parametrize("cursor", ["garbage", "eyJ0IjoxfQ", "e30"])
-def test_invalid_cursor_is_400(read_client, cursor):
-    response = read_client.get(f"/api/v1/events/?cursor={cursor}")
+def test_invalid_cursor_is_400(read_client, cursor, path):
+    response = read_client.get(f"{path}?cursor={cursor}")
 
     assert response.status_code == 400
     assert "cursor" in response.json()
+
+
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("query", ["page_size=0", "page_size=1001", "page_size=x"])
+def test_bad_page_size_is_400_on_every_list(read_client, path, query):
+    response = read_client.get(f"{path}?{query}")
+
+    assert response.status_code == 400
+    assert "page_size" in response.json()
 
 
 @pytest.mark.parametrize("query", ["page_size=0", "page_size=1001", "page_size=x", "ordering=name"])
