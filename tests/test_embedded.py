@@ -141,3 +141,40 @@ def test_property_value_filter_works_on_sqlite(embedded):
     answers = embedded.script(PROPERTY_SCRIPT)
 
     assert answers == [[200, 1]] * 6 + [[200, 0]] * 3
+
+
+CONCURRENT_SCRIPT = """
+import json, sys, threading
+import django
+django.setup()
+from django.db import connection
+from django.test import Client
+from ingestion.models import Event
+creds = json.loads(sys.argv[1])
+statuses = []
+
+def send(thread):
+    client = Client()
+    for batch in range(3):
+        body = {"track": [{"name": "Burst", "payload": [
+            {"eventId": f"{thread}-{batch}-{n}", "userId": f"u{thread}", "timestamp": 1000} for n in range(30)]}]}
+        response = client.post(
+            f"/o/projects/p/sources/5/track?apiKey={creds['api_key']}", json.dumps(body),
+            content_type="application/json",
+        )
+        statuses.append(response.status_code)
+    connection.close()
+
+threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(json.dumps({"statuses": sorted(set(statuses)), "answers": len(statuses), "events": Event.objects.count()}))
+"""
+
+
+def test_concurrent_writers_on_sqlite_wait_for_the_lock_instead_of_failing(embedded):
+    outcome = embedded.script(CONCURRENT_SCRIPT)
+
+    assert outcome == {"statuses": [200], "answers": 24, "events": 720}

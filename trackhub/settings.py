@@ -160,6 +160,16 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60 if DATABASE_URL else 0, minimum=0),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves concurrent requests too (runserver is threaded): a write
+    # transaction takes SQLite's lock when it begins and waits up to 20 s for it, instead
+    # of failing "database is locked" when a deferred one tries to upgrade; WAL lets reads
+    # go on beside the one writer.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The track path's few statements run on server-side-binding cursors
     # (``trackhub.db.prepared_cursor``), which psycopg prepares after this many runs on a
