@@ -100,3 +100,15 @@ def test_memberships_are_managed_in_the_admin(superuser_client, tenant):
     response = superuser_client.get("/admin/dashboard/projectmembership/add/")
 
     assert response.status_code == 200 and b"project" in response.content
+
+
+def test_signing_out_returns_to_the_sign_in_page(staff_client):
+    response = staff_client.post("/accounts/logout/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert staff_client.get("/dashboard/").status_code == 302
+
+
+def test_there_are_no_password_reset_pages_that_would_promise_an_email(client, db):
+    assert client.get("/accounts/password_reset/").status_code == 404
