@@ -28,10 +28,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard import charts, selectors
 from dashboard.filters import EventExplorerFilterSet
-from ingestion.api.filters import MAX_ID
 from ingestion.canonical import ascii_digits
 from ingestion.formats.base import RequestProblem
-from ingestion.models import Event, Project
+from ingestion.models import MAX_ID, Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
 from profiles import selectors as profile_selectors
 from profiles.models import Account, Profile

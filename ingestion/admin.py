@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
+from ingestion.services import access_token_check
 
 
 @admin.register(Organization)
@@ -86,10 +87,13 @@ class AccessTokenForm(ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        project, source = cleaned.get("project"), cleaned.get("source")
-        # A credential only ever writes into its own source and reads its own project.
-        if project is not None and source is not None and source.project_id != project.id:
-            raise ValidationError({"source": "This source belongs to another project than the token's."})
+        if cleaned.get("project") is not None:
+            try:
+                access_token_check(
+                    project=cleaned["project"], source=cleaned.get("source"), scopes=cleaned.get("scopes") or []
+                )
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
         return cleaned
 
 

@@ -12,7 +12,7 @@ from django.db.models import F, Func, Model, QuerySet, TextField
 from django.utils import timezone
 
 from ingestion.credentials import CredentialCheck, credential_split, secret_matches
-from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
+from ingestion.models import MAX_ID, AccessToken, ApiKey, Event, Organization, Project, Source, Website
 from trackhub.db import request_first_fetchone
 
 _Credential: TypeAlias = ApiKey | AccessToken | Website
@@ -272,7 +272,7 @@ def track_credentials_forget_all() -> None:
 
 
 def source_get(*, source_id: int) -> Source | None:
-    if not 0 < source_id < 2**63:  # not an id at all: the database driver would refuse it
+    if not 0 < source_id <= MAX_ID:  # not an id at all: the database driver would refuse it
         return None
     return Source.objects.select_related("project__organization").filter(id=source_id).first()
 

@@ -32,7 +32,7 @@ from ingestion.credentials import (
 )
 from ingestion.formats import adapter_for
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
-from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
+from ingestion.models import MAX_ID, AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from profiles.services import (
     event_identity_key,
     identity_facts,
@@ -79,9 +79,8 @@ class Provisioned:
     read_token: str
 
 
-# Names appear as path segments of the Intempt URL; ids are 64-bit columns.
+# Names appear as path segments of the Intempt URL.
 _NAME_MAX_LENGTH = 200
-_SOURCE_ID_MAX = 2**63 - 1
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$", re.IGNORECASE)
 
 
@@ -92,8 +91,8 @@ def _provision_check(*, org: str, project: str, source_id: int, origins: Sequenc
     for what, name in (("org", org), ("project", project)):
         if not name.strip() or "/" in name or len(name) > _NAME_MAX_LENGTH:
             raise ValueError(f"{what} must be 1-{_NAME_MAX_LENGTH} characters without '/', not {name!r}")
-    if not 1 <= source_id <= _SOURCE_ID_MAX:
-        raise ValueError(f"source id must be from 1 to {_SOURCE_ID_MAX}, not {source_id}")
+    if not 1 <= source_id <= MAX_ID:
+        raise ValueError(f"source id must be from 1 to {MAX_ID}, not {source_id}")
     for origin in origins:
         if origin != "*" and not _ORIGIN.match(origin.rstrip("/")):
             raise ValueError(f"origin must be * or scheme://host[:port] like https://shop.example.com, not {origin!r}")
@@ -147,6 +146,18 @@ def api_key_create(*, source: Source, scopes: Sequence[str] = ("track:events",),
     return key, f"{parts.identifier}.{parts.secret}"
 
 
+def access_token_check(*, project: Project, source: Source | None, scopes: Sequence[str]) -> None:
+    """ValueError unless this is a token that can work: its source (if any) is of its
+    project (a credential only ever writes into its own source and reads its own project),
+    and its scopes are those of its kind."""
+    if source is not None and source.project_id != project.id:
+        raise ValueError("the source belongs to another project than the token's")
+    if source is not None:
+        credential_scopes_check(scopes=scopes, allowed=TRACK_TOKEN_SCOPES, what="A source's token")
+    else:
+        credential_scopes_check(scopes=scopes, allowed=frozenset({READ_SCOPE}), what="A project's token")
+
+
 def access_token_create(
     *,
     project: Project,
@@ -156,12 +167,7 @@ def access_token_create(
     label: str = "",
 ) -> tuple[AccessToken, str]:
     """A new bearer token (a track token when ``source`` is given, else a read token)."""
-    if source is not None and source.project_id != project.id:
-        raise ValueError("the source belongs to another project")
-    if source is not None:
-        credential_scopes_check(scopes=scopes, allowed=TRACK_TOKEN_SCOPES, what="A source's token")
-    else:
-        credential_scopes_check(scopes=scopes, allowed=frozenset({READ_SCOPE}), what="A project's token")
+    access_token_check(project=project, source=source, scopes=scopes)
     parts, hashed = credential_generate(ACCESS_TOKEN_PREFIX)
     token = AccessToken.objects.create(
         project=project,

@@ -284,9 +284,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
-# ``collectstatic`` into STATIC_ROOT is the production step (the quick start runs it), and
-# WhiteNoise serves that with far-future caching; it also finds the apps' files itself, so
-# a deployment that skipped the step still has a styled dashboard and working API docs.
+# ``collectstatic`` into STATIC_ROOT is the production step (the quick start runs it) and
+# WhiteNoise serves what it finds there; it also finds the apps' files itself, so a
+# deployment that skipped the step still has a styled dashboard and working API docs.
 WHITENOISE_USE_FINDERS = True
 # ... so a missing STATIC_ROOT (no collectstatic yet) is not worth WhiteNoise's warning.
 warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")

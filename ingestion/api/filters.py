@@ -14,12 +14,9 @@ from rest_framework.exceptions import ValidationError
 
 from ingestion.authentication import read_principal
 from ingestion.canonical import ascii_digits, datetime_from_iso, datetime_from_ms
-from ingestion.models import Event, RejectedEvent, WireFormat
+from ingestion.models import MAX_ID, Event, RejectedEvent, WireFormat
 from ingestion.selectors import events_with_property_value
 from profiles.selectors import profile_identifiers
-
-# Ids are 64-bit columns.
-MAX_ID = 2**63 - 1
 
 
 @extend_schema_field(OpenApiTypes.INT64)

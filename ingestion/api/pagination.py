@@ -31,6 +31,17 @@ from ingestion.canonical import ascii_digits
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def page_size_parse(request: Request, *, param: str, default: int, maximum: int) -> int:
+    """``?<param>=`` as a page size: ``default`` when absent, a 400 naming it unless it is
+    a whole number from 1 to ``maximum`` (every list of the read API answers the same)."""
+    raw = request.query_params.get(param)
+    if raw is None:
+        return default
+    if not ascii_digits(raw) or not 1 <= int(raw) <= maximum:
+        raise ValidationError({param: f"an integer from 1 to {maximum}"})
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Cursor:
     """A position in the sort order: the (time, id) of a row, and which way to walk."""
@@ -187,12 +198,9 @@ class KeysetCursorPagination(BasePagination):
         return replace_query_param(self.base_url, self.cursor_query_param, cursor_encode(cursor))
 
     def _page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not ascii_digits(raw) or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError({self.page_size_query_param: f"an integer from 1 to {self.max_page_size}"})
-        return int(raw)
+        return page_size_parse(
+            request, param=self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
+        )
 
     def _descending(self, request: Request) -> bool:
         raw = request.query_params.get(self.ordering_query_param, f"-{self.time_field}")

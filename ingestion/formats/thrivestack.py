@@ -32,9 +32,9 @@ from ingestion.formats.base import (
 _OWN_FIELDS = {"user_id", "event_name", "timestamp", "properties", "context"}
 EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year in UTC, e.g. 2023-11-20T22:28:55.111Z"
 SUCCESS_MESSAGE = "Event tracked successfully"
-# The docs' one error text (401); the other errors say what is wrong.
 # The docs' description of a 400; ours adds what was wrong.
 BAD_REQUEST_MESSAGE = "Bad Request, invalid input data"
+# The docs' one error text (401); the other errors say what is wrong.
 _MESSAGES_BY_KIND = {
     "missing_credentials": "Access token missing or invalid",
     "invalid_credentials": "Access token missing or invalid",
@@ -100,9 +100,9 @@ class ThriveStackAdapter(WireFormatAdapter):
                 f"[{problem.index}] {problem.message}" for problem in failure.problems[:5]
             )
             body["errors"] = failure.problem_items()
+        elif failure.status == 400:
+            body["message"] = f"{BAD_REQUEST_MESSAGE}: {failure.message}"
+            body["errors"] = [failure.request_item()]
         else:
             body["message"] = _MESSAGES_BY_KIND.get(failure.kind, failure.message)
-            if failure.status == 400:
-                body["message"] = f"{BAD_REQUEST_MESSAGE}: {failure.message}"
-                body["errors"] = [failure.request_item()]
         return body

@@ -12,9 +12,9 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ingestion.api.pagination import page_size_parse
 from ingestion.api.views import EventListView
 from ingestion.authentication import read_principal
-from ingestion.canonical import ascii_digits
 from profiles import selectors
 from profiles.api.filters import AccountFilterSet, ProfileFilterSet
 from profiles.api.serializers import AccountSerializer, ProfileSerializer
@@ -49,12 +49,9 @@ class NewestFirstCursorPagination(CursorPagination):
             raise ValidationError({self.cursor_query_param: self.invalid_cursor_message}) from exc
 
     def get_page_size(self, request: Request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        if not ascii_digits(raw) or not 1 <= int(raw) <= self.max_page_size:
-            raise ValidationError({self.page_size_query_param: f"an integer from 1 to {self.max_page_size}"})
-        return int(raw)
+        return page_size_parse(
+            request, param=self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
+        )
 
 
 class ProfileListView(ReadProjectMixin, generics.ListAPIView):
