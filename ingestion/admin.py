@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
-from ingestion.services import access_token_check
+from ingestion.services import access_token_check, api_key_check
 
 
 @admin.register(Organization)
@@ -73,28 +73,49 @@ class CredentialAdmin(admin.ModelAdmin):
         messages.success(request, f"Revoked {count} credential(s).")
 
 
+class CredentialForm(ModelForm):
+    """Refuses, with the service's own message, a credential that could never work (the
+    same checks as the commands): one saved anyway would be refused on every request."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            self.credential_check(cleaned)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        return cleaned
+
+    def credential_check(self, cleaned: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class ApiKeyForm(CredentialForm):
+    class Meta:
+        model = ApiKey
+        fields = ("source", "scopes", "label")
+
+    def credential_check(self, cleaned: dict[str, Any]) -> None:
+        api_key_check(scopes=cleaned.get("scopes") or [])
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(CredentialAdmin):
     prefix = API_KEY_PREFIX
+    form = ApiKeyForm
     list_display = ("identifier", "source", *CredentialAdmin.list_display[1:])
     list_select_related = ("source",)
 
 
-class AccessTokenForm(ModelForm):
+class AccessTokenForm(CredentialForm):
     class Meta:
         model = AccessToken
         fields = ("project", "source", "scopes", "label", "expires_at")
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        if cleaned.get("project") is not None:
-            try:
-                access_token_check(
-                    project=cleaned["project"], source=cleaned.get("source"), scopes=cleaned.get("scopes") or []
-                )
-            except ValueError as exc:
-                raise ValidationError(str(exc)) from exc
-        return cleaned
+    def credential_check(self, cleaned: dict[str, Any]) -> None:
+        if cleaned.get("project") is not None:  # else the field's own error says it is required
+            access_token_check(
+                project=cleaned["project"], source=cleaned.get("source"), scopes=cleaned.get("scopes") or []
+            )
 
 
 @admin.register(AccessToken)

@@ -131,14 +131,21 @@ def source_provision(*, org: str, project: str, source_id: int, origins: Sequenc
 def credential_scopes_check(*, scopes: Sequence[str], allowed: frozenset[str], what: str) -> None:
     """ValueError if ``scopes`` holds one that ``what`` can never use (a typo would make a
     credential that is refused on every request)."""
+    if isinstance(scopes, str) or not all(isinstance(scope, str) for scope in scopes):
+        raise ValueError("scopes must be a list of strings")
     unknown = sorted(set(scopes) - allowed)
     if unknown:
         raise ValueError(f"{what} scopes are {', '.join(sorted(allowed))}; not {', '.join(unknown)}")
 
 
+def api_key_check(*, scopes: Sequence[str]) -> None:
+    """ValueError unless these are an API key's scopes."""
+    credential_scopes_check(scopes=scopes, allowed=frozenset({TRACK_EVENTS_SCOPE}), what="API key")
+
+
 def api_key_create(*, source: Source, scopes: Sequence[str] = ("track:events",), label: str = "") -> tuple[ApiKey, str]:
     """A new API key and its ``identifier.secret``, which is shown only this once."""
-    credential_scopes_check(scopes=scopes, allowed=frozenset({TRACK_EVENTS_SCOPE}), what="API key")
+    api_key_check(scopes=scopes)
     parts, hashed = credential_generate(API_KEY_PREFIX)
     key = ApiKey.objects.create(
         source=source, identifier=parts.identifier, secret_hash=hashed, scopes=list(scopes), label=label
@@ -181,17 +188,18 @@ def access_token_create(
     return token, f"{parts.identifier}.{parts.secret}"
 
 
-def credential_revoke(*, presented_or_identifier: str) -> ApiKey | AccessToken | None:
-    """Revoke the key or token named by its full string or its identifier."""
+def credential_revoke(*, presented_or_identifier: str) -> tuple[ApiKey | AccessToken, bool] | None:
+    """Revoke the key or token named by its full string or its identifier: the credential
+    and whether this call revoked it (False: it already was), or None if there is none."""
     identifier = presented_or_identifier.strip().partition(".")[0]
-    now = timezone.now()
     for model in (ApiKey, AccessToken):
         credential = model.objects.filter(identifier=identifier).first()
         if credential is not None:
-            if credential.revoked_at is None:
-                credential.revoked_at = now
-                credential.save(update_fields=["revoked_at"])
-            return credential
+            # Conditional, so two concurrent revocations agree on which one did it and the
+            # first revocation time stays.
+            revoked = model.objects.filter(pk=credential.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+            credential.refresh_from_db(fields=["revoked_at"])
+            return credential, bool(revoked)
     return None
 
 

@@ -37,7 +37,7 @@ def instant_parse(value: str, *, field: str) -> datetime:
     text = value.strip()
     parsed = datetime_from_ms(int(text)) if ascii_digits(text.removeprefix("-")) else datetime_from_iso(text)
     if parsed is None:
-        raise ValidationError({field: f"{field} must be ISO 8601 (2024-05-02T06:38:24Z) or milliseconds"})
+        raise ValidationError({field: [f"{field} must be ISO 8601 (2024-05-02T06:38:24Z) or milliseconds"]})
     return parsed
 
 
@@ -76,7 +76,7 @@ class EventFilterSet(TimeRangeFilterSet):
     def filter_property_value(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         key = self.data.get("property")
         if not key:
-            raise ValidationError({"property": "property is required with value"})
+            raise ValidationError({"property": ["property is required with value"]})
         return events_with_property_value(queryset, key=key, value=value)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:

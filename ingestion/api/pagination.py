@@ -38,7 +38,7 @@ def page_size_parse(request: Request, *, param: str, default: int, maximum: int)
     if raw is None:
         return default
     if not ascii_digits(raw) or not 1 <= int(raw) <= maximum:
-        raise ValidationError({param: f"an integer from 1 to {maximum}"})
+        raise ValidationError({param: [f"an integer from 1 to {maximum}"]})
     return int(raw)
 
 
@@ -67,7 +67,7 @@ def cursor_decode(token: str) -> Cursor:
             raise TypeError
         return Cursor(time=_EPOCH + timedelta(microseconds=micros), id=row_id, backwards=bool(backwards))
     except (binascii.Error, ValueError, TypeError, KeyError, OverflowError, orjson.JSONDecodeError) as exc:
-        raise ValidationError({"cursor": "Invalid cursor; use the next or previous link as given"}) from exc
+        raise ValidationError({"cursor": ["Invalid cursor; use the next or previous link as given"]}) from exc
 
 
 def keyset_beyond(cursor: Cursor, *, time_field: str, descending: bool) -> Q:
@@ -205,5 +205,5 @@ class KeysetCursorPagination(BasePagination):
     def _descending(self, request: Request) -> bool:
         raw = request.query_params.get(self.ordering_query_param, f"-{self.time_field}")
         if raw not in (self.time_field, f"-{self.time_field}"):
-            raise ValidationError({self.ordering_query_param: f"-{self.time_field} or {self.time_field}"})
+            raise ValidationError({self.ordering_query_param: [f"-{self.time_field} or {self.time_field}"]})
         return raw.startswith("-")

@@ -46,7 +46,7 @@ class NewestFirstCursorPagination(CursorPagination):
         try:
             return super().paginate_queryset(queryset, request, view)
         except NotFound as exc:
-            raise ValidationError({self.cursor_query_param: self.invalid_cursor_message}) from exc
+            raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from exc
 
     def get_page_size(self, request: Request) -> int:
         return page_size_parse(

@@ -45,6 +45,22 @@ def test_creating_an_api_key_shows_its_secret_once(staff_client, tenant):
     assert shown.group(1).split(".")[1] not in detail
 
 
+@pytest.mark.parametrize(
+    ("scopes", "message"),
+    [('["read"]', "API key scopes are track:events; not read"), ('"track:events"', "scopes must be a list of strings")],
+)
+def test_an_api_key_that_could_never_work_is_refused(staff_client, tenant, scopes, message):
+    before = ApiKey.objects.count()
+
+    response = staff_client.post(
+        "/admin/ingestion/apikey/add/", {"source": tenant.source.id, "scopes": scopes, "label": "typo"}
+    )
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert ApiKey.objects.count() == before
+
+
 def test_an_access_token_for_a_source_of_another_project_is_refused(staff_client, tenant, other_tenant):
     response = staff_client.post(
         "/admin/ingestion/accesstoken/add/",

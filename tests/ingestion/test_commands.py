@@ -160,6 +160,17 @@ def test_revoke_credential_by_full_string():
     assert access_token_verify(presented=result["bearer_token"]) is not None
 
 
+def test_revoke_credential_says_when_it_was_already_revoked():
+    result = provision()
+    first = run("revoke_credential", result["api_key"])
+    second = run("revoke_credential", result["api_key"])
+
+    identifier = result["api_key"].partition(".")[0]
+    revoked_at = ApiKey.objects.get(identifier=identifier).revoked_at
+    assert first.strip() == f"revoked {identifier}"
+    assert second.strip() == f"{identifier} was already revoked at {revoked_at.isoformat()}"
+
+
 def test_revoke_unknown_credential_fails():
     with pytest.raises(CommandError):
         run("revoke_credential", "key_nope.secret")

@@ -175,6 +175,30 @@ def test_bad_since_is_400(read_client):
     assert read_client.get("/api/v1/events/?since=yesterday").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/api/v1/events/?since=yesterday", "since"),  # our own time parser
+        ("/api/v1/events/?source_id=abc", "source_id"),  # django-filter's
+        ("/api/v1/events/?wire_format=nope", "wire_format"),
+        ("/api/v1/events/?value=1", "property"),
+        ("/api/v1/events/?page_size=0", "page_size"),
+        ("/api/v1/events/?cursor=garbage", "cursor"),
+        ("/api/v1/events/export.ndjson?until=soon", "until"),
+        ("/api/v1/rejected-events/?since=yesterday", "since"),
+        ("/api/v1/profiles/?cursor=garbage", "cursor"),
+        ("/api/v1/accounts/?page_size=x", "page_size"),
+    ],
+)
+def test_every_400_names_the_parameter_with_a_list_of_messages(read_client, url, parameter):
+    response = read_client.get(url)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == [parameter]
+    assert isinstance(body[parameter], list) and all(isinstance(message, str) for message in body[parameter])
+
+
 @pytest.mark.parametrize("path", ["/api/v1/events/", "/api/v1/rejected-events/"])
 @pytest.mark.parametrize(
     "query",

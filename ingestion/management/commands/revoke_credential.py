@@ -12,7 +12,12 @@ class Command(BaseCommand):
         parser.add_argument("credential")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        credential = credential_revoke(presented_or_identifier=options["credential"])
-        if credential is None:
+        revoked = credential_revoke(presented_or_identifier=options["credential"])
+        if revoked is None:
             raise CommandError("no such key or token")
-        self.stdout.write(f"revoked {credential.identifier}")
+        credential, newly = revoked
+        if newly:
+            self.stdout.write(f"revoked {credential.identifier}")
+        else:
+            assert credential.revoked_at is not None
+            self.stdout.write(f"{credential.identifier} was already revoked at {credential.revoked_at.isoformat()}")
