@@ -335,6 +335,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ingestion.api.schema.track_paths_tidy",
         "ingestion.api.schema.api_description",
+        "ingestion.api.schema.read_api_errors",
     ],
     "SCHEMA_PATH_PREFIX": r"/api/v1/",
 }

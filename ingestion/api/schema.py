@@ -637,6 +637,56 @@ def track_paths_tidy(result: dict[str, Any], generator: Any, request: Any, publi
     return result
 
 
+# The read API's error answers, the same on every endpoint (docs/read-api.md).
+_READ_ERROR_SCHEMAS: dict[str, Any] = {
+    "ParameterErrors": {
+        "type": "object",
+        "description": "Each invalid query parameter, with why.",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "example": {"since": ["since must be ISO 8601 (2024-05-02T06:38:24Z) or milliseconds"]},
+    },
+    "Detail": {
+        "type": "object",
+        "properties": {"detail": {"type": "string"}},
+        "required": ["detail"],
+        "example": {"detail": "Authentication credentials were not provided."},
+    },
+}
+
+
+def _error(description: str, schema: str, *, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def read_api_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """A postprocessing hook: every read API operation documents the errors it can answer
+    (400 for a bad query parameter, 401, 404 on a path with an id, 503 while its database
+    is unreachable), each with its body's shape, not only its 200."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(_READ_ERROR_SCHEMAS)
+    for path, item in result["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+                responses["400"] = _error("A query parameter is invalid.", "ParameterErrors")
+            responses["401"] = _error("The read token is missing, unknown, revoked or expired.", "Detail")
+            if "{" in path:
+                responses["404"] = _error("No such object in the token's project.", "Detail")
+            responses["503"] = _error(
+                "The database is unreachable; retry after the given seconds.",
+                "Detail",
+                headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+            )
+    return result
+
+
 API_DESCRIPTION = """
 TrackHub stores events sent in four vendor wire formats (the **track** endpoints below) and
 serves them back through a read API.

@@ -131,8 +131,6 @@ class _EventExportView(ProjectScopedMixin, generics.GenericAPIView):
         "`python manage.py import_events FILE --format ndjson` reads it back.",
         responses={
             (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One event per line."),
-            (400, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A filter is invalid."),
-            (401, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing read token."),
         },
     )
 )
@@ -155,8 +153,6 @@ class EventExportNdjsonView(_EventExportView):
         "is an empty cell. Streamed in constant memory.",
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="RFC 4180 CSV with a header row."),
-            (400, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="A filter is invalid."),
-            (401, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="Bad or missing read token."),
         },
     )
 )

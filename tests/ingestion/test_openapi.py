@@ -133,3 +133,36 @@ def test_read_endpoints_document_the_read_token_and_page_shape(client):
         assert {p["name"] for p in schema["paths"][export]["get"]["parameters"]} >= {"name", "since", "until"}
     assert set(schema["components"]["schemas"]["PaginatedEventList"]["properties"]) == {"next", "previous", "results"}
     assert set(schema["components"]["securitySchemes"]) >= {"apiKeyQuery", "readToken"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "url", "status", "credential"),
+    [
+        ("/api/v1/events/", "/api/v1/events/?since=yesterday", "400", "read"),
+        ("/api/v1/events/export.csv", "/api/v1/events/export.csv?source_id=x", "400", "read"),
+        ("/api/v1/rejected-events/", "/api/v1/rejected-events/", "401", "none"),
+        ("/api/v1/profiles/{profile_id}/", "/api/v1/profiles/999999/", "404", "read"),
+        ("/api/v1/profiles/{profile_id}/events/", "/api/v1/profiles/999999/events/", "404", "read"),
+        ("/api/v1/accounts/{account_id}/", "/api/v1/accounts/1/", "401", "none"),
+    ],
+)
+def test_read_api_errors_have_the_documented_shape(client, read_client, path, url, status, credential):
+    schema = schema_json(client)
+    documented = schema["paths"][path]["get"]["responses"][status]["content"]["application/json"]["schema"]
+    name = documented["$ref"].rsplit("/", 1)[1]
+
+    response = (read_client if credential == "read" else client).get(url)
+
+    assert response.status_code == int(status)
+    jsonschema.validate(response.json(), schema["components"]["schemas"][name])
+
+
+def test_every_read_operation_documents_its_401_and_503(client):
+    schema = schema_json(client)
+
+    for path, item in schema["paths"].items():
+        if path.startswith("/api/v1/"):
+            for operation in item.values():
+                assert {"401", "503"} <= set(operation["responses"]), path
+                assert "Retry-After" in operation["responses"]["503"]["headers"], path
