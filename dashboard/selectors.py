@@ -96,6 +96,11 @@ class ProjectActivity:
         first = _floor_day(self.last_hour) - timedelta(days=days - 1)
         return [(first + timedelta(days=i), totals.get(first + timedelta(days=i), 0)) for i in range(days)]
 
+    def window(self, *, last_24h: bool) -> tuple[datetime, datetime]:
+        """The [since, until) of event timestamps that ``top`` counted, for links to them."""
+        since = self.last_hour - timedelta(hours=23) if last_24h else _activity_start(self.last_hour)
+        return since, self.last_hour + timedelta(hours=1)
+
     def top(self, *, field: Literal["name", "source_id"], last_24h: bool, limit: int) -> list[tuple[str | int, int]]:
         """The ``limit`` most frequent names or sources, largest first."""
         if field == "name":
@@ -115,7 +120,7 @@ def project_activity_compute(*, project_id: int, now: datetime) -> ProjectActivi
     (project, -timestamp) index), stored in the cache for the pages to read."""
     last_hour = _floor_hour(now)
     first_hour = _activity_start(now)
-    day_start = last_hour - timedelta(hours=23)
+    day_start = last_hour - timedelta(hours=23)  # = ProjectActivity.window's
     rows = (
         Event.objects.filter(
             project_id=project_id, timestamp__gte=first_hour, timestamp__lt=last_hour + timedelta(hours=1)

@@ -111,14 +111,14 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
     }
 
     def breakdown(field: Literal["name", "source_id"], last_24h: bool) -> charts.BarChart:
-        hours = 24 if last_24h else selectors.ACTIVITY_DAYS * 24
-        since = (activity.last_hour - timedelta(hours=hours - 1)).strftime("%Y-%m-%dT%H:%M")
+        # The link lists exactly the events the bar counts.
+        since, until = (moment.strftime("%Y-%m-%dT%H:%M") for moment in activity.window(last_24h=last_24h))
         query = "name" if field == "name" else "source"
         items = [
             (
                 source_names.get(int(value), str(value)) if field == "source_id" else str(value),
                 count,
-                f"{events_url}?{urlencode({query: value, 'since': since})}",
+                f"{events_url}?{urlencode({query: value, 'since': since, 'until': until})}",
             )
             for value, count in activity.top(field=field, last_24h=last_24h, limit=8)
         ]
@@ -186,6 +186,8 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
             "today": daily[source.id][-1][1],
             # Prefetched: counting them costs no query.
             "credential_count": len(source.api_keys.all()) + len(source.access_tokens.all()),
+            "active_count": sum(key.revoked_at is None for key in source.api_keys.all())
+            + sum(token.revoked_at is None and not token.is_expired for token in source.access_tokens.all()),
             "week": sum(count for _, count in daily[source.id][-7:]),
             "live_url": reverse("dashboard:live-events", args=[project.id]) + f"?source={source.id}",
         }

@@ -11,9 +11,9 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 
-from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, credential_generate
+from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, TRACK_EVENTS_SCOPE, credential_generate
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
-from ingestion.services import access_token_check, api_key_check
+from ingestion.services import access_token_check, api_key_check, website_origins_check
 
 
 @admin.register(Organization)
@@ -37,9 +37,30 @@ class SourceAdmin(admin.ModelAdmin):
     search_fields = ("id", "name")
     list_select_related = ("project__organization",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # A source keeps its id and stays in the project it was made in: its events, its
+        # credentials and the Intempt URL naming both would no longer agree with it after a
+        # move (and the admin "changes" a primary key by saving a copy).
+        return ("id", "project") if obj is not None else ()
+
+
+class WebsiteForm(ModelForm):
+    class Meta:
+        model = Website
+        fields = ("source", "name", "allowed_origins")
+
+    def clean_allowed_origins(self) -> Any:
+        origins = self.cleaned_data.get("allowed_origins")
+        try:
+            website_origins_check(origins=origins if origins is not None else [])
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        return origins if origins is not None else []
+
 
 @admin.register(Website)
 class WebsiteAdmin(admin.ModelAdmin):
+    form = WebsiteForm
     list_display = ("id", "name", "source", "allowed_origins", "created_at")
     list_select_related = ("source",)
 
@@ -94,8 +115,14 @@ class ApiKeyForm(CredentialForm):
         model = ApiKey
         fields = ("source", "scopes", "label")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.initial.setdefault("scopes", [TRACK_EVENTS_SCOPE])  # its one scope, as create_api_key
+
     def credential_check(self, cleaned: dict[str, Any]) -> None:
-        api_key_check(scopes=cleaned.get("scopes") or [])
+        if "scopes" in cleaned:  # else the field's own error is shown
+            api_key_check(scopes=cleaned["scopes"])
 
 
 @admin.register(ApiKey)
@@ -112,10 +139,11 @@ class AccessTokenForm(CredentialForm):
         fields = ("project", "source", "scopes", "label", "expires_at")
 
     def credential_check(self, cleaned: dict[str, Any]) -> None:
-        if cleaned.get("project") is not None:  # else the field's own error says it is required
-            access_token_check(
-                project=cleaned["project"], source=cleaned.get("source"), scopes=cleaned.get("scopes") or []
-            )
+        if cleaned.get("project") is not None and "scopes" in cleaned:  # else a field's own error is shown
+            access_token_check(project=cleaned["project"], source=cleaned.get("source"), scopes=cleaned["scopes"])
+        expires_at = cleaned.get("expires_at")
+        if "expires_at" in self.changed_data and expires_at is not None and expires_at <= timezone.now():
+            raise ValueError("expires at must be in the future (revoke a token to stop it now)")
 
 
 @admin.register(AccessToken)

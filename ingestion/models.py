@@ -95,6 +95,10 @@ class AccessToken(Credential):
     source = models.ForeignKey(Source, on_delete=models.CASCADE, null=True, blank=True, related_name="access_tokens")
     expires_at = models.DateTimeField(null=True, blank=True)
 
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
 
 class Website(models.Model):
     """A Databuddy ``website_id``: client-side tracking into one source."""

@@ -64,7 +64,18 @@ def source_ensure(*, project: Project, source_id: int, kind: str = Source.Kind.B
     return source
 
 
+def website_origins_check(*, origins: object) -> None:
+    """ValueError unless ``origins`` is a list of ``*`` or scheme://host[:port] (what a
+    browser's Origin header holds: no path)."""
+    if not isinstance(origins, list | tuple) or not all(isinstance(origin, str) for origin in origins):
+        raise ValueError("allowed origins must be a list of strings")
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin.rstrip("/")):
+            raise ValueError(f"origin must be * or scheme://host[:port] like https://shop.example.com, not {origin!r}")
+
+
 def website_create(*, source: Source, origins: Sequence[str] = ()) -> Website:
+    website_origins_check(origins=origins)
     return Website.objects.create(source=source, allowed_origins=list(origins))
 
 
@@ -93,9 +104,7 @@ def _provision_check(*, org: str, project: str, source_id: int, origins: Sequenc
             raise ValueError(f"{what} must be 1-{_NAME_MAX_LENGTH} characters without '/', not {name!r}")
     if not 1 <= source_id <= MAX_ID:
         raise ValueError(f"source id must be from 1 to {MAX_ID}, not {source_id}")
-    for origin in origins:
-        if origin != "*" and not _ORIGIN.match(origin.rstrip("/")):
-            raise ValueError(f"origin must be * or scheme://host[:port] like https://shop.example.com, not {origin!r}")
+    website_origins_check(origins=origins)
 
 
 def source_provision(*, org: str, project: str, source_id: int, origins: Sequence[str] = ()) -> Provisioned:
@@ -128,19 +137,22 @@ def source_provision(*, org: str, project: str, source_id: int, origins: Sequenc
 # --- credentials ----------------------------------------------------------------------------
 
 
-def credential_scopes_check(*, scopes: Sequence[str], allowed: frozenset[str], what: str) -> None:
-    """ValueError if ``scopes`` holds one that ``what`` can never use (a typo would make a
-    credential that is refused on every request)."""
-    if isinstance(scopes, str) or not all(isinstance(scope, str) for scope in scopes):
+def credential_scopes_check(*, scopes: object, allowed: frozenset[str], what: str) -> None:
+    """ValueError if ``scopes`` is not a list of strings or holds one that ``what`` can
+    never use (a typo would make a credential that is refused on every request)."""
+    if not isinstance(scopes, list | tuple) or not all(isinstance(scope, str) for scope in scopes):
         raise ValueError("scopes must be a list of strings")
     unknown = sorted(set(scopes) - allowed)
     if unknown:
         raise ValueError(f"{what} scopes are {', '.join(sorted(allowed))}; not {', '.join(unknown)}")
 
 
-def api_key_check(*, scopes: Sequence[str]) -> None:
-    """ValueError unless these are an API key's scopes."""
+def api_key_check(*, scopes: object) -> None:
+    """ValueError unless these are an API key's scopes: it has one possible scope, and a
+    key without it could never be used (revoke a key to stop it)."""
     credential_scopes_check(scopes=scopes, allowed=frozenset({TRACK_EVENTS_SCOPE}), what="API key")
+    if not scopes:
+        raise ValueError(f"an API key needs the scope {TRACK_EVENTS_SCOPE}")
 
 
 def api_key_create(*, source: Source, scopes: Sequence[str] = ("track:events",), label: str = "") -> tuple[ApiKey, str]:
@@ -153,7 +165,7 @@ def api_key_create(*, source: Source, scopes: Sequence[str] = ("track:events",),
     return key, f"{parts.identifier}.{parts.secret}"
 
 
-def access_token_check(*, project: Project, source: Source | None, scopes: Sequence[str]) -> None:
+def access_token_check(*, project: Project, source: Source | None, scopes: object) -> None:
     """ValueError unless this is a token that can work: its source (if any) is of its
     project (a credential only ever writes into its own source and reads its own project),
     and its scopes are those of its kind."""

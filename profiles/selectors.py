@@ -115,9 +115,17 @@ def profiles_live(*, project_id: int) -> QuerySet[Profile]:
     return Profile.objects.filter(project_id=project_id, merged_into__isnull=True)
 
 
+def _unstorable(value: str) -> bool:
+    """A NUL character: no identifier holds one (PostgreSQL text cannot), and PostgreSQL
+    refuses a query that does, so a search for it finds nothing rather than failing."""
+    return "\x00" in value
+
+
 def profiles_search(*, project_id: int, identifier: str | None = None, limit: int = 100) -> list[ProfileDetail]:
     """Live profiles of the project, most recently seen first; with ``identifier``, the one
     profile owning exactly that identifier (or none)."""
+    if identifier is not None and _unstorable(identifier):
+        return []
     queryset = Profile.objects.filter(project_id=project_id, merged_into__isnull=True)
     if identifier is not None:
         queryset = queryset.filter(identities__value=identifier, identities__project_id=project_id)
@@ -126,6 +134,8 @@ def profiles_search(*, project_id: int, identifier: str | None = None, limit: in
 
 def profiles_search_prefix(*, project_id: int, query: str, limit: int = 50) -> list[ProfileDetail]:
     """Live profiles owning an identifier that starts with ``query`` (dashboard search box)."""
+    if _unstorable(query):
+        return []
     profile_ids = (
         Identity.objects.filter(project_id=project_id, value__startswith=query)
         .values_list("profile_id", flat=True)
@@ -214,6 +224,8 @@ def accounts_live(*, project_id: int) -> QuerySet[Account]:
 
 def accounts_search(*, project_id: int, identifier: str | None = None, limit: int = 100) -> list[AccountDetail]:
     """Live accounts, most recently seen first; with ``identifier``, the one owning it."""
+    if identifier is not None and _unstorable(identifier):
+        return []
     queryset = Account.objects.filter(project_id=project_id, merged_into__isnull=True)
     if identifier is not None:
         queryset = queryset.filter(identities__value=identifier, identities__project_id=project_id)

@@ -43,6 +43,24 @@ def test_overview_bar_charts_link_to_filtered_explorer(client, staff_client, ten
     assert "<title>Signup: 2</title>" in body and "<title>Purchase: 1</title>" in body
 
 
+@pytest.mark.parametrize(("pane", "days_back"), [("names-30d", 29), ("names-24h", 0)])
+def test_a_bar_links_to_exactly_the_events_it_counts(client, staff_client, tenant, pane, days_back):
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    edge = midnight - timedelta(days=days_back) if days_back else timezone.now() - timedelta(hours=23)
+    edge = edge.replace(minute=0, second=0, microsecond=0)
+    before, inside, future = edge - timedelta(hours=1), edge + timedelta(hours=1), timezone.now() + timedelta(days=2)
+    intempt_send(client, tenant, [{"timestamp": ms(moment)} for moment in (before, inside, future)], name="Edge")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+    section = body.split(f'id="{pane}"')[1].split('class="pane"')[0]
+    link = re.search(r'href="([^"]*name=Edge[^"]*)"', section)
+    assert link, "the bar links to the explorer"
+    listed = staff_client.get(link.group(1).replace("&amp;", "&")).content.decode()
+
+    assert "<title>Edge: 1</title>" in section
+    assert listed.count('class="event-name"') == 1
+
+
 def test_overview_time_series_has_one_column_per_bucket(client, staff_client, tenant):
     intempt_send(client, tenant, [{}])
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from ingestion.models import AccessToken
 from ingestion.services import source_ensure
 from tests.dashboard.conftest import intempt_send
 
@@ -22,7 +26,16 @@ def test_keys_and_tokens_are_counted(staff_client, tenant):
     body = staff_client.get(f"/dashboard/{tenant.project.id}/sources/").content.decode()
 
     # provision gives the source one API key and one track (bearer) token
-    assert "Keys and tokens (2)" in body
+    assert "Keys and tokens (2, 2 active)" in body
+
+
+def test_an_expired_token_is_shown_expired_not_active(staff_client, tenant):
+    AccessToken.objects.filter(source=tenant.source).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/sources/").content.decode()
+
+    assert "Keys and tokens (2, 1 active)" in body
+    assert '<span class="badge bad">expired</span>' in body
 
 
 def test_rejected_count_counts_open_rejections_of_the_source(client, staff_client, tenant):

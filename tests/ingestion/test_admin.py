@@ -7,7 +7,7 @@ import re
 import pytest
 from django.contrib.auth.models import User
 
-from ingestion.models import AccessToken, ApiKey, Event
+from ingestion.models import AccessToken, ApiKey, Event, Source, Website
 from ingestion.selectors import api_key_verify
 from ingestion.services import access_token_create
 from tests.seeds import seed_body
@@ -47,7 +47,13 @@ def test_creating_an_api_key_shows_its_secret_once(staff_client, tenant):
 
 @pytest.mark.parametrize(
     ("scopes", "message"),
-    [('["read"]', "API key scopes are track:events; not read"), ('"track:events"', "scopes must be a list of strings")],
+    [
+        ('["read"]', "API key scopes are track:events; not read"),
+        ("[]", "an API key needs the scope track:events"),
+        *((scalar, "scopes must be a list of strings") for scalar in ('"track:events"', "0", "5", "false", "null")),
+        ('""', "scopes must be a list of strings"),
+        ('{"track:events": 1}', "scopes must be a list of strings"),
+    ],
 )
 def test_an_api_key_that_could_never_work_is_refused(staff_client, tenant, scopes, message):
     before = ApiKey.objects.count()
@@ -111,3 +117,73 @@ def test_ingested_event_appears_in_admin_list_and_search(staff_client, tenant, c
 )
 def test_admin_pages_render(staff_client, tenant, page):
     assert staff_client.get(f"/admin/ingestion/{page}/").status_code == 200
+
+
+def test_the_api_key_form_starts_with_its_scope(staff_client):
+    body = staff_client.get("/admin/ingestion/apikey/add/").content.decode()
+
+    assert re.search(r'<textarea name="scopes"[^>]*>\s*\[&quot;track:events&quot;\]</textarea>', body)
+
+
+@pytest.mark.parametrize("scopes", ["0", "null", '"read"'])
+def test_an_access_token_with_scalar_scopes_is_refused(staff_client, tenant, scopes):
+    before = AccessToken.objects.count()
+
+    response = staff_client.post("/admin/ingestion/accesstoken/add/", {"project": tenant.project.id, "scopes": scopes})
+
+    assert response.status_code == 200
+    assert "scopes must be a list of strings" in response.content.decode()
+    assert AccessToken.objects.count() == before
+
+
+def test_an_access_token_that_already_expired_is_refused(staff_client, tenant):
+    before = AccessToken.objects.count()
+
+    response = staff_client.post(
+        "/admin/ingestion/accesstoken/add/",
+        {"project": tenant.project.id, "scopes": '["read"]', "expires_at_0": "2020-01-01", "expires_at_1": "00:00:00"},
+    )
+
+    assert response.status_code == 200
+    assert "expires at must be in the future" in response.content.decode()
+    assert AccessToken.objects.count() == before
+
+
+@pytest.mark.parametrize(
+    ("origins", "message"),
+    [
+        ("5", "allowed origins must be a list of strings"),
+        ("[5]", "allowed origins must be a list of strings"),
+        ('"https://a.com"', "allowed origins must be a list of strings"),
+        ('["https://a.com/path"]', "origin must be * or scheme://host[:port]"),
+    ],
+)
+def test_a_website_with_unusable_origins_is_refused(staff_client, tenant, origins, message):
+    before = Website.objects.count()
+
+    form = {"source": tenant.source.id, "allowed_origins": origins}
+    response = staff_client.post("/admin/ingestion/website/add/", form)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Website.objects.count() == before
+
+
+def test_a_website_with_listed_origins_is_saved(staff_client, tenant):
+    response = staff_client.post(
+        "/admin/ingestion/website/add/", {"source": tenant.source.id, "allowed_origins": '["https://a.com", "*"]'}
+    )
+
+    assert response.status_code == 302
+    assert Website.objects.filter(allowed_origins=["https://a.com", "*"]).exists()
+
+
+def test_a_source_keeps_its_id_and_project(staff_client, tenant, other_tenant):
+    form = {"id": 777, "project": other_tenant.project.id, "name": "renamed", "kind": tenant.source.kind}
+    form |= {"created_at_0": "2024-01-01", "created_at_1": "00:00:00"}
+    response = staff_client.post(f"/admin/ingestion/source/{tenant.source.id}/change/", form)
+
+    assert response.status_code == 302
+    assert list(Source.objects.filter(name="renamed").values_list("id", "project_id")) == [
+        (tenant.source.id, tenant.project.id)
+    ]
