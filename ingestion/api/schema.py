@@ -114,20 +114,34 @@ class ReadTokenScheme(_Scheme):
 
 # --- shared pieces ----------------------------------------------------------------------
 
-PROBLEM_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "description": "One event-level problem.",
-    "required": ["index", "field", "message"],
-    "properties": {
-        "index": {"type": "string", "description": "Where the event sits in the body."},
-        "field": {"type": "string"},
-        "message": {"type": "string"},
-    },
+
+def _problem_schema(index: dict[str, Any], *, required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "One problem. An event's problem has `index` (which event) and `field`; a problem with the "
+        "whole request has only `message`, and `field` when one field is to blame.",
+        "required": required,
+        "properties": {"index": index, "field": {"type": "string"}, "message": {"type": "string"}},
+    }
+
+
+# ThriveStack, Databuddy and Userpilot number the events of a body from 0 (a single
+# object is 0); Intempt names the path to the event.
+_POSITION = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "The event's position in the body (0 for a single object).",
 }
+_PATH = {"type": "string", "example": "track[0].payload[2]", "description": "Where the event sits in the body."}
+PROBLEM_SCHEMA = _problem_schema(_POSITION, required=["message"])
 REJECTED_LIST: dict[str, Any] = {
     "type": "array",
-    "items": PROBLEM_SCHEMA,
+    "items": _problem_schema(_POSITION, required=["index", "field", "message"]),
     "description": "Present when some events were refused and the rest stored.",
+}
+INTEMPT_REJECTED_LIST: dict[str, Any] = {
+    **REJECTED_LIST,
+    "items": _problem_schema(_PATH, required=["index", "field", "message"]),
 }
 _ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
 _RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
@@ -285,20 +299,7 @@ INTEMPT_REQUEST: dict[str, Any] = {
 INTEMPT_ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["errors"],
-    "properties": {
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["message"],
-                "properties": {
-                    "index": {"type": "string", "example": "track[0].payload[2]"},
-                    "field": {"type": "string"},
-                    "message": {"type": "string"},
-                },
-            },
-        }
-    },
+    "properties": {"errors": {"type": "array", "items": _problem_schema(_PATH, required=["message"])}},
 }
 INTEMPT_EXAMPLES: dict[str, Any] = {
     "Single event (curl)": {
@@ -399,7 +400,7 @@ class IntemptTrackViewSchema(_TrackViewExtension):
         ],
         responses={
             200: OpenApiResponse(
-                {"type": "object", "properties": {"rejected": REJECTED_LIST}},
+                {"type": "object", "properties": {"rejected": INTEMPT_REJECTED_LIST}},
                 description="Stored (`{}`), with `rejected` when some events were refused.",
             ),
             **_error_responses(INTEMPT_ERROR),
@@ -438,7 +439,7 @@ THRIVESTACK_ANSWER: dict[str, Any] = {
         "response_id": {"type": "string", "format": "uuid"},
         "message": {"type": "string"},
         "rejected": REJECTED_LIST,
-        "errors": {"type": "array", "items": PROBLEM_SCHEMA, "description": "On a 400 for event-level problems."},
+        "errors": {"type": "array", "items": PROBLEM_SCHEMA, "description": "On a 400: what is wrong."},
     },
 }
 THRIVESTACK_EXAMPLES: dict[str, Any] = {
@@ -512,7 +513,7 @@ DATABUDDY_ANSWER: dict[str, Any] = {
         "count": {"type": "integer", "description": "Events accepted (duplicates included)."},
         "message": {"type": "string"},
         "rejected": REJECTED_LIST,
-        "errors": {"type": "array", "items": PROBLEM_SCHEMA, "description": "On a 400 for event-level problems."},
+        "errors": {"type": "array", "items": PROBLEM_SCHEMA, "description": "On a 400: what is wrong."},
     },
 }
 DATABUDDY_EXAMPLES: dict[str, Any] = {
@@ -579,7 +580,7 @@ USERPILOT_ERROR: dict[str, Any] = {
                     "error": {"type": "string"},
                     "error_code": {"type": "string"},
                     "message": {"type": "string"},
-                    "index": {"type": "string"},
+                    "index": _POSITION,
                     "field": {"type": "string"},
                 },
             },

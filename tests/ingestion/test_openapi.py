@@ -166,3 +166,48 @@ def test_every_read_operation_documents_its_401_and_503(client):
             for operation in item.values():
                 assert {"401", "503"} <= set(operation["responses"]), path
                 assert "Retry-After" in operation["responses"]["503"]["headers"], path
+
+
+# One good and one bad event per documented track path: the bad one is refused at event level.
+_GOOD_AND_BAD = {
+    "/{org_name}/projects/{project_name}/sources/{source_id}/track": {
+        "track": [{"name": "x", "payload": [{"userId": "u1"}, {"userId": ""}]}]
+    },
+    "/api/track": [
+        {"event_name": "x", "user_id": "u1", "timestamp": "2024-01-01T00:00:00Z"},
+        {"event_name": "x", "user_id": "", "timestamp": "2024-01-01T00:00:00Z"},
+    ],
+    "/track": [{"name": "x", "anonymousId": "a1"}, {"name": "x" * 300}],
+    "/v1/track": [{"user_id": "u1", "event_name": "x"}, {"user_id": "u1"}],
+}
+
+
+def _answer_validator(operation: dict, status: int, components: dict) -> jsonschema.Draft7Validator:
+    content = operation["responses"][str(status)]["content"]["application/json"]
+    return jsonschema.Draft7Validator({**content["schema"], "components": components})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", list(_GOOD_AND_BAD))
+@pytest.mark.parametrize("case", ["partial success", "event-level 400", "request-level 400"])
+def test_track_answers_match_their_documented_schema(client, tenant, path, case):
+    schema = schema_json(client)
+    operation = track_operations(schema)[path]
+    url, headers, success = track_request(tenant, path)
+    both = _GOOD_AND_BAD[path]
+    bad = [both[1]] if isinstance(both, list) else {"track": [{"name": "x", "payload": [{"userId": ""}]}]}
+    body = {
+        "partial success": json.dumps(both),
+        "event-level 400": json.dumps(bad),
+        "request-level 400": "{",
+    }[case]
+
+    response = client.post(url, data=body, content_type="application/json", **headers)
+
+    status = success if case == "partial success" else 400
+    assert response.status_code == status, response.content
+    answer = response.json()
+    if case == "partial success":
+        assert answer["rejected"], "the bad event is reported"
+    errors = list(_answer_validator(operation, status, schema.get("components", {})).iter_errors(answer))
+    assert errors == [], [error.message for error in errors]
