@@ -46,6 +46,16 @@ class CanonicalEvent(msgspec.Struct, kw_only=True):
     page_id: str | None = None
     properties: dict[str, Any] = msgspec.field(default_factory=dict)
     context: dict[str, Any] = msgspec.field(default_factory=dict)
+    # True for Intempt: its ``anotherUserId``, ``anotherAccountId``, ``userAttributes`` and
+    # ``accountAttributes`` (kept in ``context``) are identity fields. In other formats a
+    # context key of the same name is only data (the contract lists Intempt's).
+    identity_in_context: bool = False
+
+
+# Identifiers are indexed: PostgreSQL refuses a btree entry over ~2.7 kB, so each is
+# capped (two of them share the dedupe key); past the cap the event is refused, not the
+# request, and the identity worker never indexes such a value.
+MAX_IDENTIFIER_BYTES = 1000
 
 
 class RejectedItem(msgspec.Struct, frozen=True):

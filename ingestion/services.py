@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from ingestion import partitions
 from ingestion.body import nul_field, nul_replaced
-from ingestion.canonical import CanonicalEvent, EventProblem, RejectedItem
+from ingestion.canonical import MAX_IDENTIFIER_BYTES, CanonicalEvent, EventProblem, RejectedItem
 from ingestion.credentials import (
     ACCESS_TOKEN_PREFIX,
     API_KEY_PREFIX,
@@ -331,11 +331,9 @@ def wire_document_ingest(
     return IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
 
 
-# Indexed columns: PostgreSQL refuses a btree entry over ~2.7 kB, so each is capped (two
-# of them share the dedupe key); past the cap the event is refused, not the request.
-MAX_IDENTIFIER_BYTES = 1000
 _INDEXED_FIELDS = ("name", "event_id", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
 _indexed_values = operator.attrgetter(*_INDEXED_FIELDS)
+_CONTEXT_IDENTIFIERS = ("anotherUserId", "anotherAccountId")
 
 
 # orjson writes at most 254 levels of nesting (it reads 1024).
@@ -353,6 +351,11 @@ def _encodable(value: Any) -> bool:
 def _oversized_identifier(
     event: CanonicalEvent, *, adapter: WireFormatAdapter, index: str | int
 ) -> EventProblem | None:
+    if event.identity_in_context:  # Intempt's identifiers kept in the context
+        for key in _CONTEXT_IDENTIFIERS:
+            value = event.context.get(key)
+            if isinstance(value, str) and len(value.encode()) > MAX_IDENTIFIER_BYTES:
+                return EventProblem(index, key, f"{key} must be at most {MAX_IDENTIFIER_BYTES} bytes")
     values = _indexed_values(event)
     # Runs for every event: first a bound computed in C (a UTF-8 character is at most 4
     # bytes), so the usual event, whose identifiers are all short, costs no Python loop.
@@ -630,7 +633,12 @@ def _events_insert_portable(
 
 
 def _identity_key(event: CanonicalEvent) -> str | None:
-    return event_identity_key(user_id=event.user_id, profile_id=event.profile_id, anonymous_id=event.anonymous_id)
+    return event_identity_key(
+        user_id=event.user_id,
+        profile_id=event.profile_id,
+        anonymous_id=event.anonymous_id,
+        another_user_id=event.context.get("anotherUserId") if event.identity_in_context else None,
+    )
 
 
 def _event_row(event: CanonicalEvent, *, encode_json: bool = True) -> tuple[object, ...]:

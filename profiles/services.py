@@ -18,6 +18,7 @@ from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from ingestion.canonical import MAX_IDENTIFIER_BYTES
 from profiles.identifiers import is_placeholder, usable
 from profiles.models import (
     Account,
@@ -53,13 +54,21 @@ ACCOUNT_LINKS = (("account_id", "another_account_id"),)
 IDENTITY_LOCK_SPACE = 0x1D
 
 
-def event_identity_key(*, user_id: str | None, profile_id: str | None, anonymous_id: str | None) -> str | None:
+def event_identity_key(
+    *, user_id: str | None, profile_id: str | None, anonymous_id: str | None, another_user_id: str | None = None
+) -> str | None:
     """The identifier an event's profile is looked up by: its first usable user identifier.
 
     All of an event's user identifiers end up in one profile when they are linked, so any
-    of them would do; a fixed order keeps it deterministic.
+    of them would do; a fixed order keeps it deterministic. Intempt's ``anotherUserId``
+    counts only when the event has no other user field at all: then it is the one person
+    the event names (the contract accepts it as the user identifier). Next to a
+    placeholder ``userId`` it does not: that event's user is unknown (docs/identity.md).
     """
-    return usable(user_id) or usable(profile_id) or usable(anonymous_id)
+    own = usable(user_id) or usable(profile_id) or usable(anonymous_id)
+    if own is None and user_id is None and profile_id is None and anonymous_id is None:
+        return usable(another_user_id)
+    return own
 
 
 def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
@@ -80,7 +89,7 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
         facts["anonymous_id"] = event.anonymous_id
     if event.account_id:
         facts["account_id"] = event.account_id
-    if context:
+    if context and event.identity_in_context:
         for key, context_key in (("another_user_id", "anotherUserId"), ("another_account_id", "anotherAccountId")):
             value = context.get(context_key)
             if isinstance(value, str) and value != "":
@@ -352,7 +361,17 @@ def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> int
         .values_list("project_id", flat=True)
         .distinct()
     )
-    return sum(identity_work_drain(project_id=project_id) for project_id in sorted(project_ids))
+    done, failure = 0, None
+    for project_id in sorted(project_ids):
+        # One project whose work keeps failing must not hold back every project after it.
+        try:
+            done += identity_work_drain(project_id=project_id)
+        except Exception as exc:
+            logger.exception("identity work of project %s failed", project_id)
+            failure = failure or exc
+    if failure is not None:
+        raise failure  # after the others: the task still reports the failure
+    return done
 
 
 def identity_work_prune(*, older_than: timedelta = timedelta(days=7), limit: int = 10_000) -> int:
@@ -377,11 +396,14 @@ def _project_lock(*, project_id: int) -> None:
 # --- applying facts ---------------------------------------------------------------------------
 
 
-Stamp = tuple[int, str]  # (timestamp in microseconds, producer event id): the attribute order
+# (timestamp in microseconds, producer event id, event name): the attribute order. The
+# name only breaks a tie of the first two (the contract's order), which two events of
+# different names may share, so that the result does not depend on arrival order.
+Stamp = tuple[int, str, str]
 
 
 def _stamp(fact: dict[str, Any]) -> Stamp:
-    return (int(fact["ts_us"]), str(fact["event_id"]))
+    return (int(fact["ts_us"]), str(fact["event_id"]), str(fact["name"]))
 
 
 def _instant(ts_us: int) -> datetime:
@@ -392,14 +414,15 @@ def attributes_fold(
     attributes: dict[str, Any], stamps: dict[str, list[Any]], update: dict[str, Any], stamp: Stamp
 ) -> bool:
     """Fold ``update`` set at ``stamp`` into ``attributes`` in place: per key, the greater
-    (timestamp, event id) wins; null is a value. Commutative, associative and idempotent,
-    so any order of the same events gives the same attributes. True if anything changed."""
+    stamp wins; null is a value. Commutative, associative and idempotent, so any order of
+    the same events gives the same attributes. True if anything changed. (Stamps stored
+    before the name joined them have two parts and lose a tie to one with three.)"""
     changed = False
     for key, value in update.items():
         current = stamps.get(key)
-        if current is None or stamp > (current[0], current[1]):
+        if current is None or stamp > tuple(current):
             attributes[key] = value
-            stamps[key] = [stamp[0], stamp[1]]
+            stamps[key] = list(stamp)
             changed = True
     return changed
 
@@ -520,6 +543,7 @@ def _facts_apply(*, project_id: int, facts: Sequence[dict[str, Any]]) -> None:
                     user_id=fact.get("user_id"),
                     profile_id=fact.get("profile_id"),
                     anonymous_id=fact.get("anonymous_id"),
+                    another_user_id=fact.get("another_user_id"),
                 ),
             )
         )
@@ -553,7 +577,15 @@ def _usable_values(
         value = fact.get(name)
         if value is None:
             continue
+        reason = None
         if is_placeholder(value):
+            reason = f"placeholder identifier {value!r}: it neither creates nor joins a {what}"
+        elif len(value) * 4 > MAX_IDENTIFIER_BYTES and len(value.encode()) > MAX_IDENTIFIER_BYTES:
+            # Ingestion refuses such events; this guards work recorded before it did, which
+            # would otherwise fail this project's every drain on the unique index.
+            reason = f"identifier over {MAX_IDENTIFIER_BYTES} bytes: it neither creates nor joins a {what}"
+            value = value[:200] + "…"
+        if reason is not None:
             warnings.append(
                 IngestionWarning(
                     project_id=project_id,
@@ -561,7 +593,7 @@ def _usable_values(
                     event_id=fact["event_id"],
                     field=name,
                     value=value,
-                    reason=f"placeholder identifier {value!r}: it neither creates nor joins a {what}",
+                    reason=reason,
                 )
             )
         elif value not in values:
@@ -722,7 +754,7 @@ def _merge(
             for key, value in loser.attributes.items():
                 stamp = loser.attribute_stamps.get(key)
                 if stamp is not None:
-                    attributes_fold(survivor.attributes, survivor.attribute_stamps, {key: value}, (stamp[0], stamp[1]))
+                    attributes_fold(survivor.attributes, survivor.attribute_stamps, {key: value}, tuple(stamp))
             survivor.first_seen = min(survivor.first_seen, loser.first_seen)
             survivor.last_seen = max(survivor.last_seen, loser.last_seen)
             fact = merge_event.get(loser_id, {})

@@ -125,6 +125,7 @@ class IntemptAdapter(WireFormatAdapter):
             page_id=item.get("pageId") or None,
             properties=data or {},
             context=context,
+            identity_in_context=True,
         )
 
     def replay_document(self, payload: Any) -> Any:

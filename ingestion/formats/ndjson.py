@@ -67,6 +67,8 @@ class ImportAdapter(WireFormatAdapter):
             timestamp=timestamp,
             properties=properties or {},
             context={**extra, **(context or {})},
+            # An exported Intempt event keeps its identity fields in its context.
+            identity_in_context=item.get("wire_format") == "intempt",
             **{key: value or None for key, value in strings.items()},
         )
 

@@ -254,6 +254,22 @@ def test_an_identifier_over_1000_bytes_refuses_its_event(client, tenant, user_id
         assert response.json()["errors"][0]["message"] == "userId must be at most 1000 bytes"
 
 
+@pytest.mark.parametrize("field", ["anotherUserId", "anotherAccountId"])
+def test_an_intempt_context_identifier_over_1000_bytes_refuses_its_event(client, tenant, field):
+    """They become profile and account identifiers, indexed like the event's own columns."""
+    items = [
+        {"eventId": "long", "userId": "u", field: "x" * 1001, "timestamp": ms(2026, 11, 2)},
+        {"eventId": "fine", "userId": "u", field: "x" * 1000, "timestamp": ms(2026, 11, 2)},
+    ]
+    response = post(client, tenant, items)
+
+    assert response.status_code == 200
+    assert response.json()["rejected"] == [
+        {"index": "track[0].payload[0]", "field": field, "message": f"{field} must be at most 1000 bytes"}
+    ]
+    assert list(Event.objects.filter(project=tenant.project).values_list("event_id", flat=True)) == ["fine"]
+
+
 @pytest.mark.parametrize("size", [SMALL, 2 * BULK])
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_with_the_same_keys_in_opposite_orders_cannot_deadlock(tenant, size):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,17 @@ def test_adapter_for_finds_formats_by_name():
     assert adapter_for("ndjson").wire_format == "import"
     with pytest.raises(KeyError):
         adapter_for("segment")
+
+
+@pytest.mark.parametrize(("wire_format", "linked"), [("intempt", True), ("thrivestack", False)])
+def test_an_imported_event_links_identities_as_its_wire_format_did(tmp_path, tenant, read_client, wire_format, linked):
+    from profiles.services import identity_work_sweep
+
+    context = {"anotherUserId": "phone-7"}
+    path = tmp_path / "export.ndjson"
+    path.write_text(ndjson_event("e1", user_id="ada", context=context, wire_format=wire_format) + "\n")
+    run_import(path, tenant, "ndjson")
+    identity_work_sweep(older_than=timedelta(0))
+
+    (profile,) = read_client.get("/api/v1/profiles/", {"identifier": "ada"}).json()["results"]
+    assert profile["identifiers"] == (["ada", "phone-7"] if linked else ["ada"])

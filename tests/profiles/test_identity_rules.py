@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from profiles.models import AccountMerge, IdentityWork, IngestionWarning, Profile, ProfileMerge
+from profiles.models import AccountMerge, Identity, IdentityWork, IngestionWarning, Profile, ProfileMerge
 from tests.profiles.conftest import identity_drain, intempt_post
 from tests.seeds import seed_body
 
@@ -309,3 +309,85 @@ def test_attributes_of_an_event_go_only_to_its_own_profile(client, tenant, read_
     identity_drain()
 
     assert profile_by_identifier(read_client, "a1")["attributes"] == {}
+
+
+def test_an_event_naming_only_another_user_id_is_that_users(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "e1", "anotherUserId": "a1", "userAttributes": {"plan": "pro"}})
+    identity_drain()
+
+    profile = profile_by_identifier(read_client, "a1")
+    (event,) = read_client.get(f"/api/v1/profiles/{profile['id']}/events/").json()["results"]
+    assert event["event_id"] == "e1" and event["profile"] == profile["id"]
+    assert profile["attributes"] == {"plan": "pro"}
+
+
+@pytest.mark.parametrize(
+    ("post", "context"),
+    [
+        ("thrivestack", {"group_id": "g-1", "anotherUserId": "other", "anotherAccountId": "g-2"}),
+        ("userpilot", None),
+        ("databuddy", None),
+    ],
+)
+def test_other_formats_fields_named_like_intempts_are_only_data(client, tenant, read_client, post, context):
+    """The contract's identity fields in context (anotherUserId, ...) are Intempt's."""
+    from tests.ingestion.track_formats import DATABUDDY, THRIVESTACK, USERPILOT
+
+    extra = {"anotherUserId": "other", "anotherAccountId": "g-2", "userAttributes": {"plan": "leak"}}
+    extra |= {"accountAttributes": {"tier": 1}}
+    if post == "thrivestack":
+        event = {"event_name": "x", "user_id": "u-1", "timestamp": "2024-05-02T06:38:24.000Z"}
+        response = THRIVESTACK.post(client, tenant, [{**event, "context": {**extra, **context}}])
+    elif post == "userpilot":
+        response = USERPILOT.post(client, tenant, {"user_id": "u-1", "event_name": "x", **extra})
+    else:
+        response = DATABUDDY.post(client, tenant, {"name": "x", "anonymousId": "u-1", **extra})
+    assert response.status_code in (200, 202), response.content
+    identity_drain()
+
+    (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
+    assert profile["identifiers"] == ["u-1"] and profile["attributes"] == {}
+    accounts = read_client.get("/api/v1/accounts/").json()["results"]
+    assert [account["identifiers"] for account in accounts] == ([["g-1"]] if post == "thrivestack" else [])
+    (stored,) = read_client.get("/api/v1/events/").json()["results"]
+    assert stored["context"]["anotherUserId"] == "other"  # kept, as the contract keeps unlisted fields
+
+
+@pytest.mark.parametrize("first", ["A", "B"])
+def test_attributes_of_events_sharing_timestamp_and_id_do_not_depend_on_arrival(client, tenant, read_client, first):
+    for name in (first, "B" if first == "A" else "A"):
+        item = {"eventId": "same", "userId": "t", "timestamp": 1_000, "userAttributes": {"plan": name}}
+        intempt_post(client, tenant, item, name=name)
+        identity_drain()
+
+    assert profile_by_identifier(read_client, "t")["attributes"] == {"plan": "B"}
+
+
+def test_identity_work_recorded_with_an_oversized_identifier_skips_it(client, tenant, read_client):
+    """Work recorded before ingestion capped anotherUserId must not fail every drain."""
+    long_value = "x" * 6000
+    IdentityWork.objects.create(
+        project_id=tenant.project.id,
+        facts=[{"name": "ev", "event_id": "p1", "ts_us": 1, "user_id": "victim-a", "another_user_id": long_value}],
+    )
+    intempt_post(client, tenant, {"eventId": "p2", "userId": "victim-b", "anotherUserId": "victim-c"})
+
+    identity_drain()
+
+    assert profile_by_identifier(read_client, "victim-a")["identifiers"] == ["victim-a"]
+    assert profile_by_identifier(read_client, "victim-b")["identifiers"] == ["victim-b", "victim-c"]
+    warning = IngestionWarning.objects.get(event_id="p1")
+    assert warning.field == "another_user_id" and "over 1000 bytes" in warning.reason and len(warning.value) == 201
+    assert not IdentityWork.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_the_sweep_goes_on_past_a_project_whose_work_fails(client, tenant, other_tenant, read_client):
+    broken, healthy = sorted([tenant, other_tenant], key=lambda t: t.project.id)
+    IdentityWork.objects.create(project_id=broken.project.id, facts=[{"name": "ev", "event_id": "1", "user_id": "u"}])
+    intempt_post(client, healthy, {"eventId": "ok", "userId": "later-project-user"})
+
+    with pytest.raises(KeyError):  # the broken fact has no timestamp; the sweep still reports it
+        identity_drain()
+
+    assert not IdentityWork.objects.filter(project_id=healthy.project.id, processed_at__isnull=True).exists()
+    assert Identity.objects.filter(project_id=healthy.project.id, value="later-project-user").exists()
