@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from ingestion.api.filters import IdFilter
 from ingestion.models import Project, Source
-from ingestion.selectors import events_with_property_value
+from ingestion.selectors import events_with_property
 from profiles.selectors import profile_identifiers
 
 
@@ -53,10 +53,7 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     def filter_property(self, queryset: QuerySet, name: str, key: str) -> QuerySet:
         """With a value: the property's JSON text equals it (as in the read API);
         without one: the property is present."""
-        value = self.form.cleaned_data.get("value")
-        if value in (None, ""):
-            return queryset.filter(properties__has_key=key)
-        return events_with_property_value(queryset, key=key, value=value)
+        return events_with_property(queryset, key=key, value=self.form.cleaned_data.get("value") or None)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
         identifiers = profile_identifiers(project_id=self.project.id, profile_id=int(value)) or []

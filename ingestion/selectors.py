@@ -328,7 +328,29 @@ class _PropertyScalarText(Func):
         return sql, (*params, path, *params, path, *params, path, *params, path)
 
 
-def events_with_property_value(queryset: QuerySet[Event], *, key: str, value: str) -> QuerySet[Event]:
+class _PropertyType(Func):
+    """The JSON type of ``properties[key]`` (``null`` for a JSON null); NULL when the key is
+    missing. Django's ``has_key`` would read a key like "123" as an array index on SQLite."""
+
+    output_field = TextField()
+
+    def __init__(self, key: str) -> None:
+        super().__init__(F("properties"))
+        self.key = key
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"jsonb_typeof({column} -> %s::text)", (*params, self.key)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"json_type({column}, %s)", (*params, "$." + json.dumps(self.key))
+
+
+def events_with_property(queryset: QuerySet[Event], *, key: str, value: str | None = None) -> QuerySet[Event]:
     """The events whose top-level property ``key`` is the string ``value``, or a number or
-    boolean whose JSON text is ``value`` (the read API's and the dashboard's filter)."""
+    boolean whose JSON text is ``value``; without a value, those that have the property at
+    all (whatever its value, null included). The read API's and the dashboard's filter."""
+    if value is None:
+        return queryset.annotate(_property_type=_PropertyType(key)).filter(_property_type__isnull=False)
     return queryset.annotate(_property_text=_PropertyScalarText(key)).filter(_property_text=value)

@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from ingestion.authentication import read_principal
 from ingestion.canonical import ascii_digits, datetime_from_iso, datetime_from_ms
 from ingestion.models import MAX_ID, Event, RejectedEvent, WireFormat
-from ingestion.selectors import events_with_property_value
+from ingestion.selectors import events_with_property
 from profiles.selectors import profile_identifiers
 
 
@@ -60,24 +60,27 @@ class EventFilterSet(TimeRangeFilterSet):
     source_id = IdFilter(field_name="source_id")
     wire_format = django_filters.ChoiceFilter(choices=WireFormat.choices)
     profile = IdFilter(method="filter_profile", help_text="TrackHub profile id.")
-    property = django_filters.CharFilter(method="filter_noop", help_text="A key of properties; use with value.")
+    property = django_filters.CharFilter(
+        method="filter_property",
+        help_text="A top-level key of properties: alone, the events that have it (any value, null included); "
+        "with value, those where it has that value.",
+    )
     value = django_filters.CharFilter(
         method="filter_property_value",
-        help_text="Matches a JSON string equal to it, or a number or boolean whose JSON text equals it.",
+        help_text="With property: matches a JSON string equal to it, or a number or boolean whose JSON text equals it.",
     )
 
     class Meta:
         model = Event
         fields = ["name", "source_id", "wire_format", "user_id", "account_id", "session_id"]
 
-    def filter_noop(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset
+    def filter_property(self, queryset: QuerySet, name: str, key: str) -> QuerySet:
+        return events_with_property(queryset, key=key, value=self.data.get("value") or None)
 
     def filter_property_value(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        key = self.data.get("property")
-        if not key:
+        if not self.data.get("property"):
             raise ValidationError({"property": ["property is required with value"]})
-        return events_with_property_value(queryset, key=key, value=value)
+        return queryset  # applied by filter_property
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
         if self.request is None:  # no request, so no project: no profile matches

@@ -127,6 +127,19 @@ def test_property_value_matches_strings_and_the_json_text_of_numbers_and_boolean
     assert [e["event_id"] for e in response.json()["results"]] == (["typed"] if matches else [])
 
 
+@pytest.mark.parametrize(("key", "matches"), [("text", True), ("o", True), ("123", True), ("missing", False)])
+@pytest.mark.parametrize("value", [None, ""])
+def test_property_alone_matches_the_events_that_have_it(client, tenant, read_client, key, matches, value):
+    ingest(client, tenant, PROPERTY_EVENT)
+    ingest(client, tenant, {"track": [{"name": "Plain", "payload": [{"eventId": "plain", "userId": "u"}]}]})
+
+    query = {"property": key} if value is None else {"property": key, "value": value}
+    response = read_client.get("/api/v1/events/", query)
+
+    assert response.status_code == 200
+    assert [e["event_id"] for e in response.json()["results"]] == (["typed"] if matches else [])
+
+
 def test_cursor_pages_cover_every_event_once(client, tenant, read_client):
     for n in range(5):
         ingest(
