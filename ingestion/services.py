@@ -411,6 +411,12 @@ def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: 
             document=adapter.replay_document(payload),
             received_at=replayed_at,
         )
+        if outcome.accepted + len(outcome.rejected) > 1:
+            # The row stands for one event; an edit that adds more would store events no
+            # rejection ever stood for, under one "replayed" mark.
+            raise ReplayRefused(
+                f"the payload holds {outcome.accepted + len(outcome.rejected)} events; a replay stores exactly one"
+            )
         if outcome.rejected or not outcome.accepted:
             transaction.savepoint_rollback(savepoint)
             return ReplayResult(replayed=False, outcome=outcome)

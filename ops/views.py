@@ -1,4 +1,5 @@
-"""``/healthz`` (process up), ``/readyz`` (database migrated and broker reachable), ``/metrics``."""
+"""``/healthz`` (process up), ``/readyz`` (database migrated and broker reachable), ``/metrics``;
+the site's 404 and 500 answers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -105,3 +107,17 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(request.META.get("REMOTE_ADDR", "")):
         return HttpResponse("Forbidden", status=403, content_type="text/plain")
     return HttpResponse(metrics_render(), content_type=CONTENT_TYPE_LATEST)
+
+
+# Under /api/ every answer is JSON, also for a URL no pattern matches (``/api/v1/profiles/abc/``)
+# and a failure: an API client parses the body whatever the status.
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Internal server error; the request id is in X-Request-ID."}, status=500)
+    return defaults.server_error(request)

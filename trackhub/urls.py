@@ -26,3 +26,6 @@ urlpatterns = [
     *api_urlpatterns,
     *profiles_api_urlpatterns,
 ]
+
+handler404 = "ops.views.not_found"
+handler500 = "ops.views.server_error"

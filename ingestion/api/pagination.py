@@ -30,6 +30,8 @@ from ingestion.canonical import ascii_digits
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+INVALID_CURSOR_MESSAGE = "Invalid cursor; use the next or previous link as given"
+
 
 def page_size_parse(request: Request, *, param: str, default: int, maximum: int) -> int:
     """``?<param>=`` as a page size: ``default`` when absent, a 400 naming it unless it is
@@ -67,7 +69,7 @@ def cursor_decode(token: str) -> Cursor:
             raise TypeError
         return Cursor(time=_EPOCH + timedelta(microseconds=micros), id=row_id, backwards=bool(backwards))
     except (binascii.Error, ValueError, TypeError, KeyError, OverflowError, orjson.JSONDecodeError) as exc:
-        raise ValidationError({"cursor": ["Invalid cursor; use the next or previous link as given"]}) from exc
+        raise ValidationError({"cursor": [INVALID_CURSOR_MESSAGE]}) from exc
 
 
 def keyset_beyond(cursor: Cursor, *, time_field: str, descending: bool) -> Q:

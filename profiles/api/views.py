@@ -12,7 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ingestion.api.pagination import page_size_parse
+from ingestion.api.pagination import INVALID_CURSOR_MESSAGE, page_size_parse
 from ingestion.api.views import EventListView
 from ingestion.authentication import read_principal
 from profiles import selectors
@@ -37,7 +37,7 @@ class NewestFirstCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
-    invalid_cursor_message = "Invalid cursor"
+    invalid_cursor_message = INVALID_CURSOR_MESSAGE
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         # As the event list answers: a malformed cursor or page size is the client's

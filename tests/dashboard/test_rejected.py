@@ -86,6 +86,21 @@ def test_replay_of_value_postgresql_cannot_store_is_refused(staff_client, tenant
     assert rejected.replayed_at is None
 
 
+def test_replay_of_a_payload_holding_more_events_is_refused(staff_client, tenant, rejected):
+    payload = json.loads(fixed_payload(rejected))
+    payload["payload"].append({**payload["payload"][0], "eventId": "smuggled"})
+
+    response = staff_client.post(
+        f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": json.dumps(payload)}
+    )
+
+    assert response.status_code == 400
+    assert "a replay stores exactly one" in response.content.decode()
+    assert not Event.objects.exists()
+    rejected.refresh_from_db()
+    assert rejected.replayed_at is None
+
+
 def test_replay_twice_is_refused(staff_client, tenant, rejected):
     url = f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/"
     staff_client.post(url, {"payload": fixed_payload(rejected)})

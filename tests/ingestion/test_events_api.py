@@ -404,3 +404,29 @@ def test_profile_filter_selects_the_profiles_events_and_fills_profile(client, te
     results = response.json()["results"]
     assert [e["event_id"] for e in results] == ["p1", "s1"]
     assert {e["profile"] for e in results} == {ann["id"]}
+
+
+@pytest.mark.parametrize("url", ["/api/v1/profiles/abc/", "/api/v1/accounts/abc/", "/api/v1/nothing-here/"])
+def test_an_api_url_that_matches_nothing_is_a_json_404(read_client, url):
+    response = read_client.get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_page_url_that_matches_nothing_is_still_the_html_404(client):
+    response = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_an_api_failure_is_a_json_500(rf):
+    from ops.views import server_error
+
+    response = server_error(rf.get("/api/v1/events/"))
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert "request id" in json.loads(response.content)["detail"]

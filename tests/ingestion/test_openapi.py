@@ -49,12 +49,19 @@ def test_schema_is_public_even_with_a_bad_credential(client):
     assert json.loads(response.content)["openapi"].startswith("3.")
 
 
-def test_docs_page_loads_swagger_ui_from_the_projects_static_files(client):
-    response = client.get("/api/docs/")
+@pytest.mark.parametrize(
+    ("url", "bundle"),
+    [
+        ("/api/docs/", "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"),
+        ("/api/redoc/", "/static/drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"),
+    ],
+)
+def test_docs_pages_load_only_the_projects_static_files(client, url, bundle):
+    response = client.get(url)
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert bundle in html
     assert not re.search(r"(?:src|href)=[\"']?(?:https?:)?//", html)  # nothing from another host (no CDN)
     # Every asset the page loads is one of the project's static files.
     assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
