@@ -33,6 +33,28 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INVALID_CURSOR_MESSAGE = "Invalid cursor; use the next or previous link as given"
 
 
+def page_parameters_schema(
+    *, cursor_param: str, page_size_param: str, page_size: int, max_page_size: int
+) -> list[dict[str, Any]]:
+    """The OpenAPI query parameters of a cursor-paged list."""
+    return [
+        {
+            "name": cursor_param,
+            "required": False,
+            "in": "query",
+            "description": "Opaque position from a `next` or `previous` link.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": page_size_param,
+            "required": False,
+            "in": "query",
+            "description": f"Rows per page (default {page_size}, at most {max_page_size}).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": max_page_size},
+        },
+    ]
+
+
 def page_size_parse(request: Request, *, param: str, default: int, maximum: int) -> int:
     """``?<param>=`` as a page size: ``default`` when absent, a 400 naming it unless it is
     a whole number from 1 to ``maximum`` (every list of the read API answers the same)."""
@@ -161,21 +183,12 @@ class KeysetCursorPagination(BasePagination):
         }
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        paging = page_parameters_schema(
+            cursor_param=self.cursor_query_param, page_size_param=self.page_size_query_param,
+            page_size=self.page_size, max_page_size=self.max_page_size,
+        )  # fmt: skip
         return [
-            {
-                "name": self.cursor_query_param,
-                "required": False,
-                "in": "query",
-                "description": "Opaque position from a `next` or `previous` link.",
-                "schema": {"type": "string"},
-            },
-            {
-                "name": self.page_size_query_param,
-                "required": False,
-                "in": "query",
-                "description": f"Rows per page (default {self.page_size}, at most {self.max_page_size}).",
-                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
-            },
+            *paging,
             {
                 "name": self.ordering_query_param,
                 "required": False,

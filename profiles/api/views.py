@@ -12,7 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ingestion.api.pagination import INVALID_CURSOR_MESSAGE, page_size_parse
+from ingestion.api.pagination import INVALID_CURSOR_MESSAGE, page_parameters_schema, page_size_parse
 from ingestion.api.views import EventListView
 from ingestion.authentication import read_principal
 from profiles import selectors
@@ -52,6 +52,12 @@ class NewestFirstCursorPagination(CursorPagination):
         return page_size_parse(
             request, param=self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
         )
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return page_parameters_schema(
+            cursor_param=self.cursor_query_param, page_size_param=self.page_size_query_param,
+            page_size=self.page_size, max_page_size=self.max_page_size,
+        )  # fmt: skip
 
 
 class ProfileListView(ReadProjectMixin, generics.ListAPIView):

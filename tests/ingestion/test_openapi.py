@@ -218,3 +218,11 @@ def test_track_answers_match_their_documented_schema(client, tenant, path, case)
         assert answer["rejected"], "the bad event is reported"
     errors = list(_answer_validator(operation, status, schema.get("components", {})).iter_errors(answer))
     assert errors == [], [error.message for error in errors]
+
+
+def test_every_read_list_documents_its_page_size_bounds(client):
+    schema = schema_json(client)
+
+    for path in ("/api/v1/events/", "/api/v1/rejected-events/", "/api/v1/profiles/", "/api/v1/accounts/"):
+        (page_size,) = (p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "page_size")
+        assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000}, path
