@@ -853,9 +853,10 @@ def _owners_write(*, kind: _Kind, owners: list[Any]) -> None:
         kind.owner_model.objects.bulk_update(owners, columns)
         return
     # PostgreSQL: one UPDATE from arrays; bulk_update's CASE/WHEN costs milliseconds per
-    # row in Python, which a 100-merge batch feels.
+    # row in Python, which a 100-merge batch feels. Bound on the server, so the arrays go
+    # as binary: Django's cursor would quote every JSON text into the SQL.
     table = kind.owner_model._meta.db_table
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"""
             UPDATE {table} AS t
