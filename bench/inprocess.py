@@ -72,8 +72,6 @@ def _sender(args: argparse.Namespace) -> tuple[Callable[[], None], Callable[[], 
     """A function that sends one request with fresh events and checks it succeeded, and
     one that lets the project's drain flag go (project ids repeat in the next scratch
     database, so a flag left behind would hold back another benchmark's drains)."""
-    from django.core.wsgi import get_wsgi_application
-
     from ingestion.services import source_provision
     from trackhub.redis import redis_client
 
@@ -90,7 +88,8 @@ def _sender(args: argparse.Namespace) -> tuple[Callable[[], None], Callable[[], 
     path_info, _, query = path.partition("?")
     environ_headers = {"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}
     flag = _drain_held_queued(redis_client(), project_id=_project_id(provisioned.source_id))
-    application = get_wsgi_application()
+    from trackhub.wsgi import application  # as gunicorn loads it (with its process tuning)
+
     numbers = itertools.count()
 
     def send() -> None:

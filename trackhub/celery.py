@@ -1,11 +1,23 @@
 """The Celery app. Tasks live in each domain app's ``tasks.py``."""
 
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackhub.settings")
 
 app = Celery("trackhub")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+# Once Django is set up: in the worker itself (the solo and threads pools run tasks in it)
+# and in each child of the prefork pool.
+@worker_ready.connect
+@worker_process_init.connect
+def _gc_tune(**kwargs: Any) -> None:
+    from trackhub.runtime import gc_tune
+
+    gc_tune()
