@@ -186,8 +186,7 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
             "today": daily[source.id][-1][1],
             # Prefetched: counting them costs no query.
             "credential_count": len(source.api_keys.all()) + len(source.access_tokens.all()),
-            "active_count": sum(key.revoked_at is None for key in source.api_keys.all())
-            + sum(token.revoked_at is None and not token.is_expired for token in source.access_tokens.all()),
+            "active_count": sum(c.is_active for c in [*source.api_keys.all(), *source.access_tokens.all()]),
             "week": sum(count for _, count in daily[source.id][-7:]),
             "live_url": reverse("dashboard:live-events", args=[project.id]) + f"?source={source.id}",
         }

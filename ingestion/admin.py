@@ -141,6 +141,12 @@ class AccessTokenForm(CredentialForm):
     def credential_check(self, cleaned: dict[str, Any]) -> None:
         if cleaned.get("project") is not None and "scopes" in cleaned:  # else a field's own error is shown
             access_token_check(project=cleaned["project"], source=cleaned.get("source"), scopes=cleaned["scopes"])
+            if not cleaned["scopes"]:
+                # The command may make one (the contract: no --scope, no scopes); staff
+                # filling in this form want a token that works.
+                raise ValueError(
+                    "a token needs a scope: read (a project's token) or track_api / telemetry_apis (a source's)"
+                )
         expires_at = cleaned.get("expires_at")
         if "expires_at" in self.changed_data and expires_at is not None and expires_at <= timezone.now():
             raise ValueError("expires at must be in the future (revoke a token to stop it now)")

@@ -51,11 +51,26 @@ class CanonicalEvent(msgspec.Struct, kw_only=True):
     # context key of the same name is only data (the contract lists Intempt's).
     identity_in_context: bool = False
 
+    def context_identifier(self, key: str) -> str | None:
+        """Intempt's ``anotherUserId`` or ``anotherAccountId`` (``key``) when this event
+        carries it as an identity field: a non-empty string; else None."""
+        if not self.identity_in_context:
+            return None
+        value = self.context.get(key)
+        return value if isinstance(value, str) and value != "" else None
+
+
+CONTEXT_IDENTIFIERS = ("anotherUserId", "anotherAccountId")
 
 # Identifiers are indexed: PostgreSQL refuses a btree entry over ~2.7 kB, so each is
 # capped (two of them share the dedupe key); past the cap the event is refused, not the
 # request, and the identity worker never indexes such a value.
 MAX_IDENTIFIER_BYTES = 1000
+
+
+def identifier_too_long(value: str) -> bool:
+    """Over MAX_IDENTIFIER_BYTES in UTF-8 (checked in C first: a character is at most 4 bytes)."""
+    return len(value) * 4 > MAX_IDENTIFIER_BYTES and len(value.encode()) > MAX_IDENTIFIER_BYTES
 
 
 class RejectedItem(msgspec.Struct, frozen=True):

@@ -80,6 +80,14 @@ class Credential(models.Model):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
 
+    @property
+    def is_expired(self) -> bool:
+        return False  # only access tokens expire
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_revoked and not self.is_expired
+
 
 class ApiKey(Credential):
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="api_keys")

@@ -19,7 +19,14 @@ from django.utils import timezone
 
 from ingestion import partitions
 from ingestion.body import nul_field, nul_replaced
-from ingestion.canonical import MAX_IDENTIFIER_BYTES, CanonicalEvent, EventProblem, RejectedItem
+from ingestion.canonical import (
+    CONTEXT_IDENTIFIERS,
+    MAX_IDENTIFIER_BYTES,
+    CanonicalEvent,
+    EventProblem,
+    RejectedItem,
+    identifier_too_long,
+)
 from ingestion.credentials import (
     ACCESS_TOKEN_PREFIX,
     API_KEY_PREFIX,
@@ -333,7 +340,6 @@ def wire_document_ingest(
 
 _INDEXED_FIELDS = ("name", "event_id", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
 _indexed_values = operator.attrgetter(*_INDEXED_FIELDS)
-_CONTEXT_IDENTIFIERS = ("anotherUserId", "anotherAccountId")
 
 
 # orjson writes at most 254 levels of nesting (it reads 1024).
@@ -351,22 +357,17 @@ def _encodable(value: Any) -> bool:
 def _oversized_identifier(
     event: CanonicalEvent, *, adapter: WireFormatAdapter, index: str | int
 ) -> EventProblem | None:
-    if event.identity_in_context:  # Intempt's identifiers kept in the context
-        for key in _CONTEXT_IDENTIFIERS:
-            value = event.context.get(key)
-            if isinstance(value, str) and len(value.encode()) > MAX_IDENTIFIER_BYTES:
-                return EventProblem(index, key, f"{key} must be at most {MAX_IDENTIFIER_BYTES} bytes")
+    for key in CONTEXT_IDENTIFIERS:  # Intempt's identifiers kept in the context
+        value = event.context_identifier(key)
+        if value is not None and identifier_too_long(value):
+            return EventProblem(index, key, f"{key} must be at most {MAX_IDENTIFIER_BYTES} bytes")
     values = _indexed_values(event)
     # Runs for every event: first a bound computed in C (a UTF-8 character is at most 4
     # bytes), so the usual event, whose identifiers are all short, costs no Python loop.
     if max(map(len, filter(None, values)), default=0) * 4 <= MAX_IDENTIFIER_BYTES:
         return None
     for field, value in zip(_INDEXED_FIELDS, values, strict=True):
-        if (
-            isinstance(value, str)
-            and len(value) * 4 > MAX_IDENTIFIER_BYTES
-            and len(value.encode()) > MAX_IDENTIFIER_BYTES
-        ):
+        if isinstance(value, str) and identifier_too_long(value):
             sent_as = adapter.wire_fields.get(field, field)
             return EventProblem(index, sent_as, f"{sent_as} must be at most {MAX_IDENTIFIER_BYTES} bytes")
     return None
@@ -411,12 +412,11 @@ def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: 
             document=adapter.replay_document(payload),
             received_at=replayed_at,
         )
-        if outcome.accepted + len(outcome.rejected) > 1:
+        events = outcome.accepted + len({problem.index for problem in outcome.rejected})
+        if events > 1:
             # The row stands for one event; an edit that adds more would store events no
             # rejection ever stood for, under one "replayed" mark.
-            raise ReplayRefused(
-                f"the payload holds {outcome.accepted + len(outcome.rejected)} events; a replay stores exactly one"
-            )
+            raise ReplayRefused(f"the payload holds {events} events; a replay stores exactly one")
         if outcome.rejected or not outcome.accepted:
             transaction.savepoint_rollback(savepoint)
             return ReplayResult(replayed=False, outcome=outcome)
@@ -643,7 +643,7 @@ def _identity_key(event: CanonicalEvent) -> str | None:
         user_id=event.user_id,
         profile_id=event.profile_id,
         anonymous_id=event.anonymous_id,
-        another_user_id=event.context.get("anotherUserId") if event.identity_in_context else None,
+        another_user_id=event.context_identifier("anotherUserId"),
     )
 
 

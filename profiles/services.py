@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from ingestion.canonical import MAX_IDENTIFIER_BYTES
+from ingestion.canonical import MAX_IDENTIFIER_BYTES, identifier_too_long
 from profiles.identifiers import is_placeholder, usable
 from profiles.models import (
     Account,
@@ -91,8 +92,8 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
         facts["account_id"] = event.account_id
     if context and event.identity_in_context:
         for key, context_key in (("another_user_id", "anotherUserId"), ("another_account_id", "anotherAccountId")):
-            value = context.get(context_key)
-            if isinstance(value, str) and value != "":
+            value = event.context_identifier(context_key)
+            if value is not None:
                 facts[key] = value
         for key, context_key in (("user_attributes", "userAttributes"), ("account_attributes", "accountAttributes")):
             if isinstance(context.get(context_key), dict):
@@ -361,16 +362,17 @@ def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> int
         .values_list("project_id", flat=True)
         .distinct()
     )
-    done, failure = 0, None
+    done = 0
     for project_id in sorted(project_ids):
-        # One project whose work keeps failing must not hold back every project after it.
+        # One project whose work keeps failing must not hold back every project after it
+        # (nor the prune after the sweep): its failure is logged with the traceback and
+        # the next sweep tries it again. The time limit still ends the sweep.
         try:
             done += identity_work_drain(project_id=project_id)
-        except Exception as exc:
-            logger.exception("identity work of project %s failed", project_id)
-            failure = failure or exc
-    if failure is not None:
-        raise failure  # after the others: the task still reports the failure
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception:
+            logger.exception("identity work of project %s failed; the next sweep retries it", project_id)
     return done
 
 
@@ -532,6 +534,12 @@ def _facts_apply(*, project_id: int, facts: Sequence[dict[str, Any]]) -> None:
     for fact in facts:
         users = _usable_values(fact, USER_FIELDS, "profile", project_id, warnings)
         accounts = _usable_values(fact, ACCOUNT_FIELDS, "account", project_id, warnings)
+        own_user = event_identity_key(
+            user_id=fact.get("user_id"),
+            profile_id=fact.get("profile_id"),
+            anonymous_id=fact.get("anonymous_id"),
+            another_user_id=fact.get("another_user_id"),
+        )
         links.append(
             _EventLinks(
                 fact=fact,
@@ -539,12 +547,8 @@ def _facts_apply(*, project_id: int, facts: Sequence[dict[str, Any]]) -> None:
                 accounts=accounts,
                 user_pairs=_usable_pairs(fact, USER_LINKS, users),
                 account_pairs=_usable_pairs(fact, ACCOUNT_LINKS, accounts),
-                own_user=event_identity_key(
-                    user_id=fact.get("user_id"),
-                    profile_id=fact.get("profile_id"),
-                    anonymous_id=fact.get("anonymous_id"),
-                    another_user_id=fact.get("another_user_id"),
-                ),
+                # Only a value that names a profile (one too long to index names none).
+                own_user=own_user if own_user in users else None,
             )
         )
     if warnings:
@@ -580,7 +584,7 @@ def _usable_values(
         reason = None
         if is_placeholder(value):
             reason = f"placeholder identifier {value!r}: it neither creates nor joins a {what}"
-        elif len(value) * 4 > MAX_IDENTIFIER_BYTES and len(value.encode()) > MAX_IDENTIFIER_BYTES:
+        elif identifier_too_long(value):
             # Ingestion refuses such events; this guards work recorded before it did, which
             # would otherwise fail this project's every drain on the unique index.
             reason = f"identifier over {MAX_IDENTIFIER_BYTES} bytes: it neither creates nor joins a {what}"

@@ -26,4 +26,4 @@ def gc_tune(*, load_urls: bool = False) -> None:
         get_resolver().url_patterns  # noqa: B018 - the loading is the point
     gc.collect()
     gc.freeze()
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, 20, 20)
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, 10, 10)  # older generations: CPython's ratios

@@ -101,6 +101,19 @@ def test_replay_of_a_payload_holding_more_events_is_refused(staff_client, tenant
     assert rejected.replayed_at is None
 
 
+def test_replay_of_one_event_with_several_problems_shows_them(staff_client, tenant, rejected):
+    payload = json.loads(fixed_payload(rejected, user_id=""))
+    payload["payload"][0]["timestamp"] = "yesterday"
+
+    response = staff_client.post(
+        f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": json.dumps(payload)}
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "Still refused" in body and "timestamp must be" in body and "holds" not in body
+
+
 def test_replay_twice_is_refused(staff_client, tenant, rejected):
     url = f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/"
     staff_client.post(url, {"payload": fixed_payload(rejected)})

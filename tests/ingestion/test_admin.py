@@ -136,6 +136,16 @@ def test_an_access_token_with_scalar_scopes_is_refused(staff_client, tenant, sco
     assert AccessToken.objects.count() == before
 
 
+def test_an_access_token_without_a_scope_is_refused(staff_client, tenant):
+    before = AccessToken.objects.count()
+
+    response = staff_client.post("/admin/ingestion/accesstoken/add/", {"project": tenant.project.id, "scopes": "[]"})
+
+    assert response.status_code == 200
+    assert "a token needs a scope" in response.content.decode()
+    assert AccessToken.objects.count() == before
+
+
 def test_an_access_token_that_already_expired_is_refused(staff_client, tenant):
     before = AccessToken.objects.count()
 

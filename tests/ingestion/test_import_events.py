@@ -190,3 +190,18 @@ def test_an_imported_event_links_identities_as_its_wire_format_did(tmp_path, ten
 
     (profile,) = read_client.get("/api/v1/profiles/", {"identifier": "ada"}).json()["results"]
     assert profile["identifiers"] == (["ada", "phone-7"] if linked else ["ada"])
+
+
+@pytest.mark.parametrize("another", [42, ["x"], {"a": 1}])
+def test_an_imported_intempt_event_with_a_non_string_another_user_id_is_stored_without_a_profile(
+    tmp_path, tenant, another
+):
+    path = tmp_path / "export.ndjson"
+    line = json.loads(ndjson_event("e1", wire_format="intempt", context={"anotherUserId": another}))
+    del line["user_id"]
+    path.write_text(json.dumps(line) + "\n")
+
+    out, _ = run_import(path, tenant, "ndjson")
+
+    assert "1 events stored" in out
+    assert Event.objects.get(event_id="e1").identity_key is None

@@ -381,13 +381,32 @@ def test_identity_work_recorded_with_an_oversized_identifier_skips_it(client, te
     assert not IdentityWork.objects.filter(processed_at__isnull=True).exists()
 
 
-def test_the_sweep_goes_on_past_a_project_whose_work_fails(client, tenant, other_tenant, read_client):
+def test_the_sweep_goes_on_past_a_project_whose_work_fails(client, tenant, other_tenant, caplog):
     broken, healthy = sorted([tenant, other_tenant], key=lambda t: t.project.id)
+    # A fact without its timestamp: this project's drain fails every time.
     IdentityWork.objects.create(project_id=broken.project.id, facts=[{"name": "ev", "event_id": "1", "user_id": "u"}])
     intempt_post(client, healthy, {"eventId": "ok", "userId": "later-project-user"})
 
-    with pytest.raises(KeyError):  # the broken fact has no timestamp; the sweep still reports it
-        identity_drain()
+    identity_drain()
 
     assert not IdentityWork.objects.filter(project_id=healthy.project.id, processed_at__isnull=True).exists()
     assert Identity.objects.filter(project_id=healthy.project.id, value="later-project-user").exists()
+    assert IdentityWork.objects.filter(project_id=broken.project.id, processed_at__isnull=True).exists()
+    assert f"identity work of project {broken.project.id} failed" in caplog.text
+
+
+def test_old_work_whose_only_user_is_an_oversized_another_user_id_is_done(client, tenant, read_client):
+    IdentityWork.objects.create(
+        project_id=tenant.project.id,
+        facts=[
+            {"name": "ev", "event_id": "p1", "ts_us": 1, "another_user_id": "x" * 6000, "account_id": "acme"},
+            {"name": "ev", "event_id": "p2", "ts_us": 2, "user_id": "someone"},
+        ],
+    )
+
+    identity_drain()
+
+    assert not IdentityWork.objects.filter(processed_at__isnull=True).exists()
+    assert [p["identifiers"] for p in read_client.get("/api/v1/profiles/").json()["results"]] == [["someone"]]
+    (account,) = read_client.get("/api/v1/accounts/").json()["results"]
+    assert account["identifiers"] == ["acme"] and account["members"] == []
