@@ -465,9 +465,11 @@ _INSERT_COLUMNS = (
 # Bulk requests: the ledger statement, then COPY of the new events. COPY is PostgreSQL's
 # bulk path (it batches heap inserts and their WAL records): at 100 events it costs the
 # database 10-15% less per event than an INSERT ... SELECT of the same rows.
+# The key arrays go as binary (%b): text would have psycopg escape every name and id in
+# Python, and PostgreSQL parse them back (about 8% of a 100-event request's web CPU).
 PG_LEDGER_INSERT = """
 INSERT INTO ingestion_eventkey (project_id, name, event_id)
-SELECT %s, t.name, t.event_id FROM unnest(%s::text[], %s::text[]) AS t(name, event_id)
+SELECT %s, t.name, t.event_id FROM unnest(%b::text[], %b::text[]) AS t(name, event_id)
 ORDER BY t.name, t.event_id
 ON CONFLICT DO NOTHING
 RETURNING name, event_id
