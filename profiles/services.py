@@ -866,8 +866,8 @@ def _owners_write(*, kind: _Kind, owners: list[Any]) -> None:
             UPDATE {table} AS t
             SET attributes = m.attributes::jsonb, attribute_stamps = m.attribute_stamps::jsonb,
                 first_seen = m.first_seen, last_seen = m.last_seen, updated_at = m.updated_at
-            FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],
-                        %s::timestamptz[]) AS m(id, attributes, attribute_stamps, first_seen, last_seen, updated_at)
+            FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
+                        %b::timestamptz[]) AS m(id, attributes, attribute_stamps, first_seen, last_seen, updated_at)
             WHERE t.id = m.id
             """,
             [
