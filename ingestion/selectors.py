@@ -294,14 +294,10 @@ def events_for_identity_keys(*, project_id: int, identity_keys: Iterable[str]) -
     return Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys))
 
 
-class _PropertyScalarText(Func):
-    """``properties[key]`` as text when it is a string (its own text), a number or a
-    boolean (its JSON text); NULL for objects, arrays, null and a missing key.
-
-    Not Django's ``KeyTextTransform``: that reads a key like "123" as an array index, and
-    on SQLite it compares through ``JSON_EXTRACT(value)``, which fails on a value that is
-    not itself JSON.
-    """
+class _PropertyFunc(Func):
+    """An expression over the top-level key ``key`` of an event's ``properties``, read as an
+    object key on both databases (Django's key transforms read a key like "123" as an
+    array index). Subclasses give the SQL per database."""
 
     output_field = TextField()
 
@@ -309,8 +305,24 @@ class _PropertyScalarText(Func):
         super().__init__(F("properties"))
         self.key = key
 
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+    def _column(self, compiler: Any) -> tuple[str, tuple[Any, ...]]:
         column, params = compiler.compile(self.source_expressions[0])
+        return column, tuple(params)
+
+    def _sqlite_path(self) -> str:
+        return "$." + json.dumps(self.key)
+
+
+class _PropertyScalarText(_PropertyFunc):
+    """``properties[key]`` as text when it is a string (its own text), a number or a
+    boolean (its JSON text); NULL for objects, arrays, null and a missing key.
+
+    Not Django's ``KeyTextTransform``: besides the array-index reading, on SQLite it
+    compares through ``JSON_EXTRACT(value)``, which fails on a value that is not itself JSON.
+    """
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
+        column, params = self._column(compiler)
         sql = (
             f"CASE WHEN jsonb_typeof({column} -> %s::text) IN ('string', 'number', 'boolean') "
             f"THEN {column} ->> %s::text END"
@@ -318,8 +330,8 @@ class _PropertyScalarText(Func):
         return sql, (*params, self.key, *params, self.key)
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
-        column, params = compiler.compile(self.source_expressions[0])
-        path = "$." + json.dumps(self.key)
+        column, params = self._column(compiler)
+        path = self._sqlite_path()
         sql = (
             f"CASE json_type({column}, %s) WHEN 'text' THEN json_extract({column}, %s) "
             f"WHEN 'integer' THEN {column} -> %s WHEN 'real' THEN {column} -> %s "
@@ -328,23 +340,17 @@ class _PropertyScalarText(Func):
         return sql, (*params, path, *params, path, *params, path, *params, path)
 
 
-class _PropertyType(Func):
+class _PropertyType(_PropertyFunc):
     """The JSON type of ``properties[key]`` (``null`` for a JSON null); NULL when the key is
-    missing. Django's ``has_key`` would read a key like "123" as an array index on SQLite."""
-
-    output_field = TextField()
-
-    def __init__(self, key: str) -> None:
-        super().__init__(F("properties"))
-        self.key = key
+    missing."""
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
-        column, params = compiler.compile(self.source_expressions[0])
+        column, params = self._column(compiler)
         return f"jsonb_typeof({column} -> %s::text)", (*params, self.key)
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, tuple[Any, ...]]:
-        column, params = compiler.compile(self.source_expressions[0])
-        return f"json_type({column}, %s)", (*params, "$." + json.dumps(self.key))
+        column, params = self._column(compiler)
+        return f"json_type({column}, %s)", (*params, self._sqlite_path())
 
 
 def events_with_property(queryset: QuerySet[Event], *, key: str, value: str | None = None) -> QuerySet[Event]:
