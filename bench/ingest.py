@@ -98,9 +98,11 @@ def _copy_client(args: tuple[str, str, str, float, float, int, int, int]) -> tup
 
     ``target`` ``scratch``: a plain COPY into the one-index scratch table (the issue's
     ceiling). ``events``: TrackHub's own write statements for the same rows, without the
-    web tier: the dedupe ledger insert, then a COPY into the partitioned, indexed events
-    table (what the database alone needs for TrackHub's writes). ``events-without-ledger``:
-    the COPY alone (``bench.schema``: what exact dedupe costs).
+    web tier: the dedupe ledger COPY, then a COPY into the partitioned, indexed events
+    table (what the database alone needs for TrackHub's writes). ``events-ledger-insert``:
+    the same with the ledger's ON CONFLICT statement (what a retried request pays).
+    ``events-without-ledger``: the events COPY alone (``bench.schema``: what exact dedupe
+    costs).
     """
     url, target, ledger_sql, start_at, duration, project_id, source_id, client = args
     rows_written = 0
@@ -117,6 +119,10 @@ def _copy_client(args: tuple[str, str, str, float, float, int, int, int]) -> tup
             number += 1
             with conn.cursor() as cursor:
                 if target == "events":
+                    with cursor.copy(ledger_sql) as copy:
+                        for name, event_id in sorted((row[3], row[5]) for row in rows):
+                            copy.write_row((project_id, name, event_id))
+                elif target == "events-ledger-insert":
                     names, event_ids = [row[3] for row in rows], [row[5] for row in rows]
                     cursor.execute(ledger_sql, [project_id, names, event_ids]).fetchall()
                 with cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN") as copy:
@@ -139,13 +145,15 @@ def copy_ceiling(
     url: str, *, connections: int, duration: float, project_id: int, source_id: int, target: str = "scratch"
 ) -> CopyCeiling:
     """Events/s that plain psycopg reaches: a COPY into a scratch table of the same columns
-    (``scratch``), TrackHub's ledger insert + COPY into its events table (``events``), or
-    that COPY alone (``events-without-ledger``)."""
+    (``scratch``), TrackHub's ledger write + COPY into its events table (``events``, or
+    ``events-ledger-insert`` for the ledger's ON CONFLICT statement), or that COPY alone
+    (``events-without-ledger``)."""
     ledger_sql = ""
-    if target == "events":
-        from ingestion.services import PG_LEDGER_INSERT  # after django.setup(): the very statement
+    if target.startswith("events-ledger") or target == "events":
+        # After django.setup(): the very statements.
+        from ingestion.services import PG_LEDGER_COPY, PG_LEDGER_INSERT
 
-        ledger_sql = PG_LEDGER_INSERT
+        ledger_sql = PG_LEDGER_COPY if target == "events" else PG_LEDGER_INSERT
     elif target == "scratch":
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS bench_copy")

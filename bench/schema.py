@@ -8,8 +8,9 @@ events/s and the database CPU per event that plain psycopg reaches writing 100-e
 batches (a commit each) into
 
 - the one-index scratch table of ``bench.ingest``'s ceiling;
-- the real, partitioned events table through TrackHub's own write (the ledger statement
-  and COPY, as ``bench.ingest``'s "own writes"), then without the ledger statement (no
+- the real, partitioned events table through TrackHub's own write (the ledger COPY and
+  the events COPY, as ``bench.ingest``'s "own writes"), then with the ledger's ON
+  CONFLICT statement instead (what a retried request pays), then without the ledger (no
   exact dedupe), then without each secondary index in turn, then without any, then
   without the ledger and any secondary index;
 
@@ -36,7 +37,7 @@ SOURCE_ID = 535353
 @dataclass(frozen=True)
 class Variant:
     label: str
-    target: str  # copy_ceiling's: scratch, events, events-without-ledger
+    target: str  # copy_ceiling's: scratch, events, events-ledger-insert, events-without-ledger
     without: tuple[str, ...] = ()  # secondary indexes of ingestion_event dropped for it
 
 
@@ -69,6 +70,7 @@ def main() -> None:
     variants = [
         Variant("scratch table, one index (the ceiling)", "scratch"),
         Variant("ledger + events table (TrackHub)", "events"),
+        Variant("ledger by ON CONFLICT (a retry's) + events", "events-ledger-insert"),
         Variant("events table, no ledger (no dedupe)", "events-without-ledger"),
         *(Variant(f"ledger + events, without {name}", "events", (name,)) for name in dropped_alone),
         Variant("ledger + events, no secondary index", "events", tuple(definitions)),

@@ -27,6 +27,7 @@ def test_schema_prints_every_variant_against_the_scratch_copy_and_restores_the_i
     assert [label for label, *_ in rows] == [
         "scratch table, one index (the ceiling)",
         "ledger + events table (TrackHub)",
+        "ledger by ON CONFLICT (a retry's) + events",
         "events table, no ledger (no dedupe)",
         "ledger + events, without event_project_user",
         "ledger + events, no secondary index",

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from ingestion.models import Event, EventKey
+from ingestion.models import Event, EventKey, RejectedEvent
 from ingestion.partitions import event_partitions
 from ingestion.services import PG_EVENTS_INSERT_SMALL_MAX, event_partitions_maintain
 from ingestion.tasks import event_partitions_maintain_task
@@ -137,7 +137,8 @@ def test_retention_off_drops_nothing(settings):
 
 
 # Requests of up to PG_EVENTS_INSERT_SMALL_MAX events take the one-statement write, larger
-# ones the ledger statement + COPY: every storage rule is checked on both sides of the line.
+# ones the ledger COPY + events COPY (the ledger's ON CONFLICT statement when a key is
+# already stored): every storage rule is checked on both sides of the line.
 SMALL, BULK = PG_EVENTS_INSERT_SMALL_MAX, PG_EVENTS_INSERT_SMALL_MAX + 1
 
 
@@ -186,6 +187,25 @@ def test_each_write_path_records_identity_work_for_the_new_events_only(client, t
 
     recorded = [fact for work in IdentityWork.objects.filter(project_id=tenant.project.id) for fact in work.facts]
     assert [(fact["event_id"], fact["user_id"]) for fact in recorded] == [(f"e-{n}", f"u-{n}") for n in range(size - 1)]
+
+
+@pytest.mark.parametrize("size", [SMALL, BULK])
+def test_a_retried_request_with_a_rejected_event_gets_the_same_answer_and_stores_nothing_twice(client, tenant, size):
+    # A bulk request COPYs its keys into the ledger expecting them new; a retry's COPY
+    # fails on the first known key, and the request is written again the deduplicating
+    # way: the failed attempt must leave nothing behind, the rejected event included.
+    items = [{"eventId": f"e-{n}", "userId": f"u-{n}", "timestamp": ms(2026, 11, 2)} for n in range(size - 1)]
+    items.insert(1, {"eventId": "no-user", "timestamp": ms(2026, 11, 2)})
+
+    first, retry = post(client, tenant, items), post(client, tenant, items)
+
+    assert first.status_code == retry.status_code == 200
+    assert first.json() == retry.json()
+    assert [r["index"] for r in retry.json()["rejected"]] == ["track[0].payload[1]"]
+    assert Event.objects.filter(project=tenant.project).count() == size - 1
+    assert EventKey.objects.filter(project_id=tenant.project.id).count() == size - 1
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 2  # one per request
+    assert sum(len(work.facts) for work in IdentityWork.objects.filter(project_id=tenant.project.id)) == size - 1
 
 
 @pytest.mark.parametrize("size", [SMALL, 100])
