@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from ops import metrics
 from ops.context import request_id_var
@@ -39,4 +39,26 @@ class RequestIdMiddleware:
         route = match.url_name if match is not None and match.url_name else "unmatched"
         metrics.request_observe(route=route, method=request.method or "", seconds=time.perf_counter() - started)
         response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+class ApiNotFoundMiddleware:
+    """Answer an unknown ``/api/`` URL with JSON, with DEBUG on too.
+
+    ``handler404`` (``ops.views.not_found``) covers DEBUG off; with DEBUG on (the quick
+    start) Django answers an unresolved URL with its HTML debug page instead, which an API
+    client cannot read. Sits outside ``CommonMiddleware`` so its slash redirect still wins.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 404
+            and request.path_info.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            return JsonResponse({"detail": "Not found."}, status=404)
         return response

@@ -122,6 +122,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ops.middleware.RequestIdMiddleware",
+    "ops.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the dashboard's CSS and JS, the admin's, the API docs') from every
     # web process, with or without DEBUG and without a separate file server.

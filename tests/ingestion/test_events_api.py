@@ -415,6 +415,24 @@ def test_an_api_url_that_matches_nothing_is_a_json_404(read_client, url):
     assert response.json() == {"detail": "Not found."}
 
 
+def test_an_api_url_that_matches_nothing_is_a_json_404_with_debug_on(read_client, settings):
+    # The quick start runs with DJANGO_DEBUG=1, where Django would answer its HTML debug page.
+    settings.DEBUG = True
+
+    response = read_client.get("/api/v1/nothing-here/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_an_api_url_missing_its_slash_is_still_redirected(read_client):
+    response = read_client.get("/api/v1/events")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/events/"
+
+
 def test_a_page_url_that_matches_nothing_is_still_the_html_404(client):
     response = client.get("/no-such-page/")
 
