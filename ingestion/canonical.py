@@ -46,21 +46,32 @@ class CanonicalEvent(msgspec.Struct, kw_only=True):
     page_id: str | None = None
     properties: dict[str, Any] = msgspec.field(default_factory=dict)
     context: dict[str, Any] = msgspec.field(default_factory=dict)
-    # True for Intempt: its ``anotherUserId``, ``anotherAccountId``, ``userAttributes`` and
-    # ``accountAttributes`` (kept in ``context``) are identity fields. In other formats a
-    # context key of the same name is only data (the contract lists Intempt's).
-    identity_in_context: bool = False
+    # The keys of ``context`` that are identity fields on this event: Intempt's
+    # ``anotherUserId``, ``anotherAccountId``, ``userAttributes`` and ``accountAttributes``
+    # (INTEMPT_IDENTITY_FIELDS) when the event itself carries them. In other formats, and
+    # on an Intempt track group or around the track array, a key of the same name is only
+    # data: the contract lists them for Intempt's events, and a merge cannot be undone.
+    identity_fields: frozenset[str] = frozenset()
 
     def context_identifier(self, key: str) -> str | None:
         """Intempt's ``anotherUserId`` or ``anotherAccountId`` (``key``) when this event
         carries it as an identity field: a non-empty string; else None."""
-        if not self.identity_in_context:
+        if key not in self.identity_fields:
             return None
         value = self.context.get(key)
         return value if isinstance(value, str) and value != "" else None
 
+    def context_attributes(self, key: str) -> dict[str, Any] | None:
+        """Intempt's ``userAttributes`` or ``accountAttributes`` (``key``) when this event
+        carries them as an identity field: an object; else None."""
+        if key not in self.identity_fields:
+            return None
+        value = self.context.get(key)
+        return value if isinstance(value, dict) else None
+
 
 CONTEXT_IDENTIFIERS = ("anotherUserId", "anotherAccountId")
+INTEMPT_IDENTITY_FIELDS = frozenset({*CONTEXT_IDENTIFIERS, "userAttributes", "accountAttributes"})
 
 # Identifiers are indexed: PostgreSQL refuses a btree entry over ~2.7 kB, so each is
 # capped (two of them share the dedupe key); past the cap the event is refused, not the

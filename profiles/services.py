@@ -90,14 +90,15 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
         facts["anonymous_id"] = event.anonymous_id
     if event.account_id:
         facts["account_id"] = event.account_id
-    if context and event.identity_in_context:
+    if context and event.identity_fields:
         for key, context_key in (("another_user_id", "anotherUserId"), ("another_account_id", "anotherAccountId")):
             value = event.context_identifier(context_key)
             if value is not None:
                 facts[key] = value
         for key, context_key in (("user_attributes", "userAttributes"), ("account_attributes", "accountAttributes")):
-            if isinstance(context.get(context_key), dict):
-                facts[key] = context[context_key]
+            attributes = event.context_attributes(context_key)
+            if attributes is not None:
+                facts[key] = attributes
     return facts if len(facts) > 3 else None
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from ingestion.canonical import (
+    INTEMPT_IDENTITY_FIELDS,
     CanonicalEvent,
     EventProblem,
     datetime_from_ms,
@@ -125,7 +126,8 @@ class IntemptAdapter(WireFormatAdapter):
             page_id=item.get("pageId") or None,
             properties=data or {},
             context=context,
-            identity_in_context=True,
+            # Only the item's own: a group-level anotherUserId would merge every user of the group.
+            identity_fields=INTEMPT_IDENTITY_FIELDS.intersection(item),
         )
 
     def replay_document(self, payload: Any) -> Any:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from ingestion.canonical import (
+    INTEMPT_IDENTITY_FIELDS,
     CanonicalEvent,
     EventProblem,
     datetime_from_iso,
@@ -68,7 +69,7 @@ class ImportAdapter(WireFormatAdapter):
             properties=properties or {},
             context={**extra, **(context or {})},
             # An exported Intempt event keeps its identity fields in its context.
-            identity_in_context=item.get("wire_format") == "intempt",
+            identity_fields=INTEMPT_IDENTITY_FIELDS if item.get("wire_format") == "intempt" else frozenset(),
             **{key: value or None for key, value in strings.items()},
         )
 

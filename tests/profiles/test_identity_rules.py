@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from profiles.models import AccountMerge, Identity, IdentityWork, IngestionWarning, Profile, ProfileMerge
@@ -319,6 +321,34 @@ def test_an_event_naming_only_another_user_id_is_that_users(client, tenant, read
     (event,) = read_client.get(f"/api/v1/profiles/{profile['id']}/events/").json()["results"]
     assert event["event_id"] == "e1" and event["profile"] == profile["id"]
     assert profile["attributes"] == {"plan": "pro"}
+
+
+@pytest.mark.parametrize("level", ["group", "body"])
+def test_intempt_identity_fields_around_the_events_are_only_data(client, tenant, read_client, level):
+    """Only a payload item's anotherUserId links: one on its group would merge every user in it."""
+    shared = {"anotherUserId": "shared-phone", "anotherAccountId": "acme.io", "userAttributes": {"plan": "all"}}
+    group = {"name": "Purchase", "payload": [{"eventId": "e1", "userId": "ann"}, {"eventId": "e2", "userId": "bob"}]}
+    body = {"track": [{**group, **shared}]} if level == "group" else {**shared, "track": [group]}
+    response = client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+    identity_drain()
+
+    profiles = read_client.get("/api/v1/profiles/").json()["results"]
+    assert sorted(p["identifiers"] for p in profiles) == [["ann"], ["bob"]]
+    assert all(p["attributes"] == {} for p in profiles)
+    assert read_client.get("/api/v1/accounts/").json()["results"] == []
+    events = read_client.get("/api/v1/events/").json()["results"]
+    assert {e["context"]["anotherUserId"] for e in events} == {"shared-phone"}  # kept as data
+
+
+def test_an_intempt_items_own_identity_field_wins_over_its_groups(client, tenant, read_client):
+    item = {"eventId": "e1", "userId": "ann", "anotherUserId": "ann-phone"}
+    body = {"track": [{"name": "Purchase", "anotherUserId": "shared-phone", "payload": [item]}]}
+    response = client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+    identity_drain()
+
+    assert profile_by_identifier(read_client, "ann")["identifiers"] == ["ann", "ann-phone"]
 
 
 @pytest.mark.parametrize(
