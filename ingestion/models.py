@@ -202,8 +202,10 @@ class EventKey(models.Model):
     On PostgreSQL the events table is partitioned by timestamp, and a unique key there
     would have to include the timestamp, so the same event sent again with another
     timestamp would not be caught. This small unpartitioned table carries the exact key
-    instead; the event write inserts here first (ON CONFLICT DO NOTHING) and stores only
-    the events whose key was new, in the same statement. Retention drops events, never
+    instead; the event write inserts here first and stores only the events whose key was
+    new, in the same transaction: a small request with ON CONFLICT DO NOTHING, a bulk one
+    by COPY, falling back to ON CONFLICT when a key is already here
+    (``ingestion.services``, above ``PG_LEDGER_INSERT``). Retention drops events, never
     keys, so deduplication stays permanent. SQLite keeps the unique key on the events
     table itself and does not use this table.
     """
