@@ -35,26 +35,49 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
         stream = request.META["wsgi.input"]
 
     raw = bytearray()
-    decompressor = zlib.decompressobj(wbits=31) if gzipped else None
+    gunzip = _Gunzip() if gzipped else None
     while True:
         chunk = stream.read(_CHUNK)
         if not chunk:
             break
-        if decompressor is None:
+        if gunzip is None:
             raw += chunk
         else:
-            try:
-                raw += decompressor.decompress(chunk, limit + 1 - len(raw))
-            except zlib.error as exc:
-                raise RequestProblem("The body is not valid gzip") from exc
+            # One byte over the limit at most: enough to know it is too large.
+            raw += gunzip.feed(chunk, max_length=limit + 1 - len(raw))
         if len(raw) > limit:
             raise _too_large(limit)
-    if decompressor is not None:
-        if not decompressor.eof and raw:
-            raise RequestProblem("The gzip body is truncated")
-        if decompressor.unconsumed_tail:
-            raise _too_large(limit)
+    if gunzip is not None and not gunzip.complete and raw:
+        raise RequestProblem("The gzip body is truncated")
     return bytes(raw)
+
+
+class _Gunzip:
+    """Gzip decoding as ``gunzip`` does it: a stream may hold several gzip members one after
+    another (concatenated .gz files, a client gzipping in parts), each decoded in turn;
+    anything else after a member is an error, never silently dropped."""
+
+    def __init__(self) -> None:
+        self._member = zlib.decompressobj(wbits=31)
+
+    @property
+    def complete(self) -> bool:
+        return self._member.eof
+
+    def feed(self, data: bytes, *, max_length: int) -> bytes:
+        """What ``data`` decodes to, at most ``max_length`` bytes."""
+        out = bytearray()
+        while data:
+            if self._member.eof:  # the next member starts here
+                self._member = zlib.decompressobj(wbits=31)
+            try:
+                out += self._member.decompress(data, max_length - len(out))
+            except zlib.error as exc:
+                raise RequestProblem("The body is not valid gzip") from exc
+            if len(out) >= max_length:
+                return bytes(out)
+            data = self._member.unused_data if self._member.eof else b""
+        return bytes(out)
 
 
 def _too_large(limit: int) -> RequestProblem:
@@ -69,42 +92,3 @@ def json_decode(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise RequestProblem(f"The body is not valid JSON: {exc}") from exc
-
-
-NUL = "\x00"
-
-
-def nul_field(value: Any, path: str = "") -> str | None:
-    """The path of the first string (value or key) in ``value`` holding a NUL character,
-    which PostgreSQL text and jsonb cannot store; None if there is none.
-
-    Callers run it only when the raw body contains ``\\u0000``, so clean traffic pays
-    nothing for it.
-    """
-    if isinstance(value, str):
-        return path or "value" if NUL in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            if NUL in key:
-                return child.replace(NUL, "\\u0000")
-            found = nul_field(item, child)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            found = nul_field(item, f"{path}[{i}]")
-            if found is not None:
-                return found
-    return None
-
-
-def nul_replaced(value: Any) -> Any:
-    """``value`` with each NUL character replaced by U+FFFD, so a refused event can be kept."""
-    if isinstance(value, str):
-        return value.replace(NUL, "\ufffd")
-    if isinstance(value, dict):
-        return {nul_replaced(key): nul_replaced(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [nul_replaced(item) for item in value]
-    return value

@@ -19,14 +19,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ingestion import partitions
-from ingestion.body import nul_field, nul_replaced
 from ingestion.canonical import (
     CONTEXT_IDENTIFIERS,
+    MAX_DEPTH,
     MAX_IDENTIFIER_BYTES,
     CanonicalEvent,
     EventProblem,
     RejectedItem,
     identifier_too_long,
+    json_encodable,
+    nul_field,
+    nul_replaced,
 )
 from ingestion.credentials import (
     ACCESS_TOKEN_PREFIX,
@@ -346,7 +349,7 @@ def wire_document_ingest(
             problem = EventProblem(wire_event.index, field, f"{field} contains a NUL character (\\u0000)")
             rejected.append(RejectedItem(problems=[problem], payload=nul_replaced(wire_event.replay_payload)))
             continue
-        if scan_depth and not _encodable(wire_event.replay_payload):
+        if scan_depth and not json_encodable(wire_event.replay_payload):
             problem = EventProblem(wire_event.index, "", f"The event is nested deeper than {MAX_DEPTH} levels")
             rejected.append(RejectedItem(problems=[problem], payload=None))
             continue
@@ -371,18 +374,6 @@ def wire_document_ingest(
 
 _INDEXED_FIELDS = ("name", "event_id", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
 _indexed_values = operator.attrgetter(*_INDEXED_FIELDS)
-
-
-# orjson writes at most 254 levels of nesting (it reads 1024).
-MAX_DEPTH = 254
-
-
-def _encodable(value: Any) -> bool:
-    try:
-        orjson.dumps(value)
-    except TypeError:
-        return False
-    return True
 
 
 def _oversized_identifier(

@@ -27,13 +27,14 @@ from ingestion.authentication import (
     track_principal,
 )
 from ingestion.body import body_read, json_decode
+from ingestion.canonical import MAX_DEPTH
 from ingestion.credentials import CredentialChanged
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.formats.databuddy import DatabuddyAdapter
 from ingestion.formats.intempt import IntemptAdapter
 from ingestion.formats.thrivestack import ThriveStackAdapter
 from ingestion.formats.userpilot import UserpilotAdapter
-from ingestion.services import MAX_DEPTH, new_request_id, wire_document_ingest
+from ingestion.services import new_request_id, wire_document_ingest
 from ingestion.throttling import CredentialRateThrottle
 from ops import metrics
 

@@ -63,7 +63,8 @@ class IntemptAdapter(WireFormatAdapter):
                     WireEvent(
                         index=f"track[{g}].payload[{i}]",
                         raw=item,
-                        replay_payload={**group_fields, "name": group.get("name"), "payload": [item]},
+                        # As sent: a group without a name is kept without one.
+                        replay_payload={**group, "payload": [item]},
                         group_name=group.get("name"),
                         shared=shared,
                     )
@@ -91,7 +92,8 @@ class IntemptAdapter(WireFormatAdapter):
         profile_id = optional_string(item, "profileId", index=index, problems=problems)
         for key in ("anotherUserId", "accountId", "anotherAccountId", "sessionId", "pageId"):
             optional_string(item, key, index=index, problems=problems)
-        if not any(isinstance(item.get(key), str) and item[key] != "" for key in _USER_FIELDS):
+        # A user field of the wrong type is already a problem of its own; name it once.
+        if not any(item.get(key) not in (None, "") for key in _USER_FIELDS):
             problems.append(EventProblem(index, "userId", "userId is required when profileId is not set"))
 
         timestamp = received_at

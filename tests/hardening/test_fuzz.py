@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from ingestion.body import nul_field
+from ingestion.canonical import nul_field
 from ingestion.models import Event
 from tests.hardening.formats import FIXED_TS_MS, READ_PATHS, post, present_formats
 

@@ -122,6 +122,34 @@ def test_data_and_attributes_may_be_json_strings(client, tenant):
     assert event.context["userAttributes"] == {"plan": "pro"}
 
 
+@pytest.mark.parametrize("key", ["data", "userAttributes", "accountAttributes"])
+def test_a_nul_inside_a_json_string_field_refuses_only_its_event(client, tenant, key):
+    bad = {"eventId": "bad", "userId": "u", key: json.dumps({"k": "a\u0000b"})}
+    body = {"track": [{"name": "X", "payload": [{"eventId": "ok", "userId": "u"}, bad]}]}
+    response = post(client, tenant, body)
+
+    assert response.status_code == 200, response.content
+    (problem,) = response.json()["rejected"]
+    assert problem["index"] == "track[0].payload[1]" and problem["field"] == f"{key}.k"
+    assert "NUL" in problem["message"]
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
+    assert RejectedEvent.objects.get().payload == {"name": "X", "payload": [bad]}
+
+
+def test_a_json_string_field_nested_too_deep_to_store_refuses_only_its_event(client, tenant):
+    deep = "leaf"
+    for _ in range(300):
+        deep = {"n": deep}
+    bad = {"eventId": "bad", "userId": "u", "data": json.dumps(deep)}
+    body = {"track": [{"name": "X", "payload": [{"eventId": "ok", "userId": "u"}, bad]}]}
+    response = post(client, tenant, body)
+
+    assert response.status_code == 200, response.content
+    (problem,) = response.json()["rejected"]
+    assert problem["field"] == "data" and "nested deeper" in problem["message"]
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
+
+
 def test_unlisted_fields_are_kept_in_context(client, tenant):
     post(client, tenant, {"track": [{"name": "X", "payload": [{"userId": "u", "sdkVersion": "1.2", "eventId": "1"}]}]})
 
@@ -167,6 +195,24 @@ def test_a_group_without_a_payload_array_is_refused_naming_payload(client, tenan
         "errors": [{"index": "track[0]", "field": "payload", "message": "payload is required and must be an array"}]
     }
     assert RejectedEvent.objects.get().payload == group
+
+
+def test_a_group_without_a_name_is_kept_as_sent(client, tenant):
+    group = {"payload": [{"eventId": "e1", "userId": "u"}]}
+    response = post(client, tenant, {"track": [group]})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "name"
+    assert RejectedEvent.objects.get().payload == group  # no "name": null the sender never sent
+
+
+def test_a_user_id_of_the_wrong_type_is_one_problem(client, tenant):
+    response = post(client, tenant, {"track": [{"name": "X", "payload": [{"userId": 5}]}]})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"index": "track[0].payload[0]", "field": "userId", "message": "userId must be a string"}]
+    }
 
 
 def test_profile_id_alone_identifies_the_user(client, tenant):

@@ -136,6 +136,30 @@ def test_gzip_body_is_accepted(client, tenant, spec):
 
 
 @formats
+def test_a_gzip_body_of_several_members_is_read_whole(client, tenant, spec):
+    body = json.dumps([spec.event(1), spec.event(2)]).encode()
+    half = len(body) // 2
+    members = gzip.compress(body[:half]) + gzip.compress(body[half:])  # as `cat a.gz b.gz`
+
+    response = spec.post(client, tenant, members, HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code == spec.success_status, response.content
+    assert Event.objects.count() == 2
+
+
+@formats
+def test_bytes_after_the_gzip_stream_are_refused_not_dropped(client, tenant, spec):
+    body = gzip.compress(json.dumps([spec.event(1)]).encode()) + b"GARBAGE"
+
+    response = spec.post(client, tenant, body, HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code == 400
+    assert_error_shape(spec, response)
+    assert "gzip" in error_message(spec, response)
+    assert Event.objects.count() == 0
+
+
+@formats
 def test_gzip_bomb_is_refused_at_the_limit_after_decompression(client, tenant, spec):
     bomb = b'[{"padding": "' + b"a" * 20_000_000 + b'"}]'
     response = spec.post(client, tenant, gzip.compress(bomb), HTTP_CONTENT_ENCODING="gzip")
