@@ -75,6 +75,9 @@ class TrackView(APIView):
         self.request_id = _uuid_or_none(getattr(request._request, "request_id", None)) or new_request_id()
         if request.method == "OPTIONS":
             return  # a CORS preflight carries no credentials: the adapter answers it alone
+        if request.method != "POST":
+            # Before authentication: a GET is a 405 whether or not it carries a credential.
+            raise exceptions.MethodNotAllowed(request.method or "")
         super().initial(request, *args, **kwargs)
 
     # DRF's dispatch takes any HttpResponse from a handler; the stubs say Response only.

@@ -32,7 +32,7 @@ from ingestion.formats.base import (
 _OWN_FIELDS = {"user_id", "event_name", "timestamp", "properties", "context"}
 EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year in UTC, e.g. 2023-11-20T22:28:55.111Z"
 SUCCESS_MESSAGE = "Event tracked successfully"
-# The docs' description of a 400; ours adds what was wrong.
+# The docs' description of a 400, the message of every 400 (``errors`` says what was wrong).
 BAD_REQUEST_MESSAGE = "Bad Request, invalid input data"
 # The docs' one error text (401); the other errors say what is wrong.
 _MESSAGES_BY_KIND = {
@@ -95,13 +95,13 @@ class ThriveStackAdapter(WireFormatAdapter):
 
     def error_body(self, failure: TrackFailure) -> Any:
         body: dict[str, Any] = {"success": False, "response_id": failure.request_id}
+        # A 400's message is the docs' text exactly (the contract keeps it); what was wrong
+        # is in the added ``errors``.
         if failure.problems:
-            body["message"] = f"{BAD_REQUEST_MESSAGE}: " + "; ".join(
-                f"[{problem.index}] {problem.message}" for problem in failure.problems[:5]
-            )
+            body["message"] = BAD_REQUEST_MESSAGE
             body["errors"] = failure.problem_items()
         elif failure.status == 400:
-            body["message"] = f"{BAD_REQUEST_MESSAGE}: {failure.message}"
+            body["message"] = BAD_REQUEST_MESSAGE
             body["errors"] = [failure.request_item()]
         else:
             body["message"] = _MESSAGES_BY_KIND.get(failure.kind, failure.message)

@@ -75,6 +75,17 @@ def test_body_over_2_mib_is_refused(client, tenant, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+@pytest.mark.parametrize("method", ["get", "put", "delete"])
+def test_a_wrong_method_is_405_even_without_credentials(client, tenant, fmt, method):
+    url = fmt.url(tenant).split("?")[0]  # no Intempt apiKey either
+
+    response = getattr(client, method)(url)
+
+    assert response.status_code == 405
+    assert fmt.is_error(response_json(response))
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
 def test_gzip_bomb_is_refused_without_inflating_it(client, tenant, fmt):
     bomb = gzip.compress(b"[" + b" " * (50 * LIMIT) + b"]")  # 100 MiB of spaces inflated
 
