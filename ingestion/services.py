@@ -354,10 +354,11 @@ def wire_document_ingest(
             rejected.append(RejectedItem(problems=[problem], payload=None))
             continue
         result = adapter.to_canonical(wire_event, received_at=received_at)
+        # Checked once the event is otherwise valid: each identifier that is too long.
         if isinstance(result, CanonicalEvent) and (
-            too_long := _oversized_identifier(result, adapter=adapter, index=wire_event.index)
+            too_long := _oversized_identifiers(result, adapter=adapter, index=wire_event.index)
         ):
-            result = [too_long]
+            result = too_long
         if isinstance(result, CanonicalEvent):
             events.append(result)
         else:
@@ -376,23 +377,25 @@ _INDEXED_FIELDS = ("name", "event_id", "user_id", "profile_id", "anonymous_id", 
 _indexed_values = operator.attrgetter(*_INDEXED_FIELDS)
 
 
-def _oversized_identifier(
+def _oversized_identifiers(
     event: CanonicalEvent, *, adapter: WireFormatAdapter, index: str | int
-) -> EventProblem | None:
+) -> list[EventProblem]:
+    """A problem for each identifier of ``event`` longer than MAX_IDENTIFIER_BYTES."""
+    problems = []
     for key in CONTEXT_IDENTIFIERS:  # Intempt's identifiers kept in the context
         value = event.context_identifier(key)
         if value is not None and identifier_too_long(value):
-            return EventProblem(index, key, f"{key} must be at most {MAX_IDENTIFIER_BYTES} bytes")
+            problems.append(EventProblem(index, key, f"{key} must be at most {MAX_IDENTIFIER_BYTES} bytes"))
     values = _indexed_values(event)
     # Runs for every event: first a bound computed in C (a UTF-8 character is at most 4
     # bytes), so the usual event, whose identifiers are all short, costs no Python loop.
     if max(map(len, filter(None, values)), default=0) * 4 <= MAX_IDENTIFIER_BYTES:
-        return None
+        return problems
     for field, value in zip(_INDEXED_FIELDS, values, strict=True):
         if isinstance(value, str) and identifier_too_long(value):
             sent_as = adapter.wire_fields.get(field, field)
-            return EventProblem(index, sent_as, f"{sent_as} must be at most {MAX_IDENTIFIER_BYTES} bytes")
-    return None
+            problems.append(EventProblem(index, sent_as, f"{sent_as} must be at most {MAX_IDENTIFIER_BYTES} bytes"))
+    return problems
 
 
 class ReplayRefused(Exception):

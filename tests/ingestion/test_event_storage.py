@@ -290,6 +290,15 @@ def test_an_intempt_context_identifier_over_1000_bytes_refuses_its_event(client,
     assert list(Event.objects.filter(project=tenant.project).values_list("event_id", flat=True)) == ["fine"]
 
 
+def test_every_identifier_over_1000_bytes_of_an_event_is_listed(client, tenant):
+    long = "x" * 1001
+    item = {"eventId": "e", "userId": "u", "sessionId": long, "pageId": long, "anotherUserId": long}
+    response = post(client, tenant, [item])
+
+    assert response.status_code == 400
+    assert sorted(error["field"] for error in response.json()["errors"]) == ["anotherUserId", "pageId", "sessionId"]
+
+
 @pytest.mark.parametrize("size", [SMALL, 2 * BULK])
 @pytest.mark.django_db(transaction=True)
 def test_two_requests_with_the_same_keys_in_opposite_orders_cannot_deadlock(tenant, size):
