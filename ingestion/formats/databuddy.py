@@ -153,7 +153,7 @@ class DatabuddyAdapter(WireFormatAdapter):
         body: dict[str, Any] = {"status": "error", "message": message}
         if failure.problems:
             body["errors"] = failure.problem_items()
-        elif failure.status == 400:
+        elif failure.status in (400, 415):
             # The docs' message stays fixed; what exactly is wrong is said here.
             body["errors"] = [failure.request_item()]
         return body

@@ -420,3 +420,13 @@ def test_website_id_of_the_requesting_website_is_kept_in_context(client, tenant)
     post(client, tenant, {"name": "x", "websiteId": tenant.website_id}, query=f"?website_id={tenant.website_id}")
 
     assert uuid.UUID(Event.objects.get().context["websiteId"]) == uuid.UUID(tenant.website_id)
+
+
+def test_an_unsupported_content_encoding_is_415_saying_why(client, tenant):
+    response = post_key(client, tenant, {"name": "x"}, HTTP_CONTENT_ENCODING="br")
+
+    assert response.status_code == 415
+    body = response.json()
+    assert body["status"] == "error" and body["message"] == "Invalid request body"
+    assert "Content-Encoding" in body["errors"][0]["message"]
+    assert Event.objects.count() == 0

@@ -253,7 +253,7 @@ def test_all_events_invalid_is_400_listing_each(client, tenant):
             {
                 "index": "track[0].payload[0]",
                 "field": "timestamp",
-                "message": "timestamp must be an integer number of milliseconds",
+                "message": "timestamp must be a number of milliseconds since the epoch",
             },
             {"index": "track[1].payload[0]", "field": "name", "message": "name is required"},
         ]

@@ -130,3 +130,15 @@ def test_unlisted_fields_are_kept_in_context(client, tenant):
     event = Event.objects.get()
     assert event.context == {"timestamp": 1700000000000, "company_id": "c-1"}
     assert event.account_id is None
+
+
+def test_a_key_sent_with_the_bearer_scheme_is_401_naming_the_token_scheme(client, tenant):
+    response = client.post(
+        "/v1/track", data=json.dumps({"user_id": "u", "event_name": "x"}), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {tenant.api_key}",
+    )  # fmt: skip
+
+    assert response.status_code == 401
+    (error,) = response.json()["errors"]
+    assert error["error_code"] == "MISSING_API_KEY" and "Token <API key>" in error["message"]
+    assert Event.objects.count() == 0
