@@ -101,7 +101,8 @@ class IntemptAdapter(WireFormatAdapter):
         if raw_ts is not None:
             parsed = datetime_from_ms(raw_ts)
             if parsed is None:
-                problems.append(EventProblem(index, "timestamp", "timestamp must be a number of milliseconds since the epoch"))
+                message = "timestamp must be a number of milliseconds since the epoch"
+                problems.append(EventProblem(index, "timestamp", message))
             else:
                 timestamp = parsed
 

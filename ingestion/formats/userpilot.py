@@ -25,7 +25,8 @@ _OWN_FIELDS = {"user_id", "event_name", "metadata"}
 # (error, error_code, message) for request-level causes; ``message`` names the field.
 _REQUEST_ERRORS = {
     "missing_credentials": (
-        "unauthorized", "MISSING_API_KEY", "Authorization header is missing or not of the form: Authorization: Token <API key>",
+        "unauthorized", "MISSING_API_KEY",
+        "Authorization header is missing or not of the form: Authorization: Token <API key>",
     ),
     "invalid_credentials": ("unauthorized", "INVALID_API_KEY", "Authorization: the API key is invalid"),
     "missing_scope": ("unauthorized", "INVALID_API_KEY", "Authorization: the API key lacks the track:events scope"),
