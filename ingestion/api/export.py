@@ -2,7 +2,8 @@
 
 Rows are read a chunk at a time by keyset: each chunk is one indexed query for the next
 ``EXPORT_CHUNK_ROWS`` rows strictly after the (timestamp, id) the previous chunk ended on,
-the read API's own cursor (``keyset_beyond``). No server-side cursor and no transaction is
+in the list's order (newest first, or oldest first with ``ordering=timestamp``), the read
+API's own cursor (``keyset_beyond``). No server-side cursor and no transaction is
 held between chunks, so an export works through PgBouncer in transaction mode and keeps
 no snapshot open for minutes; rows that share a timestamp are neither skipped nor repeated
 at a chunk boundary. Each chunk's profile ids are resolved in one query and the chunk is
@@ -42,21 +43,25 @@ def event_record_chunks(
     *,
     project_id: int,
     json_text: Callable[[str], Any],
+    descending: bool = True,
     chunk_rows: int = EXPORT_CHUNK_ROWS,
 ) -> Iterator[list[dict[str, Any]]]:
-    """The events of ``queryset``, newest first, as read-API records in chunks; the JSON
-    text of ``properties`` and ``context`` is passed through ``json_text``."""
-    for rows in _keyset_chunks(queryset, chunk_rows=chunk_rows):
+    """The events of ``queryset``, newest first (oldest first unless ``descending``), as
+    read-API records in chunks; the JSON text of ``properties`` and ``context`` is passed
+    through ``json_text``."""
+    for rows in _keyset_chunks(queryset, descending=descending, chunk_rows=chunk_rows):
         for row in rows:
             row["properties"] = json_text(row.pop("properties_json"))
             row["context"] = json_text(row.pop("context_json"))
         yield _records(rows, project_id=project_id)
 
 
-def _keyset_chunks(queryset: QuerySet[Event], *, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
-    """The rows of ``queryset``, newest first, ``chunk_rows`` per query; each query starts
-    strictly after the (timestamp, id) of the previous chunk's last row."""
-    rows_of = queryset.order_by("-timestamp", "-id").values(
+def _keyset_chunks(queryset: QuerySet[Event], *, descending: bool, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+    """The rows of ``queryset`` in (timestamp, id) order, ``descending`` or not,
+    ``chunk_rows`` per query; each query starts strictly after the (timestamp, id) of the
+    previous chunk's last row."""
+    order = ("-timestamp", "-id") if descending else ("timestamp", "id")
+    rows_of = queryset.order_by(*order).values(
         *_COLUMNS,
         properties_json=Cast("properties", output_field=TextField()),
         context_json=Cast("context", output_field=TextField()),
@@ -67,7 +72,7 @@ def _keyset_chunks(queryset: QuerySet[Event], *, chunk_rows: int) -> Iterator[li
         if len(chunk) < chunk_rows:
             return
         last = Cursor(time=chunk[-1]["timestamp"], id=chunk[-1]["id"], backwards=False)
-        chunk = list(rows_of.filter(keyset_beyond(last, time_field="timestamp", descending=True))[:chunk_rows])
+        chunk = list(rows_of.filter(keyset_beyond(last, time_field="timestamp", descending=descending))[:chunk_rows])
 
 
 def _records(rows: list[dict[str, Any]], *, project_id: int) -> list[dict[str, Any]]:
@@ -88,9 +93,11 @@ def _first_read(chunks: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[st
     return itertools.chain(() if first is None else (first,), chunks)
 
 
-def ndjson_stream(queryset: QuerySet[Event], *, project_id: int) -> Iterator[bytes]:
+def ndjson_stream(queryset: QuerySet[Event], *, project_id: int, descending: bool) -> Iterator[bytes]:
     """One JSON object per line, in the read API's event shape."""
-    chunks = _first_read(event_record_chunks(queryset, project_id=project_id, json_text=orjson.Fragment))
+    chunks = _first_read(
+        event_record_chunks(queryset, project_id=project_id, json_text=orjson.Fragment, descending=descending)
+    )
     return (b"".join(orjson.dumps(record) + b"\n" for record in records) for records in chunks)
 
 
@@ -105,10 +112,10 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_stream(queryset: QuerySet[Event], *, project_id: int) -> Iterator[bytes]:
+def csv_stream(queryset: QuerySet[Event], *, project_id: int, descending: bool) -> Iterator[bytes]:
     """A header row of the event fields in the contract's order, then one row per event;
     objects as JSON text, nulls empty."""
-    chunks = _first_read(event_record_chunks(queryset, project_id=project_id, json_text=str))
+    chunks = _first_read(event_record_chunks(queryset, project_id=project_id, json_text=str, descending=descending))
     writer = csv.writer(_LineBuffer())
     rows = (
         "".join(writer.writerow([_csv_cell(record[key]) for key in EVENT_FIELDS]) for record in records).encode()

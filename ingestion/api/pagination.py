@@ -66,6 +66,16 @@ def page_size_parse(request: Request, *, param: str, default: int, maximum: int)
     return int(raw)
 
 
+def ordering_descending(request: Request, *, param: str, time_field: str) -> bool:
+    """``?<param>=``: ``-<time_field>`` (the default) for newest first, ``<time_field>``
+    for oldest first; a 400 naming it for anything else. The event list and the exports
+    read it alike."""
+    raw = request.query_params.get(param, f"-{time_field}")
+    if raw not in (time_field, f"-{time_field}"):
+        raise ValidationError({param: [f"-{time_field} or {time_field}"]})
+    return raw.startswith("-")
+
+
 @dataclass(frozen=True)
 class Cursor:
     """A position in the sort order: the (time, id) of a row, and which way to walk."""
@@ -218,7 +228,4 @@ class KeysetCursorPagination(BasePagination):
         )
 
     def _descending(self, request: Request) -> bool:
-        raw = request.query_params.get(self.ordering_query_param, f"-{self.time_field}")
-        if raw not in (self.time_field, f"-{self.time_field}"):
-            raise ValidationError({self.ordering_query_param: [f"-{self.time_field} or {self.time_field}"]})
-        return raw.startswith("-")
+        return ordering_descending(request, param=self.ordering_query_param, time_field=self.time_field)

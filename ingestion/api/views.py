@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from ingestion.api import schema as _schema  # noqa: F401  (registers the OpenAPI extensions)
 from ingestion.api.export import csv_stream, ndjson_stream
 from ingestion.api.filters import EventFilterSet, RejectedEventFilterSet
-from ingestion.api.pagination import KeysetCursorPagination
+from ingestion.api.pagination import KeysetCursorPagination, ordering_descending
 from ingestion.api.serializers import EventSerializer, RejectedEventSerializer
 from ingestion.authentication import read_principal
 from ingestion.models import Event, RejectedEvent
@@ -108,25 +108,38 @@ class _EventExportView(ProjectScopedMixin, generics.GenericAPIView):
 
     model = Event
 
-    def stream(self, queryset: QuerySet[Event], *, project_id: int) -> Any:
+    def stream(self, queryset: QuerySet[Event], *, project_id: int, descending: bool) -> Any:
         raise NotImplementedError
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
         queryset = queryset.using(queryset.db)  # streamed after the view returns: keep its database
-        response = StreamingHttpResponse(
-            self.stream(queryset, project_id=read_principal(request).project.id), content_type=self.content_type
+        # The list's own ``ordering`` (and its 400): an export is the list, unpaged.
+        descending = ordering_descending(
+            request, param=EventPagination.ordering_query_param, time_field=EventPagination.time_field
         )
+        stream = self.stream(queryset, project_id=read_principal(request).project.id, descending=descending)
+        response = StreamingHttpResponse(stream, content_type=self.content_type)
         response["Content-Disposition"] = f'attachment; filename="{self.filename}"'
         return response
+
+
+_EXPORT_ORDERING = OpenApiParameter(
+    EventPagination.ordering_query_param,
+    OpenApiTypes.STR,
+    enum=["-timestamp", "timestamp"],
+    description="`-timestamp` (newest first, the default) or `timestamp`; ties broken by id in the same direction.",
+)
 
 
 @extend_schema_view(
     get=extend_schema(
         filters=True,
+        parameters=[_EXPORT_ORDERING],
         operation_id="events_export_ndjson",
         summary="Export events as NDJSON",
-        description="Every event matching the filters, newest first, one JSON object per line in the same shape as "
+        description="Every event matching the filters, newest first (oldest first with `ordering=timestamp`), "
+        "one JSON object per line in the same shape as "
         "`GET /api/v1/events/` results. Streamed in constant memory, so any number of events can be exported; "
         "`python manage.py import_events FILE --format ndjson` reads it back.",
         responses={
@@ -138,16 +151,18 @@ class EventExportNdjsonView(_EventExportView):
     content_type = "application/x-ndjson"
     filename = "events.ndjson"
 
-    def stream(self, queryset: QuerySet[Event], *, project_id: int) -> Any:
-        return ndjson_stream(queryset, project_id=project_id)
+    def stream(self, queryset: QuerySet[Event], *, project_id: int, descending: bool) -> Any:
+        return ndjson_stream(queryset, project_id=project_id, descending=descending)
 
 
 @extend_schema_view(
     get=extend_schema(
         filters=True,
+        parameters=[_EXPORT_ORDERING],
         operation_id="events_export_csv",
         summary="Export events as CSV",
-        description="Every event matching the filters, newest first. A header row, then one row per event with the "
+        description="Every event matching the filters, newest first (oldest first with `ordering=timestamp`). "
+        "A header row, then one row per event with the "
         "columns id, name, namespace, event_id, timestamp, received_at, user_id, profile_id, anonymous_id, account_id, "
         "session_id, page_id, properties, context, source_id, wire_format, profile; objects are JSON-encoded and null "
         "is an empty cell. Streamed in constant memory.",
@@ -160,5 +175,5 @@ class EventExportCsvView(_EventExportView):
     content_type = "text/csv; charset=utf-8"
     filename = "events.csv"
 
-    def stream(self, queryset: QuerySet[Event], *, project_id: int) -> Any:
-        return csv_stream(queryset, project_id=project_id)
+    def stream(self, queryset: QuerySet[Event], *, project_id: int, descending: bool) -> Any:
+        return csv_stream(queryset, project_id=project_id, descending=descending)

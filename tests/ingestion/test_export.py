@@ -66,6 +66,36 @@ def test_ndjson_export_applies_the_filters(client, tenant, read_client):
     ]
 
 
+def exported_event_ids(response, path: str) -> list[str]:
+    body = streamed(response).decode()
+    if path.endswith(".csv"):
+        return [row["event_id"] for row in csv.DictReader(io.StringIO(body))]
+    return [json.loads(line)["event_id"] for line in body.splitlines()]
+
+
+@pytest.mark.parametrize("path", ["export.ndjson", "export.csv"])
+def test_export_with_ordering_timestamp_is_oldest_first_as_the_list(client, tenant, read_client, path):
+    ingest(client, tenant, seed_body("intempt_example_2.json"))
+    ingest(client, tenant, seed_body("intempt_example_3.json"))
+    listed = [e["event_id"] for e in read_client.get("/api/v1/events/?ordering=timestamp").json()["results"]]
+
+    response = read_client.get(f"/api/v1/events/{path}?ordering=timestamp")
+
+    assert response.status_code == 200
+    assert exported_event_ids(response, path) == listed
+    assert len(listed) >= 3 and listed != list(reversed(listed))
+
+
+@pytest.mark.parametrize("path", ["export.ndjson", "export.csv"])
+def test_export_with_a_bad_ordering_is_the_lists_400(read_client, path):
+    listed = read_client.get("/api/v1/events/?ordering=name")
+
+    response = read_client.get(f"/api/v1/events/{path}?ordering=name", HTTP_ACCEPT="text/csv")
+
+    assert response.status_code == listed.status_code == 400
+    assert response.json() == listed.json() == {"ordering": ["-timestamp or timestamp"]}
+
+
 def test_csv_has_the_contract_columns_and_json_encoded_objects(client, tenant, read_client):
     ingest(client, tenant, seed_body("intempt_curl.json"))
     (event,) = read_client.get("/api/v1/events/").json()["results"]
@@ -147,17 +177,18 @@ def test_export_memory_stays_flat_from_10k_to_100k_events(tenant, read_client, p
 # --- chunks -----------------------------------------------------------------------------------
 
 
-def test_export_splits_rows_sharing_a_timestamp_across_chunks_exactly_once(tenant, read_client):
+@pytest.mark.parametrize("ordering", ["-timestamp", "timestamp"])
+def test_export_splits_rows_sharing_a_timestamp_across_chunks_exactly_once(tenant, read_client, ordering):
     # 5,000 events on three timestamps: both chunk edges (2,000 and 4,000 rows) fall
-    # inside a run of equal timestamps.
+    # inside a run of equal timestamps, in either order.
     bulk_events(tenant, 5_000, same_timestamp_runs=2_000)
 
-    lines = streamed(read_client.get("/api/v1/events/export.ndjson")).splitlines()
+    lines = streamed(read_client.get(f"/api/v1/events/export.ndjson?ordering={ordering}")).splitlines()
 
     exported = [json.loads(line) for line in lines]
     assert sorted(event["event_id"] for event in exported) == sorted(f"bulk-{n}" for n in range(1, 5_001))
     order = [(event["timestamp"], event["id"]) for event in exported]
-    assert order == sorted(order, reverse=True)
+    assert order == sorted(order, reverse=ordering.startswith("-"))
 
 
 def event_queries(captured) -> list[str]:

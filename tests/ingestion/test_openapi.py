@@ -137,7 +137,8 @@ def test_read_endpoints_document_the_read_token_and_page_shape(client):
         "property", "value", "cursor", "page_size",
     }  # fmt: skip
     for export in ("/api/v1/events/export.ndjson", "/api/v1/events/export.csv"):
-        assert {p["name"] for p in schema["paths"][export]["get"]["parameters"]} >= {"name", "since", "until"}
+        parameters = {p["name"] for p in schema["paths"][export]["get"]["parameters"]}
+        assert parameters >= {"name", "since", "until", "ordering"}
     assert set(schema["components"]["schemas"]["PaginatedEventList"]["properties"]) == {"next", "previous", "results"}
     assert set(schema["components"]["securitySchemes"]) >= {"apiKeyQuery", "readToken"}
 
