@@ -66,6 +66,12 @@ class EventSerializer(serializers.ModelSerializer):
     class Meta:
         model = Event
         fields = EVENT_FIELDS
+        # Always in the answer, null when not sent: the schema would call a null=True model
+        # field optional (this serializer only ever writes responses).
+        extra_kwargs = {
+            field: {"required": True}
+            for field in ("namespace", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
+        }
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -86,7 +92,10 @@ class EventSerializer(serializers.ModelSerializer):
 class RejectedEventSerializer(serializers.ModelSerializer):
     received_at = ContractTimestampField()
     source_id = serializers.IntegerField()
-    payload = serializers.JSONField(help_text="The smallest fragment of the wire format carrying just this event.")
+    payload = serializers.JSONField(
+        allow_null=True,  # an event nested too deep to keep is stored without its payload
+        help_text="The smallest fragment of the wire format carrying just this event.",
+    )
 
     class Meta:
         model = RejectedEvent

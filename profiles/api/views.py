@@ -53,6 +53,11 @@ class NewestFirstCursorPagination(CursorPagination):
             request, param=self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
         )
 
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        # DRF's lists only ``results`` as required, but ``next`` and ``previous`` are always
+        # there (null at either end), as on the event list.
+        return {**super().get_paginated_response_schema(schema), "required": ["next", "previous", "results"]}
+
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return page_parameters_schema(
             cursor_param=self.cursor_query_param, page_size_param=self.page_size_query_param,

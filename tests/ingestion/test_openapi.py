@@ -227,3 +227,30 @@ def test_every_read_list_documents_its_page_size_bounds(client):
     for path in ("/api/v1/events/", "/api/v1/rejected-events/", "/api/v1/profiles/", "/api/v1/accounts/"):
         (page_size,) = (p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "page_size")
         assert page_size["schema"] == {"type": "integer", "minimum": 1, "maximum": 1000}, path
+
+
+@pytest.mark.parametrize(
+    ("component", "nullable"),
+    [
+        ("Event", {"namespace", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id",
+                   "profile"}),
+        ("Profile", set()),
+        ("Account", set()),
+        ("RejectedEvent", {"payload"}),
+    ],
+)  # fmt: skip
+def test_every_field_of_a_read_api_object_is_required_and_nullable_only_where_null_is_answered(
+    client, component, nullable
+):
+    # Every field is always in the answer, null or not: a generated client must not make it optional.
+    documented = schema_json(client)["components"]["schemas"][component]
+
+    assert sorted(documented["required"]) == sorted(documented["properties"])
+    assert {name for name, field in documented["properties"].items() if field.get("nullable")} == nullable
+
+
+def test_every_read_list_page_documents_next_and_previous_as_required(client):
+    schemas = schema_json(client)["components"]["schemas"]
+
+    for page in ("PaginatedEventList", "PaginatedRejectedEventList", "PaginatedProfileList", "PaginatedAccountList"):
+        assert sorted(schemas[page]["required"]) == ["next", "previous", "results"], page
