@@ -171,6 +171,18 @@ def test_missing_file_is_a_command_error(tmp_path, tenant):
         run_import(tmp_path / "missing.ndjson", tenant, "ndjson")
 
 
+@pytest.mark.parametrize("batch_size", ["0", "-1", "1001"])
+def test_a_batch_size_outside_1_to_1000_is_a_command_error(tmp_path, tenant, batch_size):
+    path = tmp_path / "history.ndjson"
+    path.write_text(ndjson_event("a") + "\n")
+
+    with pytest.raises(CommandError, match=f"--batch-size must be from 1 to 1000, got {batch_size}"):
+        run_import(path, tenant, "ndjson", "--batch-size", batch_size)
+
+    assert not Event.objects.exists()
+    assert not (tmp_path / "history.ndjson.rejected.ndjson").exists()
+
+
 def test_adapter_for_finds_formats_by_name():
     assert isinstance(adapter_for("intempt"), IntemptAdapter)
     assert adapter_for("ndjson").wire_format == "import"

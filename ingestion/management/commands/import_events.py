@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.formats import adapter_for
@@ -65,10 +66,19 @@ class Command(BaseCommand):
             "--rejected-file",
             help="Where rejected lines and events go with their reasons (default FILE.rejected.ndjson).",
         )
-        parser.add_argument("--batch-size", type=int, default=500, help="ndjson lines per transaction (max 1000).")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=500,
+            help=f"ndjson lines per transaction (1 to {settings.TRACKHUB_MAX_EVENTS_PER_REQUEST}).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar on stderr.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # A batch is one request's worth of events: the same limit as over HTTP.
+        most = settings.TRACKHUB_MAX_EVENTS_PER_REQUEST
+        if not 1 <= options["batch_size"] <= most:
+            raise CommandError(f"--batch-size must be from 1 to {most}, got {options['batch_size']}")
         source = source_get(source_id=options["source_id"])
         if source is None:
             raise CommandError(f"no source {options['source_id']}")
