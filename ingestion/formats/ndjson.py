@@ -29,6 +29,7 @@ from ingestion.formats.base import IngestOutcome, TrackFailure, WireEvent, WireF
 _STRING_FIELDS = ("namespace", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
 _OWN_FIELDS = {"name", "event_id", "timestamp", "properties", "context", *_STRING_FIELDS}
 _STORAGE_FIELDS = {"id", "received_at", "source_id", "wire_format", "profile"}
+_EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year (2024-05-02T06:38:24.000Z) or milliseconds since the epoch"
 
 
 class ImportAdapter(WireFormatAdapter):
@@ -50,10 +51,10 @@ class ImportAdapter(WireFormatAdapter):
 
         raw_ts = item.get("timestamp")
         timestamp = datetime_from_ms(raw_ts) if isinstance(raw_ts, int | float) else datetime_from_iso(raw_ts)
-        if timestamp is None:
-            problems.append(
-                EventProblem(index, "timestamp", "timestamp is required: YYYY-MM-DDTHH:MM:SS.mmmZ or milliseconds")
-            )
+        if raw_ts is None or raw_ts == "":
+            problems.append(EventProblem(index, "timestamp", f"timestamp is required: {_EXPECTED_TIMESTAMP}"))
+        elif timestamp is None:
+            problems.append(EventProblem(index, "timestamp", f"timestamp is not valid: expected {_EXPECTED_TIMESTAMP}"))
 
         properties = json_object(item, "properties", index=index, problems=problems)
         context = json_object(item, "context", index=index, problems=problems)

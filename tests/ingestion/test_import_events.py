@@ -72,6 +72,30 @@ def test_ndjson_with_bad_lines_stores_the_good_ones_and_reports_the_bad(tmp_path
     assert "events/s" in err and " left" in err and " elapsed" in err
 
 
+@pytest.mark.parametrize(
+    ("timestamp", "message"),
+    [
+        ({"timestamp": "bad"}, "timestamp is not valid: expected ISO 8601 with a 4-digit year"),
+        ({"timestamp": True}, "timestamp is not valid: expected ISO 8601 with a 4-digit year"),
+        ({"timestamp": ""}, "timestamp is required: ISO 8601 with a 4-digit year"),
+        ({}, "timestamp is required: ISO 8601 with a 4-digit year"),
+    ],
+)
+def test_an_ndjson_timestamp_is_refused_as_invalid_or_as_missing(tmp_path, tenant, timestamp, message):
+    path = tmp_path / "history.ndjson"
+    path.write_text(json.dumps({"name": "z", **timestamp}) + "\n")
+
+    run_import(path, tenant, "ndjson")
+
+    (record,) = rejected_records(tmp_path / "history.ndjson.rejected.ndjson")
+    (error,) = record["errors"]
+    assert error["field"] == "timestamp"
+    assert error["message"].startswith(message)
+    assert "(2024-05-02T06:38:24.000Z) or milliseconds since the epoch" in error["message"]
+    assert RejectedEvent.objects.get().message == error["message"]
+    assert not Event.objects.exists()
+
+
 def test_importing_the_same_file_twice_stores_nothing_new(tmp_path, tenant):
     path = tmp_path / "history.ndjson"
     path.write_text("\n".join(ndjson_event(str(n)) for n in range(25)) + "\n")
