@@ -6,7 +6,8 @@ line is one event and lines are sent in batches. Nothing a line contains stops t
 import: a line that is not JSON, has the wrong shape or is over a limit is rejected as a
 whole; an event with a problem is rejected alone. Rejected lines and events are written
 to ``rejected_out`` with their reasons (event-level ones are also kept in the
-rejected-events store, as over HTTP).
+rejected-events store, as over HTTP). A rejected ``ndjson`` event's index is its line
+number; a wire-format event's is its place in its line's body, as over HTTP.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.utils import timezone
 from ingestion.body import json_decode
 from ingestion.canonical import import_position
 from ingestion.formats.base import RequestProblem, WireFormatAdapter
+from ingestion.formats.ndjson import FileLines
 from ingestion.models import Source
 from ingestion.services import wire_document_ingest
 
@@ -70,15 +72,15 @@ def events_file_import(
 
     def flush() -> None:
         try:
-            _ingest(adapter=adapter, source=source, document=[item for _, item in batch], summary=summary,
-                    rejected_out=rejected_out, line_of_index={str(i): n for i, (n, _) in enumerate(batch)})  # fmt: skip
+            _ingest(adapter=adapter, source=source, document=FileLines(list(batch)), summary=summary,
+                    rejected_out=rejected_out, line_no=None)  # fmt: skip
         except RequestProblem:
             # One line holds a value that cannot be stored, and the batch's transaction was
             # rolled back: send the lines one by one so only that line is refused.
             for line_no, item in batch:
                 try:
-                    _ingest(adapter=adapter, source=source, document=[item], summary=summary,
-                            rejected_out=rejected_out, line_of_index={"0": line_no})  # fmt: skip
+                    _ingest(adapter=adapter, source=source, document=FileLines([(line_no, item)]), summary=summary,
+                            rejected_out=rejected_out, line_no=None)  # fmt: skip
                 except RequestProblem as problem:
                     reject_line(line_no, problem.message, problem.field, orjson.dumps(item))
         batch.clear()
@@ -107,7 +109,7 @@ def events_file_import(
                     token = import_position.set(f"line:{line_no}")
                     try:
                         _ingest(adapter=adapter, source=source, document=document, summary=summary,
-                                rejected_out=rejected_out, line_of_index=None, line_no=line_no)  # fmt: skip
+                                rejected_out=rejected_out, line_no=line_no)  # fmt: skip
                     finally:
                         import_position.reset(token)
                 except RequestProblem as problem:
@@ -128,9 +130,10 @@ def _ingest(
     document: Any,
     summary: ImportSummary,
     rejected_out: IO[bytes],
-    line_of_index: dict[str | int, int] | None,
-    line_no: int = 0,
+    line_no: int | None,
 ) -> None:
+    """``line_no``: the line a wire-format body came on; None for ``FileLines``, whose
+    events are indexed by their own line."""
     try:
         outcome = wire_document_ingest(adapter=adapter, source=source, document=document, received_at=timezone.now())
     except DataError as exc:
@@ -147,10 +150,8 @@ def _ingest(
     summary.events_rejected += len(problems_by_index)
     for index, errors in problems_by_index.items():
         record = {
-            "line": line_of_index.get(index, 0) if line_of_index is not None else line_no,
-            # Within a wire-format line, where the event sits in its body; a batch of
-            # ndjson lines is TrackHub's own grouping, so no index there.
-            "index": index if line_of_index is None else None,
+            "line": int(index) if line_no is None else line_no,
+            "index": index,
             "errors": errors,
             "payload": payloads.get(index),
         }

@@ -10,6 +10,8 @@ kept in ``context`` under its own name, as the track formats do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,11 +34,22 @@ _STORAGE_FIELDS = {"id", "received_at", "source_id", "wire_format", "profile"}
 _EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year (2024-05-02T06:38:24.000Z) or milliseconds since the epoch"
 
 
+@dataclass(frozen=True)
+class FileLines:
+    """Lines of a file sent as one batch, each as (line number, its decoded JSON)."""
+
+    lines: Sequence[tuple[int, Any]]
+
+
 class ImportAdapter(WireFormatAdapter):
     wire_format = "import"
 
     def split(self, document: Any) -> list[WireEvent]:
-        """A batch of lines (a JSON array) or one line's object; index = position in it."""
+        """``FileLines``: index = the line number (1-based, as a string), which finds a
+        rejected event in the file; its place in the batch would not (every batch starts
+        at 0). A JSON array (a replay) or one object: index = position in it."""
+        if isinstance(document, FileLines):
+            return [WireEvent(index=str(line_no), raw=item, replay_payload=item) for line_no, item in document.lines]
         items = document if isinstance(document, list) else [document]
         return [WireEvent(index=str(i), raw=item, replay_payload=item) for i, item in enumerate(items)]
 

@@ -6,6 +6,7 @@ import io
 import json
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -94,6 +95,27 @@ def test_an_ndjson_timestamp_is_refused_as_invalid_or_as_missing(tmp_path, tenan
     assert "(2024-05-02T06:38:24.000Z) or milliseconds since the epoch" in error["message"]
     assert RejectedEvent.objects.get().message == error["message"]
     assert not Event.objects.exists()
+
+
+def test_a_rejected_ndjson_event_is_indexed_by_its_line_in_the_file(tmp_path, tenant):
+    # Batches of two: lines 2 and 5 (line 3 is blank) are both second in their batch.
+    path = tmp_path / "history.ndjson"
+    bad = json.dumps({"name": "Imported"})  # no timestamp
+    path.write_text("\n".join([ndjson_event("a"), bad, "", ndjson_event("b"), bad, ndjson_event("c")]) + "\n")
+
+    run_import(path, tenant, "ndjson", "--batch-size", "2")
+
+    assert sorted(RejectedEvent.objects.values_list("index", flat=True)) == ["2", "5"]
+    assert sorted(RejectedEvent.objects.values_list("errors", flat=True), key=str) == [
+        [{"index": "2", "field": "timestamp", "message": ANY}],
+        [{"index": "5", "field": "timestamp", "message": ANY}],
+    ]
+    records = rejected_records(tmp_path / "history.ndjson.rejected.ndjson")
+    assert [(r["line"], r["index"], [e["index"] for e in r["errors"]]) for r in records] == [
+        (2, "2", ["2"]),
+        (5, "5", ["5"]),
+    ]
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["a", "b", "c"]
 
 
 def test_importing_the_same_file_twice_stores_nothing_new(tmp_path, tenant):
