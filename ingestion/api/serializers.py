@@ -99,4 +99,11 @@ class RejectedEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = RejectedEvent
-        fields = ("id", "received_at", "wire_format", "source_id", "index", "field", "message", "payload")
+        fields = ("id", "received_at", "wire_format", "source_id", "index", "field", "message", "errors", "payload")
+        # Not declared on the class: ``errors`` would shadow ``Serializer.errors``.
+        extra_kwargs = {
+            "errors": {
+                "read_only": True,
+                "help_text": "Every problem of the event as {index, field, message}, the first one first.",
+            }
+        }

@@ -347,6 +347,19 @@ def test_rejected_events_list_newest_first_with_payload(client, tenant, read_cli
     assert results[0]["wire_format"] == "intempt" and results[0]["source_id"] == tenant.source.id
 
 
+def test_a_rejected_event_lists_every_problem_it_had(client, tenant, read_client):
+    body = {"track": [{"name": "Bad", "payload": [{"eventId": "r1", "timestamp": "noon"}]}]}  # two problems
+    response = client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+
+    (rejected,) = read_client.get("/api/v1/rejected-events/").json()["results"]
+
+    assert [error["field"] for error in rejected["errors"]] == ["userId", "timestamp"]
+    assert rejected["errors"] == response.json()["errors"]
+    first = rejected["errors"][0]
+    assert (rejected["field"], rejected["message"]) == (first["field"], first["message"])
+
+
 def test_rejected_events_filters(client, tenant, read_client):
     from ingestion.models import RejectedEvent
 
