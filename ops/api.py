@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
+import psycopg
+from django.db import InterfaceError, OperationalError, ProgrammingError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -17,8 +18,9 @@ RETRY_AFTER_SECONDS = "5"
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, plus: a lost or refused database connection (the primary, or the
-    replica of ``DATABASE_REPLICA_URL``, restarting or down) is a 503 the client may retry."""
-    if isinstance(exc, OperationalError | InterfaceError):
+    replica of ``DATABASE_REPLICA_URL``, restarting or down), or one not migrated yet, is a
+    503 the client may retry."""
+    if isinstance(exc, OperationalError | InterfaceError) or _schema_missing(exc):
         logger.warning("database unavailable: %s", exc)
         return Response(
             {"detail": "The database is unavailable; retry later."},
@@ -26,3 +28,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
     return drf_exception_handler(exc, context)
+
+
+def _schema_missing(exc: Exception) -> bool:
+    """A database not migrated yet (PostgreSQL: undefined table): as unavailable as a down
+    one for this node (``/readyz`` says ``schema``), and as temporary; not the client's fault."""
+    return isinstance(exc, ProgrammingError) and isinstance(exc.__cause__, psycopg.errors.UndefinedTable)

@@ -9,15 +9,19 @@ is not a counter: it is read from the database at scrape time.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Sequence
 
+from django.db import DatabaseError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ingestion.canonical import EventProblem
 from ingestion.formats.base import IngestOutcome
+
+logger = logging.getLogger(__name__)
 
 EVENTS_ACCEPTED = Counter(
     "trackhub_events_accepted", "Valid events acknowledged (duplicates included)", ["source", "format"]
@@ -67,19 +71,28 @@ def request_observe(*, route: str, method: str, seconds: float) -> None:
 
 
 class IdentityQueueCollector(Collector):
-    """Age of the oldest unprocessed IdentityWork row (0 when none), and how many wait."""
+    """Age of the oldest unprocessed IdentityWork row (0 when none), and how many wait; and
+    whether the database answered that question (``trackhub_database_up``)."""
 
     def collect(self) -> Iterable[Metric]:
         from ops.selectors import identity_queue_state
 
-        state = identity_queue_state()
+        up = GaugeMetricFamily("trackhub_database_up", "1 if the database answered this scrape's queries, else 0")
+        try:
+            state = identity_queue_state()
+        except DatabaseError as exc:
+            # An outage is when the other metrics matter most: answer them, without the queue.
+            logger.warning("metrics: the identity queue could not be read: %s", exc)
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
         lag = GaugeMetricFamily(
             "trackhub_identity_queue_lag_seconds", "Age of the oldest unprocessed identity work, in seconds"
         )
         lag.add_metric([], state.lag_seconds)
         pending = GaugeMetricFamily("trackhub_identity_queue_pending", "Identity work rows not yet processed")
         pending.add_metric([], state.pending)
-        return [lag, pending]
+        return [up, lag, pending]
 
 
 def metrics_render() -> bytes:

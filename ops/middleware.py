@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import ResolverMatch
 
 from ops import metrics
 from ops.context import request_id_var
@@ -15,6 +16,35 @@ from ops.context import request_id_var
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client-sent id is kept only if it is short and plain, so it cannot forge log lines.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ProbeMiddleware:
+    """``/healthz``, ``/readyz`` and ``/metrics``, answered before the rest of the stack.
+
+    Load balancers, Kubernetes probes and scrapers reach a process by its address, so
+    their Host header (``10.1.2.3:8000``) is rarely one DJANGO_ALLOWED_HOSTS names, and
+    Django would answer 400; behind TLS termination they speak plain HTTP, which the SSL
+    redirect would bounce. None of the three builds a URL from the Host header, which is
+    what host validation protects; ``/metrics`` checks the caller's address itself.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        from ops import views  # the views import settings-dependent modules; load them once
+
+        self.probes: dict[str, tuple[str, Callable[[HttpRequest], HttpResponse]]] = {
+            "/healthz": ("healthz", views.healthz), "/readyz": ("readyz", views.readyz),
+            "/metrics": ("metrics", views.metrics),
+        }  # fmt: skip
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = self.probes.get(request.path_info)
+        if probe is None:
+            return self.get_response(request)
+        name, view = probe
+        # As URL resolution would have set it: the request metrics are labelled by route.
+        request.resolver_match = ResolverMatch(view, (), {}, url_name=name)
+        return view(request)
 
 
 class RequestIdMiddleware:

@@ -83,6 +83,12 @@ def test_ssl_redirect_turns_on_hsts_and_secure_cookies():
     assert result == "(True, True, True)"
 
 
+@pytest.mark.parametrize("raw", ["", "  "])
+def test_allowed_hosts_set_but_empty_is_the_default_not_nothing(raw):
+    # An empty list would answer every request 400 with no word at start.
+    assert setting({"DJANGO_ALLOWED_HOSTS": raw}, "settings.ALLOWED_HOSTS") == "(['localhost', '127.0.0.1', '[::1]'],)"
+
+
 def test_redis_url_defaults_to_the_broker():
     result = setting({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/3", "DJANGO_SECRET_KEY": "x"}, "settings.REDIS_URL")
 

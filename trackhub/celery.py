@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import beat_init, worker_process_init, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackhub.settings")
 
@@ -21,3 +21,13 @@ def _gc_tune(**kwargs: Any) -> None:
     from trackhub.runtime import gc_tune
 
     gc_tune()
+
+
+@beat_init.connect
+def _partitions_maintain_at_start(**kwargs: Any) -> None:
+    """Queue the partition task when beat starts: its schedule's first run is an hour
+    later, and a beat restarted more often than that (no persistent schedule file) would
+    never run it, leaving new months' events in the default partition."""
+    from ingestion.tasks import event_partitions_maintain_task
+
+    event_partitions_maintain_task.delay()

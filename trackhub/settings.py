@@ -73,7 +73,7 @@ def database_url_parse(name: str, url: str, *, conn_max_age: int | None) -> dj_d
 
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():  # set but empty is unset, as for the other variables
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
 
@@ -122,6 +122,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ops.middleware.RequestIdMiddleware",
+    "ops.middleware.ProbeMiddleware",
     "ops.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the dashboard's CSS and JS, the admin's, the API docs') from every

@@ -69,17 +69,51 @@ def empty_database_url():
 
 
 def test_readyz_is_503_naming_the_schema_on_an_unmigrated_database(empty_database_url):
-    code = (
-        "import django; django.setup(); from django.test import Client; "
-        "r = Client().get('/readyz'); print(r.status_code, r.json()['failing'])"
-    )
-    env = {**os.environ, "DATABASE_URL": empty_database_url, "DJANGO_SECRET_KEY": "s", "DJANGO_ALLOWED_HOSTS": "*"}
+    code = "r = Client().get('/readyz'); print(r.status_code, r.json()['failing'])"
+
+    assert _on_unmigrated(empty_database_url, code) == "503 ['schema']"
+
+
+@override_settings(ALLOWED_HOSTS=["track.example.com"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_answer_whatever_host_they_were_addressed_by(client, path):
+    # A Kubernetes probe or a scraper reaches the process by its address.
+    response = client.get(path, HTTP_HOST="10.1.2.3:8000")
+
+    assert response.status_code == 200
+
+
+@override_settings(ALLOWED_HOSTS=["track.example.com"])
+def test_other_urls_still_refuse_a_host_not_allowed(client):
+    assert client.get("/api/v1/events/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+
+
+def _on_unmigrated(database_url: str, code: str) -> str:
+    """The last line ``code`` prints, run in a process whose database is ``database_url``."""
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SECRET_KEY": "s", "DJANGO_ALLOWED_HOSTS": "*"}
     env["DJANGO_SETTINGS_MODULE"] = "trackhub.settings"
-
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-
+    setup = "import django; django.setup(); from django.test import Client; "
+    result = subprocess.run([sys.executable, "-c", setup + code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "503 ['schema']"
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_metrics_answer_without_the_queue_when_the_database_cannot(empty_database_url):
+    code = (
+        "r = Client().get('/metrics'); text = r.content.decode(); "
+        "print(r.status_code, 'trackhub_database_up 0.0' in text, 'trackhub_identity_queue_pending' in text)"
+    )
+
+    assert _on_unmigrated(empty_database_url, code) == "200 True False"
+
+
+def test_the_read_api_on_an_unmigrated_database_is_503_not_500(empty_database_url):
+    code = (
+        "r = Client().get('/api/v1/events/', HTTP_AUTHORIZATION='Bearer tok_x.y'); "
+        "print(r.status_code, r['Retry-After'])"
+    )
+
+    assert _on_unmigrated(empty_database_url, code) == "503 5"
 
 
 def test_metrics_are_refused_to_other_networks(client):

@@ -80,6 +80,28 @@ def worker_running(
         process_stop(process)
 
 
+@contextlib.contextmanager
+def beat_running(*, broker_url: str, schedule: Path, **settings: str) -> Iterator[subprocess.Popen]:
+    """A real ``celery -A trackhub beat`` on ``broker_url``, keeping its schedule in
+    ``schedule``; ``settings``: more environment variables."""
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "trackhub",
+        "beat",
+        "--loglevel=WARNING",
+        "--schedule",
+        str(schedule),
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=_env(broker_url, **settings), start_new_session=True)
+    try:
+        yield process
+    finally:
+        process_stop(process)
+
+
 def process_stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
