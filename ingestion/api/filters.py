@@ -57,15 +57,22 @@ class TimeRangeFilterSet(django_filters.FilterSet):
 
 
 class EventFilterSet(TimeRangeFilterSet):
+    # Values as stored, exactly: a form field would strip " ann " to "ann", another person.
+    name = django_filters.CharFilter(strip=False)
+    user_id = django_filters.CharFilter(strip=False)
+    account_id = django_filters.CharFilter(strip=False)
+    session_id = django_filters.CharFilter(strip=False)
     source_id = IdFilter(field_name="source_id")
     wire_format = django_filters.ChoiceFilter(choices=WireFormat.choices)
     profile = IdFilter(method="filter_profile", help_text="TrackHub profile id.")
     property = django_filters.CharFilter(
+        strip=False,
         method="filter_property",
         help_text="A top-level key of properties: alone, the events that have it (any value, null included); "
         "with value, those where it has that value.",
     )
     value = django_filters.CharFilter(
+        strip=False,
         method="filter_property_value",
         help_text="With property: matches a JSON string equal to it, or a number or boolean whose JSON text equals it.",
     )

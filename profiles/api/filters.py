@@ -9,7 +9,10 @@ from profiles.models import Account, Profile
 
 
 class ProfileFilterSet(django_filters.FilterSet):
-    identifier = django_filters.CharFilter(method="filter_identifier", help_text="A user identifier, exactly.")
+    # strip=False: " ann " and "ann" are two identifiers, so two people.
+    identifier = django_filters.CharFilter(
+        method="filter_identifier", strip=False, help_text="A user identifier, exactly."
+    )
 
     class Meta:
         model = Profile
@@ -20,7 +23,9 @@ class ProfileFilterSet(django_filters.FilterSet):
 
 
 class AccountFilterSet(django_filters.FilterSet):
-    identifier = django_filters.CharFilter(method="filter_identifier", help_text="An account identifier, exactly.")
+    identifier = django_filters.CharFilter(
+        method="filter_identifier", strip=False, help_text="An account identifier, exactly."
+    )
 
     class Meta:
         model = Account

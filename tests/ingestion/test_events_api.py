@@ -428,6 +428,23 @@ def test_an_api_url_that_matches_nothing_is_a_json_404(read_client, url):
     assert response.json() == {"detail": "Not found."}
 
 
+def test_identifier_filters_match_exactly_whitespace_included(client, tenant, read_client):
+    items = [
+        {"eventId": "plain", "userId": "ann", "sessionId": "s"},
+        {"eventId": "spaced", "userId": " ann ", "sessionId": " s"},
+    ]
+    body = {"track": [{"name": "X", "payload": items}]}
+    assert client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json").status_code == 200
+
+    for query, expected in [
+        ({"user_id": " ann "}, ["spaced"]),
+        ({"user_id": "ann"}, ["plain"]),
+        ({"session_id": " s"}, ["spaced"]),
+    ]:
+        results = read_client.get("/api/v1/events/", query).json()["results"]
+        assert [event["event_id"] for event in results] == expected, query
+
+
 def test_an_api_url_that_matches_nothing_is_a_json_404_with_debug_on(read_client, settings):
     # The quick start runs with DJANGO_DEBUG=1, where Django would answer its HTML debug page.
     settings.DEBUG = True

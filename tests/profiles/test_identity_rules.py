@@ -193,6 +193,17 @@ def test_processing_a_batch_twice_changes_nothing(client, tenant, read_client):
     assert Profile.objects.count() == 1
 
 
+def test_identifier_lookup_is_exact_whitespace_included(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "e1", "userId": "ann", "accountId": "acme"})
+    intempt_post(client, tenant, {"eventId": "e2", "userId": " ann ", "accountId": " acme"})
+    identity_drain()
+
+    assert profile_by_identifier(read_client, " ann ")["identifiers"] == [" ann "]
+    assert profile_by_identifier(read_client, "ann")["identifiers"] == ["ann"]
+    (account,) = read_client.get("/api/v1/accounts/", {"identifier": " acme"}).json()["results"]
+    assert account["identifiers"] == [" acme"]
+
+
 def test_profiles_of_another_project_are_not_found(client, tenant, other_tenant, read_client):
     intempt_post(client, other_tenant, {"eventId": "1", "userId": "a", "timestamp": 1_000})
     identity_drain()
