@@ -138,6 +138,21 @@ class AccessTokenForm(CredentialForm):
         model = AccessToken
         fields = ("project", "source", "scopes", "label", "expires_at")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # A source's (track) token belongs to the source's project: asking for both invites
+        # a mismatch. Required only for a project's (read) token, in ``clean``.
+        self.fields["project"].required = False
+        self.fields["project"].help_text = "Leave empty for a source's token: its source's project is used."
+
+    def clean(self) -> dict[str, Any]:
+        source, project = self.cleaned_data.get("source"), self.cleaned_data.get("project")
+        if project is None and source is not None:
+            self.cleaned_data["project"] = self.instance.project = source.project
+        elif project is None and "project" not in self.errors:
+            self.add_error("project", "A project's (read) token needs its project; a source's token, its source.")
+        return super().clean()
+
     def credential_check(self, cleaned: dict[str, Any]) -> None:
         if cleaned.get("project") is not None and "scopes" in cleaned:  # else a field's own error is shown
             access_token_check(project=cleaned["project"], source=cleaned.get("source"), scopes=cleaned["scopes"])

@@ -78,6 +78,28 @@ def test_an_access_token_for_a_source_of_another_project_is_refused(staff_client
     assert not AccessToken.objects.filter(source=other_tenant.source, project=tenant.project).exists()
 
 
+def test_a_source_token_made_in_the_admin_takes_its_sources_project(staff_client, tenant):
+    response = staff_client.post(
+        "/admin/ingestion/accesstoken/add/",
+        {"source": tenant.source.id, "scopes": '["track_api"]', "label": "no project given"},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    token = AccessToken.objects.get(label="no project given")
+    assert token.source == tenant.source and token.project == tenant.project
+
+
+def test_an_access_token_with_neither_project_nor_source_is_refused_naming_project(staff_client, tenant):
+    before = AccessToken.objects.count()
+
+    response = staff_client.post("/admin/ingestion/accesstoken/add/", {"scopes": '["read"]'})
+
+    assert response.status_code == 200
+    assert "needs its project" in response.content.decode()
+    assert AccessToken.objects.count() == before
+
+
 def test_a_track_token_whose_source_moved_to_another_project_cannot_write(client, tenant, other_tenant):
     token, presented = access_token_create(project=tenant.project, source=tenant.source, scopes=["track_api"])
     AccessToken.objects.filter(pk=token.pk).update(source=other_tenant.source)
