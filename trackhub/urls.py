@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from dashboard.forms import StaffAuthenticationForm
 from ingestion.urls import api_urlpatterns, track_urlpatterns
 from ops import views as ops_views
 from profiles.urls import api_urlpatterns as profiles_api_urlpatterns
@@ -17,7 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Sign in and out. No password-reset pages: TrackHub sends no email; staff passwords
     # are reset with ``manage.py changepassword`` or in the admin.
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=StaffAuthenticationForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/", include("dashboard.urls")),
     path("healthz", ops_views.healthz, name="healthz"),

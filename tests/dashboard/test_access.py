@@ -53,6 +53,19 @@ def test_non_staff_user_is_refused(client, tenant):
     assert client.get(f"/dashboard/{tenant.project.id}/").status_code == 403
 
 
+def test_a_non_staff_user_cannot_sign_in_and_is_told_why(tenant):
+    User.objects.create_user("visitor", password="x-password-123")
+    client = Client()
+
+    response = client.post(
+        "/accounts/login/", {"username": "visitor", "password": "x-password-123", "next": "/dashboard/"}
+    )
+
+    assert response.status_code == 200  # the form again, not a redirect to a 403
+    assert "not allowed in" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
 def test_staff_cannot_open_project_without_membership(staff_client, other_tenant):
     response = staff_client.get(f"/dashboard/{other_tenant.project.id}/events/")
 
