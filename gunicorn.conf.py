@@ -28,11 +28,27 @@ _created_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def on_starting(server):
+    _settings_check()
     # Counters from an earlier run would otherwise be added to this one's.
     os.makedirs(_created_metrics_dir, exist_ok=True)
     for name in os.listdir(_created_metrics_dir):
         if name.endswith(".db"):
             os.remove(os.path.join(_created_metrics_dir, name))
+
+
+def _settings_check():
+    """Read the settings once in the master: a bad environment (no DJANGO_SECRET_KEY in
+    production, say) then stops gunicorn with its one clear message, not a traceback from
+    every worker it forks."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackhub.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.SECRET_KEY  # noqa: B018  (loading the settings runs their checks)
+    except ImproperlyConfigured as exc:
+        on_exit(None)
+        raise SystemExit(f"TrackHub cannot start: {exc}") from None
 
 
 def child_exit(server, worker):

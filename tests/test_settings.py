@@ -153,3 +153,16 @@ def test_a_replica_is_a_second_database_the_router_reads_and_tests_mirror():
     )
 
     assert result == "('10.0.0.2', 'default', ['trackhub.replica.ReplicaRouter'])"
+
+
+def test_gunicorn_without_a_production_secret_stops_once_with_the_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    env |= {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    env["GUNICORN_BIND"] = "127.0.0.1:0"
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "trackhub.wsgi:application"]
+
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert result.stderr.count("DJANGO_SECRET_KEY must be set") == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr  # not one per worker it would have forked
