@@ -148,7 +148,7 @@ class AccessTokenForm(CredentialForm):
     def clean(self) -> dict[str, Any]:
         source, project = self.cleaned_data.get("source"), self.cleaned_data.get("project")
         if project is None and source is not None:
-            self.cleaned_data["project"] = self.instance.project = source.project
+            self.cleaned_data["project"] = source.project
         elif project is None and "project" not in self.errors:
             self.add_error("project", "A project's (read) token needs its project; a source's token, its source.")
         return super().clean()

@@ -266,18 +266,16 @@ def events_ingest(
     if rejected or not _small_write(events):
         if credential_check is not None:
             _credential_check_run(credential_check)
+        store = functools.partial(
+            _events_store, source=source, wire_format=wire_format, events=events, rejected=rejected,
+            received_at=received_at,
+        )  # fmt: skip
         try:
-            new_events = _events_store(
-                source=source, wire_format=wire_format, events=events, rejected=rejected, received_at=received_at,
-                keys_expected_new=True,
-            )  # fmt: skip
+            new_events = store(keys_expected_new=True)
         except _KnownKeys:
             # A retry, or a concurrent request that carried some of the same events: write
             # the batch again with the statement that skips the keys already stored.
-            new_events = _events_store(
-                source=source, wire_format=wire_format, events=events, rejected=rejected, received_at=received_at,
-                keys_expected_new=False,
-            )  # fmt: skip
+            new_events = store(keys_expected_new=False)
     else:
         # One statement: its own transaction (or part of the caller's).
         new_events = _events_insert_small(
@@ -628,8 +626,9 @@ def _events_insert(
         return _events_insert_portable(source=source, wire_format=wire_format, events=events, received_at=received_at)
     with prepared_cursor() as cursor:
         if keys_expected_new:
-            new_events = [events[position] for position in _first_positions(events, new_keys=_keys(events))]
-            _ledger_copy(cursor, project_id=source.project_id, events=new_events)
+            keys = _keys(events)
+            _ledger_copy(cursor, project_id=source.project_id, keys=keys)
+            new_events = [events[position] for position in _first_positions(events, new_keys=keys)]
         else:
             cursor.execute(
                 PG_LEDGER_INSERT,
@@ -647,12 +646,12 @@ def _keys(events: Sequence[CanonicalEvent]) -> set[tuple[str, str]]:
     return {(event.name, event.event_id) for event in events}
 
 
-def _ledger_copy(cursor: Any, *, project_id: int, events: Sequence[CanonicalEvent]) -> None:
-    """COPY the (distinct) events' keys into the ledger, in code-point order; _KnownKeys
-    if one is already there (the caller's transaction is then aborted)."""
+def _ledger_copy(cursor: Any, *, project_id: int, keys: set[tuple[str, str]]) -> None:
+    """COPY ``keys`` into the ledger, in code-point order; _KnownKeys if one is already
+    there (the caller's transaction is then aborted)."""
     try:
         with cursor.copy(PG_LEDGER_COPY) as copy:
-            for name, event_id in sorted(_keys(events)):
+            for name, event_id in sorted(keys):
                 copy.write_row((project_id, name, event_id))
     except psycopg.errors.UniqueViolation as error:  # prepared_cursor has not made it Django's yet
         raise _KnownKeys() from error

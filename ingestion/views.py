@@ -27,7 +27,7 @@ from ingestion.authentication import (
     track_principal,
 )
 from ingestion.body import body_read, json_decode
-from ingestion.canonical import MAX_DEPTH
+from ingestion.canonical import json_scans
 from ingestion.credentials import CredentialChanged
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.formats.databuddy import DatabuddyAdapter
@@ -97,7 +97,7 @@ class TrackView(APIView):
         received_at = timezone.now()
         body = body_read(request._request, limit=settings.TRACKHUB_MAX_BODY_BYTES)
         document = json_decode(body)
-        scan_nul, scan_depth = b"\\u0000" in body, body.count(b"[") + body.count(b"{") > MAX_DEPTH
+        scan_nul, scan_depth = json_scans(body)
 
         def ingest(principal: TrackPrincipal) -> IngestOutcome:
             return wire_document_ingest(

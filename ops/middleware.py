@@ -73,11 +73,11 @@ class RequestIdMiddleware:
 
 
 class ApiNotFoundMiddleware:
-    """Answer an unknown ``/api/`` URL with JSON, with DEBUG on too.
+    """Answer an unknown ``/api/`` URL with JSON, with DEBUG on or off.
 
-    ``handler404`` (``ops.views.not_found``) covers DEBUG off; with DEBUG on (the quick
-    start) Django answers an unresolved URL with its HTML debug page instead, which an API
-    client cannot read. Sits outside ``CommonMiddleware`` so its slash redirect still wins.
+    Django's 404 for a URL no pattern matches is an HTML page (the debug page with DEBUG
+    on, as in the quick start), which an API client cannot read; DRF's own 404s are JSON
+    already and pass through. Sits outside ``CommonMiddleware`` so its slash redirect wins.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:

@@ -111,12 +111,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 # Under /api/ every answer is JSON, also for a URL no pattern matches (``/api/v1/profiles/abc/``)
 # and a failure: an API client parses the body whatever the status.
-def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if request.path_info.startswith("/api/"):
-        return JsonResponse({"detail": "Not found."}, status=404)
-    return defaults.page_not_found(request, exception)
-
-
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path_info.startswith("/api/"):
         return JsonResponse({"detail": "Internal server error; the request id is in X-Request-ID."}, status=500)

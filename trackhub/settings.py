@@ -302,8 +302,8 @@ if SECURE_SSL_REDIRECT:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    # Probes and Prometheus talk to the web process directly, over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    # Probes and Prometheus, which talk to the web process over plain HTTP, are answered
+    # before SecurityMiddleware (``ops.middleware.ProbeMiddleware``): no redirect.
 else:
     # Plain HTTP by choice (TLS ends at the proxy, or none at all): silence exactly the
     # deploy checks that only make sense over HTTPS, and no others (docs/hardening.md).

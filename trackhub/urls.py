@@ -7,7 +7,6 @@ from django.views.generic import RedirectView
 
 from dashboard.forms import StaffAuthenticationForm
 from ingestion.urls import api_urlpatterns, track_urlpatterns
-from ops import views as ops_views
 from profiles.urls import api_urlpatterns as profiles_api_urlpatterns
 
 urlpatterns = [
@@ -21,12 +20,10 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(authentication_form=StaffAuthenticationForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/", include("dashboard.urls")),
-    path("healthz", ops_views.healthz, name="healthz"),
-    path("readyz", ops_views.readyz, name="readyz"),
-    path("metrics", ops_views.metrics, name="metrics"),
+    # /healthz, /readyz and /metrics are answered by ops.middleware.ProbeMiddleware, before
+    # host validation and the SSL redirect.
     *api_urlpatterns,
     *profiles_api_urlpatterns,
 ]
 
-handler404 = "ops.views.not_found"
 handler500 = "ops.views.server_error"
