@@ -17,6 +17,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.adapt import Dumper
 
 from ingestion import partitions
 from ingestion.canonical import (
@@ -503,9 +504,36 @@ ON CONFLICT DO NOTHING
 RETURNING name, event_id
 """
 PG_LEDGER_COPY = "COPY ingestion_eventkey (project_id, name, event_id) FROM STDIN"
+# The events go in COPY's binary format: psycopg then sends each value as PostgreSQL
+# holds it (no text escaping of every string, timestamps not written out as text and
+# parsed back), which takes about two thirds off the client's cost of a 100-event COPY
+# (formatting the two timestamps as text alone cost more than 2 µs per row).
 _PG_EVENT_COPY = (
-    f"COPY ingestion_event (project_id, source_id, wire_format, received_at, {', '.join(_INSERT_COLUMNS)}) FROM STDIN"
+    f"COPY ingestion_event (project_id, source_id, wire_format, received_at, {', '.join(_INSERT_COLUMNS)}) "
+    "FROM STDIN (FORMAT BINARY)"
 )
+PG_EVENT_COPY_TYPES = (
+    "int8", "int8", "varchar", "timestamptz",
+    "text", "text", "text", "timestamptz", "text", "text", "text", "text", "text", "text", "text", "jsonb", "jsonb",
+)  # fmt: skip
+
+
+class _JsonbBinaryDumper(Dumper):
+    """A jsonb value for binary COPY, encoded by orjson (psycopg's own uses ``json``)."""
+
+    format = psycopg.pq.Format.BINARY
+    oid = psycopg.adapters.types["jsonb"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        return b"\x01" + orjson.dumps(obj)  # jsonb's binary form: version 1, then the text
+
+
+def pg_event_copy_prepare(copy: psycopg.Copy) -> None:
+    """Give a ``COPY ingestion_event ... (FORMAT BINARY)`` its column types (and orjson
+    for the JSON columns, which take the event's dicts as they are)."""
+    copy.cursor.adapters.register_dumper(None, _JsonbBinaryDumper)  # by type only: COPY's set_types
+    copy.set_types(PG_EVENT_COPY_TYPES)
+
 
 # Small requests (most carry one event) with nothing rejected: the whole write is one
 # statement, committed on its own: the events go as one JSON document (msgspec encodes
@@ -637,6 +665,7 @@ def _events_insert(
             new_events = [events[position] for position in _first_positions(events, new_keys=set(cursor.fetchall()))]
         if new_events:
             with cursor.copy(_PG_EVENT_COPY) as copy:
+                pg_event_copy_prepare(copy)
                 for event in new_events:
                     copy.write_row((source.project_id, source.id, wire_format, received_at, *_event_row(event)))
     return new_events
@@ -687,7 +716,7 @@ def _events_insert_portable(
                 source_id=source.id,
                 wire_format=wire_format,
                 received_at=received_at,
-                **dict(zip(_INSERT_COLUMNS, _event_row(event, encode_json=False), strict=True)),
+                **dict(zip(_INSERT_COLUMNS, _event_row(event), strict=True)),
             )
             for event in new_events
         ],
@@ -705,17 +734,12 @@ def _identity_key(event: CanonicalEvent) -> str | None:
     )
 
 
-def _event_row(event: CanonicalEvent, *, encode_json: bool = True) -> tuple[object, ...]:
-    """The event's values in ``_INSERT_COLUMNS`` order (JSON columns encoded for COPY)."""
-    properties: object = event.properties
-    context: object = event.context
-    if encode_json:
-        properties = orjson.dumps(event.properties).decode()
-        context = orjson.dumps(event.context).decode()
+def _event_row(event: CanonicalEvent) -> tuple[object, ...]:
+    """The event's values in ``_INSERT_COLUMNS`` order."""
     return (
         event.name, event.namespace, event.event_id, event.timestamp, event.user_id, event.profile_id,
         event.anonymous_id, event.account_id, event.session_id, event.page_id, _identity_key(event),
-        properties, context,
+        event.properties, event.context,
     )  # fmt: skip
 
 
