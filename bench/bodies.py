@@ -135,7 +135,7 @@ def loads_available(url_names: set[str]) -> list[WireFormatLoad]:
 
 def copy_rows(count: int, tag: str, *, project_id: int, source_id: int) -> list[tuple[Any, ...]]:
     """The rows TrackHub stores for an Intempt request of ``count`` events, for the COPY
-    ceiling: same columns, same sizes."""
+    ceiling: same columns (``COPY_COLUMNS`` order), same sizes, the JSON columns as dicts."""
     received = datetime.now(UTC)
     rows = []
     for item in _intempt(count, tag)["track"][0]["payload"]:
@@ -144,7 +144,7 @@ def copy_rows(count: int, tag: str, *, project_id: int, source_id: int) -> list[
                 project_id, source_id, "intempt", "bench_purchase", None, item["eventId"],
                 datetime.fromtimestamp(item["timestamp"] / 1000, UTC), received, item["userId"],
                 item["profileId"], None, None, item["sessionId"], item["pageId"], item["userId"],
-                orjson.dumps(item["data"]).decode(), "{}",
+                item["data"], {},
             )
         )  # fmt: skip
     return rows
@@ -154,3 +154,8 @@ COPY_COLUMNS = (
     "project_id, source_id, wire_format, name, namespace, event_id, timestamp, received_at, user_id, profile_id, "
     "anonymous_id, account_id, session_id, page_id, identity_key, properties, context"
 )
+# Their types, for a binary COPY (``psycopg.Copy.set_types``).
+COPY_TYPES = (
+    "int8", "int8", "varchar", "text", "text", "text", "timestamptz", "timestamptz", "text", "text", "text",
+    "text", "text", "text", "text", "jsonb", "jsonb",
+)  # fmt: skip

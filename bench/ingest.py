@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 
-from bench.bodies import COPY_COLUMNS, LOADS, copy_rows, loads_available
+from bench.bodies import COPY_COLUMNS, COPY_TYPES, LOADS, copy_rows, loads_available
 from bench.load import LoadResult, Target, load_run
 from bench.stack import (
     DEFAULT_ADMIN_URL,
@@ -97,13 +98,17 @@ def _copy_client(args: tuple[str, str, str, float, float, int, int, int]) -> tup
     """Rows written, this process's CPU seconds, its database session's CPU seconds.
 
     ``target`` ``scratch``: a plain COPY into the one-index scratch table (the issue's
-    ceiling). ``events``: TrackHub's own write statements for the same rows, without the
-    web tier: the dedupe ledger COPY, then a COPY into the partitioned, indexed events
-    table (what the database alone needs for TrackHub's writes). ``events-ledger-insert``:
-    the same with the ledger's ON CONFLICT statement (what a retried request pays).
+    ceiling), in the binary format TrackHub's own COPY uses; ``scratch-text``: the same
+    in COPY's text format (``bench.schema``: what the format alone is worth).
+    ``events``: TrackHub's own write statements for the same rows, without the web tier:
+    the dedupe ledger COPY, then its COPY into the partitioned, indexed events table (what
+    the database alone needs for TrackHub's writes). ``events-ledger-insert``: the same
+    with the ledger's ON CONFLICT statement (what a retried request pays).
     ``events-without-ledger``: the events COPY alone (``bench.schema``: what exact dedupe
     costs).
     """
+    from ingestion.services import PG_EVENT_COPY, PG_EVENT_COPY_TYPES, pg_binary_copy_prepare
+
     url, target, ledger_sql, start_at, duration, project_id, source_id, client = args
     rows_written = 0
     with psycopg.connect(url) as conn:
@@ -112,7 +117,6 @@ def _copy_client(args: tuple[str, str, str, float, float, int, int, int]) -> tup
         while time.time() < start_at:
             time.sleep(0.001)
         number = 0
-        table = "bench_copy" if target == "scratch" else "ingestion_event"
         while time.time() < start_at + duration:
             tag = f"{target}-{start_at}-{client}-{number}"
             rows = copy_rows(100, tag, project_id=project_id, source_id=source_id)
@@ -125,9 +129,20 @@ def _copy_client(args: tuple[str, str, str, float, float, int, int, int]) -> tup
                 elif target == "events-ledger-insert":
                     names, event_ids = [row[3] for row in rows], [row[5] for row in rows]
                     cursor.execute(ledger_sql, [project_id, names, event_ids]).fetchall()
-                with cursor.copy(f"COPY {table} ({COPY_COLUMNS}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                if target == "scratch-text":
+                    with cursor.copy(f"COPY bench_copy ({COPY_COLUMNS}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row((*row[:15], orjson.dumps(row[15]).decode(), orjson.dumps(row[16]).decode()))
+                elif target == "scratch":
+                    with cursor.copy(f"COPY bench_copy ({COPY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                        pg_binary_copy_prepare(copy, types=COPY_TYPES)
+                        for row in rows:
+                            copy.write_row(row)
+                else:
+                    with cursor.copy(PG_EVENT_COPY) as copy:
+                        pg_binary_copy_prepare(copy, types=PG_EVENT_COPY_TYPES)
+                        for row in rows:  # in PG_EVENT_COPY's column order
+                            copy.write_row((*row[:3], row[7], *row[3:7], *row[8:]))
             conn.commit()
             if time.time() <= start_at + duration:
                 rows_written += len(rows)
@@ -145,7 +160,8 @@ def copy_ceiling(
     url: str, *, connections: int, duration: float, project_id: int, source_id: int, target: str = "scratch"
 ) -> CopyCeiling:
     """Events/s that plain psycopg reaches: a COPY into a scratch table of the same columns
-    (``scratch``), TrackHub's ledger write + COPY into its events table (``events``, or
+    (``scratch``, binary as TrackHub's own; ``scratch-text`` in the text format),
+    TrackHub's ledger write + COPY into its events table (``events``, or
     ``events-ledger-insert`` for the ledger's ON CONFLICT statement), or that COPY alone
     (``events-without-ledger``)."""
     ledger_sql = ""
@@ -154,7 +170,7 @@ def copy_ceiling(
         from ingestion.services import PG_LEDGER_COPY, PG_LEDGER_INSERT
 
         ledger_sql = PG_LEDGER_COPY if target == "events" else PG_LEDGER_INSERT
-    elif target == "scratch":
+    elif target.startswith("scratch"):
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP TABLE IF EXISTS bench_copy")
             conn.execute(

@@ -7,7 +7,8 @@ The batched target (0.6 of a plain COPY) is decided here, not in Python: this pr
 events/s and the database CPU per event that plain psycopg reaches writing 100-event
 batches (a commit each) into
 
-- the one-index scratch table of ``bench.ingest``'s ceiling;
+- the one-index scratch table of ``bench.ingest``'s ceiling (binary COPY, as TrackHub's
+  own), then the same in COPY's text format;
 - the real, partitioned events table through TrackHub's own write (the ledger COPY and
   the events COPY, as ``bench.ingest``'s "own writes"), then with the ledger's ON
   CONFLICT statement instead (what a retried request pays), then without the ledger (no
@@ -37,7 +38,7 @@ SOURCE_ID = 535353
 @dataclass(frozen=True)
 class Variant:
     label: str
-    target: str  # copy_ceiling's: scratch, events, events-ledger-insert, events-without-ledger
+    target: str  # copy_ceiling's: scratch, scratch-text, events, events-ledger-insert, events-without-ledger
     without: tuple[str, ...] = ()  # secondary indexes of ingestion_event dropped for it
 
 
@@ -69,6 +70,7 @@ def main() -> None:
     dropped_alone = args.only if args.only is not None else sorted(definitions)
     variants = [
         Variant("scratch table, one index (the ceiling)", "scratch"),
+        Variant("the same in COPY's text format", "scratch-text"),
         Variant("ledger + events table (TrackHub)", "events"),
         Variant("ledger by ON CONFLICT (a retry's) + events", "events-ledger-insert"),
         Variant("events table, no ledger (no dedupe)", "events-without-ledger"),

@@ -508,7 +508,7 @@ PG_LEDGER_COPY = "COPY ingestion_eventkey (project_id, name, event_id) FROM STDI
 # holds it (no text escaping of every string, timestamps not written out as text and
 # parsed back), which takes about two thirds off the client's cost of a 100-event COPY
 # (formatting the two timestamps as text alone cost more than 2 µs per row).
-_PG_EVENT_COPY = (
+PG_EVENT_COPY = (
     f"COPY ingestion_event (project_id, source_id, wire_format, received_at, {', '.join(_INSERT_COLUMNS)}) "
     "FROM STDIN (FORMAT BINARY)"
 )
@@ -528,11 +528,11 @@ class _JsonbBinaryDumper(Dumper):
         return b"\x01" + orjson.dumps(obj)  # jsonb's binary form: version 1, then the text
 
 
-def pg_event_copy_prepare(copy: psycopg.Copy) -> None:
-    """Give a ``COPY ingestion_event ... (FORMAT BINARY)`` its column types (and orjson
-    for the JSON columns, which take the event's dicts as they are)."""
-    copy.cursor.adapters.register_dumper(None, _JsonbBinaryDumper)  # by type only: COPY's set_types
-    copy.set_types(PG_EVENT_COPY_TYPES)
+def pg_binary_copy_prepare(copy: psycopg.Copy, *, types: Sequence[str]) -> None:
+    """Give a ``COPY ... (FORMAT BINARY)`` its column types, and orjson for its jsonb
+    columns (they take dicts and lists as they are)."""
+    copy.cursor.adapters.register_dumper(None, _JsonbBinaryDumper)  # by type name only: for set_types
+    copy.set_types(types)
 
 
 # Small requests (most carry one event) with nothing rejected: the whole write is one
@@ -664,8 +664,8 @@ def _events_insert(
             )
             new_events = [events[position] for position in _first_positions(events, new_keys=set(cursor.fetchall()))]
         if new_events:
-            with cursor.copy(_PG_EVENT_COPY) as copy:
-                pg_event_copy_prepare(copy)
+            with cursor.copy(PG_EVENT_COPY) as copy:
+                pg_binary_copy_prepare(copy, types=PG_EVENT_COPY_TYPES)
                 for event in new_events:
                     copy.write_row((source.project_id, source.id, wire_format, received_at, *_event_row(event)))
     return new_events

@@ -26,6 +26,7 @@ def test_schema_prints_every_variant_against_the_scratch_copy_and_restores_the_i
     rows = re.findall(r"^ +(.+?) +([\d,]+) +([\d.]+) +([\d.]+)$", result.stdout, flags=re.MULTILINE)
     assert [label for label, *_ in rows] == [
         "scratch table, one index (the ceiling)",
+        "the same in COPY's text format",
         "ledger + events table (TrackHub)",
         "ledger by ON CONFLICT (a retry's) + events",
         "events table, no ledger (no dedupe)",

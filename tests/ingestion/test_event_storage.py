@@ -146,10 +146,11 @@ SMALL, BULK = PG_EVENTS_INSERT_SMALL_MAX, PG_EVENTS_INSERT_SMALL_MAX + 1
 def test_each_write_path_stores_every_field_and_each_key_once_from_its_first_occurrence(client, tenant, size):
     post(client, tenant, [{"eventId": "sent-before", "userId": "u0", "timestamp": ms(2026, 11, 1)}])
     rich = {
-        "eventId": "rich", "userId": "ada@example.com", "profileId": "p-1", "sessionId": "s-1", "pageId": "pg-1",
+        "eventId": "rich", "userId": "ada@example.com", "profileId": "p-1", "sessionId": "s-1",
+        "pageId": "pg\t1\n\\N\\",  # what COPY's text format would have to escape
         "timestamp": ms(2026, 11, 2, 10, 30), "accountId": "acme",
-        "data": {"plan": "pro", "amount": 19.99, "big": 2**53, "ok": True, "none": None, "text": "naïve ✓ \"q\"",
-                 "nested": {"list": [1, "two", {"three": 3}]}},
+        "data": {"plan": "pro", "amount": 19.99, "big": 2**53, "ok": True, "none": None,
+                 "text": "naïve ✓ \"q\" \t\n\\N\\", "nested": {"list": [1, "two", {"three": 3}]}},
     }  # fmt: skip
     items = [rich, {**rich, "data": {"plan": "the repeat, not stored"}}]
     items += [{"eventId": "sent-before", "userId": "u0", "timestamp": ms(2026, 11, 1)}]
@@ -164,7 +165,7 @@ def test_each_write_path_stores_every_field_and_each_key_once_from_its_first_occ
     stored = Event.objects.get(project=tenant.project, event_id="rich")
     assert stored.properties == rich["data"]
     assert (stored.user_id, stored.profile_id, stored.session_id, stored.page_id, stored.identity_key) == (
-        "ada@example.com", "p-1", "s-1", "pg-1", "ada@example.com",
+        "ada@example.com", "p-1", "s-1", "pg\t1\n\\N\\", "ada@example.com",
     )  # fmt: skip
     assert stored.timestamp == datetime(2026, 11, 2, 10, 30, tzinfo=UTC)
     assert (stored.name, stored.source_id, stored.wire_format) == ("Purchase", tenant.source.id, "intempt")
