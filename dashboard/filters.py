@@ -22,20 +22,22 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
 
 class EventExplorerFilterSet(django_filters.FilterSet):
-    name = django_filters.CharFilter(field_name="name", label="Event name")
+    # Values as stored, exactly (as in the read API): a form field would strip " ann " to
+    # "ann", another person, and a chart's link for the name "Signup " to "Signup".
+    name = django_filters.CharFilter(field_name="name", label="Event name", strip=False)
     source = django_filters.ModelChoiceFilter(
         field_name="source", queryset=Source.objects.none(), empty_label="All sources"
     )
-    user = django_filters.CharFilter(field_name="user_id", label="User id")
-    account = django_filters.CharFilter(field_name="account_id", label="Account id")
+    user = django_filters.CharFilter(field_name="user_id", label="User id", strip=False)
+    account = django_filters.CharFilter(field_name="account_id", label="Account id", strip=False)
     since = django_filters.DateTimeFilter(
         field_name="timestamp", lookup_expr="gte", label="From (UTC)", widget=DateTimeLocalInput()
     )
     until = django_filters.DateTimeFilter(
         field_name="timestamp", lookup_expr="lt", label="Until (UTC)", widget=DateTimeLocalInput()
     )
-    property = django_filters.CharFilter(method="filter_property", label="Property key")
-    value = django_filters.CharFilter(method="filter_noop", label="Property value")
+    property = django_filters.CharFilter(method="filter_property", label="Property key", strip=False)
+    value = django_filters.CharFilter(method="filter_noop", label="Property value", strip=False)
     profile = IdFilter(method="filter_profile", widget=forms.HiddenInput())
 
     def __init__(self, data: Any, queryset: QuerySet, *, project: Project) -> None:

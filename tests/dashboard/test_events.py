@@ -116,3 +116,26 @@ def test_event_of_another_project_is_not_found(client, staff_client, tenant, oth
     event = Event.objects.get(project=other_tenant.project)
 
     assert staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_user"),
+    [
+        ("name=Signup+", " ann "),
+        ("user=+ann+", " ann "),
+        ("account=+acme+", " ann "),
+        ("property=plan&value=+pro+", " ann "),
+    ],
+)
+def test_explorer_matches_values_as_stored_spaces_included(client, staff_client, tenant, query, expected_user):
+    # Spaces are part of a stored name or id: " ann " is another user than "ann", and the
+    # overview's bar for "Signup " links to name=Signup+ (its events, not "Signup"'s).
+    spaced = {"userId": " ann ", "accountId": " acme ", "data": {"plan": " pro "}}
+    intempt_send(client, tenant, [spaced], name="Signup ")
+    intempt_send(client, tenant, [{"userId": "ann", "accountId": "acme", "data": {"plan": "pro"}}], name="Signup")
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?{query}")
+
+    assert response.status_code == 200
+    users = re.findall(r'<td class="truncate">([^<]*)</td>', response.content.decode())
+    assert users == [expected_user]
