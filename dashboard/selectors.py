@@ -338,8 +338,12 @@ def sources_for_project(*, project_id: int) -> QuerySet[Source]:
 # --- rejected events ------------------------------------------------------------------------
 
 
-def rejected_events_for_project(*, project_id: int, include_replayed: bool) -> QuerySet[RejectedEvent]:
+def rejected_events_for_project(
+    *, project_id: int, include_replayed: bool, source_id: int | None = None
+) -> QuerySet[RejectedEvent]:
     rows = RejectedEvent.objects.filter(project_id=project_id)
+    if source_id is not None:
+        rows = rows.filter(source_id=source_id)
     if not include_replayed:
         rows = rows.filter(replayed_at__isnull=True)
     return rows.order_by("-received_at", "-id")

@@ -148,12 +148,17 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
     )
 
 
+def _source_from_query(request: HttpRequest) -> int | None:
+    """The ``?source=`` id, or None when absent or not an id."""
+    source_id = request.GET.get("source")
+    return int(source_id) if source_id and ascii_digits(source_id) and int(source_id) <= MAX_ID else None
+
+
 @require_GET
 @project_page
 def live_events(request: HttpRequest, project: Project) -> HttpResponse:
     """The newest events as table rows (polled by the live tail); ``?source=`` narrows."""
-    source_id = request.GET.get("source")
-    source_filter = int(source_id) if source_id and ascii_digits(source_id) and int(source_id) <= MAX_ID else None
+    source_filter = _source_from_query(request)
     recent = selectors.events_recent(project_id=project.id, source_id=source_filter, limit=LIVE_SIZE)
     source_names = {}
     if source_filter is None:
@@ -274,17 +279,31 @@ def event_detail(request: HttpRequest, project: Project, event_id: int) -> HttpR
 @project_page
 def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     include_replayed = request.GET.get("replayed") == "1"
-    rows = selectors.rejected_events_for_project(project_id=project.id, include_replayed=include_replayed)
+    # ``?source=`` narrows to one source (the sources page's "inspect" link).
+    source_id = _source_from_query(request)
+    rows = selectors.rejected_events_for_project(
+        project_id=project.id, include_replayed=include_replayed, source_id=source_id
+    )
     cursor = selectors.cursor_from_query(request.GET.get("before"))
     page = selectors.keyset_page(
         rows=rows.select_related("source"), cursor=cursor, size=PAGE_SIZE, time_field="received_at"
     )
+    # The pager keeps both filters; the replayed toggle keeps the source.
+    source_query: dict[str, Any] = {} if source_id is None else {"source": source_id}
+    replayed_query: dict[str, Any] = {"replayed": 1}
     return _render(
         request,
         project,
         "dashboard/rejected.html",
         "rejected",
-        {"page": page, "include_replayed": include_replayed, "is_first_page": "before" not in request.GET},
+        {
+            "page": page,
+            "include_replayed": include_replayed,
+            "source_id": source_id,
+            "query": urlencode({**source_query, **(replayed_query if include_replayed else {})}),
+            "toggle_query": urlencode({**source_query, **({} if include_replayed else replayed_query)}),
+            "is_first_page": "before" not in request.GET,
+        },
     )
 
 

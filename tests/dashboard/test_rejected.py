@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
 
 from ingestion.models import Event, RejectedEvent
+from ingestion.services import source_ensure
 from tests.dashboard.conftest import intempt_send
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +162,31 @@ def test_rejected_list_query_count_is_bounded(client, staff_client, tenant, djan
         response = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/")
 
     assert response.status_code == 200
+
+
+def test_sources_inspect_link_lists_only_that_sources_rejections(client, staff_client, tenant):
+    other_source = source_ensure(project=tenant.project, source_id=9101)
+    intempt_send(client, tenant, [{"userId": "", "eventId": "evt-mine"}])
+    mine = RejectedEvent.objects.get()
+    theirs = RejectedEvent.objects.create(
+        project=tenant.project, source=other_source, wire_format="intempt", received_at=mine.received_at,
+        index=0, field="userId", message="userId is required", errors=[], payload={"name": "Theirs"},
+    )  # fmt: skip
+    sources_page = staff_client.get(f"/dashboard/{tenant.project.id}/sources/").content.decode()
+    link = re.search(rf'href="(/dashboard/{tenant.project.id}/rejected/\?source={tenant.source.id})"', sources_page)
+    assert link is not None
+
+    body = staff_client.get(link.group(1)).content.decode()
+
+    assert f"/rejected/{mine.id}/" in body and f"/rejected/{theirs.id}/" not in body
+
+
+def test_rejected_pages_of_one_source_keep_the_source(client, staff_client, tenant, monkeypatch):
+    monkeypatch.setattr("dashboard.views.PAGE_SIZE", 1)
+    intempt_send(client, tenant, [{"userId": ""}, {"userId": ""}])
+    url = f"/dashboard/{tenant.project.id}/rejected/?source={tenant.source.id}"
+
+    body = staff_client.get(url).content.decode()
+
+    older = re.search(r'href="\?([^"]*before=[^"]*)"', body)
+    assert older is not None and f"source={tenant.source.id}&amp;before=" in older.group(1)
