@@ -193,3 +193,52 @@ def test_staff_goes_from_login_to_merged_timeline(demo, live_server, browser):
         phone.goto(f"{live_server.url}/dashboard/{demo['project'].id}/{path}")
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390, name
         phone.screenshot(path=str(ARTIFACTS / f"{name}-phone.png"), full_page=True)
+
+
+@pytest.fixture
+def long_values(transactional_db):
+    """An event whose name, user id and account id are long unbroken strings (producers
+    send what they like), resolved into a profile and an account; made before the browser
+    starts, like ``demo``."""
+    cache.clear()
+    tenant = tenant_create(org="acme-inc", project="long-values", source_id=7101)
+    user_id = "user_" + "y" * 90 + "@example.com"
+    event = {
+        "eventId": "long-1",
+        "userId": user_id,
+        "accountId": "acct_" + "z" * 90,
+        "timestamp": ms(timezone.now()),
+        "userAttributes": {"attribute_" + "k" * 90: "v"},
+        "accountAttributes": {"attribute_" + "k" * 90: "v"},
+    }
+    send(Client(), tenant.intempt_url, "checkout_" + "x" * 110, [event])
+    identity_resolve()
+    user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
+    project_membership_grant(user=user, project=tenant.project)
+    profile = Profile.objects.get(project=tenant.project, identities__value=user_id)
+    return {"project": tenant.project, "profile": profile}
+
+
+def test_long_names_and_identifiers_do_not_widen_the_phone_layout(long_values, live_server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    phone.goto(f"{live_server.url}/accounts/login/")
+    phone.fill("input[name=username]", "sam")
+    phone.fill("input[name=password]", "correct-horse-battery")
+    phone.click("button[type=submit]")
+    phone.wait_for_selector("[data-testid=events-30d]")
+    project_url = f"{live_server.url}/dashboard/{long_values['project'].id}"
+
+    phone.click("[data-testid=live-events] a.event-name")
+    phone.wait_for_selector("[data-testid=event-profile-link]")
+    pages = {"event": phone.url}
+    phone.goto(f"{project_url}/profiles/{long_values['profile'].id}/")
+    pages["profile"] = phone.url
+    phone.click(".account-row a")
+    phone.wait_for_url("**/accounts/*/")
+    pages["account"] = phone.url
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, url in pages.items():
+        phone.goto(url)
+        phone.screenshot(path=str(ARTIFACTS / f"long-{name}-phone.png"), full_page=True)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, name  # no sideways scrolling
