@@ -8,6 +8,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
+from dashboard.forms import EventExplorerForm
 from ingestion.api.filters import IdFilter
 from ingestion.models import Project, Source
 from ingestion.selectors import events_with_property
@@ -39,6 +40,9 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     property = django_filters.CharFilter(method="filter_property", label="Property key", strip=False)
     value = django_filters.CharFilter(method="filter_noop", label="Property value", strip=False)
     profile = IdFilter(method="filter_profile", widget=forms.HiddenInput())
+
+    class Meta:
+        form = EventExplorerForm
 
     def __init__(self, data: Any, queryset: QuerySet, *, project: Project) -> None:
         super().__init__(data, queryset=queryset)

@@ -139,3 +139,12 @@ def test_explorer_matches_values_as_stored_spaces_included(client, staff_client,
     assert response.status_code == 200
     users = re.findall(r'<td class="truncate">([^<]*)</td>', response.content.decode())
     assert users == [expected_user]
+
+
+def test_explorer_refuses_a_property_value_without_its_key(staff_client, tenant, sent):
+    # A value alone used to be ignored: every event was listed as if it matched.
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?value=pro")
+
+    assert response.status_code == 200
+    assert names(response) == []
+    assert "Give the property key to match this value" in response.content.decode()
