@@ -32,6 +32,12 @@ def compact(value: int) -> str:
     return str(value)
 
 
+def _tick_label(value: float) -> str:
+    """An axis value: compact when whole, else as is (the middle of a 0-1 or 0-5 axis is
+    0.5 or 2.5, not the 0 or 2 that rounding down would claim)."""
+    return compact(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Column:
     x: float
@@ -96,7 +102,7 @@ def time_series_chart(
         last_x = points[-1].split(",")[0]
         area = " ".join([f"{first_x},{baseline:.2f}", *points, f"{last_x},{baseline:.2f}"])
     y_ticks = [
-        Tick(position=round(top + plot_height - plot_height * fraction, 2), label=compact(int(ceiling * fraction)))
+        Tick(position=round(top + plot_height - plot_height * fraction, 2), label=_tick_label(ceiling * fraction))
         for fraction in (0, 0.5, 1)
     ]
     x_ticks = [
