@@ -24,12 +24,15 @@ def nice_ceiling(value: int) -> int:
 
 
 def compact(value: int) -> str:
-    """12345 -> '12.3k'."""
-    for threshold, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
-        if value >= threshold:
-            text = f"{value / threshold:.1f}".rstrip("0").rstrip(".")
-            return f"{text}{suffix}"
-    return str(value)
+    """12345 -> '12.3k': the smallest unit whose rounded figure stays under 1,000, so
+    999,949 is '999.9k' and 999,960 '1M' (never '1000k')."""
+    if value < 1_000:
+        return str(value)
+    for threshold, suffix in ((1_000, "k"), (1_000_000, "M")):
+        scaled = round(value / threshold, 1)
+        if scaled < 1_000:
+            return f"{scaled:g}{suffix}"
+    return f"{round(value / 1_000_000_000, 1):g}B"
 
 
 def _tick_label(value: float) -> str:

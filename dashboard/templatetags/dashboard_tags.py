@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
-from django.utils.timesince import timesince
+from django.utils.timesince import timesince, timeuntil
 
 from dashboard.charts import compact as compact_number
 
@@ -47,12 +47,14 @@ def utc_date(value: datetime | None) -> str:
 
 @register.filter
 def ago(value: datetime | None) -> str:
-    """``just now`` under a minute, else ``5 minutes ago``."""
+    """``just now`` within a minute, else ``5 minutes ago`` (``in 5 minutes`` for a time
+    ahead: a producer's clock may run fast)."""
     if value is None:
         return "never"
-    if (timezone.now() - value).total_seconds() < 60:
+    seconds = (timezone.now() - value).total_seconds()
+    if abs(seconds) < 60:
         return "just now"
-    return f"{timesince(value)} ago"
+    return f"{timesince(value)} ago" if seconds > 0 else f"in {timeuntil(value)}"
 
 
 @register.filter

@@ -1,0 +1,30 @@
+"""The dashboard's number and time formatting."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dashboard.charts import compact
+from dashboard.templatetags.dashboard_tags import ago
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(0, "0"), (999, "999"), (1_000, "1k"), (12_345, "12.3k"), (999_949, "999.9k"), (999_960, "1M"),
+     (1_250_000, "1.2M"), (999_960_000, "1B"), (2_000_000_000, "2B")],
+)  # fmt: skip
+def test_compact_numbers_carry_into_the_next_unit_instead_of_showing_1000k(value, text):
+    assert compact(value) == text
+
+
+def test_ago_says_how_far_ahead_a_future_time_is():
+    assert ago(timezone.now() + timedelta(minutes=5, seconds=5)) == "in 5\xa0minutes"
+
+
+def test_ago_says_just_now_within_a_minute_either_way_and_ago_for_the_past():
+    now = timezone.now()
+    assert ago(now + timedelta(seconds=30)) == ago(now - timedelta(seconds=30)) == "just now"
+    assert ago(now - timedelta(hours=2, seconds=5)) == "2\xa0hours ago"
