@@ -117,6 +117,7 @@ def test_numbers_from_the_environment(variable, raw, expression, expected):
         ("DATABASE_CONN_MAX_AGE", "-1", "DATABASE_CONN_MAX_AGE must be at least 0"),
         ("TRACKHUB_METRICS_ALLOW", "10.0.0.0/8,notacidr", "'notacidr' is not an address or CIDR network"),
         ("TRACKHUB_LOG_LEVEL", "LOUD", "TRACKHUB_LOG_LEVEL must be DEBUG, INFO"),
+        ("TRACKHUB_LOG_FORMAT", "yaml", "TRACKHUB_LOG_FORMAT must be json or text, not 'yaml'"),
         ("DATABASE_URL", "nonsense", "DATABASE_URL is not a database URL"),
     ],
 )

@@ -343,7 +343,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # JSON lines with the request id; every handler scrubs ``?apiKey=`` (docs/hardening.md).
-LOG_FORMAT = os.environ.get("TRACKHUB_LOG_FORMAT", "json")  # json or text
+LOG_FORMAT = os.environ.get("TRACKHUB_LOG_FORMAT", "json").strip().lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"TRACKHUB_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -358,7 +360,7 @@ LOGGING = {
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "text" if LOG_FORMAT == "text" else "json",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id", "scrub_api_key"],
         }
     },
