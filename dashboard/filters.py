@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import django_filters
@@ -22,6 +23,15 @@ class DateTimeLocalInput(forms.DateTimeInput):
         super().__init__(format="%Y-%m-%dT%H:%M")
 
 
+@dataclass(frozen=True)
+class ProfileShown:
+    """The profile the explorer is filtered on (its "Filter events" button): its
+    identifiers, None if the project has no such profile."""
+
+    profile_id: int
+    identifiers: list[str] | None
+
+
 class EventExplorerFilterSet(django_filters.FilterSet):
     # Values as stored, exactly (as in the read API): a form field would strip " ann " to
     # "ann", another person, and a chart's link for the name "Signup " to "Signup".
@@ -40,6 +50,8 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     property = django_filters.CharFilter(method="filter_property", label="Property key", strip=False)
     value = django_filters.CharFilter(method="filter_noop", label="Property value", strip=False)
     profile = IdFilter(method="filter_profile", widget=forms.HiddenInput())
+
+    profile_shown: ProfileShown | None = None  # set by filter_profile once ``qs`` is read
 
     class Meta:
         form = EventExplorerForm
@@ -62,5 +74,7 @@ class EventExplorerFilterSet(django_filters.FilterSet):
         return events_with_property(queryset, key=key, value=self.form.cleaned_data.get("value") or None)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
-        identifiers = profile_identifiers(project_id=self.project.id, profile_id=int(value)) or []
-        return queryset.filter(identity_key__in=identifiers)
+        identifiers = profile_identifiers(project_id=self.project.id, profile_id=int(value))
+        # For the page to say whose events these are (or that there is no such profile).
+        self.profile_shown = ProfileShown(profile_id=int(value), identifiers=identifiers)
+        return queryset.filter(identity_key__in=identifiers or [])

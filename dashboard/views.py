@@ -218,6 +218,8 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
         page = selectors.keyset_page(rows=rows, cursor=cursor, size=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("before", None)
+    without_profile = query.copy()
+    without_profile.pop("profile", None)
     return _render(
         request,
         project,
@@ -225,6 +227,8 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
         "events",
         {
             "filter": filterset,
+            "profile_shown": filterset.profile_shown,
+            "query_without_profile": without_profile.urlencode(),
             "page": page,
             "profile_links": _profile_links(project, page.rows),
             "query": query.urlencode(),

@@ -148,3 +148,26 @@ def test_explorer_refuses_a_property_value_without_its_key(staff_client, tenant,
     assert response.status_code == 200
     assert names(response) == []
     assert "Give the property key to match this value" in response.content.decode()
+
+
+def test_explorer_filtered_on_a_profile_says_whose_events_they_are(staff_client, tenant, sent):
+    profile = profile_make(project=tenant.project, identifiers=["ada@example.com"])
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?profile={profile.id}")
+
+    assert response.status_code == 200
+    assert names(response) == ["Signup", "Purchase"]
+    note = re.search(r'data-testid="profile-filter">(.*?)</p>', response.content.decode(), flags=re.DOTALL)
+    assert note is not None
+    assert f"#{profile.id}</a> (ada@example.com)" in note.group(1)
+    assert 'href="?">Show every profile' in note.group(1)
+
+
+def test_explorer_filtered_on_an_unknown_profile_says_there_is_none(staff_client, tenant, sent):
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?profile=999999&name=Signup")
+
+    assert response.status_code == 200
+    assert names(response) == []
+    body = response.content.decode()
+    assert "There is no profile #999999 in this project" in body
+    assert 'href="?name=Signup">Show every profile' in body
