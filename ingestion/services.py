@@ -472,10 +472,14 @@ def rejected_events_store(
     )
 
 
-_INSERT_COLUMNS = (
-    "name", "namespace", "event_id", "timestamp", "user_id", "profile_id", "anonymous_id",
-    "account_id", "session_id", "page_id", "identity_key", "properties", "context",
-)  # fmt: skip
+# The event columns both writes fill from a CanonicalEvent (``_event_row``), with their
+# PostgreSQL types for the binary COPY.
+_INSERT_COLUMN_TYPES = {
+    "name": "text", "namespace": "text", "event_id": "text", "timestamp": "timestamptz", "user_id": "text",
+    "profile_id": "text", "anonymous_id": "text", "account_id": "text", "session_id": "text", "page_id": "text",
+    "identity_key": "text", "properties": "jsonb", "context": "jsonb",
+}  # fmt: skip
+_INSERT_COLUMNS = tuple(_INSERT_COLUMN_TYPES)
 
 # PostgreSQL writes a request's events with exact dedupe through the key ledger
 # (``EventKey``, unpartitioned; retention never drops it), then the new events only into
@@ -512,10 +516,7 @@ PG_EVENT_COPY = (
     f"COPY ingestion_event (project_id, source_id, wire_format, received_at, {', '.join(_INSERT_COLUMNS)}) "
     "FROM STDIN (FORMAT BINARY)"
 )
-PG_EVENT_COPY_TYPES = (
-    "int8", "int8", "varchar", "timestamptz",
-    "text", "text", "text", "timestamptz", "text", "text", "text", "text", "text", "text", "text", "jsonb", "jsonb",
-)  # fmt: skip
+PG_EVENT_COPY_TYPES = ("int8", "int8", "varchar", "timestamptz", *_INSERT_COLUMN_TYPES.values())
 
 
 class _JsonbBinaryDumper(Dumper):
