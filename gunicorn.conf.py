@@ -40,15 +40,13 @@ def _settings_check():
     """Read the settings once in the master: a bad environment (no DJANGO_SECRET_KEY in
     production, say) then stops gunicorn with its one clear message, not a traceback from
     every worker it forks."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackhub.settings")
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
+    from trackhub.runtime import settings_load_or_exit
 
     try:
-        settings.SECRET_KEY  # noqa: B018  (loading the settings runs their checks)
-    except ImproperlyConfigured as exc:
+        settings_load_or_exit()
+    except SystemExit:
         on_exit(None)
-        raise SystemExit(f"TrackHub cannot start: {exc}") from None
+        raise
 
 
 def child_exit(server, worker):

@@ -149,6 +149,19 @@ def test_a_replica_is_a_second_database_the_router_reads_and_tests_mirror():
     assert result == "('10.0.0.2', 'default', ['trackhub.replica.ReplicaRouter'])"
 
 
+def test_manage_py_without_a_production_secret_stops_with_the_message_not_a_traceback():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/x"
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 1
+    assert "TrackHub cannot start: DJANGO_SECRET_KEY must be set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_gunicorn_without_a_production_secret_stops_once_with_the_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
     env |= {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 
 # Collections of the young generation every 50,000 net allocations of container objects
 # instead of CPython's 700. A 100-event track request allocates thousands of short-lived
@@ -27,3 +28,17 @@ def gc_tune(*, load_urls: bool = False) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, 10, 10)  # older generations: CPython's ratios
+
+
+def settings_load_or_exit() -> None:
+    """Read the settings now, and if the environment makes them invalid (no
+    ``DJANGO_SECRET_KEY`` in production, say) stop the process with their one clear
+    message rather than a traceback (gunicorn's master, ``manage.py``)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackhub.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.SECRET_KEY  # noqa: B018  (loading the settings runs their checks)
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"TrackHub cannot start: {exc}") from None
