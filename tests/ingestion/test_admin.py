@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 
 from ingestion.models import AccessToken, ApiKey, Event, Source, Website
 from ingestion.selectors import api_key_verify
@@ -120,6 +120,23 @@ def test_revoke_action_revokes(staff_client, tenant):
     staff_client.post("/admin/ingestion/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
 
     assert api_key_verify(presented=tenant.api_key) is None
+
+
+@pytest.mark.parametrize("model", [ApiKey, AccessToken])
+def test_staff_who_may_only_view_credentials_cannot_revoke_them(client, tenant, model):
+    viewer = User.objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename=f"view_{model._meta.model_name}"))
+    client.force_login(viewer)
+    presented = tenant.api_key if model is ApiKey else tenant.read_token
+    pk = model.objects.get(identifier=presented.split(".")[0]).pk
+    url = f"/admin/ingestion/{model._meta.model_name}/"
+
+    listing = client.get(url)
+    response = client.post(url, {"action": "revoke", "_selected_action": [pk]})
+
+    assert listing.status_code == 200 and 'value="revoke"' not in listing.content.decode()
+    assert response.status_code == 200
+    assert model.objects.get(pk=pk).revoked_at is None
 
 
 def test_ingested_event_appears_in_admin_list_and_search(staff_client, tenant, client):
