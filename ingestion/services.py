@@ -167,9 +167,18 @@ def api_key_check(*, scopes: object) -> None:
         raise ValueError(f"an API key needs the scope {TRACK_EVENTS_SCOPE}")
 
 
+def credential_label_check(*, label: str) -> None:
+    """ValueError for a label the database could not store (the admin's form refuses it
+    itself; the commands pass it through)."""
+    max_length = ApiKey._meta.get_field("label").max_length
+    if max_length is not None and len(label) > max_length:
+        raise ValueError(f"a label is at most {max_length} characters, not {len(label)}")
+
+
 def api_key_create(*, source: Source, scopes: Sequence[str] = ("track:events",), label: str = "") -> tuple[ApiKey, str]:
     """A new API key and its ``identifier.secret``, which is shown only this once."""
     api_key_check(scopes=scopes)
+    credential_label_check(label=label)
     parts, hashed = credential_generate(API_KEY_PREFIX)
     key = ApiKey.objects.create(
         source=source, identifier=parts.identifier, secret_hash=hashed, scopes=list(scopes), label=label
@@ -199,6 +208,7 @@ def access_token_create(
 ) -> tuple[AccessToken, str]:
     """A new bearer token (a track token when ``source`` is given, else a read token)."""
     access_token_check(project=project, source=source, scopes=scopes)
+    credential_label_check(label=label)
     parts, hashed = credential_generate(ACCESS_TOKEN_PREFIX)
     token = AccessToken.objects.create(
         project=project,

@@ -106,6 +106,24 @@ def test_a_value_that_could_never_work_is_a_command_error_naming_it(args, messag
         run(*args)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("create_api_key", "--source-id", "1001"),
+        ("create_access_token", "--source-id", "1001", "--scope", "track_api"),
+        ("create_access_token", "--org", "acme", "--project", "web", "--scope", "read"),
+    ],
+)
+def test_a_label_too_long_to_store_is_a_command_error_and_makes_nothing(args):
+    provision()
+    before = ApiKey.objects.count(), AccessToken.objects.count()
+
+    with pytest.raises(CommandError, match="a label is at most 200 characters, not 201"):
+        run(*args, "--label", "x" * 201)
+
+    assert (ApiKey.objects.count(), AccessToken.objects.count()) == before
+
+
 def test_create_api_key_for_unknown_source_fails():
     with pytest.raises(CommandError):
         run("create_api_key", "--source-id", "999", "--json")
