@@ -6,10 +6,14 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from ingestion.admin import CappedCountPaginator
 from ingestion.models import AccessToken, ApiKey, Event, Source, Website
 from ingestion.selectors import api_key_verify
 from ingestion.services import access_token_create
+from tests.ingestion.bulk import bulk_events
 from tests.seeds import seed_body
 
 pytestmark = pytest.mark.django_db
@@ -148,6 +152,46 @@ def test_ingested_event_appears_in_admin_list_and_search(staff_client, tenant, c
 
     assert "generated-event-id" in listing
     assert "generated-session-id" in detail and "productName" in detail
+
+
+def test_the_event_list_runs_no_unbounded_query_on_the_events_table(staff_client, tenant):
+    bulk_events(tenant, 150)  # more than a page
+
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get("/admin/ingestion/event/")
+
+    assert response.status_code == 200 and "bulk-150" in response.content.decode()
+    on_events = [query["sql"] for query in queries.captured_queries if "ingestion_event" in query["sql"]]
+    assert on_events and all("LIMIT" in sql for sql in on_events), on_events
+
+
+def test_the_event_list_counts_up_to_a_cap_and_says_more_than(staff_client, tenant, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "cap", 10)
+    bulk_events(tenant, 30)
+
+    capped = staff_client.get("/admin/ingestion/event/").content.decode()
+    exact = staff_client.get("/admin/ingestion/event/?q=bulk-3").content.decode()  # bulk-3 and bulk-30
+
+    assert "more than 10 events" in capped
+    assert re.search(r"\b2 events", exact) and "more than" not in exact
+
+
+def test_the_event_list_filters_by_project_and_by_name(staff_client, tenant, other_tenant, client):
+    bulk_events(tenant, 3)
+    client.post(
+        other_tenant.intempt_url.replace(tenant.api_key, other_tenant.api_key),
+        data=seed_body("intempt_curl.json"),
+        content_type="application/json",
+    )
+    other = Event.objects.get(project=other_tenant.project)
+
+    by_project = staff_client.get(f"/admin/ingestion/event/?project__id__exact={other_tenant.project.id}")
+    by_name = staff_client.get("/admin/ingestion/event/?name=Bulk").content.decode()
+
+    assert by_project.status_code == 200
+    assert other.event_id in by_project.content.decode() and "bulk-1" not in by_project.content.decode()
+    assert "bulk-1" in by_name and other.event_id not in by_name
+    assert f'href="?name={other.name}"' in by_name  # every project's names are offered
 
 
 @pytest.mark.parametrize(
