@@ -16,17 +16,49 @@ from django.utils.functional import cached_property
 from ingestion import selectors
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, TRACK_EVENTS_SCOPE, credential_generate
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
-from ingestion.services import access_token_check, api_key_check, website_origins_check
+from ingestion.services import access_token_check, api_key_check, tenant_name_check, website_origins_check
+
+
+class TenantNameForm(ModelForm):
+    """Refuses a name the Intempt URL could not address (as ``provision`` does)."""
+
+    what = ""
+
+    def clean_name(self) -> Any:
+        name = self.cleaned_data.get("name")
+        try:
+            tenant_name_check(what=self.what, name=name or "")
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        return name
+
+
+class OrganizationForm(TenantNameForm):
+    what = "org"
+
+    class Meta:
+        model = Organization
+        fields = ("name", "created_at")
+
+
+class ProjectForm(TenantNameForm):
+    what = "project"
+
+    class Meta:
+        model = Project
+        fields = ("organization", "name", "created_at")
 
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationForm
     list_display = ("name", "created_at")
     search_fields = ("name",)
 
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectForm
     list_display = ("name", "organization", "created_at")
     list_filter = ("organization",)
     search_fields = ("name", "organization__name")

@@ -107,13 +107,19 @@ _NAME_MAX_LENGTH = 200
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$", re.IGNORECASE)
 
 
+def tenant_name_check(*, what: str, name: str) -> None:
+    """ValueError unless ``name`` can be an organization's or project's name: it is a path
+    segment of the Intempt URL, so it is not empty and holds no "/"."""
+    if not name.strip() or "/" in name or len(name) > _NAME_MAX_LENGTH:
+        raise ValueError(f"{what} must be 1-{_NAME_MAX_LENGTH} characters without '/', not {name!r}")
+
+
 def _provision_check(*, org: str, project: str, source_id: int, origins: Sequence[str]) -> None:
     """ValueError naming what could never work: an empty name, a name with "/" (the
     Intempt URL could not address it), one too long to store, a source id outside 1..2^63-1,
     an origin that is not ``*`` or scheme://host[:port] (a browser's Origin has no path)."""
-    for what, name in (("org", org), ("project", project)):
-        if not name.strip() or "/" in name or len(name) > _NAME_MAX_LENGTH:
-            raise ValueError(f"{what} must be 1-{_NAME_MAX_LENGTH} characters without '/', not {name!r}")
+    tenant_name_check(what="org", name=org)
+    tenant_name_check(what="project", name=project)
     if not 1 <= source_id <= MAX_ID:
         raise ValueError(f"source id must be from 1 to {MAX_ID}, not {source_id}")
     website_origins_check(origins=origins)

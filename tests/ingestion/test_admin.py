@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ingestion.admin import CappedCountPaginator
-from ingestion.models import AccessToken, ApiKey, Event, Source, Website
+from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
 from ingestion.selectors import api_key_verify
 from ingestion.services import access_token_create
 from tests.ingestion.bulk import bulk_events
@@ -269,6 +269,20 @@ def test_a_website_with_listed_origins_is_saved(staff_client, tenant):
 
     assert response.status_code == 302
     assert Website.objects.filter(allowed_origins=["https://a.com", "*"]).exists()
+
+
+@pytest.mark.parametrize(("model", "what"), [(Organization, "org"), (Project, "project")])
+def test_a_tenant_name_the_intempt_url_cannot_address_is_refused(staff_client, tenant, model, what):
+    before = model.objects.count()
+    form = {"name": "acme/eu", "created_at_0": "2024-01-01", "created_at_1": "00:00:00"}
+    if model is Project:
+        form["organization"] = tenant.project.organization_id
+
+    response = staff_client.post(f"/admin/ingestion/{model._meta.model_name}/add/", form)
+
+    assert response.status_code == 200
+    assert f"{what} must be 1-200 characters without &#x27;/&#x27;" in response.content.decode()
+    assert model.objects.count() == before
 
 
 def test_a_source_keeps_its_id_and_project(staff_client, tenant, other_tenant):
