@@ -11,6 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from ingestion.admin import ProjectListFilter
 from profiles.models import (
     Account,
     AccountIdentity,
@@ -65,7 +66,7 @@ class IdentityOwnerAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Profiles and accounts: the same columns, their own identities and memberships."""
 
     list_display = ("id", "project", "merged_into", "first_seen", "last_seen")
-    list_filter = ("project",)
+    list_filter = (("project", ProjectListFilter),)
     search_fields = ("=id", "identities__value")
     list_select_related = ("project__organization",)
     readonly_fields = ("project", "merged_into", "attributes", "first_seen", "last_seen", "created_at", "updated_at")
@@ -85,21 +86,21 @@ class AccountAdmin(IdentityOwnerAdmin):
 @admin.register(ProfileMerge)
 class ProfileMergeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("merged", "survivor", "event_name", "event_id", "merged_at")
-    list_filter = ("project",)
+    list_filter = (("project", ProjectListFilter),)
     search_fields = ("=merged__id", "=survivor__id", "event_id")
 
 
 @admin.register(AccountMerge)
 class AccountMergeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("merged", "survivor", "event_name", "event_id", "merged_at")
-    list_filter = ("project",)
+    list_filter = (("project", ProjectListFilter),)
     search_fields = ("=merged__id", "=survivor__id", "event_id")
 
 
 @admin.register(IngestionWarning)
 class IngestionWarningAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("created_at", "project", "event_name", "event_id", "field", "value", "reason")
-    list_filter = ("project", "field")
+    list_filter = (("project", ProjectListFilter), "field")
     search_fields = ("event_id", "value")
     list_select_related = ("project__organization",)
 

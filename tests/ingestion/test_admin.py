@@ -13,6 +13,7 @@ from ingestion.admin import CappedCountPaginator
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
 from ingestion.selectors import api_key_verify
 from ingestion.services import access_token_create
+from tests.conftest import tenant_create
 from tests.ingestion.bulk import bulk_events
 from tests.seeds import seed_body
 
@@ -192,6 +193,38 @@ def test_the_event_list_filters_by_project_and_by_name(staff_client, tenant, oth
     assert other.event_id in by_project.content.decode() and "bulk-1" not in by_project.content.decode()
     assert "bulk-1" in by_name and other.event_id not in by_name
     assert f'href="?name={other.name}"' in by_name  # every project's names are offered
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/ingestion/source/",
+        "/admin/ingestion/source/add/",
+        "/admin/ingestion/event/",
+        "/admin/ingestion/accesstoken/add/",
+        "/admin/profiles/profile/",
+        "/admin/profiles/account/",
+        "/admin/profiles/profilemerge/",
+        "/admin/profiles/accountmerge/",
+        "/admin/profiles/ingestionwarning/",
+    ],
+)
+def test_a_page_offering_projects_runs_as_many_queries_for_many_projects_as_for_two(
+    staff_client, tenant, other_tenant, url
+):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = staff_client.get(url)
+        assert response.status_code == 200
+        assert str(tenant.project) in response.content.decode()
+        return len(captured.captured_queries)
+
+    queries()  # the first request also fills caches (content types)
+    with_two = queries()
+    for number in range(5):
+        tenant_create(org=f"org-{number}", project=f"project-{number}")
+
+    assert queries() == with_two
 
 
 @pytest.mark.parametrize(
