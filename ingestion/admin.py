@@ -16,7 +16,13 @@ from django.utils.functional import cached_property
 from ingestion import selectors
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, TRACK_EVENTS_SCOPE, credential_generate
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
-from ingestion.services import access_token_check, api_key_check, tenant_name_check, website_origins_check
+from ingestion.services import (
+    access_token_check,
+    api_key_check,
+    credential_revoke,
+    tenant_name_check,
+    website_origins_check,
+)
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise  # dev dependency: for the type checker only
@@ -148,7 +154,12 @@ class CredentialAdmin(admin.ModelAdmin):
     # A revocation changes the credential: staff who may only view credentials get no such action.
     @admin.action(description="Revoke selected credentials", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        count = 0
+        for credential in queryset.filter(revoked_at__isnull=True):
+            revoked = credential_revoke(presented_or_identifier=credential.identifier)
+            if revoked is not None and revoked[1]:  # this call revoked it: in its history, by whom
+                self.log_change(request, revoked[0], "Revoked.")
+                count += 1
         messages.success(request, f"Revoked {count} credential(s).")
 
 

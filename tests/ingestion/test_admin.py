@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -125,6 +126,22 @@ def test_revoke_action_revokes(staff_client, tenant):
     staff_client.post("/admin/ingestion/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
 
     assert api_key_verify(presented=tenant.api_key) is None
+
+
+@pytest.mark.parametrize("model", [ApiKey, AccessToken])
+def test_a_revocation_in_the_admin_is_in_the_credentials_history(staff_client, tenant, model):
+    presented = tenant.api_key if model is ApiKey else tenant.read_token
+    credential = model.objects.get(identifier=presented.split(".")[0])
+    url = f"/admin/ingestion/{model._meta.model_name}/"
+
+    response = staff_client.post(url, {"action": "revoke", "_selected_action": [credential.pk]}, follow=True)
+    history = staff_client.get(f"{url}{credential.pk}/history/").content.decode()
+
+    assert response.status_code == 200 and "Revoked 1 credential(s)." in response.content.decode()
+    assert model.objects.get(pk=credential.pk).revoked_at is not None
+    entry = LogEntry.objects.get(object_id=str(credential.pk), content_type__model=model._meta.model_name)
+    assert entry.user.username == "staff" and entry.get_change_message() == "Revoked."
+    assert "Revoked." in history
 
 
 @pytest.mark.parametrize("model", [ApiKey, AccessToken])
