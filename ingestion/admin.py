@@ -254,7 +254,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class CappedCountPaginator(Paginator):
     """Counts at most ``cap`` rows (the page says "more than"): an exact COUNT(*) of the
-    events table reads every one of its rows, on every page."""
+    events table (or the rejected events) reads every one of its rows, on every page."""
 
     cap = 10_000
 
@@ -301,4 +301,8 @@ class RejectedEventAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "wire_format", "source", "index", "field", "message")
     list_filter = ("wire_format", "source", "received_at")
     search_fields = ("message", "field")
+    # Kept forever, one row per refused event: a producer sending only bad events fills it
+    # as fast as the events table.
+    paginator = CappedCountPaginator
+    show_full_result_count = False
     list_select_related = ("source",)

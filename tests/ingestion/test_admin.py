@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from ingestion.admin import CappedCountPaginator
-from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
+from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from ingestion.selectors import api_key_verify
 from ingestion.services import access_token_create
 from tests.conftest import tenant_create
@@ -192,6 +192,22 @@ def test_the_event_list_counts_up_to_a_cap_and_says_more_than(staff_client, tena
 
     assert "more than 10 events" in capped
     assert re.search(r"\b2 events", exact) and "more than" not in exact
+
+
+def test_the_rejected_event_list_counts_up_to_a_cap_and_no_more(staff_client, tenant, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "cap", 10)
+    RejectedEvent.objects.bulk_create(
+        RejectedEvent(project=tenant.project, source=tenant.source, wire_format="intempt", index=str(number),
+                      field="userId", message="userId is required", payload={})
+        for number in range(150)
+    )  # fmt: skip
+
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get("/admin/ingestion/rejectedevent/?q=userId")
+
+    assert response.status_code == 200 and "more than 10 rejected events" in response.content.decode()
+    counts = [query["sql"] for query in queries.captured_queries if "COUNT(" in query["sql"]]
+    assert counts and all("LIMIT 11" in sql for sql in counts), counts
 
 
 def test_the_event_list_filters_by_project_and_by_name(staff_client, tenant, other_tenant, client):
