@@ -20,6 +20,7 @@ from ingestion.services import (
     access_token_check,
     api_key_check,
     credential_revoke,
+    source_id_check,
     tenant_name_check,
     website_origins_check,
 )
@@ -93,8 +94,24 @@ class ProjectAdmin(admin.ModelAdmin):
     list_select_related = ("organization",)
 
 
+class SourceForm(ModelForm):
+    class Meta:
+        model = Source
+        fields = ("id", "project", "name", "kind", "created_at")
+
+    def clean_id(self) -> Any:
+        source_id = self.cleaned_data.get("id")
+        if source_id is not None:
+            try:
+                source_id_check(source_id=source_id)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
+        return source_id
+
+
 @admin.register(Source)
 class SourceAdmin(ProjectChoicesMixin, admin.ModelAdmin):
+    form = SourceForm
     list_display = ("id", "name", "kind", "project", "created_at")
     list_filter = ("kind", ("project", ProjectListFilter))
     search_fields = ("id", "name")

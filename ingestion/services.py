@@ -114,14 +114,19 @@ def tenant_name_check(*, what: str, name: str) -> None:
         raise ValueError(f"{what} must be 1-{_NAME_MAX_LENGTH} characters without '/', not {name!r}")
 
 
+def source_id_check(*, source_id: int) -> None:
+    """ValueError for an id outside 1..2^63-1: the commands and the read API take no other."""
+    if not 1 <= source_id <= MAX_ID:
+        raise ValueError(f"source id must be from 1 to {MAX_ID}, not {source_id}")
+
+
 def _provision_check(*, org: str, project: str, source_id: int, origins: Sequence[str]) -> None:
     """ValueError naming what could never work: an empty name, a name with "/" (the
     Intempt URL could not address it), one too long to store, a source id outside 1..2^63-1,
     an origin that is not ``*`` or scheme://host[:port] (a browser's Origin has no path)."""
     tenant_name_check(what="org", name=org)
     tenant_name_check(what="project", name=project)
-    if not 1 <= source_id <= MAX_ID:
-        raise ValueError(f"source id must be from 1 to {MAX_ID}, not {source_id}")
+    source_id_check(source_id=source_id)
     website_origins_check(origins=origins)
 
 

@@ -351,6 +351,18 @@ def test_a_tenant_name_the_intempt_url_cannot_address_is_refused(staff_client, t
     assert model.objects.count() == before
 
 
+@pytest.mark.parametrize("source_id", [0, -5])
+def test_a_source_id_the_commands_would_not_know_is_refused(staff_client, tenant, source_id):
+    form = {"id": source_id, "project": tenant.project.id, "kind": "backend"}
+    form |= {"created_at_0": "2024-01-01", "created_at_1": "00:00:00"}
+
+    response = staff_client.post("/admin/ingestion/source/add/", form)
+
+    assert response.status_code == 200
+    assert f"source id must be from 1 to 9223372036854775807, not {source_id}" in response.content.decode()
+    assert not Source.objects.filter(id=source_id).exists()
+
+
 def test_a_source_keeps_its_id_and_project(staff_client, tenant, other_tenant):
     form = {"id": 777, "project": other_tenant.project.id, "name": "renamed", "kind": tenant.source.kind}
     form |= {"created_at_0": "2024-01-01", "created_at_1": "00:00:00"}
