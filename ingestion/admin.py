@@ -144,6 +144,10 @@ class WebsiteAdmin(admin.ModelAdmin):
     list_display = ("id", "name", "source", "allowed_origins", "created_at")
     list_select_related = ("source",)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # Its id is a browser credential for its source (as a key is): it stays with it.
+        return ("source",) if obj is not None else ()
+
 
 class CredentialAdmin(admin.ModelAdmin):
     """Creating a credential generates its secret and shows it once, in a message."""
@@ -155,6 +159,14 @@ class CredentialAdmin(admin.ModelAdmin):
     readonly_fields = ("identifier", "created_at", "last_used_at", "revoked_at")
     exclude = ("secret_hash",)
     actions = ("revoke",)
+    # What the credential writes to or reads: fixed once it exists (``get_readonly_fields``).
+    tenant_fields: tuple[str, ...] = ("source",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # A credential stays with the tenant it was made for: moved to another source or
+        # project (perhaps of another organization), whoever holds its secret would write
+        # to or read that tenant from the next request. Make a new credential instead.
+        return (*self.readonly_fields, *(self.tenant_fields if obj is not None else ()))
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
         if not change:
@@ -226,12 +238,16 @@ class AccessTokenForm(CredentialForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # A source's (track) token belongs to the source's project: asking for both invites
-        # a mismatch. Required only for a project's (read) token, in ``clean``.
-        self.fields["project"].required = False
-        self.fields["project"].help_text = "Leave empty for a source's token: its source's project is used."
+        if "project" in self.fields:  # a new token (an existing one keeps its tenant)
+            # A source's (track) token belongs to the source's project: asking for both
+            # invites a mismatch. Required only for a project's (read) token, in ``clean``.
+            self.fields["project"].required = False
+            self.fields["project"].help_text = "Leave empty for a source's token: its source's project is used."
 
     def clean(self) -> dict[str, Any]:
+        if "project" not in self.fields:  # an existing token: its tenant is the instance's
+            self.cleaned_data |= {"project": self.instance.project, "source": self.instance.source}
+            return super().clean()
         source, project = self.cleaned_data.get("source"), self.cleaned_data.get("project")
         if project is None and source is not None:
             self.cleaned_data["project"] = source.project
@@ -257,6 +273,7 @@ class AccessTokenForm(CredentialForm):
 class AccessTokenAdmin(ProjectChoicesMixin, CredentialAdmin):
     prefix = ACCESS_TOKEN_PREFIX
     form = AccessTokenForm
+    tenant_fields = ("project", "source")
     list_display = ("identifier", "project", "source", *CredentialAdmin.list_display[1:], "expires_at")
     list_select_related = ("project__organization", "source")
 

@@ -372,3 +372,50 @@ def test_a_source_keeps_its_id_and_project(staff_client, tenant, other_tenant):
     assert list(Source.objects.filter(name="renamed").values_list("id", "project_id")) == [
         (tenant.source.id, tenant.project.id)
     ]
+
+
+def test_an_api_key_keeps_its_source_when_its_change_form_names_another(staff_client, tenant, other_tenant):
+    key = ApiKey.objects.get(identifier=tenant.api_key.split(".")[0])
+
+    response = staff_client.post(
+        f"/admin/ingestion/apikey/{key.pk}/change/",
+        {"source": other_tenant.source.id, "scopes": '["track:events"]', "label": "relabelled"},
+    )
+
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.source_id, key.label) == (tenant.source.id, "relabelled")
+
+
+def test_an_access_token_keeps_its_tenant_when_its_change_form_names_another(staff_client, tenant, other_tenant):
+    token = AccessToken.objects.get(identifier=tenant.bearer_token.split(".")[0])
+    form = {"project": other_tenant.project.id, "source": other_tenant.source.id, "scopes": '["track_api"]'}
+
+    response = staff_client.post(f"/admin/ingestion/accesstoken/{token.pk}/change/", form | {"label": "relabelled"})
+
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert (token.project_id, token.source_id, token.label) == (tenant.project.id, tenant.source.id, "relabelled")
+
+
+def test_an_existing_access_tokens_scopes_are_still_checked_against_its_tenant(staff_client, tenant):
+    token = AccessToken.objects.get(identifier=tenant.bearer_token.split(".")[0])
+
+    response = staff_client.post(f"/admin/ingestion/accesstoken/{token.pk}/change/", {"scopes": '["read"]'})
+
+    assert response.status_code == 200
+    token.refresh_from_db()
+    assert token.scopes != ["read"]
+
+
+def test_a_website_keeps_its_source_when_its_change_form_names_another(staff_client, tenant, other_tenant):
+    website = Website.objects.get(id=tenant.website_id)
+
+    response = staff_client.post(
+        f"/admin/ingestion/website/{website.pk}/change/",
+        {"source": other_tenant.source.id, "name": "renamed", "allowed_origins": '["*"]'},
+    )
+
+    assert response.status_code == 302
+    website.refresh_from_db()
+    assert (website.source_id, website.name) == (tenant.source.id, "renamed")
