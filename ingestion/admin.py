@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
@@ -27,6 +28,15 @@ from ingestion.services import (
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise  # dev dependency: for the type checker only
+
+
+def _service_check(check: Callable[..., None], **kwargs: Any) -> None:
+    """Run one of the services' checks for a form: its ValueError becomes the field's (or
+    form's) error, with the same message the commands give."""
+    try:
+        check(**kwargs)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class ProjectListFilter(admin.RelatedFieldListFilter):
@@ -55,10 +65,7 @@ class TenantNameForm(ModelForm):
 
     def clean_name(self) -> Any:
         name = self.cleaned_data.get("name")
-        try:
-            tenant_name_check(what=self.what, name=name or "")
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
+        _service_check(tenant_name_check, what=self.what, name=name or "")
         return name
 
 
@@ -102,10 +109,7 @@ class SourceForm(ModelForm):
     def clean_id(self) -> Any:
         source_id = self.cleaned_data.get("id")
         if source_id is not None:
-            try:
-                source_id_check(source_id=source_id)
-            except ValueError as exc:
-                raise ValidationError(str(exc)) from exc
+            _service_check(source_id_check, source_id=source_id)
         return source_id
 
 
@@ -131,10 +135,7 @@ class WebsiteForm(ModelForm):
 
     def clean_allowed_origins(self) -> Any:
         origins = self.cleaned_data.get("allowed_origins")
-        try:
-            website_origins_check(origins=origins if origins is not None else [])
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
+        _service_check(website_origins_check, origins=origins if origins is not None else [])
         return origins if origins is not None else []
 
 
@@ -198,13 +199,10 @@ class CredentialForm(ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        try:
-            self.credential_check(cleaned)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
+        _service_check(self.credential_check, cleaned=cleaned)
         return cleaned
 
-    def credential_check(self, cleaned: dict[str, Any]) -> None:
+    def credential_check(self, *, cleaned: dict[str, Any]) -> None:
         raise NotImplementedError
 
 
@@ -218,7 +216,7 @@ class ApiKeyForm(CredentialForm):
         if self.instance.pk is None:
             self.initial.setdefault("scopes", [TRACK_EVENTS_SCOPE])  # its one scope, as create_api_key
 
-    def credential_check(self, cleaned: dict[str, Any]) -> None:
+    def credential_check(self, *, cleaned: dict[str, Any]) -> None:
         if "scopes" in cleaned:  # else the field's own error is shown
             api_key_check(scopes=cleaned["scopes"])
 
@@ -255,7 +253,7 @@ class AccessTokenForm(CredentialForm):
             self.add_error("project", "A project's (read) token needs its project; a source's token, its source.")
         return super().clean()
 
-    def credential_check(self, cleaned: dict[str, Any]) -> None:
+    def credential_check(self, *, cleaned: dict[str, Any]) -> None:
         if cleaned.get("project") is not None and "scopes" in cleaned:  # else a field's own error is shown
             access_token_check(project=cleaned["project"], source=cleaned.get("source"), scopes=cleaned["scopes"])
             if not cleaned["scopes"]:
