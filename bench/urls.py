@@ -1,13 +1,17 @@
-"""TrackHub's URLs plus ``/bench/empty``: reads the body and answers ``{}``, nothing else.
+"""TrackHub's URLs plus two yardsticks under the same gunicorn, middleware and settings:
 
-It runs under the same gunicorn, middleware and settings as the track endpoints, so its
-rate is the ceiling a Django view can reach on this machine.
+- ``/bench/empty`` reads the body and answers ``{}``, nothing else: the ceiling a Django
+  view can reach on this machine;
+- ``/bench/reference?project=&source=`` is the issue's reference design
+  (``bench.reference``): msgspec-decode an Intempt body and COPY it, a commit per request.
 """
 
+import msgspec
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from bench.reference import reference_copy
 from trackhub.urls import urlpatterns as trackhub_urlpatterns
 
 
@@ -17,4 +21,15 @@ def empty(request: HttpRequest) -> HttpResponse:
     return HttpResponse(b"{}", content_type="application/json")
 
 
-urlpatterns = [path("bench/empty", empty), *trackhub_urlpatterns]
+@csrf_exempt
+def reference(request: HttpRequest) -> HttpResponse:
+    try:
+        written = reference_copy(
+            body=request.body, project_id=int(request.GET["project"]), source_id=int(request.GET["source"])
+        )
+    except (KeyError, ValueError, msgspec.DecodeError) as exc:  # ValidationError is a DecodeError
+        return HttpResponse(msgspec.json.encode({"error": str(exc)}), status=400, content_type="application/json")
+    return HttpResponse(msgspec.json.encode({"written": written}), content_type="application/json")
+
+
+urlpatterns = [path("bench/empty", empty), path("bench/reference", reference), *trackhub_urlpatterns]
