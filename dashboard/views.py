@@ -362,7 +362,11 @@ def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: i
 def profiles(request: HttpRequest, project: Project) -> HttpResponse:
     """Search profiles and accounts by any identifier (exact, then prefix); without a
     query, the most recently seen profiles."""
-    query = request.GET.get("q", "").strip()
+    # Identifiers match as stored, spaces included (as in the explorer and the read API):
+    # " ann" is another person than "ann". Only a query of nothing but spaces is no search.
+    query = request.GET.get("q", "")
+    if not query.strip():
+        query = ""
     if query:
         found = profile_selectors.profiles_search(project_id=project.id, identifier=query, limit=1)
         seen = {profile.id for profile in found}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils.html import escape
 
@@ -131,3 +133,41 @@ def test_warnings_page_lists_refused_identifier_with_its_event(client, staff_cli
 
     assert escape(warning.reason) in body and "guest" in body
     assert f"/dashboard/{tenant.project.id}/events/{Event.objects.get(event_id='evt-guest').id}/" in body
+
+
+def result_ids(body: str) -> list[int]:
+    table = body.split('data-testid="profile-results"')[1].split("</table>")[0]
+    return [int(found) for found in re.findall(r"/profiles/(\d+)/", table)]
+
+
+@pytest.mark.parametrize("query", ["ann ", " ann"])
+def test_search_matches_identifiers_as_stored_spaces_included(staff_client, tenant, query):
+    # " ann" and "ann " are identifiers of their own (as in the explorer and the read API):
+    # trimmed, the search found "ann", another person.
+    spaced = profile_make(project=tenant.project, identifiers=[query])
+    profile_make(project=tenant.project, identifiers=["ann"])
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/", {"q": query})
+
+    assert response.status_code == 200
+    assert result_ids(response.content.decode()) == [spaced.id]
+
+
+def test_search_by_account_identifier_with_spaces_finds_that_account(client, staff_client, tenant):
+    intempt_send(client, tenant, [{"userId": "ann", "accountId": "acme "}])
+    intempt_send(client, tenant, [{"userId": "bob", "accountId": "acme"}])
+    identity_resolve()
+    spaced = Account.objects.get(identities__value="acme ")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/", {"q": "acme "}).content.decode()
+
+    assert re.findall(r"/accounts/(\d+)/", body) == [str(spaced.id)]
+
+
+def test_blank_search_lists_recently_seen_profiles(staff_client, tenant):
+    profile = profile_make(project=tenant.project, identifiers=["ada@example.com"])
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/", {"q": "   "}).content.decode()
+
+    assert "Recently seen" in body and "Profiles matching" not in body
+    assert result_ids(body) == [profile.id]
