@@ -338,12 +338,25 @@ def sources_for_project(*, project_id: int) -> QuerySet[Source]:
 # --- rejected events ------------------------------------------------------------------------
 
 
+# A source's card counts its open rejections over this window, and its "inspect" link
+# lists the same window.
+REJECTED_WINDOW = timedelta(days=30)
+
+
+def rejected_window_start(*, now: datetime) -> datetime:
+    """The first instant a source's card counts rejections from: 30 days ago to the
+    minute, since the card's link carries it to the minute and must list exactly those."""
+    return (now - REJECTED_WINDOW).replace(second=0, microsecond=0)
+
+
 def rejected_events_for_project(
-    *, project_id: int, include_replayed: bool, source_id: int | None = None
+    *, project_id: int, include_replayed: bool, source_id: int | None = None, since: datetime | None = None
 ) -> QuerySet[RejectedEvent]:
     rows = RejectedEvent.objects.filter(project_id=project_id)
     if source_id is not None:
         rows = rows.filter(source_id=source_id)
+    if since is not None:
+        rows = rows.filter(received_at__gte=since)
     if not include_replayed:
         rows = rows.filter(replayed_at__isnull=True)
     return rows.order_by("-received_at", "-id")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime
 from functools import wraps
 from itertools import groupby
 from typing import Any, Literal
@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard import charts, selectors
 from dashboard.filters import EventExplorerFilterSet
-from ingestion.canonical import ascii_digits
+from ingestion.canonical import ascii_digits, datetime_from_iso
 from ingestion.formats.base import RequestProblem
 from ingestion.models import MAX_ID, Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
@@ -112,7 +112,7 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
 
     def breakdown(field: Literal["name", "source_id"], last_24h: bool) -> charts.BarChart:
         # The link lists exactly the events the bar counts.
-        since, until = (moment.strftime("%Y-%m-%dT%H:%M") for moment in activity.window(last_24h=last_24h))
+        since, until = (_query_time(moment) for moment in activity.window(last_24h=last_24h))
         query = "name" if field == "name" else "source"
         items = [
             (
@@ -148,6 +148,16 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
     )
 
 
+def _query_time(moment: datetime) -> str:
+    """A UTC instant for a link's query, to the minute (what a datetime-local field holds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def _time_from_query(request: HttpRequest, name: str) -> datetime | None:
+    """The ``?<name>=`` instant (ISO 8601, naive meaning UTC), or None when absent or not one."""
+    return datetime_from_iso(request.GET.get(name))
+
+
 def _source_from_query(request: HttpRequest) -> int | None:
     """The ``?source=`` id, or None when absent or not an id."""
     source_id = request.GET.get("source")
@@ -180,7 +190,9 @@ def live_events(request: HttpRequest, project: Project) -> HttpResponse:
 def sources(request: HttpRequest, project: Project) -> HttpResponse:
     now = timezone.now()
     days = 14
-    rows = selectors.sources_with_stats(project_id=project.id, since=now - timedelta(days=30))
+    rejected_since = selectors.rejected_window_start(now=now)
+    rows = selectors.sources_with_stats(project_id=project.id, since=rejected_since)
+    rejected_url = reverse("dashboard:rejected", args=[project.id])
     activity = selectors.project_activity(project_id=project.id, now=now)
     daily = {source.id: activity.daily(days=days, source_id=source.id) for source in rows}
     cards = [
@@ -194,6 +206,8 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
             "active_count": sum(c.is_active for c in [*source.api_keys.all(), *source.access_tokens.all()]),
             "week": sum(count for _, count in daily[source.id][-7:]),
             "live_url": reverse("dashboard:live-events", args=[project.id]) + f"?source={source.id}",
+            # The rejections the card counts: this source's open ones since the same instant.
+            "rejected_url": f"{rejected_url}?{urlencode({'source': source.id, 'since': _query_time(rejected_since)})}",
         }
         for source in rows
     ]
@@ -283,18 +297,22 @@ def event_detail(request: HttpRequest, project: Project, event_id: int) -> HttpR
 @project_page
 def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     include_replayed = request.GET.get("replayed") == "1"
-    # ``?source=`` narrows to one source (the sources page's "inspect" link).
+    # ``?source=`` and ``?since=`` narrow to what a source's card counts (its "inspect" link).
     source_id = _source_from_query(request)
+    since = _time_from_query(request, "since")
+    now = timezone.now()
     rows = selectors.rejected_events_for_project(
-        project_id=project.id, include_replayed=include_replayed, source_id=source_id
+        project_id=project.id, include_replayed=include_replayed, source_id=source_id, since=since
     )
     cursor = selectors.cursor_from_query(request.GET.get("before"))
     page = selectors.keyset_page(
         rows=rows.select_related("source"), cursor=cursor, size=PAGE_SIZE, time_field="received_at"
     )
-    # The pager keeps both filters; the replayed toggle keeps the source.
+    # The pager keeps every filter; each link that drops one (the replayed toggle, "all
+    # sources", "any time") keeps the others.
     source_query: dict[str, Any] = {} if source_id is None else {"source": source_id}
-    replayed_query: dict[str, Any] = {"replayed": 1}
+    since_query: dict[str, Any] = {} if since is None else {"since": request.GET["since"]}
+    replayed_query: dict[str, Any] = {"replayed": 1} if include_replayed else {}
     return _render(
         request,
         project,
@@ -304,8 +322,13 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
             "page": page,
             "include_replayed": include_replayed,
             "source_id": source_id,
-            "query": urlencode({**source_query, **(replayed_query if include_replayed else {})}),
-            "toggle_query": urlencode({**source_query, **({} if include_replayed else replayed_query)}),
+            "since": since,
+            # Whole days back to ``since`` ("the last 30 days" on a card's link), None ahead.
+            "since_days": None if since is None or since > now else (now - since).days,
+            "query": urlencode({**source_query, **since_query, **replayed_query}),
+            "toggle_query": urlencode({**source_query, **since_query, **({} if include_replayed else {"replayed": 1})}),
+            "all_sources_query": urlencode({**since_query, **replayed_query}),
+            "any_time_query": urlencode({**source_query, **replayed_query}),
             "is_first_page": "before" not in request.GET,
         },
     )

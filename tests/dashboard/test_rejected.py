@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, timedelta
 
 import pytest
+from django.http import QueryDict
 from django.test import Client
+from django.utils import timezone
 
 from ingestion.models import Event, RejectedEvent
 from ingestion.services import source_ensure
@@ -173,10 +176,12 @@ def test_sources_inspect_link_lists_only_that_sources_rejections(client, staff_c
         index=0, field="userId", message="userId is required", errors=[], payload={"name": "Theirs"},
     )  # fmt: skip
     sources_page = staff_client.get(f"/dashboard/{tenant.project.id}/sources/").content.decode()
-    link = re.search(rf'href="(/dashboard/{tenant.project.id}/rejected/\?source={tenant.source.id})"', sources_page)
+    link = re.search(
+        rf'href="(/dashboard/{tenant.project.id}/rejected/\?source={tenant.source.id}&amp;[^"]*)"', sources_page
+    )
     assert link is not None
 
-    body = staff_client.get(link.group(1)).content.decode()
+    body = staff_client.get(link.group(1).replace("&amp;", "&")).content.decode()
 
     assert f"/rejected/{mine.id}/" in body and f"/rejected/{theirs.id}/" not in body
 
@@ -190,3 +195,50 @@ def test_rejected_pages_of_one_source_keep_the_source(client, staff_client, tena
 
     older = re.search(r'href="\?([^"]*before=[^"]*)"', body)
     assert older is not None and f"source={tenant.source.id}&amp;before=" in older.group(1)
+
+
+def since_query(moment) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_rejected_list_since_an_instant_leaves_older_ones_out_and_says_so(client, staff_client, tenant):
+    intempt_send(client, tenant, [{"userId": "", "eventId": "evt-new"}, {"userId": "", "eventId": "evt-old"}])
+    old = RejectedEvent.objects.get(payload__payload__0__eventId="evt-old")
+    RejectedEvent.objects.filter(id=old.id).update(received_at=timezone.now() - timedelta(days=40))
+    new = RejectedEvent.objects.exclude(id=old.id).get()
+    since = timezone.now() - timedelta(days=30)
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/", {"since": since_query(since)})
+
+    body = response.content.decode()
+    assert f"/rejected/{new.id}/" in body and f"/rejected/{old.id}/" not in body
+    assert f'Received since <span class="mono">{since.astimezone(UTC):%Y-%m-%d %H:%M}:00</span> UTC' in body
+
+
+@pytest.mark.parametrize(
+    ("link_text", "kept", "dropped"),
+    [
+        ("Older »", ["source", "since", "replayed"], []),
+        ("Hide replayed", ["source", "since"], ["replayed"]),
+        ("all sources", ["since", "replayed"], ["source"]),
+        ("any time", ["source", "replayed"], ["since"]),
+    ],
+)
+def test_rejected_list_links_keep_the_filters_they_do_not_change(
+    client, staff_client, tenant, monkeypatch, link_text, kept, dropped
+):
+    monkeypatch.setattr("dashboard.views.PAGE_SIZE", 1)
+    intempt_send(client, tenant, [{"userId": ""}, {"userId": ""}])
+    query = {
+        "source": str(tenant.source.id),
+        "since": since_query(timezone.now() - timedelta(days=30)),
+        "replayed": "1",
+    }
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/", query).content.decode()
+
+    href = re.search(rf'href="\?([^"]*)">{re.escape(link_text)}<', body)
+    assert href is not None
+    followed = QueryDict(href.group(1).replace("&amp;", "&"))
+    assert {name: followed.get(name) for name in kept} == {name: query[name] for name in kept}
+    assert not any(name in followed for name in dropped)
