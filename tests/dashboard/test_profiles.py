@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django.utils.html import escape
 
 from ingestion.models import Event
 from profiles.models import Account, IngestionWarning, Profile
-from tests.dashboard.conftest import identity_resolve, intempt_send, profile_make
+from tests.dashboard.conftest import identity_resolve, intempt_send, ms, profile_make
 
 pytestmark = pytest.mark.django_db
 
@@ -171,3 +173,30 @@ def test_blank_search_lists_recently_seen_profiles(staff_client, tenant):
 
     assert "Recently seen" in body and "Profiles matching" not in body
     assert result_ids(body) == [profile.id]
+
+
+def last_seen(body: str) -> str:
+    match = re.search(r'Last seen</span><span class="stat-value small">([^<]*)<', body)
+    assert match is not None
+    return match.group(1).replace("\xa0", " ")  # timesince joins with no-break spaces
+
+
+def test_profile_seen_in_the_future_says_so_not_zero_minutes_ago(client, staff_client, tenant):
+    # A producer's clock may run fast: last seen is its event's time, days ahead.
+    intempt_send(client, tenant, [{"userId": "ada@example.com", "timestamp": ms(timezone.now() + timedelta(days=2))}])
+    identity_resolve()
+    profile = Profile.objects.get(identities__value="ada@example.com")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{profile.id}/").content.decode()
+
+    assert last_seen(body).startswith("in 1 day")
+
+
+def test_account_seen_in_the_future_says_so_not_zero_minutes_ago(client, staff_client, tenant):
+    intempt_send(client, tenant, [{"accountId": "acme", "timestamp": ms(timezone.now() + timedelta(days=2))}])
+    identity_resolve()
+    account = Account.objects.get(identities__value="acme")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/accounts/{account.id}/").content.decode()
+
+    assert last_seen(body).startswith("in 1 day")
