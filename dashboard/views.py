@@ -247,6 +247,8 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
             "profile_links": _profile_links(project, page.rows),
             "query": query.urlencode(),
             "is_first_page": "before" not in request.GET,
+            # An empty list without any filter means no event arrived yet, not "no match".
+            "filtered": any(request.GET.get(name) for name in filterset.filters),
             "event_names": selectors.event_names(project_id=project.id),
         },
     )

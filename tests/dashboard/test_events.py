@@ -171,3 +171,23 @@ def test_explorer_filtered_on_an_unknown_profile_says_there_is_none(staff_client
     body = response.content.decode()
     assert "There is no profile #999999 in this project" in body
     assert 'href="?name=Signup">Show every profile' in body
+
+
+def empty_row(response) -> str:
+    match = re.search(r'<td colspan="6" class="muted empty">([^<]*)</td>', response.content.decode())
+    assert match is not None
+    return match.group(1)
+
+
+def test_explorer_of_a_project_without_events_says_none_arrived_yet(staff_client, tenant):
+    # It said "No events match these filters." on a fresh install, with no filter set.
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/")
+
+    assert response.status_code == 200
+    assert empty_row(response).startswith("No events yet.")
+
+
+def test_explorer_with_filters_matching_nothing_says_so(staff_client, tenant, sent):
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?name=Nope")
+
+    assert empty_row(response) == "No events match these filters."
