@@ -242,3 +242,35 @@ def test_rejected_list_links_keep_the_filters_they_do_not_change(
     followed = QueryDict(href.group(1).replace("&amp;", "&"))
     assert {name: followed.get(name) for name in kept} == {name: query[name] for name in kept}
     assert not any(name in followed for name in dropped)
+
+
+def rejected_empty_row(response) -> str:
+    match = re.search(r'<td colspan="6" class="muted empty">([^<]*)</td>', response.content.decode())
+    assert match is not None
+    return " ".join(match.group(1).split())
+
+
+def test_rejected_list_with_every_rejection_replayed_does_not_say_nothing_was_rejected(staff_client, tenant, rejected):
+    staff_client.post(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": fixed_payload(rejected)})
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/")
+
+    assert rejected_empty_row(response) == "No open rejections: nothing to fix."
+
+
+def test_rejected_list_of_a_source_and_window_without_rows_says_what_it_looked_for(staff_client, tenant, rejected):
+    RejectedEvent.objects.filter(id=rejected.id).update(received_at=timezone.now() - timedelta(days=40))
+    since = timezone.now() - timedelta(days=30)
+
+    response = staff_client.get(
+        f"/dashboard/{tenant.project.id}/rejected/", {"source": tenant.source.id, "since": since_query(since)}
+    )
+
+    shown = f"of source #{tenant.source.id} received since {since.astimezone(UTC):%Y-%m-%d %H:%M}:00 UTC"
+    assert rejected_empty_row(response) == f"No open rejections {shown}."
+
+
+def test_rejected_list_of_a_project_without_rejections_says_every_event_was_accepted(staff_client, tenant):
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/?replayed=1")
+
+    assert rejected_empty_row(response) == "Nothing rejected. Every event sent so far was accepted."
