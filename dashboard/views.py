@@ -473,12 +473,22 @@ def account_detail(request: HttpRequest, project: Project, account_id: int) -> H
 @project_page
 def warnings(request: HttpRequest, project: Project) -> HttpResponse:
     """Identifiers identity resolution refused, each linked to the stored event it came on."""
-    rows = profile_selectors.ingestion_warnings(project_id=project.id, limit=PAGE_SIZE * 2)
-    events = selectors.events_by_keys(project_id=project.id, keys=[(w.event_name, w.event_id) for w in rows])
+    cursor = selectors.cursor_from_query(request.GET.get("before"))
+    page = selectors.keyset_page(
+        rows=profile_selectors.ingestion_warnings_for_project(project_id=project.id),
+        cursor=cursor,
+        size=PAGE_SIZE,
+        time_field="created_at",
+    )
+    events = selectors.events_by_keys(project_id=project.id, keys=[(w.event_name, w.event_id) for w in page.rows])
     return _render(
         request,
         project,
         "dashboard/warnings.html",
         "warnings",
-        {"warnings": [(warning, events.get((warning.event_name, warning.event_id))) for warning in rows]},
+        {
+            "warnings": [(warning, events.get((warning.event_name, warning.event_id))) for warning in page.rows],
+            "page": page,
+            "is_first_page": "before" not in request.GET,
+        },
     )

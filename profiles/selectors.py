@@ -243,6 +243,7 @@ def account_merges(*, project_id: int, account_id: int) -> list[AccountMerge]:
 # --- warnings ---------------------------------------------------------------------------------
 
 
-def ingestion_warnings(*, project_id: int, limit: int = 100) -> list[IngestionWarning]:
-    """Refused identifiers (placeholders), newest first."""
-    return list(IngestionWarning.objects.filter(project_id=project_id).order_by("-created_at", "-id")[:limit])
+def ingestion_warnings_for_project(*, project_id: int) -> QuerySet[IngestionWarning]:
+    """Refused identifiers (placeholders), newest first, for the caller to page by
+    (created_at, id)."""
+    return IngestionWarning.objects.filter(project_id=project_id).order_by("-created_at", "-id")

@@ -200,3 +200,20 @@ def test_account_seen_in_the_future_says_so_not_zero_minutes_ago(client, staff_c
     body = staff_client.get(f"/dashboard/{tenant.project.id}/accounts/{account.id}/").content.decode()
 
     assert last_seen(body).startswith("in 1 day")
+
+
+def test_warnings_page_pages_to_the_oldest_warning(client, staff_client, tenant, monkeypatch):
+    # Only the newest 100 were shown, with no way to the older ones.
+    monkeypatch.setattr("dashboard.views.PAGE_SIZE", 2)
+    intempt_send(client, tenant, [{"eventId": f"evt-guest-{index}", "userId": "guest"} for index in range(5)])
+    identity_resolve()
+    url = f"/dashboard/{tenant.project.id}/warnings/"
+    shown: list[str] = []
+
+    while url:
+        body = staff_client.get(url).content.decode()
+        shown += re.findall(r'<div class="muted mono">(evt-guest-\d)</div>', body)
+        older = re.search(r'href="(\?before=[^"]*)">Older', body)
+        url = f"/dashboard/{tenant.project.id}/warnings/{older.group(1)}" if older else ""
+
+    assert sorted(shown) == [f"evt-guest-{index}" for index in range(5)]
