@@ -191,3 +191,13 @@ def test_explorer_with_filters_matching_nothing_says_so(staff_client, tenant, se
     response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?name=Nope")
 
     assert empty_row(response) == "No events match these filters."
+
+
+def test_event_page_query_count_is_bounded(staff_client, tenant, sent, django_assert_max_num_queries):
+    event = Event.objects.get(name="Purchase", user_id="ada@example.com")
+    profile_make(project=tenant.project, identifiers=["ada@example.com"])
+
+    with django_assert_max_num_queries(5):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/")
+
+    assert response.status_code == 200

@@ -149,3 +149,17 @@ def test_time_series_y_axis_labels_say_the_value_of_their_gridline(client, staff
 
     hourly = body.split('aria-label="Events per hour')[1].split("</svg>")[0]
     assert re.findall(r'<text class="axis y"[^>]*>([^<]*)</text>', hourly) == labels
+
+
+@pytest.mark.parametrize(("narrowed", "queries"), [(False, 5), (True, 4)])  # one source needs no names
+def test_live_fragment_query_count_does_not_grow_with_rows(
+    client, staff_client, tenant, narrowed, queries, django_assert_max_num_queries
+):
+    intempt_send(client, tenant, [{"userId": f"user{index}@example.com"} for index in range(15)])
+    query = f"?source={tenant.source.id}" if narrowed else ""
+
+    with django_assert_max_num_queries(queries):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/live/{query}")
+
+    assert response.status_code == 200
+    assert response.content.decode().count('class="event-name"') == 15

@@ -217,3 +217,42 @@ def test_warnings_page_pages_to_the_oldest_warning(client, staff_client, tenant,
         url = f"/dashboard/{tenant.project.id}/warnings/{older.group(1)}" if older else ""
 
     assert sorted(shown) == [f"evt-guest-{index}" for index in range(5)]
+
+
+@pytest.fixture
+def team(client, tenant):
+    """Twelve people of one account, each with an email and an anonymous id."""
+    members = [{"userId": f"user{index}@example.com", "profileId": f"anon-{index}", "accountId": "acme"}
+               for index in range(12)]  # fmt: skip
+    intempt_send(client, tenant, members, name="Signup")
+    identity_resolve()
+    return Account.objects.get(identities__value="acme")
+
+
+def test_profile_search_query_count_does_not_grow_with_matches(
+    staff_client, tenant, team, django_assert_max_num_queries
+):
+    with django_assert_max_num_queries(9):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/", {"q": "user"})
+
+    assert response.status_code == 200
+    assert len(result_ids(response.content.decode())) == 12
+
+
+def test_account_page_query_count_does_not_grow_with_members(staff_client, tenant, team, django_assert_max_num_queries):
+    with django_assert_max_num_queries(11):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/accounts/{team.id}/")
+
+    assert response.status_code == 200
+    assert response.content.decode().count('class="event-name" href="/dashboard/') == 12
+
+
+def test_warnings_query_count_does_not_grow_with_warnings(client, staff_client, tenant, django_assert_max_num_queries):
+    intempt_send(client, tenant, [{"userId": "guest"}] * 12)
+    identity_resolve()
+
+    with django_assert_max_num_queries(5):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/warnings/")
+
+    assert response.status_code == 200
+    assert response.content.decode().count("/events/") == 12 + 1  # each warning's event, and the Events tab

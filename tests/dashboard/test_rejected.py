@@ -274,3 +274,10 @@ def test_rejected_list_of_a_project_without_rejections_says_every_event_was_acce
     response = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/?replayed=1")
 
     assert rejected_empty_row(response) == "Nothing rejected. Every event sent so far was accepted."
+
+
+def test_rejected_page_query_count_is_bounded(staff_client, tenant, rejected, django_assert_max_num_queries):
+    with django_assert_max_num_queries(4):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/")
+
+    assert response.status_code == 200
