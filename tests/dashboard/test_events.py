@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from ingestion.models import Event
+from ingestion.services import source_ensure
 from tests.dashboard.conftest import intempt_send, ms, profile_make
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +202,17 @@ def test_event_page_query_count_is_bounded(staff_client, tenant, sent, django_as
         response = staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/")
 
     assert response.status_code == 200
+
+
+def test_event_page_source_link_opens_that_sources_card(staff_client, tenant, sent):
+    # It opened the top of the sources page, whichever source the event came from.
+    source_ensure(project=tenant.project, source_id=9201, kind="web")
+    event = Event.objects.get(name="Signup")
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/").content.decode()
+    link = re.search(r'<dt>Source</dt><dd><a href="([^"]*)#([^"]*)"', body)
+    assert link is not None
+
+    sources = staff_client.get(link.group(1)).content.decode()
+
+    card = re.search(rf'<article class="card source" id="{link.group(2)}" data-testid="source-(\d+)"', sources)
+    assert card is not None and card.group(1) == str(tenant.source.id)
