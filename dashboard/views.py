@@ -38,6 +38,7 @@ from profiles.selectors import profile_ids_for_identifiers
 
 PAGE_SIZE = 50
 LIVE_SIZE = 15
+SEARCH_LIMIT = 50  # profiles listed for a search or the recently seen
 
 ProjectView = Callable[..., HttpResponse]
 
@@ -395,21 +396,21 @@ def profiles(request: HttpRequest, project: Project) -> HttpResponse:
     if query:
         found = profile_selectors.profiles_search(project_id=project.id, identifier=query, limit=1)
         seen = {profile.id for profile in found}
-        found += [
-            profile
-            for profile in profile_selectors.profiles_search_prefix(project_id=project.id, query=query, limit=50)
-            if profile.id not in seen
-        ]
+        # One more than is shown, to tell the page that the list is cut short.
+        prefixed = profile_selectors.profiles_search_prefix(project_id=project.id, query=query, limit=SEARCH_LIMIT + 1)
+        more = len(prefixed) > SEARCH_LIMIT
+        found += [profile for profile in prefixed[:SEARCH_LIMIT] if profile.id not in seen]
         accounts = profile_selectors.accounts_search(project_id=project.id, identifier=query, limit=1)
     else:
-        found = profile_selectors.profiles_search(project_id=project.id, limit=50)
+        found = profile_selectors.profiles_search(project_id=project.id, limit=SEARCH_LIMIT)
         accounts = []
+        more = False
     return _render(
         request,
         project,
         "dashboard/profiles.html",
         "profiles",
-        {"query": query, "profiles": found, "accounts": accounts},
+        {"query": query, "profiles": found, "accounts": accounts, "more": more, "limit": SEARCH_LIMIT},
     )
 
 

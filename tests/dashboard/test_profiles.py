@@ -256,3 +256,26 @@ def test_warnings_query_count_does_not_grow_with_warnings(client, staff_client, 
 
     assert response.status_code == 200
     assert response.content.decode().count("/events/") == 12 + 1  # each warning's event, and the Events tab
+
+
+def test_search_with_more_matches_than_shown_says_so(staff_client, tenant, monkeypatch):
+    # Only the first 50 prefix matches are listed; the page gave no sign there were more.
+    monkeypatch.setattr("dashboard.views.SEARCH_LIMIT", 2)
+    for index in range(3):
+        profile_make(project=tenant.project, identifiers=[f"user{index}@example.com"])
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/", {"q": "user"}).content.decode()
+
+    assert len(result_ids(body)) == 2
+    assert "More profiles match “user” than the 2 shown" in body
+
+
+def test_search_with_every_match_shown_does_not_say_there_are_more(staff_client, tenant, monkeypatch):
+    monkeypatch.setattr("dashboard.views.SEARCH_LIMIT", 2)
+    for index in range(2):
+        profile_make(project=tenant.project, identifiers=[f"user{index}@example.com"])
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/", {"q": "user"}).content.decode()
+
+    assert len(result_ids(body)) == 2
+    assert "More profiles match" not in body
