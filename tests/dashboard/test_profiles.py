@@ -279,3 +279,16 @@ def test_search_with_every_match_shown_does_not_say_there_are_more(staff_client,
 
     assert len(result_ids(body)) == 2
     assert "More profiles match" not in body
+
+
+def test_timeline_pager_counts_the_events_on_the_page_and_says_so(client, staff_client, tenant, monkeypatch):
+    # "2 events" on a page of a longer timeline read as the profile's total.
+    monkeypatch.setattr("dashboard.views.PAGE_SIZE", 2)
+    intempt_send(client, tenant, [{"userId": "ada@example.com"}] * 3)
+    identity_resolve()
+    profile = Profile.objects.get(identities__value="ada@example.com")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{profile.id}/").content.decode()
+
+    pager = body.split('data-testid="profile-timeline"')[1].split("</nav>")[0]
+    assert '<span class="muted">2 events on this page</span>' in pager
