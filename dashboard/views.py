@@ -33,12 +33,13 @@ from ingestion.formats.base import RequestProblem
 from ingestion.models import MAX_ID, Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
 from profiles import selectors as profile_selectors
-from profiles.models import Account, Profile
+from profiles.models import Account
 from profiles.selectors import profile_ids_for_identifiers
 
 PAGE_SIZE = 50
 LIVE_SIZE = 15
 SEARCH_LIMIT = 50  # profiles listed for a search or the recently seen
+MEMBERS_LIMIT = 50  # the most recently seen members an account page lists
 
 ProjectView = Callable[..., HttpResponse]
 
@@ -453,9 +454,8 @@ def account_detail(request: HttpRequest, project: Project, account_id: int) -> H
         raise Http404("No such account")
     if detail.id != account_id:
         return redirect("dashboard:account-detail", project_id=project.id, account_id=detail.id)
-    members = profile_selectors.profile_details(
-        profiles=Profile.objects.filter(project_id=project.id, id__in=detail.members).order_by("-last_seen", "-id")
-    )
+    # A big account has thousands of members: the page lists the most recently seen.
+    members = profile_selectors.account_members(account_id=detail.id, limit=MEMBERS_LIMIT)
     return _render(
         request,
         project,

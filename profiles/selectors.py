@@ -217,6 +217,13 @@ def account_detail(*, project_id: int, account_id: int) -> AccountDetail | None:
     return None if account is None else account_details(accounts=[account])[0]
 
 
+def account_members(*, account_id: int, limit: int) -> list[ProfileDetail]:
+    """The ``limit`` most recently seen (live) profiles of an account, in three queries
+    however many members it has."""
+    members = Profile.objects.filter(memberships__account_id=account_id).order_by("-last_seen", "-id")[:limit]
+    return profile_details(profiles=members)
+
+
 def accounts_live(*, project_id: int) -> QuerySet[Account]:
     """Live (not merged-away) accounts of the project, for the read API's list."""
     return Account.objects.filter(project_id=project_id, merged_into__isnull=True)

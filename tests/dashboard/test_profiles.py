@@ -292,3 +292,18 @@ def test_timeline_pager_counts_the_events_on_the_page_and_says_so(client, staff_
 
     pager = body.split('data-testid="profile-timeline"')[1].split("</nav>")[0]
     assert '<span class="muted">2 events on this page</span>' in pager
+
+
+def test_account_page_lists_the_most_recently_seen_members_and_says_how_many_there_are(
+    staff_client, tenant, team, monkeypatch
+):
+    # Every member was listed, however many: a big account's page was as long as its roster.
+    monkeypatch.setattr("dashboard.views.MEMBERS_LIMIT", 2)
+    newest = list(Profile.objects.filter(memberships__account=team).order_by("-last_seen", "-id")[:2])
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/accounts/{team.id}/").content.decode()
+
+    members = body.split('data-testid="account-members"')[1].split("</table>")[0]
+    assert [int(found) for found in re.findall(r"/profiles/(\d+)/", members)] == [profile.id for profile in newest]
+    assert 'Members</span><span class="stat-value small">12<' in body
+    assert "the 2 most recently seen of 12" in body
