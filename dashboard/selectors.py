@@ -24,23 +24,33 @@ from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce, TruncHour
 from rest_framework.exceptions import ValidationError
 
+from dashboard.models import ProjectMembership
 from ingestion.api.pagination import Cursor, cursor_decode, cursor_encode, keyset_beyond
 from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent, Source
 
 # --- access ---------------------------------------------------------------------------------
 
 
-def projects_visible(*, user: User | AnonymousUser) -> list[Project]:
-    """The projects ``user`` may see in the dashboard, by organization then project name.
+def projects_visible_condition(*, user: User | AnonymousUser, field: str = "pk") -> Q:
+    """Who may see which project, as a condition on ``field`` (the path from the rows
+    filtered to their project's id): the dashboard's pages and the admin's every list,
+    choice and filter apply this one rule.
 
-    Superusers see all; other staff the projects they are members of; anyone else none.
+    Superusers see all (no condition); other staff the projects they are members of (one
+    subquery, however many projects there are); anyone else none.
     """
     if not (user.is_authenticated and user.is_active and user.is_staff):
-        return []
-    projects = Project.objects.select_related("organization").order_by("organization__name", "name", "id")
-    if not user.is_superuser:
-        projects = projects.filter(memberships__user=user)
-    return list(projects)
+        return Q(**{f"{field}__in": []})
+    if user.is_superuser:
+        return Q()
+    return Q(**{f"{field}__in": ProjectMembership.objects.filter(user=user).values("project_id")})
+
+
+def projects_visible(*, user: User | AnonymousUser) -> list[Project]:
+    """The projects ``user`` may see in the dashboard (``projects_visible_condition``), by
+    organization then project name."""
+    projects = Project.objects.filter(projects_visible_condition(user=user)).select_related("organization")
+    return list(projects.order_by("organization__name", "name", "id"))
 
 
 # --- charts ---------------------------------------------------------------------------------
