@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any, cast
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
 
+from dashboard.selectors import projects_visible_condition
 from ingestion import selectors
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, TRACK_EVENTS_SCOPE, credential_generate
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
@@ -39,23 +40,54 @@ def _service_check(check: Callable[..., None], **kwargs: Any) -> None:
         raise ValidationError(str(exc)) from exc
 
 
-class ProjectListFilter(admin.RelatedFieldListFilter):
-    """The project filter's choices in one query: a project is named after its organization
-    (``Project.__str__``), which Django's filter would fetch once per project."""
+class ProjectScopedAdmin(admin.ModelAdmin):
+    """Rows of a tenant's project: staff who are not superusers see (in lists, change
+    forms, actions, the choices of other forms and the filters of other lists) only those
+    of the projects they are members of, the dashboard's rule
+    (``dashboard.selectors.projects_visible_condition``). Without it any staff user could
+    read and change every tenant's credentials, events and profiles here."""
 
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        projects = Project.objects.select_related("organization").order_by(*ordering)
-        return [(str(project.pk), str(project)) for project in projects]
+    # The path from a row to its project's id.
+    project_field = "project"
 
+    def rows_visible(self, request: HttpRequest) -> Q:
+        return projects_visible_condition(user=request.user, field=self.project_field)
 
-class ProjectChoicesMixin:
-    """A form's project choices in one query (see ``ProjectListFilter``)."""
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).filter(self.rows_visible(request))
+
+    def choices(self, request: HttpRequest) -> QuerySet:
+        """The rows another admin's form or filter offers: those this user sees, in one
+        query (an admin whose rows are named after a relation selects it here)."""
+        return self.get_queryset(request)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.related_model is Project:
-            kwargs.setdefault("queryset", Project.objects.select_related("organization"))
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        # Django's own choices are every row of the table: another tenant's project or
+        # source could be picked (a credential made for it) by knowing its id.
+        related_admin = _scoped_admin(self.admin_site, db_field.related_model)
+        if related_admin is not None:
+            kwargs.setdefault("queryset", related_admin.choices(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+def _scoped_admin(site: admin.AdminSite, model: Any) -> ProjectScopedAdmin | None:
+    """The admin of ``model`` if its rows belong to projects (not, say, users')."""
+    model_admin = site.get_model_admin(model) if site.is_registered(model) else None
+    return model_admin if isinstance(model_admin, ProjectScopedAdmin) else None
+
+
+class ScopedRelatedListFilter(admin.RelatedFieldListFilter):
+    """A filter on a relation (project, source, organization) offering only the rows this
+    user sees (``ProjectScopedAdmin.choices``): Django's offers every tenant's. One query: a
+    project is named after its organization (``Project.__str__``), which Django's filter
+    would fetch once per project."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, StrOrPromise]]:
+        related_admin = _scoped_admin(model_admin.admin_site, field.related_model)
+        if related_admin is None:
+            return super().field_choices(field, request, model_admin)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        return [(str(row.pk), str(row)) for row in related_admin.choices(request).order_by(*ordering)]
 
 
 class TenantNameForm(ModelForm):
@@ -86,19 +118,29 @@ class ProjectForm(TenantNameForm):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ProjectScopedAdmin):
     form = OrganizationForm
     list_display = ("name", "created_at")
     search_fields = ("name",)
 
+    def rows_visible(self, request: HttpRequest) -> Q:
+        # The organizations holding a project the user sees. No condition on projects (a
+        # superuser): every organization, one without projects too.
+        projects = projects_visible_condition(user=request.user)
+        return Q(pk__in=Project.objects.filter(projects).values("organization_id")) if projects else Q()
+
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(ProjectScopedAdmin):
     form = ProjectForm
+    project_field = "pk"
     list_display = ("name", "organization", "created_at")
-    list_filter = ("organization",)
+    list_filter = (("organization", ScopedRelatedListFilter),)
     search_fields = ("name", "organization__name")
     list_select_related = ("organization",)
+
+    def choices(self, request: HttpRequest) -> QuerySet:
+        return super().choices(request).select_related("organization")
 
 
 class SourceForm(ModelForm):
@@ -114,10 +156,10 @@ class SourceForm(ModelForm):
 
 
 @admin.register(Source)
-class SourceAdmin(ProjectChoicesMixin, admin.ModelAdmin):
+class SourceAdmin(ProjectScopedAdmin):
     form = SourceForm
     list_display = ("id", "name", "kind", "project", "created_at")
-    list_filter = ("kind", ("project", ProjectListFilter))
+    list_filter = ("kind", ("project", ScopedRelatedListFilter))
     search_fields = ("id", "name")
     list_select_related = ("project__organization",)
 
@@ -140,8 +182,9 @@ class WebsiteForm(ModelForm):
 
 
 @admin.register(Website)
-class WebsiteAdmin(admin.ModelAdmin):
+class WebsiteAdmin(ProjectScopedAdmin):
     form = WebsiteForm
+    project_field = "source__project"
     list_display = ("id", "name", "source", "allowed_origins", "created_at")
     list_select_related = ("source",)
 
@@ -150,10 +193,11 @@ class WebsiteAdmin(admin.ModelAdmin):
         return ("source",) if obj is not None else ()
 
 
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(ProjectScopedAdmin):
     """Creating a credential generates its secret and shows it once, in a message."""
 
     prefix = ""
+    project_field = "source__project"
     list_display: tuple[str, ...] = ("identifier", "label", "scopes", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("identifier", "label")
@@ -268,15 +312,16 @@ class AccessTokenForm(CredentialForm):
 
 
 @admin.register(AccessToken)
-class AccessTokenAdmin(ProjectChoicesMixin, CredentialAdmin):
+class AccessTokenAdmin(CredentialAdmin):
     prefix = ACCESS_TOKEN_PREFIX
     form = AccessTokenForm
+    project_field = "project"
     tenant_fields = ("project", "source")
     list_display = ("identifier", "project", "source", *CredentialAdmin.list_display[1:], "expires_at")
     list_select_related = ("project__organization", "source")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ProjectScopedAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -308,7 +353,10 @@ class EventNameFilter(admin.SimpleListFilter):
     parameter_name = "name"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(name, name) for name in selectors.event_names_all()]
+        projects = projects_visible_condition(user=request.user)
+        # No condition on projects (a superuser): every project's names, none listed.
+        project_ids = list(Project.objects.filter(projects).values_list("id", flat=True)) if projects else None
+        return [(name, name) for name in selectors.event_names_all(project_ids=project_ids)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
@@ -320,7 +368,13 @@ class EventAdmin(ReadOnlyAdmin):
     list_display = ("name", "event_id", "timestamp", "user_id", "account_id", "source", "wire_format")
     # By project first: its events are listed newest first straight from its index. No
     # date_hierarchy: its MIN/MAX and DISTINCT over the timestamps read the whole table.
-    list_filter = (("project", ProjectListFilter), "wire_format", EventNameFilter, "source", "timestamp")
+    list_filter = (
+        ("project", ScopedRelatedListFilter),
+        "wire_format",
+        EventNameFilter,
+        ("source", ScopedRelatedListFilter),
+        "timestamp",
+    )
     search_fields = ("name", "event_id", "user_id", "account_id", "session_id")
     paginator = CappedCountPaginator
     show_full_result_count = False
@@ -331,7 +385,7 @@ class EventAdmin(ReadOnlyAdmin):
 @admin.register(RejectedEvent)
 class RejectedEventAdmin(ReadOnlyAdmin):
     list_display = ("received_at", "wire_format", "source", "index", "field", "message")
-    list_filter = ("wire_format", "source", "received_at")
+    list_filter = ("wire_format", ("source", ScopedRelatedListFilter), "received_at")
     search_fields = ("message", "field")
     # Kept forever, one row per refused event: a producer sending only bad events fills it
     # as fast as the events table.

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from ingestion.admin import ProjectListFilter
+from ingestion.admin import ProjectScopedAdmin, ScopedRelatedListFilter
 from profiles.models import (
     Account,
     AccountIdentity,
@@ -62,11 +62,11 @@ class AccountMembershipInline(ReadOnlyMixin, admin.TabularInline):
     extra = 0
 
 
-class IdentityOwnerAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class IdentityOwnerAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     """Profiles and accounts: the same columns, their own identities and memberships."""
 
     list_display = ("id", "project", "merged_into", "first_seen", "last_seen")
-    list_filter = (("project", ProjectListFilter),)
+    list_filter = (("project", ScopedRelatedListFilter),)
     search_fields = ("=id", "identities__value")
     list_select_related = ("project__organization",)
     readonly_fields = ("project", "merged_into", "attributes", "first_seen", "last_seen", "created_at", "updated_at")
@@ -84,28 +84,29 @@ class AccountAdmin(IdentityOwnerAdmin):
 
 
 @admin.register(ProfileMerge)
-class ProfileMergeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class ProfileMergeAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_display = ("merged", "survivor", "event_name", "event_id", "merged_at")
-    list_filter = (("project", ProjectListFilter),)
+    list_filter = (("project", ScopedRelatedListFilter),)
     search_fields = ("=merged__id", "=survivor__id", "event_id")
 
 
 @admin.register(AccountMerge)
-class AccountMergeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class AccountMergeAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_display = ("merged", "survivor", "event_name", "event_id", "merged_at")
-    list_filter = (("project", ProjectListFilter),)
+    list_filter = (("project", ScopedRelatedListFilter),)
     search_fields = ("=merged__id", "=survivor__id", "event_id")
 
 
 @admin.register(IngestionWarning)
-class IngestionWarningAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class IngestionWarningAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_display = ("created_at", "project", "event_name", "event_id", "field", "value", "reason")
-    list_filter = (("project", ProjectListFilter), "field")
+    list_filter = (("project", ScopedRelatedListFilter), "field")
     search_fields = ("event_id", "value")
     list_select_related = ("project__organization",)
 
 
 @admin.register(IdentityWork)
-class IdentityWorkAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class IdentityWorkAdmin(ReadOnlyMixin, ProjectScopedAdmin):
+    project_field = "project_id"  # a plain column: the outbox is written with the events
     list_display = ("id", "project_id", "created_at", "processed_at")
     list_filter = (("processed_at", admin.EmptyFieldListFilter),)

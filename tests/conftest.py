@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
 from rest_framework.test import APIClient
 
+from dashboard.services import project_membership_grant
 from ingestion.models import Project, Source
 from ingestion.selectors import track_credentials_forget_all
 from ingestion.services import access_token_create, api_key_create, source_provision
@@ -93,3 +96,16 @@ def read_client(tenant: Tenant) -> APIClient:
 
 
 __all__ = ["Tenant", "access_token_create", "api_key_create", "tenant_create"]
+
+
+@pytest.fixture
+def member_client(client: Client, tenant: Tenant) -> Client:
+    """Staff who is not a superuser, with every permission on TrackHub's models, a member
+    of ``tenant``'s project only: what the admin lets them see is the membership's doing."""
+    member = User.objects.create_user("member", password="pw-member-123", is_staff=True)
+    member.user_permissions.set(
+        Permission.objects.filter(content_type__app_label__in=["ingestion", "profiles", "dashboard"])
+    )
+    project_membership_grant(user=member, project=tenant.project)
+    client.force_login(member)
+    return client

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from dashboard.models import ProjectMembership
 from dashboard.services import project_membership_grant
 from tests.conftest import tenant_create
 
@@ -113,6 +114,38 @@ def test_memberships_are_managed_in_the_admin(superuser_client, tenant):
     response = superuser_client.get("/admin/dashboard/projectmembership/add/")
 
     assert response.status_code == 200 and b"project" in response.content
+
+
+def test_a_member_lists_only_the_memberships_of_their_projects(member_client, tenant, other_tenant):
+    own = ProjectMembership.objects.get(project=tenant.project)
+    other = project_membership_grant(user=User.objects.create_user("olga", is_staff=True), project=other_tenant.project)
+
+    body = member_client.get("/admin/dashboard/projectmembership/").content.decode()
+
+    assert f"/admin/dashboard/projectmembership/{own.pk}/change/" in body
+    assert f"/admin/dashboard/projectmembership/{other.pk}/change/" not in body and "olga" not in body
+
+
+def test_a_members_project_autocomplete_offers_only_their_projects(member_client, tenant, other_tenant):
+    response = member_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "dashboard", "model_name": "projectmembership", "field_name": "project", "term": ""},
+    )
+
+    assert response.status_code == 200
+    assert [result["id"] for result in response.json()["results"]] == [str(tenant.project.id)]
+
+
+def test_a_member_cannot_make_themselves_a_member_of_another_project(member_client, other_tenant):
+    member = User.objects.get(username="member")
+
+    response = member_client.post(
+        "/admin/dashboard/projectmembership/add/",
+        {"user": member.pk, "project": other_tenant.project.id, "created_at_0": "2024-01-01", "created_at_1": "00:00"},
+    )
+
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    assert not ProjectMembership.objects.filter(user=member, project=other_tenant.project).exists()
 
 
 def test_signing_out_returns_to_the_sign_in_page(staff_client):

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dashboard.services import project_membership_grant
 from ingestion.admin import CappedCountPaginator
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from ingestion.selectors import api_key_verify
@@ -228,6 +229,7 @@ def test_the_event_list_filters_by_project_and_by_name(staff_client, tenant, oth
     assert f'href="?name={other.name}"' in by_name  # every project's names are offered
 
 
+@pytest.mark.parametrize("who", ["superuser", "member"])
 @pytest.mark.parametrize(
     "url",
     [
@@ -243,11 +245,16 @@ def test_the_event_list_filters_by_project_and_by_name(staff_client, tenant, oth
     ],
 )
 def test_a_page_offering_projects_runs_as_many_queries_for_many_projects_as_for_two(
-    staff_client, tenant, other_tenant, url
+    request, tenant, other_tenant, url, who
 ):
+    client = request.getfixturevalue("staff_client" if who == "superuser" else "member_client")
+    member = User.objects.filter(username="member").first()
+    if member is not None:  # two projects to choose from, as the superuser has
+        project_membership_grant(user=member, project=other_tenant.project)
+
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
-            response = staff_client.get(url)
+            response = client.get(url)
         assert response.status_code == 200
         assert str(tenant.project) in response.content.decode()
         return len(captured.captured_queries)
@@ -255,7 +262,9 @@ def test_a_page_offering_projects_runs_as_many_queries_for_many_projects_as_for_
     queries()  # the first request also fills caches (content types)
     with_two = queries()
     for number in range(5):
-        tenant_create(org=f"org-{number}", project=f"project-{number}")
+        more = tenant_create(org=f"org-{number}", project=f"project-{number}")
+        if member is not None:
+            project_membership_grant(user=member, project=more.project)
 
     assert queries() == with_two
 
@@ -419,3 +428,179 @@ def test_a_website_keeps_its_source_when_its_change_form_names_another(staff_cli
     assert response.status_code == 302
     website.refresh_from_db()
     assert (website.source_id, website.name) == (tenant.source.id, "renamed")
+
+
+# --- what staff who are not superusers see: the projects they are members of -------------
+
+
+def _result_rows(body: str) -> str:
+    """A changelist's table of rows (not its filters); empty if it shows none."""
+    return body.split('id="result_list"', 1)[1].split("</table>", 1)[0] if 'id="result_list"' in body else ""
+
+
+def _list_filters(body: str) -> str:
+    return body.split('id="changelist-filter"', 1)[1]
+
+
+def _select_options(body: str, field: str) -> list[str]:
+    select = re.search(rf'<select name="{field}"[^>]*>(.*?)</select>', body, re.S)
+    assert select, f"no {field} choice on the form"
+    return re.findall(r'<option value="([^"]+)"', select.group(1))
+
+
+def _row_of(model, tenant):
+    """The tenant's row of ``model`` (every model gets one from ``_rows_make``)."""
+    if model is Organization:
+        return tenant.project.organization
+    if model is Project:
+        return tenant.project
+    if model is Source:
+        return tenant.source
+    if model in (ApiKey, Website):
+        return model.objects.filter(source=tenant.source).first()
+    return model.objects.filter(project=tenant.project).first()
+
+
+def _rows_make(tenant, *, source_name: str, event_name: str) -> None:
+    """An event and a rejected event besides what provisioning made (org, project,
+    source, key, tokens, website); names the source and the event."""
+    Source.objects.filter(pk=tenant.source.pk).update(name=source_name)
+    bulk_events(tenant, 1)
+    Event.objects.filter(project=tenant.project).update(name=event_name)
+    RejectedEvent.objects.create(
+        project=tenant.project, source=tenant.source, wire_format="intempt", index="0", field="userId",
+        message="userId is required", payload={},
+    )  # fmt: skip
+
+
+@pytest.fixture
+def two_tenants_rows(tenant, other_tenant):
+    _rows_make(tenant, source_name="own-source", event_name="OwnEvent")
+    _rows_make(other_tenant, source_name="other-source", event_name="OtherTenantEvent")
+
+
+@pytest.mark.parametrize("model", [Organization, Project, Source, ApiKey, AccessToken, Website, Event, RejectedEvent])
+def test_a_member_lists_only_the_rows_of_their_projects(member_client, tenant, other_tenant, two_tenants_rows, model):
+    url = f"/admin/ingestion/{model._meta.model_name}/"
+
+    response = member_client.get(url)
+
+    assert response.status_code == 200
+    rows = _result_rows(response.content.decode())
+    assert f"{url}{_row_of(model, tenant).pk}/change/" in rows
+    assert f"{url}{_row_of(model, other_tenant).pk}/change/" not in rows
+
+
+def test_a_superuser_lists_every_organization_one_without_projects_too(staff_client, tenant, other_tenant):
+    empty = Organization.objects.create(name="no-projects-yet")
+
+    rows = _result_rows(staff_client.get("/admin/ingestion/organization/").content.decode())
+
+    for organization in (tenant.project.organization, other_tenant.project.organization, empty):
+        assert f"/admin/ingestion/organization/{organization.pk}/change/" in rows
+
+
+@pytest.mark.parametrize(
+    ("page", "offered"),
+    [
+        ("event", ["demo-organization/demo-project", "own-source", "OwnEvent"]),
+        ("rejectedevent", ["own-source"]),
+        ("source", ["demo-organization/demo-project"]),
+        ("project", ["demo-organization"]),
+    ],
+)
+def test_a_members_list_filters_offer_only_their_projects(member_client, tenant, two_tenants_rows, page, offered):
+    # A second project (in another organization) of theirs: a filter with one choice is not shown.
+    second = tenant_create(org="second-org", project="second-project")
+    project_membership_grant(user=User.objects.get(username="member"), project=second.project)
+    bulk_events(second, 1)
+    RejectedEvent.objects.create(
+        project=second.project, source=second.source, wire_format="intempt", index="0", field="userId",
+        message="userId is required", payload={},
+    )  # fmt: skip
+
+    filters = _list_filters(member_client.get(f"/admin/ingestion/{page}/").content.decode())
+
+    assert all(choice in filters for choice in offered), filters
+    assert "other-org" not in filters and "other-source" not in filters and "OtherTenantEvent" not in filters
+
+
+@pytest.mark.parametrize(
+    ("page", "field"),
+    [
+        ("project", "organization"),
+        ("source", "project"),
+        ("website", "source"),
+        ("apikey", "source"),
+        ("accesstoken", "project"),
+        ("accesstoken", "source"),
+    ],
+)
+def test_a_members_add_forms_offer_only_their_tenants(member_client, tenant, other_tenant, page, field):
+    own = {"organization": tenant.project.organization_id, "project": tenant.project.id, "source": tenant.source.id}
+    other = {
+        "organization": other_tenant.project.organization_id,
+        "project": other_tenant.project.id,
+        "source": other_tenant.source.id,
+    }
+
+    options = _select_options(member_client.get(f"/admin/ingestion/{page}/add/").content.decode(), field)
+
+    assert str(own[field]) in options and str(other[field]) not in options
+
+
+def test_a_member_cannot_create_an_api_key_for_another_projects_source(member_client, other_tenant):
+    before = ApiKey.objects.count()
+
+    response = member_client.post(
+        "/admin/ingestion/apikey/add/", {"source": other_tenant.source.id, "scopes": '["track:events"]', "label": "x"}
+    )
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert ApiKey.objects.count() == before
+
+
+@pytest.mark.parametrize("tenant_field", ["project", "source"])
+def test_a_member_cannot_create_an_access_token_for_another_project(member_client, other_tenant, tenant_field):
+    form = (
+        {"project": other_tenant.project.id, "scopes": '["read"]'}
+        if tenant_field == "project"
+        else {"source": other_tenant.source.id, "scopes": '["track_api"]'}
+    )
+    before = AccessToken.objects.count()
+
+    response = member_client.post("/admin/ingestion/accesstoken/add/", form | {"label": "x"})
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert AccessToken.objects.count() == before
+
+
+def test_a_member_creates_an_api_key_for_their_own_projects_source(member_client, tenant):
+    response = member_client.post(
+        "/admin/ingestion/apikey/add/", {"source": tenant.source.id, "scopes": '["track:events"]', "label": "mine"}
+    )
+
+    assert response.status_code == 302
+    assert ApiKey.objects.filter(source=tenant.source, label="mine").exists()
+
+
+def test_a_member_cannot_open_or_change_another_tenants_credential(member_client, other_tenant):
+    key = ApiKey.objects.get(source=other_tenant.source)
+    url = f"/admin/ingestion/apikey/{key.pk}/change/"
+
+    opened = member_client.get(url)
+    changed = member_client.post(url, {"scopes": '["track:events"]', "label": "taken over"})
+
+    assert opened.status_code == changed.status_code == 302 and opened["Location"] == "/admin/"
+    key.refresh_from_db()
+    assert key.label != "taken over"
+
+
+def test_a_members_revoke_action_leaves_another_tenants_credentials_alone(member_client, other_tenant):
+    key = ApiKey.objects.get(source=other_tenant.source)
+
+    member_client.post("/admin/ingestion/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+
+    assert api_key_verify(presented=other_tenant.api_key) is not None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
-from profiles.models import Account, Profile
+from profiles.models import Account, AccountMerge, IdentityWork, IngestionWarning, Profile, ProfileMerge
 from tests.profiles.conftest import identity_drain
 from tests.seeds import seed_body
 
@@ -38,3 +39,42 @@ def test_profile_and_account_pages_show_identifiers_read_only(resolved_seed, sta
     assert listing.status_code == detail.status_code == 200
     assert identifier in detail.content.decode()
     assert staff_client.get(f"/admin/profiles/{name}/add/").status_code == 403
+
+
+def _rows_make(project) -> dict[type, object]:
+    """One row of every model of this admin in ``project``: what identity resolution leaves
+    after a merge of two profiles and of two accounts, a warning, a batch of work."""
+    now = timezone.now()
+    made: dict[type, object] = {}
+    for model, merge in ((Profile, ProfileMerge), (Account, AccountMerge)):
+        survivor = model.objects.create(project=project, first_seen=now, last_seen=now)
+        merged = model.objects.create(project=project, first_seen=now, last_seen=now, merged_into=survivor)
+        made[model] = survivor
+        made[merge] = merge.objects.create(
+            project=project, survivor=survivor, merged=merged, event_name="Purchase", event_id="e1"
+        )
+    made[IngestionWarning] = IngestionWarning.objects.create(
+        project=project, event_name="Purchase", event_id="e1", field="userId", value="null", reason="placeholder"
+    )
+    made[IdentityWork] = IdentityWork.objects.create(project_id=project.id, facts=[])
+    return made
+
+
+@pytest.mark.parametrize("model", [Profile, Account, ProfileMerge, AccountMerge, IngestionWarning, IdentityWork])
+def test_a_member_lists_only_the_rows_of_their_projects(member_client, tenant, other_tenant, model):
+    own, other = _rows_make(tenant.project)[model], _rows_make(other_tenant.project)[model]
+    url = f"/admin/profiles/{model._meta.model_name}/"
+
+    response = member_client.get(url)
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert f"{url}{own.pk}/change/" in body and f"{url}{other.pk}/change/" not in body
+
+
+def test_a_member_cannot_open_another_tenants_profile(member_client, other_tenant):
+    profile = _rows_make(other_tenant.project)[Profile]
+
+    response = member_client.get(f"/admin/profiles/profile/{profile.pk}/change/")
+
+    assert response.status_code == 302 and response["Location"] == "/admin/"
