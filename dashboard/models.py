@@ -1,8 +1,8 @@
-"""Who may see which project in the staff dashboard.
+"""Who may see which project in the staff dashboard and the admin.
 
-The rule (docs/dashboard.md): superusers see every project; any other staff user sees the
-projects they have a ``ProjectMembership`` for (granted in the admin). Non-staff users
-never see the dashboard.
+The rule (docs/dashboard.md, ``selectors.projects_visible_condition``): superusers see
+every project; any other staff user sees the projects they have a ``ProjectMembership``
+for (granted in the admin). Non-staff users never see the dashboard.
 """
 
 from __future__ import annotations
