@@ -129,6 +129,22 @@ class OrganizationAdmin(ProjectScopedAdmin):
         projects = projects_visible_condition(user=request.user)
         return Q(pk__in=Project.objects.filter(projects).values("organization_id")) if projects else Q()
 
+    # An organization also holding projects the user is no member of is theirs to see, not
+    # to change: a new name moves those projects' Intempt URLs (their producers' requests
+    # would fail), and a deletion cascades into them. Deleting one in a bulk action is
+    # refused too (Django asks this of every object it would delete).
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and not self._holds_others_projects(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and not self._holds_others_projects(request, obj)
+
+    def _holds_others_projects(self, request: HttpRequest, organization: Organization | None) -> bool:
+        projects = projects_visible_condition(user=request.user)
+        if organization is None or not projects:  # the model's permission, or a superuser
+            return False
+        return Project.objects.filter(organization=organization).exclude(projects).exists()
+
 
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):

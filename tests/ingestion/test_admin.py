@@ -604,3 +604,42 @@ def test_a_members_revoke_action_leaves_another_tenants_credentials_alone(member
     member_client.post("/admin/ingestion/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
 
     assert api_key_verify(presented=other_tenant.api_key) is not None
+
+
+@pytest.fixture
+def shared_org(tenant):
+    """The member's organization also holds a project of someone else's."""
+    return tenant_create(org=tenant.project.organization.name, project="someone-elses").project
+
+
+def test_a_member_cannot_rename_an_organization_holding_someone_elses_project(member_client, tenant, shared_org):
+    organization = tenant.project.organization
+    form = {"name": "renamed", "created_at_0": "2024-01-01", "created_at_1": "00:00:00"}
+
+    response = member_client.post(f"/admin/ingestion/organization/{organization.pk}/change/", form)
+
+    assert response.status_code == 403
+    assert Organization.objects.get(pk=organization.pk).name == organization.name
+
+
+def test_a_member_cannot_delete_an_organization_holding_someone_elses_project(member_client, tenant, shared_org):
+    organization = tenant.project.organization
+
+    single = member_client.post(f"/admin/ingestion/organization/{organization.pk}/delete/", {"post": "yes"})
+    bulk = member_client.post(
+        "/admin/ingestion/organization/",
+        {"action": "delete_selected", "_selected_action": [organization.pk], "post": "yes"},
+    )
+
+    assert single.status_code == bulk.status_code == 403
+    assert Project.objects.filter(pk=shared_org.pk).exists()
+
+
+def test_a_member_renames_an_organization_holding_only_their_projects(member_client, tenant):
+    organization = tenant.project.organization
+    form = {"name": "renamed", "created_at_0": "2024-01-01", "created_at_1": "00:00:00"}
+
+    response = member_client.post(f"/admin/ingestion/organization/{organization.pk}/change/", form)
+
+    assert response.status_code == 302
+    assert Organization.objects.get(pk=organization.pk).name == "renamed"
