@@ -105,7 +105,7 @@ SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "trackhub.admin_site.TrackHubAdminConfig",  # django.contrib.admin, its site refusing NUL lookups
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

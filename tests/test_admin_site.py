@@ -1,0 +1,55 @@
+"""No admin page sends a NUL character to PostgreSQL (``trackhub.admin_site``)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.db import models
+from django.test import RequestFactory
+
+pytestmark = pytest.mark.django_db
+
+REGISTERED = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.label)
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser("root", "root@example.com", "pw-root-123")
+
+
+def _query_parameters(model_admin, user) -> list[str]:
+    """What a hand-made list URL can name: the search, every list filter's parameters, and
+    a lookup on any of the model's own text fields (the admin allows those unlisted)."""
+    request = RequestFactory().get("/")
+    request.user = user
+    changelist = model_admin.get_changelist_instance(request)
+    parameters = ["q"] + [name for spec in changelist.filter_specs for name in spec.expected_parameters()]
+    fields = model_admin.model._meta.get_fields()
+    return parameters + [f.name for f in fields if isinstance(f, (models.CharField, models.TextField))]
+
+
+@pytest.mark.parametrize(("model", "model_admin"), REGISTERED, ids=[model._meta.label for model, _ in REGISTERED])
+def test_every_list_answers_a_nul_in_any_parameter_as_a_bad_lookup(client, superuser, tenant, model, model_admin):
+    client.force_login(superuser)
+    url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+
+    for parameter in _query_parameters(model_admin, superuser):
+        response = client.get(f"{url}?{parameter}=a%00b")
+
+        assert (response.status_code, response.get("Location")) == (302, f"{url}?e=1"), parameter
+
+
+def test_the_autocomplete_refuses_a_nul_in_its_term(client, superuser, tenant):
+    client.force_login(superuser)
+    query = {"app_label": "dashboard", "model_name": "projectmembership", "field_name": "project", "term": "a\x00b"}
+
+    response = client.get("/admin/autocomplete/", query)
+
+    assert response.status_code == 400
+
+
+def test_an_anonymous_visitor_is_still_sent_to_the_login_page(client):
+    response = client.get("/admin/ingestion/event/?name=%00")
+
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
