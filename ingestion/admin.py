@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from dashboard.selectors import projects_visible_condition
+from dashboard.services import project_membership_grant
 from ingestion import selectors
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, TRACK_EVENTS_SCOPE, credential_generate
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
@@ -28,6 +29,7 @@ from ingestion.services import (
 )
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
     from django_stubs_ext import StrOrPromise  # dev dependency: for the type checker only
 
 
@@ -139,6 +141,11 @@ class OrganizationAdmin(ProjectScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return super().has_delete_permission(request, obj) and not self._holds_others_projects(request, obj)
 
+    # A new organization holds no project yet, so no member could see it after saving it
+    # (it would vanish from their list): creating one is a superuser's.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and bool(getattr(request.user, "is_superuser", False))
+
     def _holds_others_projects(self, request: HttpRequest, organization: Organization | None) -> bool:
         projects = projects_visible_condition(user=request.user)
         if organization is None or not projects:  # the model's permission, or a superuser
@@ -157,6 +164,13 @@ class ProjectAdmin(ProjectScopedAdmin):
 
     def choices(self, request: HttpRequest) -> QuerySet:
         return super().choices(request).select_related("organization")
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change and projects_visible_condition(user=request.user):
+            # A member who creates a project is its member: else it would vanish from their
+            # view (and its sources and keys be out of their reach) once saved.
+            project_membership_grant(user=cast("User", request.user), project=obj)
 
 
 class SourceForm(ModelForm):

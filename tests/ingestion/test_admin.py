@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from dashboard.models import ProjectMembership
 from dashboard.services import project_membership_grant
 from ingestion.admin import CappedCountPaginator
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
@@ -643,3 +644,49 @@ def test_a_member_renames_an_organization_holding_only_their_projects(member_cli
 
     assert response.status_code == 302
     assert Organization.objects.get(pk=organization.pk).name == "renamed"
+
+
+def test_a_member_who_creates_a_project_is_its_member_and_still_sees_it(member_client, tenant):
+    form = {
+        "organization": tenant.project.organization.pk, "name": "their-new-project",
+        "created_at_0": "2024-01-01", "created_at_1": "00:00:00",
+    }  # fmt: skip
+
+    response = member_client.post("/admin/ingestion/project/add/", form)
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    project = Project.objects.get(name="their-new-project")
+    assert ProjectMembership.objects.filter(user__username="member", project=project).exists()
+    assert f"/admin/ingestion/project/{project.pk}/change/" in _result_rows(
+        member_client.get("/admin/ingestion/project/").content.decode()
+    )
+
+
+def test_a_superuser_who_creates_a_project_gets_no_membership(staff_client, tenant):
+    form = {
+        "organization": tenant.project.organization.pk, "name": "admins-project",
+        "created_at_0": "2024-01-01", "created_at_1": "00:00:00",
+    }  # fmt: skip
+
+    response = staff_client.post("/admin/ingestion/project/add/", form)
+
+    assert response.status_code == 302
+    assert not ProjectMembership.objects.filter(project__name="admins-project").exists()
+
+
+def test_a_member_cannot_add_an_organization(member_client):
+    form = {"name": "new-org", "created_at_0": "2024-01-01", "created_at_1": "00:00:00"}
+
+    response = member_client.post("/admin/ingestion/organization/add/", form)
+
+    assert response.status_code == 403
+    assert not Organization.objects.filter(name="new-org").exists()
+
+
+def test_a_superuser_adds_an_organization(staff_client):
+    form = {"name": "new-org", "created_at_0": "2024-01-01", "created_at_1": "00:00:00"}
+
+    response = staff_client.post("/admin/ingestion/organization/add/", form)
+
+    assert response.status_code == 302
+    assert Organization.objects.filter(name="new-org").exists()
