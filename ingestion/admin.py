@@ -63,6 +63,21 @@ class ProjectScopedAdmin(admin.ModelAdmin):
         query (an admin whose rows are named after a relation selects it here)."""
         return self.get_queryset(request)
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        # An add form takes its initial values from the URL (``?project=3``). A relation's
+        # value that is no id at all (``?project=abc``) made the autocomplete widget's query
+        # fail (a 500): it is dropped, and the field starts empty.
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            field = next((f for f in self.opts.fields if f.name == name and f.many_to_one), None)
+            if field is None:
+                continue
+            try:
+                field.target_field.to_python(value)
+            except ValidationError:
+                del initial[name]
+        return initial
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # Django's own choices are every row of the table: another tenant's project or
         # source could be picked (a credential made for it) by knowing its id.

@@ -116,6 +116,21 @@ def test_memberships_are_managed_in_the_admin(superuser_client, tenant):
     assert response.status_code == 200 and b"project" in response.content
 
 
+@pytest.mark.parametrize("query", ["project=abc", "user=abc", "project=abc&user=x%20y"])
+def test_an_add_form_with_a_relation_that_is_no_id_starts_it_empty(superuser_client, tenant, query):
+    response = superuser_client.get(f"/admin/dashboard/projectmembership/add/?{query}")
+
+    assert response.status_code == 200
+    assert 'name="project"' in response.content.decode()
+
+
+def test_an_add_form_keeps_a_relation_given_by_id(superuser_client, tenant):
+    response = superuser_client.get(f"/admin/dashboard/projectmembership/add/?project={tenant.project.pk}")
+
+    assert response.status_code == 200
+    assert f'<option value="{tenant.project.pk}" selected>' in response.content.decode()
+
+
 def test_a_member_lists_only_the_memberships_of_their_projects(member_client, tenant, other_tenant):
     own = ProjectMembership.objects.get(project=tenant.project)
     other = project_membership_grant(user=User.objects.create_user("olga", is_staff=True), project=other_tenant.project)
