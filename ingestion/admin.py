@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import ForeignKey, Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
@@ -69,7 +69,7 @@ class ProjectScopedAdmin(admin.ModelAdmin):
         # fail (a 500): it is dropped, and the field starts empty.
         initial = super().get_changeform_initial_data(request)
         for name, value in list(initial.items()):
-            field = next((f for f in self.opts.fields if f.name == name and f.many_to_one), None)
+            field = next((f for f in self.opts.fields if f.name == name and isinstance(f, ForeignKey)), None)
             if field is None:
                 continue
             try:
