@@ -1,4 +1,9 @@
+from typing import Any
+
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.http import HttpRequest
 
 from dashboard.models import ProjectMembership
 from ingestion.admin import ProjectScopedAdmin, ScopedRelatedListFilter
@@ -11,3 +16,44 @@ class ProjectMembershipAdmin(ProjectScopedAdmin):
     list_select_related = ("user", "project__organization")
     search_fields = ("user__username", "project__name", "project__organization__name")
     autocomplete_fields = ("project",)
+
+
+# --- users and groups ---------------------------------------------------------------------
+# Memberships decide what staff see; Django's user and group admins would let any staff
+# user allowed to change users or groups step out of them (make themselves superuser,
+# give themselves a group's permissions, or set a superuser's password). Those changes
+# are a superuser's.
+
+_PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class TrackHubUserAdmin(UserAdmin):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if _is_superuser(request) else (*fields, *_PRIVILEGE_FIELDS)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Changing a superuser (their password, say) is becoming one.
+        return super().has_change_permission(request, obj) and (_is_superuser(request) or not _is_super(obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and (_is_superuser(request) or not _is_super(obj))
+
+
+@admin.register(Group)
+class TrackHubGroupAdmin(GroupAdmin):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = tuple(super().get_readonly_fields(request, obj))
+        return fields if _is_superuser(request) else (*fields, "permissions")
+
+
+def _is_superuser(request: HttpRequest) -> bool:
+    return bool(getattr(request.user, "is_superuser", False))
+
+
+def _is_super(user: Any) -> bool:
+    return bool(user is not None and user.is_superuser)

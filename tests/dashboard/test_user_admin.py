@@ -1,0 +1,83 @@
+"""Staff allowed to manage users and groups cannot step out of their project memberships:
+privileges and superusers are a superuser's to change (``dashboard.admin``)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def user_manager() -> User:
+    """Staff, not a superuser, with every permission on users and groups."""
+    manager = User.objects.create_user("manager", password="pw-manager-123", is_staff=True)
+    manager.user_permissions.set(Permission.objects.filter(content_type__app_label="auth"))
+    return manager
+
+
+@pytest.fixture
+def manager_client(user_manager: User) -> Client:
+    client = Client()
+    client.force_login(user_manager)
+    return client
+
+
+def user_form(user: User, **changes: object) -> dict[str, object]:
+    form: dict[str, object] = {
+        "username": user.username, "is_active": "on", "is_staff": "on",
+        "date_joined_0": "2024-01-01", "date_joined_1": "00:00:00", "initial-date_joined_0": "2024-01-01",
+        "initial-date_joined_1": "00:00:00",
+    }  # fmt: skip
+    form.update(changes)
+    return form
+
+
+def test_a_user_manager_cannot_make_themselves_superuser(manager_client, user_manager):
+    response = manager_client.post(
+        f"/admin/auth/user/{user_manager.pk}/change/",
+        user_form(user_manager, is_superuser="on", user_permissions=[p.pk for p in Permission.objects.all()]),
+    )
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    user_manager.refresh_from_db()
+    assert not user_manager.is_superuser
+    assert user_manager.user_permissions.count() == Permission.objects.filter(content_type__app_label="auth").count()
+
+
+def test_a_user_manager_cannot_change_a_superusers_password(manager_client):
+    root = User.objects.create_superuser("root", password="root-password-123")
+
+    page = manager_client.get(f"/admin/auth/user/{root.pk}/password/")
+    change = manager_client.post(
+        f"/admin/auth/user/{root.pk}/password/", {"password1": "taken-over-123", "password2": "taken-over-123"}
+    )
+
+    assert page.status_code == change.status_code == 403
+    root.refresh_from_db()
+    assert root.check_password("root-password-123")
+
+
+def test_a_user_manager_cannot_give_a_group_permissions(manager_client):
+    group = Group.objects.create(name="editors")
+
+    response = manager_client.post(
+        f"/admin/auth/group/{group.pk}/change/",
+        {"name": "editors", "permissions": [p.pk for p in Permission.objects.all()]},
+    )
+
+    assert response.status_code == 302
+    assert group.permissions.count() == 0
+
+
+def test_a_superuser_still_makes_a_user_superuser(user_manager):
+    client = Client()
+    client.force_login(User.objects.create_superuser("root", password="root-password-123"))
+
+    response = client.post(f"/admin/auth/user/{user_manager.pk}/change/", user_form(user_manager, is_superuser="on"))
+
+    assert response.status_code == 302
+    user_manager.refresh_from_db()
+    assert user_manager.is_superuser
