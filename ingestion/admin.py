@@ -172,6 +172,8 @@ class OrganizationAdmin(ProjectScopedAdmin):
 class ProjectAdmin(ProjectScopedAdmin):
     form = ProjectForm
     project_field = "pk"
+    # By name, as the dashboard's switcher lists them; the autocomplete pages through it.
+    ordering = ("organization__name", "name")
     list_display = ("name", "organization", "created_at")
     list_filter = (("organization", ScopedRelatedListFilter),)
     search_fields = ("name", "organization__name")
