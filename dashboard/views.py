@@ -226,6 +226,7 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
         request.GET or None, queryset=selectors.events_for_project(project_id=project.id), project=project
     )
     page = selectors.KeysetPage(rows=[], next_cursor=None)
+    cursor = None
     if filterset.is_bound and not filterset.is_valid():
         rows = None
     else:
@@ -248,7 +249,7 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
             "page": page,
             "profile_links": _profile_links(project, page.rows),
             "query": query.urlencode(),
-            "is_first_page": "before" not in request.GET,
+            "is_first_page": cursor is None,  # a mangled ?before= shows the first page
             # An empty list without any filter means no event arrived yet, not "no match".
             "filtered": any(request.GET.get(name) for name in filterset.filters),
             "event_names": selectors.event_names(project_id=project.id),
@@ -333,7 +334,7 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
             "toggle_query": urlencode({**source_query, **since_query, **({} if include_replayed else {"replayed": 1})}),
             "all_sources_query": urlencode({**since_query, **replayed_query}),
             "any_time_query": urlencode({**source_query, **replayed_query}),
-            "is_first_page": "before" not in request.GET,
+            "is_first_page": cursor is None,  # a mangled ?before= shows the first page
         },
     )
 
@@ -441,7 +442,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
             ),
             "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id),
             "page": page,
-            "is_first_page": "before" not in request.GET,
+            "is_first_page": cursor is None,  # a mangled ?before= shows the first page
         },
     )
 
@@ -490,6 +491,6 @@ def warnings(request: HttpRequest, project: Project) -> HttpResponse:
         {
             "warnings": [(warning, events.get((warning.event_name, warning.event_id))) for warning in page.rows],
             "page": page,
-            "is_first_page": "before" not in request.GET,
+            "is_first_page": cursor is None,  # a mangled ?before= shows the first page
         },
     )

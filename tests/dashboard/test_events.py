@@ -90,6 +90,7 @@ def test_explorer_pages_with_a_cursor(client, staff_client, tenant, monkeypatch)
     for event_id in second_ids:
         assert f"/events/{event_id}/" in second.content.decode()
         assert f"/events/{event_id}/" not in first.content.decode()
+    assert "« Newest" in second.content.decode() and "« Newest" not in first.content.decode()
 
 
 def test_explorer_query_count_is_bounded(staff_client, tenant, sent, django_assert_max_num_queries):
@@ -216,3 +217,12 @@ def test_event_page_source_link_opens_that_sources_card(staff_client, tenant, se
 
     card = re.search(rf'<article class="card source" id="{link.group(2)}" data-testid="source-(\d+)"', sources)
     assert card is not None and card.group(1) == str(tenant.source.id)
+
+
+@pytest.mark.parametrize("page", ["events", "rejected", "warnings"])
+def test_a_mangled_cursor_shows_the_first_page_without_a_newest_link(staff_client, tenant, sent, page):
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/{page}/?before=not-a-cursor")
+
+    assert response.status_code == 200
+    assert "« Newest" not in response.content.decode()
+
