@@ -225,4 +225,3 @@ def test_a_mangled_cursor_shows_the_first_page_without_a_newest_link(staff_clien
 
     assert response.status_code == 200
     assert "« Newest" not in response.content.decode()
-
