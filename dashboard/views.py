@@ -305,14 +305,26 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     # ``?source=`` and ``?since=`` narrow to what a source's card counts (its "inspect" link).
     source_id = _source_from_query(request)
     since = _time_from_query(request, "since")
+    # A filter given but unreadable lists nothing and says why (as the explorer's form
+    # does), rather than quietly listing what it would have left out.
+    filter_errors = [
+        message
+        for name, value, message in (
+            ("source", source_id, "source must be a source id (a whole number)."),
+            ("since", since, "since must be a date and time, such as 2026-11-24T09:30."),
+        )
+        if request.GET.get(name) and value is None
+    ]
     now = timezone.now()
-    rows = selectors.rejected_events_for_project(
-        project_id=project.id, include_replayed=include_replayed, source_id=source_id, since=since
-    )
     cursor = selectors.cursor_from_query(request.GET.get("before"))
-    page = selectors.keyset_page(
-        rows=rows.select_related("source"), cursor=cursor, size=PAGE_SIZE, time_field="received_at"
-    )
+    page = selectors.KeysetPage(rows=[], next_cursor=None)
+    if not filter_errors:
+        rows = selectors.rejected_events_for_project(
+            project_id=project.id, include_replayed=include_replayed, source_id=source_id, since=since
+        )
+        page = selectors.keyset_page(
+            rows=rows.select_related("source"), cursor=cursor, size=PAGE_SIZE, time_field="received_at"
+        )
     # The pager keeps every filter; each link that drops one (the replayed toggle, "all
     # sources", "any time") keeps the others.
     source_query: dict[str, Any] = {} if source_id is None else {"source": source_id}
@@ -328,6 +340,7 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
             "include_replayed": include_replayed,
             "source_id": source_id,
             "since": since,
+            "filter_errors": filter_errors,
             # Whole days back to ``since`` ("the last 30 days" on a card's link), None ahead.
             "since_days": None if since is None or since > now else (now - since).days,
             "query": urlencode({**source_query, **since_query, **replayed_query}),

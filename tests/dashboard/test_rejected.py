@@ -293,3 +293,18 @@ def test_rejected_page_source_link_opens_that_sources_card(staff_client, tenant,
 
     card = re.search(rf'<article class="card source" id="{link.group(2)}" data-testid="source-(\d+)"', sources)
     assert card is not None and card.group(1) == str(tenant.source.id)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [("source=abc", "source must be a source id"), ("since=yesterday", "since must be a date and time")],
+)
+def test_rejected_list_with_an_unreadable_filter_says_so_and_lists_nothing(
+    staff_client, tenant, rejected, query, message
+):
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/?{query}")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert message in body
+    assert f"/rejected/{rejected.id}/" not in body
