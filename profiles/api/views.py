@@ -8,13 +8,14 @@ from django.db.models import QuerySet
 from django.http import Http404
 from rest_framework import generics
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ingestion.api.pagination import INVALID_CURSOR_MESSAGE, page_parameters_schema, page_size_parse
 from ingestion.api.views import EventListView
 from ingestion.authentication import read_principal
+from ingestion.canonical import ascii_digits
 from profiles import selectors
 from profiles.api.filters import AccountFilterSet, ProfileFilterSet
 from profiles.api.serializers import AccountSerializer, ProfileSerializer
@@ -47,6 +48,14 @@ class NewestFirstCursorPagination(CursorPagination):
             return super().paginate_queryset(queryset, request, view)
         except NotFound as exc:
             raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from exc
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        cursor = super().decode_cursor(request)
+        # The position is the id the page ended on (the order is by id). DRF hands any
+        # text on to the query, where a forged one ("abc", a NUL) was a 500.
+        if cursor is not None and cursor.position is not None and not ascii_digits(str(cursor.position)):
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
 
     def get_page_size(self, request: Request) -> int:
         return page_size_parse(
