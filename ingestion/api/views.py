@@ -19,6 +19,7 @@ from ingestion.api import schema as _schema  # noqa: F401  (registers the OpenAP
 from ingestion.api.export import csv_stream, ndjson_stream
 from ingestion.api.filters import EventFilterSet, RejectedEventFilterSet
 from ingestion.api.pagination import KeysetCursorPagination, ordering_descending
+from ingestion.api.query import QueryParamsCheckedMixin
 from ingestion.api.serializers import EventSerializer, RejectedEventSerializer
 from ingestion.authentication import read_principal
 from ingestion.models import Event, RejectedEvent
@@ -26,7 +27,7 @@ from profiles.selectors import profile_ids_for_identifiers
 from trackhub.replica import ReplicaReadsMixin
 
 
-class ProjectScopedMixin(ReplicaReadsMixin, generics.GenericAPIView):
+class ProjectScopedMixin(ReplicaReadsMixin, QueryParamsCheckedMixin):
     """Rows of the read token's project only (read from the replica, if there is one)."""
 
     model: type[Event] | type[RejectedEvent]
@@ -103,6 +104,8 @@ class _EventExportView(ProjectScopedMixin, generics.GenericAPIView):
     pagination_class = None
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _JSONErrorsOnly
+    # The list's filters and ``ordering``; ``cursor`` and ``page_size`` would be ignored.
+    extra_query_params = (EventPagination.ordering_query_param,)
     content_type = ""
     filename = ""
 

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ingestion.api.pagination import INVALID_CURSOR_MESSAGE, page_parameters_schema, page_size_parse
+from ingestion.api.query import QueryParamsCheckedMixin
 from ingestion.api.views import EventListView
 from ingestion.authentication import read_principal
 from ingestion.canonical import ascii_digits
@@ -23,7 +24,7 @@ from profiles.models import Account, Profile
 from trackhub.replica import ReplicaReadsMixin
 
 
-class ReadProjectMixin(ReplicaReadsMixin, generics.GenericAPIView):
+class ReadProjectMixin(ReplicaReadsMixin, QueryParamsCheckedMixin):
     """Read from the replica, if there is one (``trackhub.replica``)."""
 
     def _project_id(self) -> int:
