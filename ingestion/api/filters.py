@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +33,16 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+# A "+hh:mm" offset typed into a URL unencoded: the query string reads "+" as a space.
+_OFFSET_PLUS_AS_SPACE = re.compile(r"(\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+
 def instant_parse(value: str, *, field: str) -> datetime:
-    """ISO 8601 or milliseconds since the epoch, as an aware UTC datetime."""
-    text = value.strip()
+    """ISO 8601 or milliseconds since the epoch, as an aware UTC datetime.
+
+    ``2024-05-02T08:38:24+02:00`` pasted into a URL arrives as ``...24 02:00``: the only
+    reading of that is the offset, so it is taken as one rather than refused."""
+    text = _OFFSET_PLUS_AS_SPACE.sub(r"\1+\2", value.strip())
     parsed = datetime_from_ms(int(text)) if ascii_digits(text.removeprefix("-")) else datetime_from_iso(text)
     if parsed is None:
         raise ValidationError({field: [f"{field} must be ISO 8601 (2024-05-02T06:38:24Z) or milliseconds"]})

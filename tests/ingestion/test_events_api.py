@@ -291,6 +291,33 @@ def test_each_filter_selects_its_events(client, tenant, read_client, query, expe
     assert [e["event_id"] for e in response.json()["results"]] == expected
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=2024-05-02T08:38:24+02:00",  # "+" typed unencoded: the server reads a space
+        "since=2024-05-02T08:38:24.000+0200",
+        "since=2024-05-02 08:38:24+02:00",
+        "since=2024-05-02T01:08:24-05:30",
+    ],
+)
+def test_an_offset_whose_plus_was_not_percent_encoded_still_applies(client, tenant, read_client, query):
+    ingest(client, tenant, FILTER_EVENTS)
+
+    response = read_client.get(f"/api/v1/events/?{query}")
+
+    assert response.status_code == 200, response.content
+    assert [e["event_id"] for e in response.json()["results"]] == ["p2", "p1"]
+
+
+def test_a_date_with_an_hour_after_a_space_is_still_that_hour_in_utc(client, tenant, read_client):
+    ingest(client, tenant, FILTER_EVENTS)
+
+    response = read_client.get("/api/v1/events/?until=2024-05-02+06")  # 06:00 UTC, not midnight at +06:00
+
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+
+
 def test_source_id_filter_selects_that_source(client, tenant, read_client):
     from tests.conftest import tenant_create
 
