@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ingestion.canonical import format_timestamp
@@ -89,9 +90,31 @@ class EventSerializer(serializers.ModelSerializer):
         return event_record(vars(instance), profile=self.get_profile(instance))
 
 
+# An event's place in the request: Intempt's "track[0].payload[2]" (and an import's line
+# number, "6"), the array position as a number for the other formats.
+_INDEX_SCHEMA = {"oneOf": [{"type": "string"}, {"type": "integer"}], "example": "track[0].payload[2]"}
+
+
+@extend_schema_field(_INDEX_SCHEMA)
+class ProblemIndexField(serializers.Field):
+    """An index as the track answer gave it (read only)."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class ProblemSerializer(serializers.Serializer):
+    """One problem of a rejected event: the contract's ``{"index", "field", "message"}``."""
+
+    index = ProblemIndexField()
+    field = serializers.CharField()
+    message = serializers.CharField()
+
+
 class RejectedEventSerializer(serializers.ModelSerializer):
     received_at = ContractTimestampField()
     source_id = serializers.IntegerField()
+    index = serializers.SerializerMethodField(help_text="Where the event was in its request, as the answer gave it.")
     payload = serializers.JSONField(
         allow_null=True,  # an event nested too deep to keep is stored without its payload
         help_text="The smallest fragment of the wire format carrying just this event.",
@@ -100,10 +123,22 @@ class RejectedEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = RejectedEvent
         fields = ("id", "received_at", "wire_format", "source_id", "index", "field", "message", "errors", "payload")
-        # Not declared on the class: ``errors`` would shadow ``Serializer.errors``.
-        extra_kwargs = {
-            "errors": {
-                "read_only": True,
-                "help_text": "Every problem of the event as {index, field, message}, the first one first.",
-            }
-        }
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        # Declared here, not on the class: ``errors`` would shadow ``Serializer.errors``.
+        fields["errors"] = ProblemSerializer(
+            many=True,
+            read_only=True,
+            help_text="Every problem of the event as {index, field, message}, the first one first.",
+        )
+        return fields
+
+    @extend_schema_field(_INDEX_SCHEMA)
+    def get_index(self, rejected: RejectedEvent) -> Any:
+        # The column is text, so the array formats' position 1 was read back as "1" while
+        # the track answer and ``errors`` say 1: the first problem's index is the one given.
+        first = rejected.errors[0] if rejected.errors else None
+        if isinstance(first, dict) and str(first.get("index")) == rejected.index:
+            return first["index"]
+        return rejected.index

@@ -387,6 +387,31 @@ def test_a_rejected_event_lists_every_problem_it_had(client, tenant, read_client
     assert (rejected["field"], rejected["message"]) == (first["field"], first["message"])
 
 
+@pytest.mark.parametrize(
+    ("url", "auth", "body"),
+    [
+        ("/api/track", "Bearer {bearer_token}",
+         [{"event_name": "ok", "user_id": "u", "timestamp": "2024-05-02T06:38:24Z"},
+          {"event_name": "bad", "user_id": "", "timestamp": "2024-05-02T06:38:24Z"}]),
+        ("/v1/track", "Token {api_key}", [{"user_id": "u", "event_name": "ok"}, {"user_id": "u"}]),
+        ("/track", "Bearer {api_key}", [{"name": "ok", "anonymousId": "a"}, {"name": "x" * 300}]),
+    ],
+)  # fmt: skip
+def test_a_rejected_event_s_index_is_the_one_the_track_answer_gave(client, tenant, read_client, url, auth, body):
+    # The array formats answer the position as a number: reading it back must not turn it into text.
+    credentials = {"bearer_token": tenant.bearer_token, "api_key": tenant.api_key}
+    response = client.post(
+        url, data=json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=auth.format(**credentials)
+    )
+    assert response.status_code in (200, 202), response.content
+    given = response.json()["rejected"][0]["index"] if response.content else 1
+
+    (rejected,) = read_client.get("/api/v1/rejected-events/").json()["results"]
+
+    assert rejected["index"] == given == 1
+    assert rejected["errors"][0]["index"] == 1
+
+
 def test_rejected_events_filters(client, tenant, read_client):
     from ingestion.models import RejectedEvent
 
