@@ -667,23 +667,30 @@ def _error(description: str, schema: str, *, headers: dict[str, Any] | None = No
 
 def read_api_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """A postprocessing hook: every read API operation documents the errors it can answer
-    (400 for a bad query parameter, 401, 404 on a path with an id, 503 while its database
-    is unreachable), each with its body's shape, not only its 200."""
+    (400 for a bad query parameter, 401, 404 on a path with an id, 429 over the token's
+    rate limit, 503 while its database is unreachable), each with its body's shape, not
+    only its 200."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(_READ_ERROR_SCHEMAS)
+    retry_after = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
     for path, item in result["paths"].items():
         if not path.startswith("/api/v1/"):
             continue
         for operation in item.values():
             responses = operation.setdefault("responses", {})
-            if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
-                responses["400"] = _error("A query parameter is invalid.", "ParameterErrors")
+            # Even an operation without parameters: an unknown one is a 400 (ingestion.api.query).
+            responses["400"] = _error(
+                "A query parameter is invalid, unknown to this endpoint, given twice or not UTF-8.", "ParameterErrors"
+            )
             responses["401"] = _error("The read token is missing, unknown, revoked or expired.", "Detail")
             if "{" in path:
                 responses["404"] = _error("No such object in the token's project.", "Detail")
-            responses["503"] = _error(
-                "The database is unreachable; retry after the given seconds.",
+            responses["429"] = _error(
+                "Over the token's rate limit (TRACKHUB_RATE_LIMIT requests a minute); retry after the given seconds.",
                 "Detail",
-                headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+                headers=retry_after,
+            )
+            responses["503"] = _error(
+                "The database is unreachable; retry after the given seconds.", "Detail", headers=retry_after
             )
     return result
 

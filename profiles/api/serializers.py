@@ -12,7 +12,7 @@ class ProfileSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(help_text="TrackHub's profile id (the survivor's, after a merge).")
     identifiers = serializers.ListField(child=serializers.CharField(), help_text="User identifiers, sorted.")
-    attributes = serializers.JSONField(help_text="userAttributes merged per key, latest event timestamp wins.")
+    attributes = serializers.DictField(help_text="userAttributes merged per key, latest event timestamp wins.")
     accounts = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the profile's accounts.")
     first_seen = ContractTimestampField()
     last_seen = ContractTimestampField()
@@ -23,5 +23,5 @@ class AccountSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(help_text="TrackHub's account id (the survivor's, after a merge).")
     identifiers = serializers.ListField(child=serializers.CharField(), help_text="Account identifiers, sorted.")
-    attributes = serializers.JSONField(help_text="accountAttributes merged per key, latest event timestamp wins.")
+    attributes = serializers.DictField(help_text="accountAttributes merged per key, latest event timestamp wins.")
     members = serializers.ListField(child=serializers.IntegerField(), help_text="Ids of the member profiles.")

@@ -66,7 +66,12 @@ class NewestFirstCursorPagination(CursorPagination):
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         # DRF's lists only ``results`` as required, but ``next`` and ``previous`` are always
         # there (null at either end), as on the event list.
-        return {**super().get_paginated_response_schema(schema), "required": ["next", "previous", "results"]}
+        # DRF's examples are not ours (an /accounts/ URL on every list, a stray quote, its
+        # own cursor form): the links are opaque, as on the event list, which has none.
+        page = super().get_paginated_response_schema(schema)
+        for link in ("next", "previous"):
+            page["properties"][link].pop("example", None)
+        return {**page, "required": ["next", "previous", "results"]}
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         return page_parameters_schema(

@@ -10,9 +10,11 @@ import pytest
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from ingestion.views import TrackView
+from profiles.models import Profile
 
 
 def schema_json(client) -> dict:
@@ -153,6 +155,7 @@ def test_read_endpoints_document_the_read_token_and_page_shape(client):
         ("/api/v1/profiles/{profile_id}/", "/api/v1/profiles/999999/", "404", "read"),
         ("/api/v1/profiles/{profile_id}/events/", "/api/v1/profiles/999999/events/", "404", "read"),
         ("/api/v1/accounts/{account_id}/", "/api/v1/accounts/1/", "401", "none"),
+        ("/api/v1/profiles/{profile_id}/", "/api/v1/profiles/1/?expand=events", "400", "read"),
     ],
 )
 def test_read_api_errors_have_the_documented_shape(client, read_client, path, url, status, credential):
@@ -254,3 +257,126 @@ def test_every_read_list_page_documents_next_and_previous_as_required(client):
 
     for page in ("PaginatedEventList", "PaginatedRejectedEventList", "PaginatedProfileList", "PaginatedAccountList"):
         assert sorted(schemas[page]["required"]) == ["next", "previous", "results"], page
+
+
+def test_every_read_operation_documents_its_400_and_429(client):
+    # Any read operation answers 400 (an unknown parameter, even where it takes none) and
+    # 429 (the read token's rate limit), with Retry-After on the 429.
+    schema = schema_json(client)
+
+    for path, item in schema["paths"].items():
+        if path.startswith("/api/v1/"):
+            for operation in item.values():
+                assert {"400", "429"} <= set(operation["responses"]), path
+                assert "Retry-After" in operation["responses"]["429"]["headers"], path
+
+
+@pytest.mark.django_db
+@override_settings(TRACKHUB_RATE_LIMIT=1)
+def test_a_read_api_429_has_the_documented_shape(client, read_client):
+    schema = schema_json(client)
+    documented = schema["paths"]["/api/v1/events/"]["get"]["responses"]["429"]
+
+    read_client.get("/api/v1/events/")
+    response = read_client.get("/api/v1/events/")
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    name = documented["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    jsonschema.validate(response.json(), schema["components"]["schemas"][name])
+
+
+def test_profile_and_account_pages_carry_no_example_links_of_another_endpoint(client):
+    # DRF's default examples pointed every list at http://api.example.org/accounts/ (with a stray quote).
+    schemas = schema_json(client)["components"]["schemas"]
+
+    for page in ("PaginatedProfileList", "PaginatedAccountList"):
+        for link in ("next", "previous"):
+            assert "example" not in schemas[page]["properties"][link], (page, link)
+
+
+@pytest.mark.parametrize("component", ["Profile", "Account"])
+def test_profile_and_account_attributes_are_documented_as_an_object(client, component):
+    attributes = schema_json(client)["components"]["schemas"][component]["properties"]["attributes"]
+
+    assert attributes["type"] == "object"
+
+
+def openapi_validator(schema: dict, documented: dict) -> jsonschema.Draft7Validator:
+    """A JSON Schema validator for an OpenAPI 3.0 schema fragment: ``nullable`` becomes a
+    null type and ``$ref`` points into the components."""
+
+    def convert(node):
+        if isinstance(node, list):
+            return [convert(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        node = {key: convert(value) for key, value in node.items()}
+        if "$ref" in node:
+            node["$ref"] = node["$ref"].replace("#/components/schemas/", "#/definitions/")
+        if node.pop("nullable", False):
+            node = {"anyOf": [node, {"type": "null"}]}
+        return node
+
+    definitions = convert(schema["components"]["schemas"])
+    return jsonschema.Draft7Validator(
+        {**convert(documented), "definitions": definitions}, format_checker=jsonschema.FormatChecker()
+    )
+
+
+@pytest.fixture
+def every_kind_of_row(client, tenant):
+    """Events of every format (one rejected from each), a merged profile and an account."""
+    from tests.profiles.conftest import identity_drain, intempt_post
+
+    intempt_post(client, tenant, {"userId": "ann", "accountId": "acme", "userAttributes": {"plan": "pro"},
+                                  "accountAttributes": {"seats": 3}, "timestamp": 1_000}, {"userId": ""})  # fmt: skip
+    intempt_post(client, tenant, {"userId": "ann-phone", "timestamp": 2_000})
+    identity_drain()
+    intempt_post(client, tenant, {"userId": "ann", "anotherUserId": "ann-phone", "timestamp": 3_000})
+    identity_drain()
+    for path in ("/api/track", "/track", "/v1/track"):
+        url, headers, _ = track_request(tenant, path)
+        body = json.dumps(_GOOD_AND_BAD[path])
+        assert client.post(url, data=body, content_type="application/json", **headers).status_code < 300
+
+
+@pytest.mark.django_db
+def test_every_read_answer_matches_its_documented_200(client, read_client, every_kind_of_row):
+    schema = schema_json(client)
+    profiles = read_client.get("/api/v1/profiles/").json()["results"]
+    (account,) = read_client.get("/api/v1/accounts/").json()["results"]
+    merged_away = Profile.objects.get(merged_into__isnull=False).id  # ann-phone's, merged into ann's
+    urls = {
+        "/api/v1/events/": "/api/v1/events/?page_size=2",
+        "/api/v1/rejected-events/": "/api/v1/rejected-events/",
+        "/api/v1/profiles/": "/api/v1/profiles/",
+        "/api/v1/profiles/{profile_id}/": f"/api/v1/profiles/{merged_away}/",
+        "/api/v1/profiles/{profile_id}/events/": f"/api/v1/profiles/{profiles[0]['id']}/events/",
+        "/api/v1/accounts/": "/api/v1/accounts/",
+        "/api/v1/accounts/{account_id}/": f"/api/v1/accounts/{account['id']}/",
+    }
+
+    for path, url in urls.items():
+        response = read_client.get(url)
+        assert response.status_code == 200, (url, response.content)
+        documented = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in openapi_validator(schema, documented).iter_errors(
+            response.json())]  # fmt: skip
+        assert errors == [], url
+    assert {path for path in schema["paths"] if path.startswith("/api/v1/") and "export" not in path} == set(urls)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [("/api/v1/events/export.ndjson", "application/x-ndjson"), ("/api/v1/events/export.csv", "text/csv")],
+)
+def test_an_export_answers_the_documented_media_type(client, read_client, every_kind_of_row, path, media_type):
+    documented = schema_json(client)["paths"][path]["get"]["responses"]["200"]["content"]
+
+    response = read_client.get(path)
+
+    assert response.status_code == 200
+    assert list(documented) == [media_type]
+    assert response["Content-Type"].split(";")[0] == media_type
