@@ -1,11 +1,12 @@
 """The query string of a read API request: only the endpoint's own parameters, each once,
-in UTF-8.
+in UTF-8, not empty.
 
 django-filter and DRF ignore a parameter they do not know (``?nmae=Purchase`` answered
-every event), keep the last of a repeated one (``?name=a&name=b`` answered only ``b``)
-and read bytes that are not UTF-8 as U+FFFD (``?name=%FF`` matched nothing). Each of
-those quietly answers another question than the one asked, so each is a 400 naming the
-parameter, in the read API's one error shape.
+every event), keep the last of a repeated one (``?name=a&name=b`` answered only ``b``),
+read bytes that are not UTF-8 as U+FFFD (``?name=%FF`` matched nothing) and skip an
+empty filter (``?identifier=`` answered every profile). Each of those quietly answers
+another question than the one asked, so each is a 400 naming the parameter, in the read
+API's one error shape.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from rest_framework.settings import APISettings
 _PAGINATION_PARAMS = ("cursor_query_param", "page_size_query_param", "ordering_query_param")
 
 
-def query_params_check(*, request: Request, allowed: Collection[str]) -> None:
+def query_params_check(*, request: Request, allowed: Collection[str], may_be_empty: Collection[str] = ()) -> None:
     """ValidationError (400) naming each parameter of ``request`` that is not in
-    ``allowed``, is given more than once, or is not UTF-8 once percent-decoded."""
+    ``allowed``, is given more than once, is not UTF-8 once percent-decoded, or is empty
+    (unless in ``may_be_empty``)."""
     errors: dict[str, list[str]] = {}
     for name in _not_utf8(request.META.get("QUERY_STRING", "")):
         errors[name] = ["not valid UTF-8: percent-encode the UTF-8 bytes of the text"]
@@ -38,6 +40,10 @@ def query_params_check(*, request: Request, allowed: Collection[str]) -> None:
             errors[name] = [f"unknown parameter; {taken}"]
         elif len(values) > 1:
             errors[name] = ["given more than once; give it once"]
+        elif values == [""] and name not in may_be_empty:
+            # django-filter skips an empty value, so ?identifier= answered every profile
+            # and ?user_id= every event: the opposite of the (impossible) match asked for.
+            errors[name] = ["empty; leave the parameter out not to filter by it"]
     if errors:
         raise ValidationError(errors)
 
@@ -73,10 +79,13 @@ class QueryParamsCheckedMixin(generics.GenericAPIView):
 
     content_negotiation_class: type[BaseContentNegotiation] = QueryFormatIgnored
     extra_query_params: tuple[str, ...] = ()
+    # An empty cursor is the first page (as DRF reads it); an empty ``value`` beside
+    # ``property`` matches any value (docs/read-api.md).
+    empty_query_params: tuple[str, ...] = ("cursor", "value")
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        query_params_check(request=request, allowed=self.query_params_allowed())
+        query_params_check(request=request, allowed=self.query_params_allowed(), may_be_empty=self.empty_query_params)
 
     def query_params_allowed(self) -> set[str]:
         allowed = set(self.extra_query_params)

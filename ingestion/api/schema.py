@@ -704,7 +704,9 @@ serves them back through a read API.
 --json`). Lists are newest first and paged with keyset cursors: follow `next` (and
 `previous`) as given; events arriving meanwhile are never skipped or repeated.
 `page_size` is 1..1000. Times (`since` inclusive, `until` exclusive) are ISO 8601 or
-milliseconds. Event timestamps are always `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+milliseconds. Event timestamps are always `YYYY-MM-DDTHH:MM:SS.mmmZ`. A query parameter
+the endpoint does not take, given twice, empty or not UTF-8 is a 400 naming it, never
+ignored.
 
 **Exporting.** `GET /api/v1/events/export.ndjson` and `export.csv` take the same filters and
 stream every matching event.

@@ -133,3 +133,44 @@ def test_a_bad_token_is_401_whatever_the_query(client):
     response = client.get("/api/v1/events/?nmae=1&name=%FF", HTTP_AUTHORIZATION="Bearer nope.nope")
 
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/api/v1/events/", "user_id"),
+        ("/api/v1/events/", "name"),
+        ("/api/v1/events/", "since"),
+        ("/api/v1/events/", "source_id"),
+        ("/api/v1/events/", "property"),
+        ("/api/v1/events/export.csv", "account_id"),
+        ("/api/v1/rejected-events/", "wire_format"),
+        ("/api/v1/profiles/", "identifier"),
+        ("/api/v1/accounts/", "identifier"),
+    ],
+)
+def test_an_empty_filter_is_400_not_every_row(client, tenant, read_client, url, parameter):
+    ingest(client, tenant)
+
+    response = read_client.get(f"{url}?{parameter}=")
+
+    assert response.status_code == 400
+    assert response.json() == {parameter: ["empty; leave the parameter out not to filter by it"]}
+
+
+def test_an_empty_cursor_is_the_first_page(client, tenant, read_client):
+    ingest(client, tenant)
+
+    response = read_client.get("/api/v1/events/?cursor=")
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+def test_an_empty_value_beside_property_matches_any_value(client, tenant, read_client):
+    ingest(client, tenant)
+
+    response = read_client.get("/api/v1/events/?property=amount&value=")
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
