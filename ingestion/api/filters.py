@@ -9,7 +9,6 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
@@ -19,8 +18,10 @@ from ingestion.models import MAX_ID, Event, RejectedEvent, WireFormat
 from ingestion.selectors import events_with_property
 from profiles.selectors import profile_identifiers
 
+_ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID}
 
-@extend_schema_field(OpenApiTypes.INT64)
+
+@extend_schema_field(_ID_SCHEMA)
 class IdFilter(django_filters.NumberFilter):
     """A whole number that fits an id column: "1001.9" or an id past 64 bits is a 400, not
     truncated (NumberFilter's Decimal) or an overflow in the database driver."""
@@ -49,6 +50,14 @@ def instant_parse(value: str, *, field: str) -> datetime:
     return parsed
 
 
+# The schema of a filter declared with ``extend_schema_field`` is taken as it is, so its
+# help_text would not reach the docs: the profile filter carries its description here.
+@extend_schema_field({**_ID_SCHEMA, "description": "A TrackHub profile id (a merged-away one: its survivor's): "
+                      "the events of every identifier of that profile."})  # fmt: skip
+class ProfileIdFilter(IdFilter):
+    pass
+
+
 class TimeRangeFilterSet(django_filters.FilterSet):
     """``since`` (inclusive) and ``until`` (exclusive) on ``time_field``."""
 
@@ -72,7 +81,7 @@ class EventFilterSet(TimeRangeFilterSet):
     session_id = django_filters.CharFilter(strip=False)
     source_id = IdFilter(field_name="source_id")
     wire_format = django_filters.ChoiceFilter(choices=WireFormat.choices)
-    profile = IdFilter(method="filter_profile", help_text="TrackHub profile id.")
+    profile = ProfileIdFilter(method="filter_profile")
     property = django_filters.CharFilter(
         strip=False,
         method="filter_property",

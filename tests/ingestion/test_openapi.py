@@ -380,3 +380,28 @@ def test_an_export_answers_the_documented_media_type(client, read_client, every_
     assert response.status_code == 200
     assert list(documented) == [media_type]
     assert response["Content-Type"].split(";")[0] == media_type
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v1/events/", "source_id"),
+        ("/api/v1/events/", "profile"),
+        ("/api/v1/events/export.csv", "profile"),
+        ("/api/v1/rejected-events/", "source_id"),
+    ],
+)
+def test_an_id_parameter_documents_the_range_the_endpoint_takes(client, read_client, path, parameter):
+    operation = schema_json(client)["paths"][path]["get"]
+    (documented,) = (p for p in operation["parameters"] if p["name"] == parameter)
+
+    assert (documented["schema"]["minimum"], documented["schema"]["maximum"]) == (0, 2**63 - 1)
+    assert read_client.get(path, {parameter: -1}).status_code == 400
+    assert read_client.get(path, {parameter: 2**63}).status_code == 400
+
+
+def test_the_profile_filter_is_described(client):
+    operation = schema_json(client)["paths"]["/api/v1/events/"]["get"]
+    (profile,) = (p for p in operation["parameters"] if p["name"] == "profile")
+
+    assert "profile id" in profile["description"]
