@@ -131,6 +131,15 @@ def ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def digits_parse(text: str, *, max_digits: int) -> int | None:
+    """``text`` as a whole number if it is ASCII digits only, at most ``max_digits`` of
+    them; else None. The cap also keeps ``int`` from raising: it refuses a string of more
+    than 4,300 digits (``sys.get_int_max_str_digits``) with a ValueError."""
+    if not ascii_digits(text) or len(text) > max_digits:
+        return None
+    return int(text)
+
+
 def datetime_from_ms(value: Any) -> datetime | None:
     """Milliseconds since the epoch as an aware UTC datetime; None if not a valid number."""
     if isinstance(value, bool) or not isinstance(value, int | float):

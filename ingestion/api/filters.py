@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from ingestion.authentication import read_principal
-from ingestion.canonical import ascii_digits, datetime_from_iso, datetime_from_ms
+from ingestion.canonical import ascii_digits, datetime_from_iso, datetime_from_ms, digits_parse
 from ingestion.models import MAX_ID, Event, RejectedEvent, WireFormat
 from ingestion.selectors import events_with_property
 from profiles.selectors import profile_identifiers
@@ -44,7 +44,12 @@ def instant_parse(value: str, *, field: str) -> datetime:
     ``2024-05-02T08:38:24+02:00`` pasted into a URL arrives as ``...24 02:00``: the only
     reading of that is the offset, so it is taken as one rather than refused."""
     text = _OFFSET_PLUS_AS_SPACE.sub(r"\1+\2", value.strip())
-    parsed = datetime_from_ms(int(text)) if ascii_digits(text.removeprefix("-")) else datetime_from_iso(text)
+    if ascii_digits(text.removeprefix("-")):
+        # Far more digits than any millisecond in range: out of range (a 400), not parsed.
+        ms = digits_parse(text.removeprefix("-"), max_digits=30)
+        parsed = None if ms is None else datetime_from_ms(-ms if text.startswith("-") else ms)
+    else:
+        parsed = datetime_from_iso(text)
     if parsed is None:
         raise ValidationError({field: [f"{field} must be ISO 8601 (2024-05-02T06:38:24Z) or milliseconds"]})
     return parsed

@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from ingestion.canonical import ascii_digits
+from ingestion.canonical import digits_parse
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -61,9 +61,10 @@ def page_size_parse(request: Request, *, param: str, default: int, maximum: int)
     raw = request.query_params.get(param)
     if raw is None:
         return default
-    if not ascii_digits(raw) or not 1 <= int(raw) <= maximum:
+    size = digits_parse(raw, max_digits=len(str(maximum)) + 3)  # room for leading zeros, no more
+    if size is None or not 1 <= size <= maximum:
         raise ValidationError({param: [f"an integer from 1 to {maximum}"]})
-    return int(raw)
+    return size
 
 
 def ordering_descending(request: Request, *, param: str, time_field: str) -> bool:

@@ -231,6 +231,43 @@ def test_a_malformed_number_is_400_naming_the_parameter(read_client, path, query
     assert query.split("=")[0] in response.json()
 
 
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/api/v1/events/", "since"),
+        ("/api/v1/events/", "until"),
+        ("/api/v1/events/", "page_size"),
+        ("/api/v1/events/export.csv", "since"),
+        ("/api/v1/rejected-events/", "until"),
+        ("/api/v1/rejected-events/", "page_size"),
+        ("/api/v1/profiles/", "page_size"),
+        ("/api/v1/accounts/", "page_size"),
+    ],
+)
+def test_a_number_of_thousands_of_digits_is_400_not_a_500(read_client, path, parameter):
+    # int() refuses more than 4,300 digits with a ValueError.
+    response = read_client.get(path, {parameter: "9" * 5000})
+
+    assert response.status_code == 400
+    assert list(response.json()) == [parameter]
+
+
+def test_a_negative_number_of_thousands_of_digits_is_400(read_client):
+    response = read_client.get("/api/v1/events/", {"since": "-" + "9" * 5000})
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["since"]
+
+
+def test_milliseconds_with_leading_zeros_still_parse(client, tenant, read_client):
+    ingest(client, tenant, FILTER_EVENTS)
+
+    response = read_client.get("/api/v1/events/", {"since": "0001714631904000", "page_size": "0002"})
+
+    assert response.status_code == 200, response.content
+    assert [e["event_id"] for e in response.json()["results"]] == ["p2", "p1"]
+
+
 def test_a_fractional_profile_id_is_400(read_client):
     response = read_client.get("/api/v1/events/?profile=13.7")
 
