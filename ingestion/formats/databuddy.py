@@ -28,6 +28,7 @@ from ingestion.canonical import (
     datetime_from_iso,
     datetime_from_ms,
     derived_event_id,
+    digits_parse,
     json_object,
     optional_string,
     required_string,
@@ -70,7 +71,9 @@ _PREFLIGHT_HEADERS = {
 def _timestamp(value: Any) -> datetime | None:
     """Milliseconds (a number, or a string of digits) or an ISO 8601 string."""
     if isinstance(value, str) and ascii_digits(value.strip()):
-        return datetime_from_ms(int(value.strip()))
+        # Capped: far past any millisecond in range, and int() raises past 4,300 digits.
+        ms = digits_parse(value.strip(), max_digits=30)
+        return None if ms is None else datetime_from_ms(ms)
     if isinstance(value, str):
         return datetime_from_iso(value)
     return datetime_from_ms(value)

@@ -254,6 +254,15 @@ def test_timestamp_in_ms_or_iso_is_stored_in_utc(client, tenant, timestamp, stor
     assert Event.objects.get().timestamp.isoformat() == stored
 
 
+def test_a_timestamp_string_of_thousands_of_digits_is_a_400_naming_timestamp(client, tenant):
+    # int() refuses more than 4,300 digits with a ValueError: this was a 500.
+    response = post_key(client, tenant, {"name": "x", "timestamp": "9" * 5000})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"index": 0, "field": "timestamp", "message": BAD_TIMESTAMP}]
+    assert Event.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     ("field", "longest"),
     [("name", 256), ("namespace", 64), ("anonymousId", 256), ("sessionId", 256), ("source", 64), ("profileId", 256)],

@@ -191,6 +191,22 @@ def test_intempt_file_goes_through_the_track_validation(tmp_path, tenant):
     assert set(records) == {2, 3, 4}
 
 
+def test_a_databuddy_timestamp_of_thousands_of_digits_rejects_that_event_not_the_import(tmp_path, tenant):
+    # int() refuses more than 4,300 digits with a ValueError, which stopped the command.
+    path = tmp_path / "databuddy.ndjson"
+    lines = [{"name": "late", "anonymousId": "a", "timestamp": "9" * 5000}, {"name": "ok", "anonymousId": "a"}]
+    path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    rejected = tmp_path / "rejected.ndjson"
+
+    out, _ = run_import(path, tenant, "databuddy", "--rejected-file", str(rejected), "--no-progress")
+
+    assert "2 lines: 1 events stored, 0 duplicates (already stored), 1 events rejected, 0 lines rejected" in out
+    assert list(Event.objects.values_list("name", flat=True)) == ["ok"]
+    (record,) = rejected_records(rejected)
+    assert record["errors"][0]["field"] == "timestamp"
+    assert RejectedEvent.objects.get().field == "timestamp"
+
+
 def test_wire_events_without_id_or_timestamp_are_not_stored_twice(tmp_path, tenant):
     body = {"track": [{"name": "NoIdNoTime", "payload": [{"userId": "u1"}, {"userId": "u2"}]}]}
     path = tmp_path / "intempt.ndjson"
