@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from django.http import HttpRequest
 
-from ingestion.canonical import ascii_digits
+from ingestion.canonical import ascii_digits, digits_parse
 from ingestion.formats.base import RequestProblem
 
 _CHUNK = 64 * 1024
@@ -25,8 +25,12 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
         raise RequestProblem(f"Unsupported Content-Encoding {encoding!r}; use gzip or none", status=415)
     gzipped = encoding in ("gzip", "x-gzip")
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if not gzipped and ascii_digits(declared) and int(declared) > limit:
-        raise _too_large(limit)
+    if not gzipped and ascii_digits(declared):
+        # A length of more digits than any limit has is too large without int(), which
+        # refuses more than 4,300 digits.
+        length = digits_parse(declared.lstrip("0") or "0", max_digits=len(str(limit)))
+        if length is None or length > limit:
+            raise _too_large(limit)
 
     stream: Any = request
     if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():

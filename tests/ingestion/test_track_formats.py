@@ -128,6 +128,17 @@ def test_body_over_2_mib_is_refused(client, tenant, spec):
 
 
 @formats
+def test_a_declared_length_of_thousands_of_digits_is_refused_as_too_large(client, tenant, spec):
+    # More digits than Python's int() takes (4,300): the declared length was a 500.
+    response = spec.post(client, tenant, [spec.event(1)], CONTENT_LENGTH="9" * 5000)
+
+    assert response.status_code == 400
+    assert_error_shape(spec, response)
+    assert "2097152" in error_message(spec, response)
+    assert Event.objects.count() == 0
+
+
+@formats
 def test_gzip_body_is_accepted(client, tenant, spec):
     response = spec.post_gzip(client, tenant, json.dumps([spec.event(1), spec.event(2)]).encode())
 
