@@ -128,11 +128,13 @@ MIDDLEWARE = [
     # Static files (the dashboard's CSS and JS, the admin's, the API docs') from every
     # web process, with or without DEBUG and without a separate file server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, auth and messages middleware, skipped for the track endpoints and
+    # the read API, which use none of them (ops.browser).
+    "ops.browser.BrowserSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "ops.browser.BrowserAuthenticationMiddleware",
+    "ops.browser.BrowserMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -307,7 +309,8 @@ if SECURE_SSL_REDIRECT:
 else:
     # Plain HTTP by choice (TLS ends at the proxy, or none at all): silence exactly the
     # deploy checks that only make sense over HTTPS, and no others (docs/hardening.md).
-    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+    # W010 (not W012): the session middleware is ops.browser's subclass, which Django checks as the app.
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W010", "security.W016"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

@@ -1,0 +1,40 @@
+"""Sessions, the signed-in user and flash messages are set up for browser pages only, not
+for the track endpoints and the read API (``ops.browser``)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+pytestmark = pytest.mark.django_db
+
+BROWSER_STATE = ("session", "user", "_messages")
+
+
+def test_a_track_request_gets_no_session_user_or_messages(client, tenant):
+    response = client.post(
+        tenant.intempt_url, data=b'{"track": [{"name": "Signup", "payload": [{"userId": "ann"}]}]}',
+        content_type="application/json",
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    # The view sets the request's user from the credential, not from a session.
+    assert not any(hasattr(response.wsgi_request, name) for name in ("session", "_messages"))
+
+
+def test_a_read_api_request_gets_no_session_user_or_messages(client, tenant):
+    response = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}")
+
+    assert response.status_code == 200
+    assert not any(hasattr(response.wsgi_request, name) for name in ("session", "_messages"))
+
+
+def test_a_dashboard_request_still_gets_them_and_a_signed_in_user(client, tenant):
+    user = User.objects.create_superuser("root", password="root-password-123")
+    client.force_login(user)
+
+    response = client.get("/dashboard/")
+
+    assert response.status_code == 302
+    assert all(hasattr(response.wsgi_request, name) for name in BROWSER_STATE)
+    assert response.wsgi_request.user == user
