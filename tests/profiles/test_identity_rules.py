@@ -127,6 +127,26 @@ def test_placeholders_never_merge_users(client, tenant, read_client):
     ]
 
 
+def test_placeholders_in_invisible_characters_or_full_width_create_nothing(client, tenant, read_client):
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "e1", "userId": "\ufeffnull", "anotherUserId": "alice", "accountId": "\u200bundefined"},
+        {"eventId": "e2", "userId": "\uff2e\uff35\uff2c\uff2c", "anotherUserId": "bob", "accountId": "N\u0130L"},
+    )
+    identity_drain()
+
+    profiles = read_client.get("/api/v1/profiles/").json()["results"]
+    events = read_client.get("/api/v1/events/").json()["results"]
+
+    assert sorted(p["identifiers"] for p in profiles) == [["alice"], ["bob"]]
+    assert read_client.get("/api/v1/accounts/").json()["results"] == []
+    assert {e["event_id"]: e["profile"] for e in events} == {"e1": None, "e2": None}
+    assert sorted(IngestionWarning.objects.values_list("event_id", "field")) == [
+        ("e1", "account_id"), ("e1", "user_id"), ("e2", "account_id"), ("e2", "user_id"),
+    ]  # fmt: skip
+
+
 def test_placeholder_account_creates_no_account(client, tenant, read_client):
     intempt_post(client, tenant, {"eventId": "e1", "userId": "a", "accountId": "none", "timestamp": 1_000})
     identity_drain()
