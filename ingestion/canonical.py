@@ -52,14 +52,27 @@ class CanonicalEvent(msgspec.Struct, kw_only=True):
     # on an Intempt track group or around the track array, a key of the same name is only
     # data: the contract lists them for Intempt's events, and a merge cannot be undone.
     identity_fields: frozenset[str] = frozenset()
+    # The identifier columns (``user_id``, ``profile_id``, ``anonymous_id``, ``account_id``)
+    # the producer sent as "": the column stays null, but "" is one of the contract's
+    # placeholders, so identity work records a warning for it, and an empty own user
+    # field leaves the event without a profile exactly as "null" would.
+    empty_identifiers: frozenset[str] = frozenset()
 
     def context_identifier(self, key: str) -> str | None:
         """Intempt's ``anotherUserId`` or ``anotherAccountId`` (``key``) when this event
-        carries it as an identity field: a non-empty string; else None."""
+        carries it as an identity field: a string ("" included: a placeholder); else None."""
         if key not in self.identity_fields:
             return None
         value = self.context.get(key)
-        return value if isinstance(value, str) and value != "" else None
+        return value if isinstance(value, str) else None
+
+    def identifier_sent(self, name: str) -> str | None:
+        """The identifier column ``name`` as sent: its value, "" if it was sent empty
+        (``empty_identifiers``), else None."""
+        value: str | None = getattr(self, name)
+        if value is None and name in self.empty_identifiers:
+            return ""
+        return value
 
     def context_attributes(self, key: str) -> dict[str, Any] | None:
         """Intempt's ``userAttributes`` or ``accountAttributes`` (``key``) when this event
@@ -77,6 +90,17 @@ INTEMPT_IDENTITY_FIELDS = frozenset({*CONTEXT_IDENTIFIERS, "userAttributes", "ac
 # capped (two of them share the dedupe key); past the cap the event is refused, not the
 # request, and the identity worker never indexes such a value.
 MAX_IDENTIFIER_BYTES = 1000
+
+
+_NO_NAMES: frozenset[str] = frozenset()
+
+
+def empty_identifiers(item: dict[str, Any], fields: dict[str, str]) -> frozenset[str]:
+    """The canonical names of ``fields`` (canonical name -> the producer's key) that
+    ``item`` sends as "" (``CanonicalEvent.empty_identifiers``)."""
+    if "" not in item.values():  # nearly every event: one scan in C, no generator
+        return _NO_NAMES
+    return frozenset(name for name, key in fields.items() if item.get(key) == "")
 
 
 def identifier_too_long(value: str) -> bool:

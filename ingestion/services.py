@@ -748,6 +748,14 @@ def _events_insert_portable(
 
 
 def _identity_key(event: CanonicalEvent) -> str | None:
+    if event.empty_identifiers:
+        # As sent: an own user field sent as "" is a placeholder, as "null" is (no profile).
+        return event_identity_key(
+            user_id=event.identifier_sent("user_id"),
+            profile_id=event.identifier_sent("profile_id"),
+            anonymous_id=event.identifier_sent("anonymous_id"),
+            another_user_id=event.context_identifier("anotherUserId"),
+        )
     return event_identity_key(
         user_id=event.user_id,
         profile_id=event.profile_id,

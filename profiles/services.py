@@ -90,6 +90,8 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
         facts["anonymous_id"] = event.anonymous_id
     if event.account_id:
         facts["account_id"] = event.account_id
+    for key in event.empty_identifiers:  # "" is a placeholder: its warning is recorded
+        facts[key] = ""
     if context and event.identity_fields:
         for key, context_key in (("another_user_id", "anotherUserId"), ("another_account_id", "anotherAccountId")):
             value = event.context_identifier(context_key)

@@ -29,6 +29,7 @@ from ingestion.canonical import (
     datetime_from_ms,
     derived_event_id,
     digits_parse,
+    empty_identifiers,
     json_object,
     optional_string,
     required_string,
@@ -47,6 +48,7 @@ from ingestion.models import Source
 # Fields with a canonical column of their own; everything else (``source``, ``websiteId``
 # included) is kept in ``context`` under its own name.
 _OWN_FIELDS = {"name", "namespace", "timestamp", "properties", "anonymousId", "profileId", "sessionId"}
+_IDENTIFIER_COLUMNS = {"anonymous_id": "anonymousId", "profile_id": "profileId"}
 _MAX_LENGTHS = {"namespace": 64, "anonymousId": 256, "profileId": 256, "sessionId": 256, "source": 64}
 
 INVALID_BODY = "Invalid request body"
@@ -132,6 +134,7 @@ class DatabuddyAdapter(WireFormatAdapter):
             session_id=values["sessionId"] or None,
             properties=properties or {},
             context={key: value for key, value in item.items() if key not in _OWN_FIELDS},
+            empty_identifiers=empty_identifiers(item, _IDENTIFIER_COLUMNS),
         )
 
     def check_events(self, events: Sequence[CanonicalEvent], *, source: Source) -> None:

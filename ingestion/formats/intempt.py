@@ -17,6 +17,7 @@ from ingestion.canonical import (
     EventProblem,
     datetime_from_ms,
     derived_event_id,
+    empty_identifiers,
     json_object,
     optional_string,
 )
@@ -30,6 +31,9 @@ from ingestion.formats.base import (
 # Fields with a canonical column of their own; everything else goes to ``context``.
 _OWN_FIELDS = {"eventId", "userId", "profileId", "timestamp", "accountId", "sessionId", "pageId", "data"}
 _USER_FIELDS = ("userId", "profileId", "anotherUserId")
+# The identifier columns, by canonical name (``anotherUserId`` and ``anotherAccountId`` stay
+# in the context, where "" is kept as sent).
+_IDENTIFIER_COLUMNS = {"user_id": "userId", "profile_id": "profileId", "account_id": "accountId"}
 # A track[] group's own fields; any other is shared by its events (``WireEvent.shared``).
 _GROUP_FIELDS = {"name", "payload"}
 
@@ -131,6 +135,7 @@ class IntemptAdapter(WireFormatAdapter):
             context=context,
             # Only the item's own: a group-level anotherUserId would merge every user of the group.
             identity_fields=INTEMPT_IDENTITY_FIELDS.intersection(item),
+            empty_identifiers=empty_identifiers(item, _IDENTIFIER_COLUMNS),
         )
 
     def replay_document(self, payload: Any) -> Any:

@@ -22,6 +22,7 @@ from ingestion.canonical import (
     datetime_from_iso,
     datetime_from_ms,
     derived_event_id,
+    empty_identifiers,
     json_object,
     optional_string,
     required_string,
@@ -29,6 +30,7 @@ from ingestion.canonical import (
 from ingestion.formats.base import IngestOutcome, TrackFailure, WireEvent, WireFormatAdapter
 
 _STRING_FIELDS = ("namespace", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
+_IDENTIFIER_COLUMNS = {name: name for name in ("user_id", "profile_id", "anonymous_id", "account_id")}
 _OWN_FIELDS = {"name", "event_id", "timestamp", "properties", "context", *_STRING_FIELDS}
 _STORAGE_FIELDS = {"id", "received_at", "source_id", "wire_format", "profile"}
 _EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year (2024-05-02T06:38:24.000Z) or milliseconds since the epoch"
@@ -84,6 +86,7 @@ class ImportAdapter(WireFormatAdapter):
             context={**extra, **(context or {})},
             # An exported Intempt event keeps its identity fields in its context.
             identity_fields=INTEMPT_IDENTITY_FIELDS if item.get("wire_format") == "intempt" else frozenset(),
+            empty_identifiers=empty_identifiers(item, _IDENTIFIER_COLUMNS),
             **{key: value or None for key, value in strings.items()},
         )
 

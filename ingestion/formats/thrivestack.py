@@ -18,6 +18,7 @@ from ingestion.canonical import (
     EventProblem,
     datetime_from_iso,
     derived_event_id,
+    empty_identifiers,
     json_object,
     required_string,
 )
@@ -85,6 +86,7 @@ class ThriveStackAdapter(WireFormatAdapter):
             account_id=group_id or None,
             properties=properties or {},
             context=context,
+            empty_identifiers=empty_identifiers(given_context, {"account_id": "group_id"}),
         )
 
     def replay_document(self, payload: Any) -> Any:

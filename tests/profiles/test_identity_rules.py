@@ -147,6 +147,47 @@ def test_placeholders_in_invisible_characters_or_full_width_create_nothing(clien
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("post", "body", "field"),
+    [
+        ("intempt", {"userId": "", "profileId": "p1"}, "user_id"),
+        ("intempt", {"userId": "u1", "profileId": ""}, "profile_id"),
+        ("intempt", {"userId": "u1", "anotherUserId": ""}, "another_user_id"),
+        ("intempt", {"userId": "u1", "accountId": ""}, "account_id"),
+        ("intempt", {"userId": "u1", "accountId": "acme", "anotherAccountId": ""}, "another_account_id"),
+        ("databuddy", {"anonymousId": "", "profileId": "p1"}, "anonymous_id"),
+        ("databuddy", {"anonymousId": "a1", "profileId": ""}, "profile_id"),
+        ("thrivestack", {"user_id": "u1", "context": {"group_id": ""}}, "account_id"),
+    ],
+)
+def test_an_identifier_sent_empty_is_a_placeholder_with_its_warning(client, tenant, read_client, post, body, field):
+    from tests.ingestion.track_formats import DATABUDDY, THRIVESTACK
+
+    if post == "intempt":
+        intempt_post(client, tenant, {"eventId": "e1", **body})
+    elif post == "databuddy":
+        assert DATABUDDY.post(client, tenant, {"name": "x", **body}).status_code == 200
+    else:
+        event = {"event_name": "x", "timestamp": "2024-05-02T06:38:24.000Z", **body}
+        assert THRIVESTACK.post(client, tenant, [event]).status_code == 200
+    identity_drain()
+
+    (warning,) = IngestionWarning.objects.all()
+    assert (warning.field, warning.value) == (field, "")
+    assert all("" not in p["identifiers"] for p in read_client.get("/api/v1/profiles/").json()["results"])
+    assert all("" not in a["identifiers"] for a in read_client.get("/api/v1/accounts/").json()["results"])
+
+
+def test_an_empty_user_id_leaves_the_event_without_a_profile_as_null_does(client, tenant, read_client):
+    item = {"eventId": "e1", "userId": "", "anotherUserId": "a1", "userAttributes": {"plan": "x"}}
+    intempt_post(client, tenant, item)
+    identity_drain()
+
+    (event,) = read_client.get("/api/v1/events/").json()["results"]
+    assert (event["user_id"], event["profile"]) == (None, None)
+    assert profile_by_identifier(read_client, "a1")["attributes"] == {}
+
+
 def test_placeholder_account_creates_no_account(client, tenant, read_client):
     intempt_post(client, tenant, {"eventId": "e1", "userId": "a", "accountId": "none", "timestamp": 1_000})
     identity_drain()
