@@ -4,13 +4,16 @@ database: convergence, the broker going away, and a worker killed in the middle 
 from __future__ import annotations
 
 import json
+import random
 import signal
+import threading
 import urllib.request
 
 import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
 from profiles.models import Identity, IdentityWork, Profile
 from tests.profiles.conftest import intempt_post
@@ -82,6 +85,69 @@ def test_work_committed_after_its_queued_drain_ran_gets_a_drain_of_its_own(clien
 
     profiles = read_client.get("/api/v1/profiles/").json()["results"]
     assert sorted(p["identifiers"] for p in profiles) == [["ann"], ["bob"]]
+
+
+def test_links_posted_concurrently_and_out_of_order_converge_under_two_workers_and_a_sweep(tenant, read_client):
+    # A chain u0-u1-...-u24 and accounts a0..a4 joined by every other event, posted by four
+    # clients at once in shuffled order (timestamps out of order too), one event also sent
+    # in two requests at the same moment, while two worker processes drain and a sweep runs.
+    rng = random.Random(11)
+    items = [
+        {
+            "eventId": f"link-{i:02d}",
+            "userId": f"u{i}",
+            "anotherUserId": f"u{i + 1}",
+            "timestamp": rng.randint(1, 40) * 1_000,
+            "userAttributes": {"plan": i, f"seen-{i}": True},
+            "accountId": f"a{i % 5}",
+            **({"anotherAccountId": f"a{(i + 1) % 5}"} if i % 2 else {}),
+            "accountAttributes": {"tier": i},
+        }
+        for i in range(24)
+    ]
+    bodies = [json.dumps({"track": [{"name": "Link", "payload": [item]}]}) for item in items]
+    rng.shuffle(bodies)
+    together = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def post(chunk: list[str], *, at_once: bool = False) -> None:
+        try:
+            client = Client()
+            if at_once:
+                together.wait(timeout=30)
+            for body in chunk:
+                response = client.post(tenant.intempt_url, data=body, content_type="application/json")
+                assert response.status_code == 200, response.content
+        except BaseException as exc:  # surfaced in the main thread
+            errors.append(exc)
+        finally:
+            connection.close()  # each thread had its own connection
+
+    celery("purge", "-f", broker_url=BROKER)
+    with worker_running(broker_url=BROKER, concurrency=2):
+        threads = [threading.Thread(target=post, args=(bodies[i::4],)) for i in range(4)]
+        threads += [threading.Thread(target=post, args=([bodies[0]],), kwargs={"at_once": True}) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        sweep_now(broker_url=BROKER)
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        wait_for(lambda: IdentityWork.objects.count() == 24 and pending() == 0, what="the workers to drain")
+
+    (profile,) = read_client.get("/api/v1/profiles/").json()["results"]
+    (account,) = read_client.get("/api/v1/accounts/").json()["results"]
+    latest = max(items, key=lambda item: (item["timestamp"], item["eventId"]))
+    assert sorted(profile["identifiers"]) == sorted(f"u{i}" for i in range(25))
+    assert profile["attributes"] == {"plan": latest["userAttributes"]["plan"], **{f"seen-{i}": True for i in range(24)}}
+    assert account["identifiers"] == ["a0", "a1", "a2", "a3", "a4"]
+    assert account["attributes"] == {"tier": latest["accountAttributes"]["tier"]}
+    assert (profile["accounts"], account["members"]) == ([account["id"]], [profile["id"]])
+    seconds = sorted(item["timestamp"] // 1_000 for item in items)
+    assert profile["first_seen"] == f"1970-01-01T00:00:{seconds[0]:02d}.000Z"
+    assert profile["last_seen"] == f"1970-01-01T00:00:{seconds[-1]:02d}.000Z"
+    events = read_client.get("/api/v1/events/").json()["results"]
+    assert len(events) == 24 and {event["profile"] for event in events} == {profile["id"]}
 
 
 def http_post_intempt(base_url: str, tenant, *items: dict) -> None:
