@@ -211,6 +211,18 @@ def test_attributes_latest_timestamp_wins_then_greater_event_id_and_null_is_a_va
     assert profile_by_identifier(read_client, "u")["attributes"] == {"plan": "pro", "seat": None, "city": "Riga"}
 
 
+def test_equal_timestamps_compare_event_ids_as_strings_not_numbers(client, tenant, read_client):
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "9", "userId": "u", "timestamp": 2_000, "userAttributes": {"plan": "nine"}},
+        {"eventId": "10", "userId": "u", "timestamp": 2_000, "userAttributes": {"plan": "ten"}},
+    )
+    identity_drain()
+
+    assert profile_by_identifier(read_client, "u")["attributes"] == {"plan": "nine"}
+
+
 def test_profile_merge_keeps_the_latest_attributes_of_both(client, tenant, read_client):
     intempt_post(client, tenant, {"eventId": "1", "userId": "a", "timestamp": 5_000, "userAttributes": {"x": "a-new"}})
     intempt_post(client, tenant, {"eventId": "2", "userId": "b", "timestamp": 1_000, "userAttributes": {"x": "b-old"}})
