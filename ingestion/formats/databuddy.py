@@ -63,11 +63,9 @@ _MESSAGES_BY_KIND = {
     "missing_scope": "API key missing track:events scope",
     "website_not_found": WEBSITE_NOT_FOUND,
 }
-_PREFLIGHT_HEADERS = {
-    "Access-Control-Allow-Methods": "POST, OPTIONS",
-    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
-    "Access-Control-Max-Age": "86400",
-}
+_PREFLIGHT_HEADERS = {"Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Max-Age": "86400"}
+# The request headers this endpoint reads; a preflight grants these and any the browser asks for.
+_ALLOW_HEADERS = ("Authorization", "Content-Type", "Content-Encoding")
 
 
 def _timestamp(value: Any) -> datetime | None:
@@ -175,7 +173,12 @@ class DatabuddyAdapter(WireFormatAdapter):
         allowed = website_allowed_origin(website, request.headers.get("Origin")) if website else None
         if allowed is not None:
             # Without a website (API-key calls) nothing is granted: keys belong on servers.
-            for key, value in {**_PREFLIGHT_HEADERS, **_allow_origin_headers(allowed)}.items():
+            headers = {
+                **_PREFLIGHT_HEADERS,
+                "Access-Control-Allow-Headers": _allow_headers(request.headers.get("Access-Control-Request-Headers")),
+                **_allow_origin_headers(allowed),
+            }
+            for key, value in headers.items():
                 response[key] = value
         return response
 
@@ -185,6 +188,24 @@ class DatabuddyAdapter(WireFormatAdapter):
             return {}
         allowed = website_allowed_origin(website, request.headers.get("Origin"))
         return _allow_origin_headers(allowed) if allowed else {}
+
+
+def _allow_headers(requested: str | None) -> str:
+    """``Access-Control-Allow-Headers``: ours, then every other header the preflight asks for.
+
+    A refused header blocks the whole request, and Databuddy's own tracker adds
+    ``databuddy-client-id``, ``-sdk-name`` and ``-sdk-version`` to each one (a page may add
+    its own too). Granting them costs nothing: this endpoint reads no header but ours, and
+    the website id it trusts is public anyway.
+    """
+    names = list(_ALLOW_HEADERS)
+    seen = {name.lower() for name in names}
+    for name in (requested or "").split(","):
+        name = name.strip()
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            names.append(name)
+    return ", ".join(names)
 
 
 def _allow_origin_headers(allowed: str) -> dict[str, str]:

@@ -366,6 +366,24 @@ def test_preflight_for_a_website_without_origins_allows_any(client, tenant):
     assert "Content-Type" in response["Access-Control-Allow-Headers"]
 
 
+# What Databuddy's browser tracker adds to every request (packages/tracker, HttpClient's
+# default headers); the browser asks the preflight for them, lower-cased.
+TRACKER_HEADERS = "content-type,databuddy-client-id,databuddy-sdk-name,databuddy-sdk-version"
+
+
+def test_preflight_allows_the_headers_the_browser_asks_for(client, tenant):
+    response = client.options(
+        f"/track?website_id={tenant.website_id}",
+        HTTP_ORIGIN="https://shop.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS=TRACKER_HEADERS,
+    )
+
+    assert response.status_code == 204
+    allowed = {header.strip().lower() for header in response["Access-Control-Allow-Headers"].split(",")}
+    assert set(TRACKER_HEADERS.split(",")) <= allowed
+
+
 def test_preflight_echoes_a_listed_origin(client, tenant):
     set_origins(tenant, ["https://shop.example"])
     response = preflight(client, f"?website_id={tenant.website_id}")

@@ -32,6 +32,32 @@ fetch(%(url)s, {
   .catch((error) => { document.getElementById("result").textContent = "blocked: " + error; });
 </script></body></html>"""
 
+# A flush of the track queue of Databuddy's browser tracker (packages/tracker): its
+# HttpClient's default headers, ``keepalive``, ``credentials: "omit"``, and the event
+# shape its ``trackEvent`` queues.
+TRACKER_PAGE = """<!doctype html><html><body><pre id="result">pending</pre><script>
+const url = %(url)s;
+fetch(url, {
+  method: "POST",
+  keepalive: true,
+  credentials: "omit",
+  headers: {
+    "Content-Type": "application/json",
+    "databuddy-client-id": %(website_id)s,
+    "databuddy-sdk-name": "web",
+    "databuddy-sdk-version": "2.0.0",
+  },
+  body: JSON.stringify([{
+    eventId: "5b0e8f7e-2f6a-4a55-9d55-0d3c1c7e3d11", name: "signup_started", timestamp: 1714631904000,
+    path: "https://shop.example/pricing", anonymousId: "anon_8c2d0a3e-7b1f-4c55-a3a4-2f0e9d1b6c77",
+    sessionId: "sess_0f4b2a9c-6d3e-4f1a-9b8c-7e6d5c4b3a21", websiteId: %(website_id)s, source: "browser",
+  }]),
+})
+  .then((response) => response.json().then((body) => ({status: response.status, body})))
+  .then((result) => { document.getElementById("result").textContent = JSON.stringify(result); })
+  .catch((error) => { document.getElementById("result").textContent = "blocked: " + error; });
+</script></body></html>"""
+
 
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args):
@@ -51,8 +77,8 @@ def page_origin(tmp_path):
         server.server_close()
 
 
-def run_page(tmp_path, page_origin: str, track_url: str) -> str:
-    (tmp_path / "page.html").write_text(PAGE % {"url": json.dumps(track_url)})
+def run_page(tmp_path, page_origin: str, track_url: str, *, page: str = PAGE, website_id: str = "") -> str:
+    (tmp_path / "page.html").write_text(page % {"url": json.dumps(track_url), "website_id": json.dumps(website_id)})
     completed = subprocess.run(
         [
             "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -85,3 +111,16 @@ def test_a_page_of_another_origin_is_blocked_and_stores_nothing(live_server, tmp
 
     assert result.startswith("blocked: ")
     assert Event.objects.count() == 0
+
+
+def test_databuddys_own_tracker_tracks_with_its_extra_headers(live_server, tmp_path, page_origin):
+    tenant = tenant_create(org="browser-org", project="browser-project")
+    url = f"{live_server.url}/track?website_id={tenant.website_id}"
+
+    result = run_page(tmp_path, page_origin, url, page=TRACKER_PAGE, website_id=tenant.website_id)
+
+    assert json.loads(result) == {"status": 200, "body": {"status": "success", "type": "custom_event", "count": 1}}
+    event = Event.objects.get()
+    assert (event.name, event.anonymous_id, event.context["source"]) == (
+        "signup_started", "anon_8c2d0a3e-7b1f-4c55-a3a4-2f0e9d1b6c77", "browser",
+    )  # fmt: skip
