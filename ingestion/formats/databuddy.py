@@ -176,7 +176,7 @@ class DatabuddyAdapter(WireFormatAdapter):
             headers = {
                 **_PREFLIGHT_HEADERS,
                 "Access-Control-Allow-Headers": _allow_headers(request.headers.get("Access-Control-Request-Headers")),
-                **_allow_origin_headers(allowed),
+                **_allow_origin_headers(allowed, request.headers.get("Origin")),
             }
             for key, value in headers.items():
                 response[key] = value
@@ -186,8 +186,9 @@ class DatabuddyAdapter(WireFormatAdapter):
         website = principal.website if isinstance(principal, TrackPrincipal) else None
         if website is None:
             return {}
-        allowed = website_allowed_origin(website, request.headers.get("Origin"))
-        return _allow_origin_headers(allowed) if allowed else {}
+        origin = request.headers.get("Origin")
+        allowed = website_allowed_origin(website, origin)
+        return _allow_origin_headers(allowed, origin) if allowed else {}
 
 
 def _allow_headers(requested: str | None) -> str:
@@ -208,8 +209,23 @@ def _allow_headers(requested: str | None) -> str:
     return ", ".join(names)
 
 
-def _allow_origin_headers(allowed: str) -> dict[str, str]:
-    headers = {"Access-Control-Allow-Origin": allowed}
-    if allowed != "*":
-        headers["Vary"] = "Origin"
-    return headers
+def _allow_origin_headers(allowed: str, origin: str | None) -> dict[str, str]:
+    """The CORS grant for a request from ``origin`` that the website allows (``allowed``,
+    see ``website_allowed_origin``).
+
+    The origin itself, with credentials, whenever the browser names one, even for a
+    website that allows any: ``navigator.sendBeacon`` always sends credentials, and a
+    browser refuses ``*`` to a credentialed request. Databuddy's tracker tries a JSON
+    beacon first; refused after its preflight, the beacon is dropped without a word while
+    the tracker counts its events as sent. Credentials give nothing away here: this
+    endpoint reads no cookie and answers only an acknowledgement.
+    """
+    if allowed == "*" and (not origin or origin == "null"):
+        # No browser origin to name (a server, or an opaque "null" origin, which is
+        # never given credentials).
+        return {"Access-Control-Allow-Origin": "*", "Vary": "Origin"}
+    return {
+        "Access-Control-Allow-Origin": origin or allowed,
+        "Access-Control-Allow-Credentials": "true",
+        "Vary": "Origin",
+    }

@@ -357,13 +357,45 @@ def preflight(client, query: str, origin: str = "https://shop.example"):
     )
 
 
-def test_preflight_for_a_website_without_origins_allows_any(client, tenant):
+def test_preflight_for_a_website_without_origins_grants_the_asking_origin(client, tenant):
     response = preflight(client, f"?website_id={tenant.website_id}")
 
     assert response.status_code == 204
-    assert response["Access-Control-Allow-Origin"] == "*"
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert response["Vary"] == "Origin"
     assert "POST" in response["Access-Control-Allow-Methods"]
     assert "Content-Type" in response["Access-Control-Allow-Headers"]
+
+
+@pytest.mark.parametrize("origins", [[], ["https://shop.example"]], ids=["any origin", "listed origin"])
+def test_preflight_allows_credentials_as_a_beacon_sends_them(client, tenant, origins):
+    set_origins(tenant, origins)
+    response = preflight(client, f"?website_id={tenant.website_id}")
+
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+
+
+@pytest.mark.parametrize("origins", [[], ["https://shop.example"]], ids=["any origin", "listed origin"])
+def test_post_from_an_allowed_origin_allows_credentials(client, tenant, origins):
+    set_origins(tenant, origins)
+    response = post(
+        client, tenant, {"name": "x"}, query=f"?website_id={tenant.website_id}", HTTP_ORIGIN="https://shop.example"
+    )
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert response["Access-Control-Allow-Credentials"] == "true"
+
+
+@pytest.mark.parametrize("origin", [None, "null"])
+def test_a_website_allowing_any_origin_answers_a_request_naming_none_with_a_star(client, tenant, origin):
+    extra = {"HTTP_ORIGIN": origin} if origin else {}
+    response = post(client, tenant, {"name": "x"}, query=f"?website_id={tenant.website_id}", **extra)
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response
 
 
 # What Databuddy's browser tracker adds to every request (packages/tracker, HttpClient's
@@ -428,7 +460,7 @@ def test_error_answers_for_a_website_carry_cors_headers(client, tenant):
     response = post(client, tenant, b"nope", query=f"?website_id={tenant.website_id}", HTTP_ORIGIN="https://a.example")
 
     assert response.status_code == 400
-    assert response["Access-Control-Allow-Origin"] == "*"
+    assert response["Access-Control-Allow-Origin"] == "https://a.example"
 
 
 def test_post_from_an_unlisted_origin_is_refused(client, tenant):

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +57,17 @@ fetch(url, {
   .then((response) => response.json().then((body) => ({status: response.status, body})))
   .then((result) => { document.getElementById("result").textContent = JSON.stringify(result); })
   .catch((error) => { document.getElementById("result").textContent = "blocked: " + error; });
+</script></body></html>"""
+
+
+# The first try of Databuddy's browser tracker for every queue flush (HttpClient.post with
+# ``keepalive``): ``navigator.sendBeacon`` with a JSON Blob. A beacon always carries
+# credentials, and a JSON one is preflighted; ``true`` means only that it was queued, so
+# the tracker counts the events as sent and never retries them.
+BEACON_PAGE = """<!doctype html><html><body><pre id="result">pending</pre><script>
+const events = [{name: "beacon_sent", timestamp: 1714631904000, anonymousId: "anon-beacon", source: "browser"}];
+const blob = new Blob([JSON.stringify(events)], {type: "application/json"});
+document.getElementById("result").textContent = String(navigator.sendBeacon(%(url)s, blob));
 </script></body></html>"""
 
 
@@ -124,3 +136,27 @@ def test_databuddys_own_tracker_tracks_with_its_extra_headers(live_server, tmp_p
     assert (event.name, event.anonymous_id, event.context["source"]) == (
         "signup_started", "anon_8c2d0a3e-7b1f-4c55-a3a4-2f0e9d1b6c77", "browser",
     )  # fmt: skip
+
+
+def events_within(seconds: float) -> list[Event]:
+    """The stored events once there are any, waiting up to ``seconds`` (a beacon is sent
+    after the page has nothing more to say)."""
+    deadline = time.monotonic() + seconds
+    while not (events := list(Event.objects.all())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return events
+
+
+@pytest.mark.parametrize("origins", [[], ["page"]], ids=["any origin", "listed origin"])
+def test_a_json_beacon_like_the_trackers_first_try_is_delivered(live_server, tmp_path, page_origin, origins):
+    tenant = tenant_create(org="browser-org", project="browser-project")
+    Website.objects.filter(id=tenant.website_id).update(
+        allowed_origins=[page_origin if origin == "page" else origin for origin in origins]
+    )
+
+    result = run_page(
+        tmp_path, page_origin, f"{live_server.url}/track?website_id={tenant.website_id}", page=BEACON_PAGE
+    )
+
+    assert result == "true"
+    assert [(event.name, event.anonymous_id) for event in events_within(10)] == [("beacon_sent", "anon-beacon")]
