@@ -88,8 +88,10 @@ INTEMPT_IDENTITY_FIELDS = frozenset({*CONTEXT_IDENTIFIERS, "userAttributes", "ac
 
 # Identifiers are indexed: PostgreSQL refuses a btree entry over ~2.7 kB, so each is
 # capped (two of them share the dedupe key); past the cap the event is refused, not the
-# request, and the identity worker never indexes such a value.
-MAX_IDENTIFIER_BYTES = 1000
+# request, and the identity worker never indexes such a value. 1,024 is the most that
+# Databuddy's 256-character limits take in UTF-8 (4 bytes a character), so no value its
+# docs allow is refused; two of them and the key's overhead stay well under 2.7 kB.
+MAX_IDENTIFIER_BYTES = 1024
 
 
 _NO_NAMES: frozenset[str] = frozenset()

@@ -274,6 +274,19 @@ def test_field_at_its_length_limit_is_accepted(client, tenant, field, longest):
 
 
 @pytest.mark.parametrize(
+    ("field", "column"),
+    [("name", "name"), ("anonymousId", "anonymous_id"), ("sessionId", "session_id"), ("profileId", "profile_id")],
+)
+def test_a_256_character_value_of_four_byte_characters_is_stored(client, tenant, field, column):
+    """The docs count characters: 256 emoji are 1,024 bytes of UTF-8, still within them."""
+    value = "\U0001f600" * 256
+    response = post_key(client, tenant, {"name": "x", field: value})
+
+    assert response.status_code == 200, response.json()
+    assert getattr(Event.objects.get(), column) == value
+
+
+@pytest.mark.parametrize(
     ("field", "longest"),
     [("name", 256), ("namespace", 64), ("anonymousId", 256), ("sessionId", 256), ("source", 64), ("profileId", 256)],
 )

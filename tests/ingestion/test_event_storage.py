@@ -4,6 +4,7 @@ upkeep, retention, and concurrent identical batches."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from datetime import UTC, datetime
@@ -257,13 +258,13 @@ def test_value_postgresql_cannot_store_is_a_400_and_nothing_is_stored(client, te
 @pytest.mark.parametrize(
     "user_id, stored",
     [
-        ("é" * 500, True),  # 1,000 bytes: the cap
+        ("é" * 512, True),  # 1,024 bytes: the cap
         ("u" * 900, True),  # past the 4-bytes-a-character bound, within the cap
-        ("é" * 501, False),  # 1,002 bytes
-        ("u" * 1001, False),
+        ("é" * 513, False),  # 1,026 bytes
+        ("u" * 1025, False),
     ],
 )
-def test_an_identifier_over_1000_bytes_refuses_its_event(client, tenant, user_id, stored):
+def test_an_identifier_over_1024_bytes_refuses_its_event(client, tenant, user_id, stored):
     response = post(client, tenant, [{"eventId": "long-id", "userId": user_id, "timestamp": ms(2026, 11, 2)}])
 
     assert Event.objects.filter(project=tenant.project, user_id=user_id).exists() == stored
@@ -272,27 +273,42 @@ def test_an_identifier_over_1000_bytes_refuses_its_event(client, tenant, user_id
     else:
         assert response.status_code == 400
         # Named as the producer sent it (Intempt's userId), not by TrackHub's column.
-        assert response.json()["errors"][0]["message"] == "userId must be at most 1000 bytes"
+        assert response.json()["errors"][0]["message"] == "userId must be at most 1024 bytes"
+
+
+def test_a_name_and_an_event_id_both_at_the_cap_fit_the_dedupe_key(client, tenant):
+    """Both in one btree entry of the key ledger, and incompressible (random characters of
+    4 bytes): the cap keeps their sum under PostgreSQL's ~2.7 kB, with a retry still
+    recognised as one."""
+    rng = random.Random(7)
+    name, event_id = ("".join(chr(rng.randrange(0x10000, 0x10FFFF)) for _ in range(256)) for _ in range(2))
+    body = json.dumps({"track": [{"name": name, "payload": [{"eventId": event_id, "userId": "u"}]}]})
+
+    for _ in range(2):
+        response = client.post(tenant.intempt_url, data=body, content_type="application/json")
+        assert response.status_code == 200, response.json()
+    assert len(name.encode()) == len(event_id.encode()) == 1024
+    assert list(Event.objects.values_list("name", "event_id")) == [(name, event_id)]
 
 
 @pytest.mark.parametrize("field", ["anotherUserId", "anotherAccountId"])
-def test_an_intempt_context_identifier_over_1000_bytes_refuses_its_event(client, tenant, field):
+def test_an_intempt_context_identifier_over_1024_bytes_refuses_its_event(client, tenant, field):
     """They become profile and account identifiers, indexed like the event's own columns."""
     items = [
-        {"eventId": "long", "userId": "u", field: "x" * 1001, "timestamp": ms(2026, 11, 2)},
-        {"eventId": "fine", "userId": "u", field: "x" * 1000, "timestamp": ms(2026, 11, 2)},
+        {"eventId": "long", "userId": "u", field: "x" * 1025, "timestamp": ms(2026, 11, 2)},
+        {"eventId": "fine", "userId": "u", field: "x" * 1024, "timestamp": ms(2026, 11, 2)},
     ]
     response = post(client, tenant, items)
 
     assert response.status_code == 200
     assert response.json()["rejected"] == [
-        {"index": "track[0].payload[0]", "field": field, "message": f"{field} must be at most 1000 bytes"}
+        {"index": "track[0].payload[0]", "field": field, "message": f"{field} must be at most 1024 bytes"}
     ]
     assert list(Event.objects.filter(project=tenant.project).values_list("event_id", flat=True)) == ["fine"]
 
 
-def test_every_identifier_over_1000_bytes_of_an_event_is_listed(client, tenant):
-    long = "x" * 1001
+def test_every_identifier_over_1024_bytes_of_an_event_is_listed(client, tenant):
+    long = "x" * 1025
     item = {"eventId": "e", "userId": "u", "sessionId": long, "pageId": long, "anotherUserId": long}
     response = post(client, tenant, [item])
 

@@ -491,7 +491,7 @@ def test_identity_work_recorded_with_an_oversized_identifier_skips_it(client, te
     assert profile_by_identifier(read_client, "victim-a")["identifiers"] == ["victim-a"]
     assert profile_by_identifier(read_client, "victim-b")["identifiers"] == ["victim-b", "victim-c"]
     warning = IngestionWarning.objects.get(event_id="p1")
-    assert warning.field == "another_user_id" and "over 1000 bytes" in warning.reason and len(warning.value) == 201
+    assert warning.field == "another_user_id" and "over 1024 bytes" in warning.reason and len(warning.value) == 201
     assert not IdentityWork.objects.filter(processed_at__isnull=True).exists()
 
 
