@@ -323,6 +323,18 @@ def test_bad_api_key_is_401_and_writes_nothing(client, tenant, api_key):
     assert Event.objects.count() == 0
 
 
+@pytest.mark.parametrize("api_key", ["key_x%00.secret", "%00.secret"])
+def test_an_api_key_with_a_nul_in_its_identifier_is_an_invalid_key(client, tenant, api_key):
+    """No key has one (PostgreSQL text cannot even hold it): an unknown key, not a body
+    that cannot be stored."""
+    url = tenant.intempt_url.split("?")[0] + f"?apiKey={api_key}"
+    response = client.post(url, data=seed_body("intempt_example_1.json"), content_type="application/json")
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "Invalid API key"}]}
+    assert Event.objects.count() == 0
+
+
 def test_revoked_key_is_refused_on_the_next_request(client, tenant):
     credential_revoke(presented_or_identifier=tenant.api_key)
     response = post(client, tenant, seed_body("intempt_example_1.json"))
