@@ -88,8 +88,19 @@ def _too_large(limit: int) -> RequestProblem:
     return RequestProblem(f"The body is larger than {limit} bytes (after decompression)", kind="too_large")
 
 
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
 def json_decode(body: bytes) -> Any:
-    """Parse JSON strictly (UTF-8, no NaN or Infinity); RequestProblem if it is not JSON."""
+    """Parse JSON strictly (UTF-8, no NaN or Infinity); RequestProblem if it is not JSON.
+
+    A leading UTF-8 byte order mark is dropped (RFC 8259 lets a parser ignore it): the
+    vendors' own servers do (a fetch-style ``.json()`` decodes UTF-8 without it, and so do
+    Node's body parsers), and Windows tools write one, so a producer moved here must not
+    start failing on it.
+    """
+    if body.startswith(_UTF8_BOM):
+        body = body[len(_UTF8_BOM) :]
     if not body.strip():
         raise RequestProblem("The body is empty; send JSON")
     try:

@@ -298,6 +298,13 @@ def test_body_over_2_mib_is_refused(client, tenant):
     assert Event.objects.count() == 0
 
 
+def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(client, tenant):
+    response = post(client, tenant, b"\xef\xbb\xbf" + seed_body("intempt_example_1.json"))
+
+    assert response.status_code == 200
+    assert Event.objects.count() == 1
+
+
 def test_gzip_body_is_accepted(client, tenant):
     response = post(client, tenant, gzip.compress(seed_body("intempt_example_2.json")), HTTP_CONTENT_ENCODING="gzip")
 

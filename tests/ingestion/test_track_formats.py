@@ -139,6 +139,16 @@ def test_a_declared_length_of_thousands_of_digits_is_refused_as_too_large(client
 
 
 @formats
+def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(client, tenant, spec):
+    """As the vendors' own servers read it (a fetch-style .json() or Node's body parsers
+    drop the mark); Windows tools write one."""
+    response = spec.post(client, tenant, b"\xef\xbb\xbf" + json.dumps([spec.event(1)]).encode())
+
+    assert response.status_code == spec.success_status, response.json()
+    assert Event.objects.count() == 1
+
+
+@formats
 def test_gzip_body_is_accepted(client, tenant, spec):
     response = spec.post_gzip(client, tenant, json.dumps([spec.event(1), spec.event(2)]).encode())
 
