@@ -139,6 +139,21 @@ def test_a_declared_length_of_thousands_of_digits_is_refused_as_too_large(client
 
 
 @formats
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/json; charset=utf-8", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", ""],
+    ids=["json-charset", "beacon-text", "form", "none"],
+)
+def test_the_body_is_json_whatever_the_content_type_says(client, tenant, spec, content_type):
+    headers = {"HTTP_AUTHORIZATION": spec.authorization(tenant)}
+    body = json.dumps([spec.event(1)]).encode()
+    response = client.generic("POST", spec.path, body, content_type=content_type, **headers)
+
+    assert response.status_code == spec.success_status, response.json()
+    assert Event.objects.count() == 1
+
+
+@formats
 def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(client, tenant, spec):
     """As the vendors' own servers read it (a fetch-style .json() or Node's body parsers
     drop the mark); Windows tools write one."""
