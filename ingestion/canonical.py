@@ -313,10 +313,16 @@ def json_object(
         return None
     if allow_json_string and isinstance(value, str):
         text = value
+        if not text.strip():
+            # No JSON at all: a client built from a "string, format json" schema sends ""
+            # when it has nothing, as it sends "" for an id it lacks. Absent, as null is.
+            return None
         try:
             value = orjson.loads(text)
         except orjson.JSONDecodeError:
             problems.append(EventProblem(index, key, f"{key} must be a JSON object or a string holding one"))
+            return None
+        if value is None:  # a serialised null (Jackson's or JSON.stringify's): absent too
             return None
         # What the string decodes to was not in the body the request checks: a NUL or a
         # depth that cannot be stored is this event's problem, not the request's.

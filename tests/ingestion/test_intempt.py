@@ -123,6 +123,20 @@ def test_data_and_attributes_may_be_json_strings(client, tenant):
 
 
 @pytest.mark.parametrize("key", ["data", "userAttributes", "accountAttributes"])
+@pytest.mark.parametrize("value", ["", "  ", "null"])
+def test_an_empty_or_null_json_string_field_is_absent(client, tenant, key, value):
+    """Typed "string, format json": a client built from that schema sends "" (or a
+    serialised null) for no attributes, as it sends "" for an id it does not have."""
+    body = {"track": [{"name": "Purchase", "payload": [{"eventId": "e1", "userId": "u1", key: value}]}]}
+    response = post(client, tenant, body)
+
+    assert (response.status_code, response.json()) == (200, {})
+    event = Event.objects.get()
+    assert event.properties == {}
+    assert not RejectedEvent.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["data", "userAttributes", "accountAttributes"])
 def test_a_nul_inside_a_json_string_field_refuses_only_its_event(client, tenant, key):
     bad = {"eventId": "bad", "userId": "u", key: json.dumps({"k": "a\u0000b"})}
     body = {"track": [{"name": "X", "payload": [{"eventId": "ok", "userId": "u"}, bad]}]}
