@@ -184,11 +184,17 @@ def datetime_from_ms(value: Any) -> datetime | None:
 
 def datetime_from_iso(value: Any) -> datetime | None:
     """An ISO 8601 string with a four-digit year, as aware UTC; naive means UTC. Spaces
-    around it are ignored."""
+    around it are ignored. The extended format (``2023-11-20T22:28:55Z``) or the basic one
+    (``20231120T222855Z``, ``20231120``): both are ISO 8601, and both have the 4-digit year
+    ThriveStack's example ``20-11-23T...`` lacks."""
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if len(text) < 10 or not ascii_digits(text[:4]) or text[4] != "-":
+    extended = len(text) >= 10 and ascii_digits(text[:4]) and text[4] == "-"
+    # A basic date is 8 digits, alone or before the time's T: a longer run of digits is a
+    # number (milliseconds, say), not a date.
+    basic = len(text) >= 8 and ascii_digits(text[:8]) and (len(text) == 8 or text[8] in "Tt")
+    if not (extended or basic):
         return None
     if text.endswith(("z", "Z")):
         text = text[:-1] + "+00:00"

@@ -195,6 +195,31 @@ def test_iso_timestamps_are_stored_in_utc(client, tenant, timestamp, stored):
 
 
 @pytest.mark.parametrize(
+    ("timestamp", "stored"),
+    [
+        ("20231120T222855Z", "2023-11-20T22:28:55+00:00"),
+        ("20231120T222855.111Z", "2023-11-20T22:28:55.111000+00:00"),
+        ("20231120T232855+0100", "2023-11-20T22:28:55+00:00"),
+        ("20231120", "2023-11-20T00:00:00+00:00"),
+    ],
+)
+def test_iso_8601_basic_format_timestamps_are_accepted(client, tenant, timestamp, stored):
+    """ISO 8601's basic format (no separators) has the 4-digit year the docs' example lacks."""
+    response = post(client, tenant, [{**THRIVESTACK.event(1), "timestamp": timestamp}])
+
+    assert response.status_code == 200, response.json()
+    assert Event.objects.get().timestamp.isoformat() == stored
+
+
+@pytest.mark.parametrize("timestamp", ["1700519335111", "201120T222855Z", "2023112T222855Z"])
+def test_digit_strings_that_are_not_a_basic_format_date_are_refused(client, tenant, timestamp):
+    response = post(client, tenant, [{**THRIVESTACK.event(1), "timestamp": timestamp}])
+
+    assert response.status_code == 400
+    assert [problem["field"] for problem in response.json()["errors"]] == ["timestamp"]
+
+
+@pytest.mark.parametrize(
     ("event", "field", "message"),
     [
         ({"user_id": "u", "timestamp": FIXED_TIMESTAMP}, "event_name", "event_name is required"),
