@@ -30,6 +30,7 @@ from ingestion.canonical import (
     derived_event_id,
     digits_parse,
     empty_identifiers,
+    identifier_too_long,
     json_object,
     optional_string,
     required_string,
@@ -122,16 +123,26 @@ class DatabuddyAdapter(WireFormatAdapter):
         if problems:
             return problems
         assert name is not None
+        context = {key: value for key, value in item.items() if key not in _OWN_FIELDS}
+        # Not in the seed, but Databuddy's SDKs give every event an ``eventId`` they keep
+        # across retries, and its server stores it as the event's id: so is it here (a
+        # retry is stored once even without a timestamp). A value that cannot be an id is
+        # only data, as any unlisted field is, and the event gets an id of its own.
+        own_id = item.get("eventId")
+        if isinstance(own_id, str) and own_id and not identifier_too_long(own_id):
+            event_id = context.pop("eventId")
+        else:
+            event_id = derived_event_id(name=name, raw=item, has_own_timestamp=raw_ts is not None)
         return CanonicalEvent(
             name=name,
-            event_id=derived_event_id(name=name, raw=item, has_own_timestamp=raw_ts is not None),
+            event_id=event_id,
             timestamp=timestamp,
             namespace=values["namespace"] or None,
             anonymous_id=values["anonymousId"] or None,
             profile_id=values["profileId"] or None,
             session_id=values["sessionId"] or None,
             properties=properties or {},
-            context={key: value for key, value in item.items() if key not in _OWN_FIELDS},
+            context=context,
             empty_identifiers=empty_identifiers(item, _IDENTIFIER_COLUMNS),
         )
 

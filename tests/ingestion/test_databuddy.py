@@ -346,6 +346,28 @@ def test_events_without_timestamp_are_new_on_each_request(client, tenant):
     assert Event.objects.count() == 2
 
 
+def test_an_event_id_sent_like_databuddys_sdks_is_the_events_id(client, tenant):
+    """Databuddy's Node SDK gives every event an ``eventId`` it keeps across retries."""
+    event = {"eventId": "5b0e8f7e-2f6a-4a55-9d55-0d3c1c7e3d11", "name": "api_call"}
+    first = post_key(client, tenant, [event])
+    again = post_key(client, tenant, [event])
+
+    assert first.json() == again.json() == SUCCESS_1
+    stored = Event.objects.get()
+    assert stored.event_id == "5b0e8f7e-2f6a-4a55-9d55-0d3c1c7e3d11"
+    assert "eventId" not in stored.context
+
+
+@pytest.mark.parametrize("event_id", [7, "", None, "x" * 1025])
+def test_an_event_id_that_cannot_be_one_is_kept_in_context_and_refuses_nothing(client, tenant, event_id):
+    response = post_key(client, tenant, {"eventId": event_id, "name": "api_call", "timestamp": 1714631904000})
+
+    assert response.json() == SUCCESS_1
+    stored = Event.objects.get()
+    assert stored.context["eventId"] == event_id
+    assert stored.event_id.startswith("th-")  # the content hash of an event with a timestamp
+
+
 def test_count_includes_duplicates_within_a_request(client, tenant):
     event = {"name": "a", "timestamp": 1714631904000}
     response = post_key(client, tenant, [event, event])
