@@ -56,11 +56,13 @@ class ReadPrincipal:
 
 def _authorization(request: Request, keyword: str) -> str | None:
     """The credential after ``keyword`` in the Authorization header, if that is the scheme."""
-    header = get_authorization_header(request).decode("latin-1").strip()
-    scheme, _, value = header.partition(" ")
+    # Split on any whitespace, not only the one space RFC 9110 asks for: a tab after the
+    # scheme is read as DRF's own token authentication reads it (the scheme's case is
+    # ignored too, as the RFC says).
+    scheme, *rest = get_authorization_header(request).decode("latin-1").split(None, 1) or [""]
     if scheme.lower() != keyword.lower():
         return None
-    return value.strip()
+    return rest[0].strip() if rest else ""
 
 
 def _track_principal(

@@ -268,6 +268,20 @@ def test_credential_writes_only_into_its_own_source(client, tenant, other_tenant
 
 
 @formats
+@pytest.mark.parametrize(
+    "shape", ["{scheme} {credential}", "{lower} {credential}", "{upper}  {credential} ", "{scheme}\t{credential}"],
+    ids=["as-documented", "lower-case", "upper-case-spaces", "tab"],
+)  # fmt: skip
+def test_the_scheme_is_read_whatever_its_case_and_whitespace(client, tenant, spec, shape):
+    scheme, credential = spec.authorization(tenant).split(" ", 1)
+    authorization = shape.format(scheme=scheme, lower=scheme.lower(), upper=scheme.upper(), credential=credential)
+    response = spec.post(client, tenant, [spec.event(1)], authorization=authorization)
+
+    assert response.status_code == spec.success_status, response.json()
+    assert Event.objects.count() == 1
+
+
+@formats
 def test_the_other_formats_credential_scheme_is_refused(client, tenant, spec):
     other_scheme = "Bearer" if spec is USERPILOT else "Token"
     credential = spec.authorization(tenant).split(" ", 1)[1]
