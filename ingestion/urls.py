@@ -4,15 +4,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from ingestion import views
 from ingestion.api import views as api_views
 
+# Repeated slashes are taken as one (``/*``, ``/+``), a trailing one too: a producer's base
+# URL configured with a trailing slash makes its SDK post to ``//track``, which the
+# vendors' proxies take (nginx merges slashes by default); a 404 page would drop events.
 track_urlpatterns = [
     re_path(
-        r"^(?P<org_name>[^/]+)/projects/(?P<project_name>[^/]+)/sources/(?P<source_id>[^/]+)/track/?$",
+        r"^/*(?P<org_name>[^/]+)/+projects/+(?P<project_name>[^/]+)/+sources/+(?P<source_id>[^/]+)/+track/?$",
         views.IntemptTrackView.as_view(),
         name="track-intempt",
     ),
-    re_path(r"^api/track/?$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
-    re_path(r"^track/?$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
-    re_path(r"^v1/track/?$", views.UserpilotTrackView.as_view(), name="track-userpilot"),
+    re_path(r"^/*api/+track/?$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
+    re_path(r"^/*track/?$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
+    re_path(r"^/*v1/+track/?$", views.UserpilotTrackView.as_view(), name="track-userpilot"),
 ]
 
 api_urlpatterns = [

@@ -312,6 +312,17 @@ def test_body_over_2_mib_is_refused(client, tenant):
     assert Event.objects.count() == 0
 
 
+@pytest.mark.parametrize("doubled", ["leading", "inner", "trailing"])
+def test_the_endpoint_answers_with_a_doubled_or_trailing_slash(client, tenant, doubled):
+    """A base URL configured with a trailing slash gives ``//org/...``."""
+    path = tenant.intempt_url.split("?")[0]
+    path = {"leading": "/" + path, "inner": path.replace("/projects/", "//projects//"), "trailing": path + "/"}[doubled]
+    response = post(client, tenant, seed_body("intempt_example_1.json"), PATH_INFO=path)
+
+    assert response.status_code == 200, (path, response.content[:200])
+    assert Event.objects.count() == 1
+
+
 def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(client, tenant):
     response = post(client, tenant, b"\xef\xbb\xbf" + seed_body("intempt_example_1.json"))
 

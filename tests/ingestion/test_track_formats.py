@@ -154,6 +154,20 @@ def test_the_body_is_json_whatever_the_content_type_says(client, tenant, spec, c
 
 
 @formats
+@pytest.mark.parametrize(
+    "shape", ["/{path}", "/{path}/", "//{path}", "/{spaced}"], ids=["path", "trailing", "base", "inner"]
+)
+def test_the_endpoint_answers_with_a_trailing_or_doubled_slash(client, tenant, spec, shape):
+    """A base URL configured with a trailing slash gives ``//track``: the vendors' proxies
+    (nginx merges slashes by default) take it, and a 404 page would drop the events."""
+    path = shape.format(path=spec.path.lstrip("/"), spaced=spec.path.lstrip("/").replace("/", "//"))
+    response = spec.post(client, tenant, [spec.event(1)], PATH_INFO=path)
+
+    assert response.status_code == spec.success_status, (path, response.content[:200])
+    assert Event.objects.count() == 1
+
+
+@formats
 def test_a_body_starting_with_a_utf8_byte_order_mark_is_read(client, tenant, spec):
     """As the vendors' own servers read it (a fetch-style .json() or Node's body parsers
     drop the mark); Windows tools write one."""
