@@ -18,10 +18,11 @@ from django.http import HttpRequest, HttpResponse
 
 
 def machine_request(request: HttpRequest) -> bool:
-    """A producer's track request (every format's URL ends in ``/track``) or the read API
-    (``/api/``, its schema and docs included)."""
+    """A producer's track request (every format's URL ends in ``/track``, or ``/track/``:
+    the track URLs take a trailing slash) or the read API (``/api/``, its schema and docs
+    included)."""
     path = request.path_info
-    return path.endswith("/track") or path.startswith("/api/")
+    return path.endswith(("/track", "/track/")) or path.startswith("/api/")
 
 
 class BrowserSessionMiddleware(SessionMiddleware):

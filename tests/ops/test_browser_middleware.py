@@ -22,6 +22,17 @@ def test_a_track_request_gets_no_session_user_or_messages(client, tenant):
     assert not any(hasattr(response.wsgi_request, name) for name in ("session", "_messages"))
 
 
+@pytest.mark.parametrize("path", ["/track/", "//v1/track/"])
+def test_a_track_request_with_a_trailing_slash_gets_no_session_or_messages(client, tenant, path):
+    response = client.post(
+        path, data=b'{"name": "x", "user_id": "ann", "event_name": "x"}', content_type="application/json",
+        HTTP_AUTHORIZATION=f"{'Token' if 'v1' in path else 'Bearer'} {tenant.api_key}", PATH_INFO=path,
+    )  # fmt: skip
+
+    assert response.status_code in (200, 202)
+    assert not any(hasattr(response.wsgi_request, name) for name in ("session", "_messages"))
+
+
 def test_a_read_api_request_gets_no_session_user_or_messages(client, tenant):
     response = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}")
 
