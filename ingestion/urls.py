@@ -7,9 +7,11 @@ from ingestion.api import views as api_views
 # Repeated slashes are taken as one (``/*``, ``/+``), a trailing one too: a producer's base
 # URL configured with a trailing slash makes its SDK post to ``//track``, which the
 # vendors' proxies take (nginx merges slashes by default); a 404 page would drop events.
+# Intempt's path segments may be empty (``[^/]*``): the docs' own curl posts to
+# ``//projects//sources/0/track?apiKey``, and it gets Intempt's 401, not a 404 page.
 track_urlpatterns = [
     re_path(
-        r"^/*(?P<org_name>[^/]+)/+projects/+(?P<project_name>[^/]+)/+sources/+(?P<source_id>[^/]+)/+track/?$",
+        r"^/*(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+sources/+(?P<source_id>[^/]*)/+track/?$",
         views.IntemptTrackView.as_view(),
         name="track-intempt",
     ),

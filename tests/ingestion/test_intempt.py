@@ -345,6 +345,30 @@ def test_gzip_bomb_is_refused_at_the_limit(client, tenant):
     assert "2097152" in response.json()["errors"][0]["message"]
 
 
+def test_the_rendered_pages_curl_verbatim_is_a_401_in_intempts_shape(client, tenant):
+    """Its URL, ``//projects//sources/0/track?apiKey``, leaves the org, the project and the
+    key empty: the answer says the credentials are missing, not a 404 page."""
+    response = client.post(
+        "/", data=seed_body("intempt_curl.json"), content_type="application/json",
+        PATH_INFO="//projects//sources/0/track", QUERY_STRING="apiKey",
+    )  # fmt: skip
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "Credentials are missing"}]}
+    assert Event.objects.count() == 0
+
+
+def test_a_valid_key_on_the_rendered_pages_empty_path_is_not_valid_for_it(client, tenant):
+    response = client.post(
+        "/", data=seed_body("intempt_curl.json"), content_type="application/json",
+        PATH_INFO="//projects//sources/0/track", QUERY_STRING=f"apiKey={tenant.api_key}",
+    )  # fmt: skip
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "API key is not valid for this source"}]}
+    assert Event.objects.count() == 0
+
+
 @pytest.mark.parametrize("api_key", ["", "nodot", "key_x.wrong", "key_x"])
 def test_bad_api_key_is_401_and_writes_nothing(client, tenant, api_key):
     url = tenant.intempt_url.split("?")[0] + (f"?apiKey={api_key}" if api_key else "")
