@@ -17,6 +17,10 @@ graceful_timeout = 20
 # Recycle workers now and then: bounds any slow leak in a long-running process.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
 max_requests_jitter = 2000
+# gunicorn's most: an Intempt URL names its organization and project, up to 200
+# characters each, which percent-encoded can pass the default 4,094 bytes (a request
+# refused with an HTML 400 before TrackHub sees it).
+limit_request_line = 8190
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 logger_class = "ops.gunicorn.ScrubbingLogger"

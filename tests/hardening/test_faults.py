@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 import uuid
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -37,6 +38,19 @@ def intempt_body(event_ids: list[str], user: str = "fault-user") -> bytes:
 
 def intempt_path(org: str, project: str, source_id: int, api_key: str) -> str:
     return f"/{org}/projects/{project}/sources/{source_id}/track?apiKey={api_key}"
+
+
+def test_an_intempt_url_naming_the_longest_organization_and_project_is_served():
+    # 200 four-byte characters each: 2,400 bytes apiece once percent-encoded.
+    tenant = tenant_create(org="\U0001f680" * 200, project="\U0001f4e6" * 200)
+    path = quote(tenant.intempt_url, safe="/?=.")
+    assert len(path) > 4094
+
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=1) as server:
+        response = live.request(server.port, "POST", path, intempt_body(["long-url-1"]))
+
+    assert response.status == 200, response.body[:300]
+    assert Event.objects.filter(event_id="long-url-1").count() == 1
 
 
 def test_the_gunicorn_access_log_never_shows_the_api_key(tmp_path):
