@@ -11,6 +11,9 @@ middleware unchanged; CSRF, security and clickjacking headers stay on for every 
 
 from __future__ import annotations
 
+import re
+from functools import cache
+
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
@@ -18,11 +21,27 @@ from django.http import HttpRequest, HttpResponse
 
 
 def machine_request(request: HttpRequest) -> bool:
-    """A producer's track request (every format's URL ends in ``/track``, or ``/track/``:
-    the track URLs take a trailing slash) or the read API (``/api/``, its schema and docs
-    included)."""
+    """A producer's track request (a path one of the track URLs takes) or the read API
+    (``/api/``, its schema and docs included)."""
     path = request.path_info
-    return path.endswith(("/track", "/track/")) or path.startswith("/api/")
+    if path.startswith("/api/"):
+        return True
+    # Ending in "/track" is not enough: the admin also answers such paths (its catch-all
+    # "/admin/track", an object's "/admin/ingestion/event/1/track/"), and without the
+    # signed-in user its permission check fails (a 500, not the login page).
+    return path.endswith(("/track", "/track/")) and any(
+        pattern.match(path.removeprefix("/")) for pattern in _track_patterns()
+    )
+
+
+@cache
+def _track_patterns() -> tuple[re.Pattern[str], ...]:
+    """The track URLs' own regular expressions (``ingestion.urls``), as the resolver
+    matches them: after the path's leading slash. Loaded on first use, once the URL
+    configuration can be imported."""
+    from ingestion.urls import track_urlpatterns
+
+    return tuple(pattern.pattern.regex for pattern in track_urlpatterns)
 
 
 class BrowserSessionMiddleware(SessionMiddleware):

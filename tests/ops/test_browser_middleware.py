@@ -49,3 +49,13 @@ def test_a_dashboard_request_still_gets_them_and_a_signed_in_user(client, tenant
     assert response.status_code == 302
     assert all(hasattr(response.wsgi_request, name) for name in BROWSER_STATE)
     assert response.wsgi_request.user == user
+
+
+@pytest.mark.parametrize("path", ["/admin/track", "/admin/track/", "/admin/ingestion/event/1/track/"])
+def test_an_admin_path_ending_in_track_still_gets_a_session_and_user(client, path):
+    # Anonymous: the admin's login page, not a 500 from a request without a user.
+    response = client.get(path)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+    assert hasattr(response.wsgi_request, "user")
