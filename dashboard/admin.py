@@ -21,8 +21,8 @@ class ProjectMembershipAdmin(ProjectScopedAdmin):
 # --- users and groups ---------------------------------------------------------------------
 # Memberships decide what staff see; Django's user and group admins would let any staff
 # user allowed to change users or groups step out of them (make themselves superuser,
-# give themselves a group's permissions, or set a superuser's password). Those changes
-# are a superuser's.
+# give themselves a group's permissions, or set a superuser's or another staff user's
+# password and sign in as them). Those changes are a superuser's.
 
 _PRIVILEGE_FIELDS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
@@ -37,11 +37,10 @@ class TrackHubUserAdmin(UserAdmin):
         return fields if _is_superuser(request) else (*fields, *_PRIVILEGE_FIELDS)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Changing a superuser (their password, say) is becoming one.
-        return super().has_change_permission(request, obj) and (_is_superuser(request) or not _is_super(obj))
+        return super().has_change_permission(request, obj) and _within_reach(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_delete_permission(request, obj) and (_is_superuser(request) or not _is_super(obj))
+        return super().has_delete_permission(request, obj) and _within_reach(request, obj)
 
 
 @admin.register(Group)
@@ -55,5 +54,13 @@ def _is_superuser(request: HttpRequest) -> bool:
     return bool(getattr(request.user, "is_superuser", False))
 
 
-def _is_super(user: Any) -> bool:
-    return bool(user is not None and user.is_superuser)
+def _within_reach(request: HttpRequest, user: Any) -> bool:
+    """Whether ``request``'s user may change or delete ``user`` (None: users in general).
+
+    Changing another staff user (their password, say) is becoming them: their memberships
+    and permissions, a superuser's all. So other staff users are a superuser's to change;
+    anyone may still change themselves (their privileges read-only) and non-staff users.
+    """
+    if user is None or _is_superuser(request) or user.pk == request.user.pk:
+        return True
+    return not (user.is_staff or user.is_superuser)

@@ -1,5 +1,5 @@
 """Staff allowed to manage users and groups cannot step out of their project memberships:
-privileges and superusers are a superuser's to change (``dashboard.admin``)."""
+privileges, superusers and other staff users are a superuser's to change (``dashboard.admin``)."""
 
 from __future__ import annotations
 
@@ -81,3 +81,30 @@ def test_a_superuser_still_makes_a_user_superuser(user_manager):
     assert response.status_code == 302
     user_manager.refresh_from_db()
     assert user_manager.is_superuser
+
+
+def test_a_user_manager_cannot_take_over_another_staff_user(manager_client):
+    # A member of a project the manager is not in: their password would open it to them.
+    member = User.objects.create_user("member", password="member-password-123", is_staff=True)
+
+    page = manager_client.get(f"/admin/auth/user/{member.pk}/password/")
+    change = manager_client.post(
+        f"/admin/auth/user/{member.pk}/password/", {"password1": "taken-over-123", "password2": "taken-over-123"}
+    )
+    delete = manager_client.post(f"/admin/auth/user/{member.pk}/delete/", {"post": "yes"})
+
+    assert page.status_code == change.status_code == delete.status_code == 403
+    member.refresh_from_db()
+    assert member.check_password("member-password-123")
+
+
+def test_a_user_manager_still_changes_a_non_staff_users_password(manager_client):
+    user = User.objects.create_user("plain", password="plain-password-123")
+
+    response = manager_client.post(
+        f"/admin/auth/user/{user.pk}/password/", {"password1": "new-password-456", "password2": "new-password-456"}
+    )
+
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("new-password-456")
