@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard import charts, selectors
 from dashboard.filters import EventExplorerFilterSet
-from ingestion.canonical import ascii_digits, datetime_from_iso
+from ingestion.canonical import datetime_from_iso, digits_parse
 from ingestion.formats.base import RequestProblem
 from ingestion.models import MAX_ID, Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
@@ -162,8 +162,8 @@ def _time_from_query(request: HttpRequest, name: str) -> datetime | None:
 
 def _source_from_query(request: HttpRequest) -> int | None:
     """The ``?source=`` id, or None when absent or not an id."""
-    source_id = request.GET.get("source")
-    return int(source_id) if source_id and ascii_digits(source_id) and int(source_id) <= MAX_ID else None
+    source_id = digits_parse(request.GET.get("source") or "", max_digits=len(str(MAX_ID)))
+    return source_id if source_id is not None and source_id <= MAX_ID else None
 
 
 @require_GET

@@ -163,3 +163,10 @@ def test_live_fragment_query_count_does_not_grow_with_rows(
 
     assert response.status_code == 200
     assert response.content.decode().count('class="event-name"') == 15
+
+
+def test_live_tail_with_a_source_of_thousands_of_digits_is_not_narrowed(staff_client, tenant):
+    # int() refuses more than 4,300 digits: no such source, so the tail is the project's.
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/live/?source={'9' * 5000}")
+
+    assert response.status_code == 200

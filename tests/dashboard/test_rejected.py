@@ -297,7 +297,13 @@ def test_rejected_page_source_link_opens_that_sources_card(staff_client, tenant,
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("source=abc", "source must be a source id"), ("since=yesterday", "since must be a date and time")],
+    [
+        ("source=abc", "source must be a source id"),
+        # More digits than int() takes (4,300): the same message, not a 500.
+        ("source=" + "9" * 5000, "source must be a source id"),
+        ("since=yesterday", "since must be a date and time"),
+    ],
+    ids=["letters", "thousands of digits", "since"],
 )
 def test_rejected_list_with_an_unreadable_filter_says_so_and_lists_nothing(
     staff_client, tenant, rejected, query, message
