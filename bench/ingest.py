@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ceiling ledger + COPY into the events table {events_table}", flush=True)
             cpu_started = meter.start()
             bare = load_run(
-                Target(host=HOST, port=port, path="/bench/empty", headers={}, success_status=200,
+                Target(host=HOST, port=port, path="/api/bench/empty", headers={}, success_status=200,
                        events_per_request=1, body=BodyMaker(loads[0].wire_format, 1, "bare")),
                 clients=args.clients, duration=args.duration,
             )  # fmt: skip
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             # the scratch table the COPY ceiling just created.
             cpu_started = meter.start()
             reference = load_run(
-                Target(host=HOST, port=port, path=f"/bench/reference?project={project_id}&source=424242",
+                Target(host=HOST, port=port, path=f"/api/bench/reference?project={project_id}&source=424242",
                        headers={}, success_status=200, events_per_request=args.batch,
                        body=BodyMaker("intempt", args.batch, "reference")),
                 clients=args.clients, duration=args.duration,

@@ -1,9 +1,12 @@
 """TrackHub's URLs plus two yardsticks under the same gunicorn, middleware and settings:
 
-- ``/bench/empty`` reads the body and answers ``{}``, nothing else: the ceiling a Django
+- ``/api/bench/empty`` reads the body and answers ``{}``, nothing else: the ceiling a Django
   view can reach on this machine;
-- ``/bench/reference?project=&source=`` is the issue's reference design
+- ``/api/bench/reference?project=&source=`` is the issue's reference design
   (``bench.reference``): msgspec-decode an Intempt body and COPY it, a commit per request.
+
+Both live under ``/api/`` so that, like the track endpoints, they skip the browser-only
+middleware (``ops.browser``): the yardsticks pay exactly the middleware TrackHub pays.
 """
 
 import msgspec
@@ -32,4 +35,4 @@ def reference(request: HttpRequest) -> HttpResponse:
     return HttpResponse(msgspec.json.encode({"written": written}), content_type="application/json")
 
 
-urlpatterns = [path("bench/empty", empty), path("bench/reference", reference), *trackhub_urlpatterns]
+urlpatterns = [path("api/bench/empty", empty), path("api/bench/reference", reference), *trackhub_urlpatterns]

@@ -22,8 +22,15 @@ from django.http import HttpRequest, HttpResponse
 
 def machine_request(request: HttpRequest) -> bool:
     """A producer's track request (a path one of the track URLs takes) or the read API
-    (``/api/``, its schema and docs included)."""
-    path = request.path_info
+    (``/api/``, its schema and docs included). Decided once per request: each of the
+    three middleware asks."""
+    decided = getattr(request, "_trackhub_machine_request", None)
+    if decided is None:
+        decided = request._trackhub_machine_request = _machine_path(request.path_info)  # type: ignore[attr-defined]
+    return decided
+
+
+def _machine_path(path: str) -> bool:
     if path.startswith("/api/"):
         return True
     # Ending in "/track" is not enough: the admin also answers such paths (its catch-all

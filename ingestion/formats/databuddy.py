@@ -189,6 +189,9 @@ class DatabuddyAdapter(WireFormatAdapter):
                 "Access-Control-Allow-Headers": _allow_headers(request.headers.get("Access-Control-Request-Headers")),
                 **_allow_origin_headers(allowed, request.headers.get("Origin")),
             }
+            # The grant echoes the asked-for headers: a shared cache must not hand one
+            # preflight's answer to another that asks for different ones.
+            headers["Vary"] = "Origin, Access-Control-Request-Headers"
             for key, value in headers.items():
                 response[key] = value
         return response

@@ -31,11 +31,13 @@ def scratch_rows() -> list[tuple]:
 
 def test_reference_view_copies_every_event_of_the_body(client, scratch_table):
     response = client.post(
-        "/bench/reference?project=7&source=8", data=INTEMPT.body(3, "t"), content_type="application/json"
+        "/api/bench/reference?project=7&source=8", data=INTEMPT.body(3, "t"), content_type="application/json"
     )
 
     assert response.status_code == 200
     assert orjson.loads(response.content) == {"written": 3}
+    # It skips the browser-only middleware, as the track endpoints do.
+    assert not hasattr(response.wsgi_request, "session")
     rows = scratch_rows()
     assert [row[:5] for row in rows] == [(7, 8, "bench_purchase", f"t-{n}", f"user-{n}@example.com") for n in range(3)]
     # Django's psycopg backend hands jsonb back as text.
@@ -46,7 +48,7 @@ def test_reference_view_copies_every_event_of_the_body(client, scratch_table):
 
 def test_reference_view_refuses_a_body_of_the_wrong_shape(client, scratch_table):
     response = client.post(
-        "/bench/reference?project=7&source=8", data=b'{"track": [{"name": 1}]}', content_type="application/json"
+        "/api/bench/reference?project=7&source=8", data=b'{"track": [{"name": 1}]}', content_type="application/json"
     )
 
     assert response.status_code == 400
