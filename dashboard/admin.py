@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
 
 from dashboard.models import ProjectMembership
+from dashboard.selectors import projects_all_visible
 from ingestion.admin import ProjectScopedAdmin, ScopedRelatedListFilter
 
 
@@ -51,7 +52,7 @@ class TrackHubGroupAdmin(GroupAdmin):
 
 
 def _is_superuser(request: HttpRequest) -> bool:
-    return bool(getattr(request.user, "is_superuser", False))
+    return projects_all_visible(user=request.user)
 
 
 def _within_reach(request: HttpRequest, user: Any) -> bool:

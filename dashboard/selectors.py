@@ -46,6 +46,27 @@ def projects_visible_condition(*, user: User | AnonymousUser, field: str = "pk")
     return Q(**{f"{field}__in": ProjectMembership.objects.filter(user=user).values("project_id")})
 
 
+def projects_all_visible(*, user: User | AnonymousUser) -> bool:
+    """Whether ``user`` sees every project (an active staff superuser), so that
+    ``projects_visible_condition`` is no condition at all."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff and user.is_superuser)
+
+
+def project_ids_visible(*, user: User | AnonymousUser) -> list[int] | None:
+    """The ids of the projects ``user`` may see, in one query; None for every project."""
+    if projects_all_visible(user=user):
+        return None
+    return list(Project.objects.filter(projects_visible_condition(user=user)).values_list("id", flat=True))
+
+
+def organization_holds_hidden_projects(*, organization_id: int, user: User | AnonymousUser) -> bool:
+    """Whether the organization holds a project ``user`` may not see (in one query)."""
+    if projects_all_visible(user=user):
+        return False
+    hidden = Project.objects.filter(organization_id=organization_id).exclude(projects_visible_condition(user=user))
+    return hidden.exists()
+
+
 def projects_visible(*, user: User | AnonymousUser) -> list[Project]:
     """The projects ``user`` may see in the dashboard (``projects_visible_condition``), by
     organization then project name."""

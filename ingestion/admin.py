@@ -14,7 +14,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from dashboard.selectors import projects_visible_condition
+from dashboard.selectors import (
+    organization_holds_hidden_projects,
+    project_ids_visible,
+    projects_all_visible,
+    projects_visible_condition,
+)
 from dashboard.services import project_membership_grant
 from ingestion import selectors
 from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, TRACK_EVENTS_SCOPE, credential_generate
@@ -141,10 +146,12 @@ class OrganizationAdmin(ProjectScopedAdmin):
     search_fields = ("name",)
 
     def rows_visible(self, request: HttpRequest) -> Q:
-        # The organizations holding a project the user sees. No condition on projects (a
-        # superuser): every organization, one without projects too.
-        projects = projects_visible_condition(user=request.user)
-        return Q(pk__in=Project.objects.filter(projects).values("organization_id")) if projects else Q()
+        # The organizations holding a project the user sees; a superuser's are every
+        # organization, one without projects too.
+        if projects_all_visible(user=request.user):
+            return Q()
+        projects = Project.objects.filter(projects_visible_condition(user=request.user))
+        return Q(pk__in=projects.values("organization_id"))
 
     # An organization also holding projects the user is no member of is theirs to see, not
     # to change: a new name moves those projects' Intempt URLs (their producers' requests
@@ -159,13 +166,12 @@ class OrganizationAdmin(ProjectScopedAdmin):
     # A new organization holds no project yet, so no member could see it after saving it
     # (it would vanish from their list): creating one is a superuser's.
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return super().has_add_permission(request) and bool(getattr(request.user, "is_superuser", False))
+        return super().has_add_permission(request) and projects_all_visible(user=request.user)
 
     def _holds_others_projects(self, request: HttpRequest, organization: Organization | None) -> bool:
-        projects = projects_visible_condition(user=request.user)
-        if organization is None or not projects:  # the model's permission, or a superuser
+        if organization is None:  # the model's permission, not one organization's
             return False
-        return Project.objects.filter(organization=organization).exclude(projects).exists()
+        return organization_holds_hidden_projects(organization_id=organization.pk, user=request.user)
 
 
 @admin.register(Project)
@@ -184,7 +190,7 @@ class ProjectAdmin(ProjectScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        if not change and projects_visible_condition(user=request.user):
+        if not change and not projects_all_visible(user=request.user):
             # A member who creates a project is its member: else it would vanish from their
             # view (and its sources and keys be out of their reach) once saved.
             project_membership_grant(user=cast("User", request.user), project=obj)
@@ -400,9 +406,7 @@ class EventNameFilter(admin.SimpleListFilter):
     parameter_name = "name"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        projects = projects_visible_condition(user=request.user)
-        # No condition on projects (a superuser): every project's names, none listed.
-        project_ids = list(Project.objects.filter(projects).values_list("id", flat=True)) if projects else None
+        project_ids = project_ids_visible(user=request.user)  # None: every project's names
         return [(name, name) for name in selectors.event_names_all(project_ids=project_ids)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
