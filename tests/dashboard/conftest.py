@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -79,15 +80,30 @@ def staff_user(tenant: Tenant) -> User:
     return user
 
 
+def client_for(user: User) -> Client:
+    """A test client signed in as ``user``."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
 @pytest.fixture
 def staff_client(staff_user: User) -> Client:
-    client = Client()
-    client.force_login(staff_user)
-    return client
+    return client_for(staff_user)
 
 
 @pytest.fixture
 def superuser_client(db: Any) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", password="root-password-123"))
-    return client
+    return client_for(User.objects.create_superuser("root", password="root-password-123"))
+
+
+def assert_source_link_opens_its_card(client: Client, page_url: str, *, source_id: int) -> None:
+    """The page's Source link opens the sources page at that source's card."""
+    body = client.get(page_url).content.decode()
+    link = re.search(r'<dt>Source</dt><dd[^>]*><a href="([^"]*)#([^"]*)"', body)
+    assert link is not None
+
+    sources = client.get(link.group(1)).content.decode()
+
+    card = re.search(rf'<article class="card source" id="{link.group(2)}" data-testid="source-(\d+)"', sources)
+    assert card is not None and card.group(1) == str(source_id)

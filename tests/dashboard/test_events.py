@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ingestion.models import Event
 from ingestion.services import source_ensure
-from tests.dashboard.conftest import intempt_send, ms, profile_make
+from tests.dashboard.conftest import assert_source_link_opens_its_card, intempt_send, ms, profile_make
 
 pytestmark = pytest.mark.django_db
 
@@ -209,14 +209,9 @@ def test_event_page_source_link_opens_that_sources_card(staff_client, tenant, se
     # It opened the top of the sources page, whichever source the event came from.
     source_ensure(project=tenant.project, source_id=9201, kind="web")
     event = Event.objects.get(name="Signup")
-    body = staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/").content.decode()
-    link = re.search(r'<dt>Source</dt><dd><a href="([^"]*)#([^"]*)"', body)
-    assert link is not None
-
-    sources = staff_client.get(link.group(1)).content.decode()
-
-    card = re.search(rf'<article class="card source" id="{link.group(2)}" data-testid="source-(\d+)"', sources)
-    assert card is not None and card.group(1) == str(tenant.source.id)
+    assert_source_link_opens_its_card(
+        staff_client, f"/dashboard/{tenant.project.id}/events/{event.id}/", source_id=tenant.source.id
+    )
 
 
 @pytest.mark.parametrize("page", ["events", "rejected", "warnings"])

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ingestion.models import Event, RejectedEvent
 from ingestion.services import source_ensure
-from tests.dashboard.conftest import intempt_send
+from tests.dashboard.conftest import assert_source_link_opens_its_card, intempt_send
 
 pytestmark = pytest.mark.django_db
 
@@ -285,14 +285,9 @@ def test_rejected_page_query_count_is_bounded(staff_client, tenant, rejected, dj
 
 def test_rejected_page_source_link_opens_that_sources_card(staff_client, tenant, rejected):
     source_ensure(project=tenant.project, source_id=9202, kind="web")
-    body = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/").content.decode()
-    link = re.search(r'<dt>Source</dt><dd[^>]*><a href="([^"]*)#([^"]*)"', body)
-    assert link is not None
-
-    sources = staff_client.get(link.group(1)).content.decode()
-
-    card = re.search(rf'<article class="card source" id="{link.group(2)}" data-testid="source-(\d+)"', sources)
-    assert card is not None and card.group(1) == str(tenant.source.id)
+    assert_source_link_opens_its_card(
+        staff_client, f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", source_id=tenant.source.id
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
+from tests.dashboard.conftest import client_for
+
 pytestmark = pytest.mark.django_db
 
 
@@ -20,9 +22,7 @@ def user_manager() -> User:
 
 @pytest.fixture
 def manager_client(user_manager: User) -> Client:
-    client = Client()
-    client.force_login(user_manager)
-    return client
+    return client_for(user_manager)
 
 
 def user_form(user: User, **changes: object) -> dict[str, object]:
@@ -73,8 +73,7 @@ def test_a_user_manager_cannot_give_a_group_permissions(manager_client):
 
 
 def test_a_superuser_still_makes_a_user_superuser(user_manager):
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", password="root-password-123"))
+    client = client_for(User.objects.create_superuser("root", password="root-password-123"))
 
     response = client.post(f"/admin/auth/user/{user_manager.pk}/change/", user_form(user_manager, is_superuser="on"))
 
