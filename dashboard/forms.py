@@ -1,4 +1,4 @@
-"""The dashboard's sign-in form."""
+"""The dashboard's forms: sign-in and the lists' filters."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+
+from ingestion.models import MAX_ID
 
 
 class StaffAuthenticationForm(AuthenticationForm):
@@ -30,3 +32,18 @@ class EventExplorerForm(forms.Form):
         if cleaned.get("value") and not cleaned.get("property"):
             self.add_error("property", "Give the property key to match this value.")
         return cleaned
+
+
+class RejectedFilterForm(forms.Form):
+    """The rejected list's filters: ``?source=`` and ``?since=`` (a source card's "inspect"
+    link carries both). A value given but unreadable is a form error, as in the explorer:
+    the list then shows nothing rather than what the filter would have left out."""
+
+    _SOURCE_ERROR = "source must be a source id (a whole number)."
+    source = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID,
+        error_messages={"invalid": _SOURCE_ERROR, "min_value": _SOURCE_ERROR, "max_value": _SOURCE_ERROR},
+    )  # fmt: skip
+    since = forms.DateTimeField(
+        required=False, error_messages={"invalid": "since must be a date and time, such as 2026-11-24T09:30."}
+    )

@@ -28,7 +28,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard import charts, selectors
 from dashboard.filters import EventExplorerFilterSet
-from ingestion.canonical import datetime_from_iso, digits_parse
+from dashboard.forms import RejectedFilterForm
+from ingestion.canonical import digits_parse
 from ingestion.formats.base import RequestProblem
 from ingestion.models import MAX_ID, Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
@@ -153,11 +154,6 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
 def _query_time(moment: datetime) -> str:
     """A UTC instant for a link's query, to the minute (what a datetime-local field holds)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-
-
-def _time_from_query(request: HttpRequest, name: str) -> datetime | None:
-    """The ``?<name>=`` instant (ISO 8601, naive meaning UTC), or None when absent or not one."""
-    return datetime_from_iso(request.GET.get(name))
 
 
 def _source_from_query(request: HttpRequest) -> int | None:
@@ -303,22 +299,15 @@ def event_detail(request: HttpRequest, project: Project, event_id: int) -> HttpR
 def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     include_replayed = request.GET.get("replayed") == "1"
     # ``?source=`` and ``?since=`` narrow to what a source's card counts (its "inspect" link).
-    source_id = _source_from_query(request)
-    since = _time_from_query(request, "since")
-    # A filter given but unreadable lists nothing and says why (as the explorer's form
-    # does), rather than quietly listing what it would have left out.
-    filter_errors = [
-        message
-        for name, value, message in (
-            ("source", source_id, "source must be a source id (a whole number)."),
-            ("since", since, "since must be a date and time, such as 2026-11-24T09:30."),
-        )
-        if request.GET.get(name) and value is None
-    ]
+    filters = RejectedFilterForm(request.GET)
+    valid = filters.is_valid()
+    source_id: int | None = filters.cleaned_data.get("source")
+    since: datetime | None = filters.cleaned_data.get("since")
+    filter_errors = [message for messages in filters.errors.values() for message in messages]
     now = timezone.now()
     cursor = selectors.cursor_from_query(request.GET.get("before"))
     page = selectors.KeysetPage(rows=[], next_cursor=None)
-    if not filter_errors:
+    if valid:
         rows = selectors.rejected_events_for_project(
             project_id=project.id, include_replayed=include_replayed, source_id=source_id, since=since
         )
