@@ -1,4 +1,4 @@
-"""Request id and latency for every request."""
+"""Request id and latency for every request; JSON 404s for machines; the slash redirect for page visits only."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.common import CommonMiddleware
 from django.urls import ResolverMatch
 
 from ops import metrics
@@ -72,12 +73,26 @@ class RequestIdMiddleware:
         return response
 
 
-class ApiNotFoundMiddleware:
-    """Answer an unknown ``/api/`` URL with JSON, with DEBUG on or off.
+# A producer whose base URL or path is wrong learns where the track endpoints are.
+TRACK_URLS_HINT = (
+    "No track endpoint at this URL. TrackHub takes events at POST "
+    "/{orgName}/projects/{projectName}/sources/{sourceId}/track (Intempt), /api/track (ThriveStack), "
+    "/track (Databuddy) and /v1/track (Userpilot); the read API is under /api/v1/."
+)
+# What a browser asks for when it opens a page; anything else that finds no URL is a machine.
+_PAGE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class JsonNotFoundMiddleware:
+    """Answer a URL no pattern matches with JSON, with DEBUG on or off, for machines: any
+    path under ``/api/``, and a request of any other method than a page visit's (a
+    producer's POST to a wrong URL, a preflight). A browser opening a missing page still
+    gets Django's HTML 404.
 
     Django's 404 for a URL no pattern matches is an HTML page (the debug page with DEBUG
-    on, as in the quick start), which an API client cannot read; DRF's own 404s are JSON
-    already and pass through. Sits outside ``CommonMiddleware`` so its slash redirect wins.
+    on, as in the quick start), which an API client or a producer's SDK cannot read; DRF's
+    own 404s are JSON already and pass through. Sits outside ``CommonMiddleware`` so its
+    slash redirect wins.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -85,10 +100,20 @@ class ApiNotFoundMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if (
-            response.status_code == 404
-            and request.path_info.startswith("/api/")
-            and not response.get("Content-Type", "").startswith("application/json")
-        ):
+        if response.status_code != 404 or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if request.path_info.startswith("/api/"):
             return JsonResponse({"detail": "Not found."}, status=404)
+        if request.method not in _PAGE_METHODS:
+            return JsonResponse({"detail": TRACK_URLS_HINT}, status=404)
         return response
+
+
+class PageSlashCommonMiddleware(CommonMiddleware):
+    """Django's ``CommonMiddleware`` with its slash redirect (``APPEND_SLASH``) for page
+    visits only. A POST to ``/api/v1/events`` would be answered 301, which clients follow
+    as a GET without the body, and with DEBUG on (the quick start) Django raises instead
+    of redirecting a POST: a 500. Other methods get the 404 (JSON, see above)."""
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        return request.method in _PAGE_METHODS and super().should_redirect_with_slash(request)

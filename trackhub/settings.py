@@ -123,7 +123,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ops.middleware.RequestIdMiddleware",
     "ops.middleware.ProbeMiddleware",
-    "ops.middleware.ApiNotFoundMiddleware",
+    "ops.middleware.JsonNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the dashboard's CSS and JS, the admin's, the API docs') from every
     # web process, with or without DEBUG and without a separate file server.
@@ -131,7 +131,7 @@ MIDDLEWARE = [
     # Django's session, auth and messages middleware, skipped for the track endpoints and
     # the read API, which use none of them (ops.browser).
     "ops.browser.BrowserSessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "ops.middleware.PageSlashCommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "ops.browser.BrowserAuthenticationMiddleware",
     "ops.browser.BrowserMessageMiddleware",
