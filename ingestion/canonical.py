@@ -11,6 +11,7 @@ import contextvars
 import hashlib
 import math
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,6 +116,8 @@ class RejectedItem(msgspec.Struct, frozen=True):
 
     problems: list[EventProblem]
     payload: Any
+    # ``rejected_event_key``: the same refused event sent again is kept once.
+    key: str | None = None
 
 
 # --- identifiers ------------------------------------------------------------------------
@@ -141,6 +144,25 @@ def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
         prefix = position.encode() + b"\0"
     digest = hashlib.sha256(prefix + name.encode() + b"\0" + orjson.dumps(raw, option=orjson.OPT_SORT_KEYS))
     return "th-" + digest.hexdigest()[:40]
+
+
+def rejected_event_key(*, wire_format: str, raw: Any, payload: Any, identifying_fields: Sequence[str]) -> str | None:
+    """The key that keeps a refused event once in the rejected store, by the rule that
+    keeps an accepted one once (``derived_event_id``): a hash of its format and payload
+    when the event carries its own id or timestamp (``identifying_fields`` of ``raw``, the
+    event as sent) or comes from a place in an imported file; None otherwise, so each
+    sending is a row of its own, as each is a new event. A producer retrying a request
+    then finds its refused events once, not once per attempt."""
+    if payload is None:
+        return None
+    prefix = b""
+    if not (isinstance(raw, dict) and any(raw.get(field) not in (None, "") for field in identifying_fields)):
+        position = import_position.get()
+        if position is None:
+            return None
+        prefix = position.encode() + b"\0"
+    digest = hashlib.sha256(prefix + wire_format.encode() + b"\0" + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
+    return digest.hexdigest()
 
 
 # --- timestamps -------------------------------------------------------------------------

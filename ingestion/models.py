@@ -237,8 +237,16 @@ class RejectedEvent(models.Model):
     errors = models.JSONField(default=list)
     payload = models.JSONField(null=True)
     replayed_at = models.DateTimeField(null=True, blank=True)
+    # ``rejected_event_key``: set when the event identifies itself (its own id or
+    # timestamp), so the same refused event retried is one row; else null, a row per sending.
+    key = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "key"], name="rejected_once_per_key", condition=models.Q(key__isnull=False)
+            )
+        ]
         indexes = [
             models.Index(fields=["project", "-received_at", "-id"], name="rejected_project_time"),
             models.Index(fields=["source", "-received_at"], name="rejected_source_time"),

@@ -31,6 +31,7 @@ from ingestion.canonical import (
     json_encodable,
     nul_field,
     nul_replaced,
+    rejected_event_key,
 )
 from ingestion.credentials import (
     ACCESS_TOKEN_PREFIX,
@@ -43,7 +44,7 @@ from ingestion.credentials import (
     credential_generate,
 )
 from ingestion.formats import adapter_for
-from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
+from ingestion.formats.base import IngestOutcome, RequestProblem, WireEvent, WireFormatAdapter
 from ingestion.models import MAX_ID, AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from profiles.services import (
     event_identity_key,
@@ -362,16 +363,24 @@ def wire_document_ingest(
 
     events: list[CanonicalEvent] = []
     rejected: list[RejectedItem] = []
+
+    def reject(wire_event: WireEvent, problems: list[EventProblem], payload: Any) -> None:
+        key = rejected_event_key(
+            wire_format=adapter.wire_format, raw=wire_event.raw, payload=payload,
+            identifying_fields=adapter.identifying_fields,
+        )  # fmt: skip
+        rejected.append(RejectedItem(problems=problems, payload=payload, key=key))
+
     for wire_event in wire_events:
         nul_at = (nul_field(wire_event.raw) or nul_field(wire_event.replay_payload)) if scan_nul else None
         if nul_at is not None:
             field = nul_at[:200]
             problem = EventProblem(wire_event.index, field, f"{field} contains a NUL character (\\u0000)")
-            rejected.append(RejectedItem(problems=[problem], payload=nul_replaced(wire_event.replay_payload)))
+            reject(wire_event, [problem], nul_replaced(wire_event.replay_payload))
             continue
         if scan_depth and not json_encodable(wire_event.replay_payload):
             problem = EventProblem(wire_event.index, "", f"The event is nested deeper than {MAX_DEPTH} levels")
-            rejected.append(RejectedItem(problems=[problem], payload=None))
+            reject(wire_event, [problem], None)
             continue
         result = adapter.to_canonical(wire_event, received_at=received_at)
         # Checked once the event is otherwise valid: each identifier that is too long.
@@ -382,7 +391,7 @@ def wire_document_ingest(
         if isinstance(result, CanonicalEvent):
             events.append(result)
         else:
-            rejected.append(RejectedItem(problems=result, payload=wire_event.replay_payload))
+            reject(wire_event, result, wire_event.replay_payload)
     adapter.check_events(events, source=source)
 
     batch = events_ingest(
@@ -487,9 +496,12 @@ def rejected_events_store(
                 message=item.problems[0].message,
                 errors=[problem.as_dict() for problem in item.problems],
                 payload=item.payload,
+                key=item.key,
             )
             for item in rejected
-        ]
+        ],
+        # A refused event sent again (a retried request) is kept once (``RejectedItem.key``).
+        ignore_conflicts=True,
     )
 
 

@@ -119,6 +119,10 @@ class WireFormatAdapter:
     # The producer's name of a canonical field where it differs, so that a problem found
     # on the canonical event (an identifier past the size cap) names what was sent.
     wire_fields: ClassVar[dict[str, str]] = {}
+    # The fields that make an event sent again the same event (contract: Deduplication):
+    # its own id or its own timestamp. A refused event carrying one is kept once however
+    # often it is retried (``rejected_event_key``); one with neither is new every time.
+    identifying_fields: ClassVar[tuple[str, ...]] = ()
 
     def credential_status(self, kind: str) -> int:
         return self.credential_statuses.get(kind, 401)

@@ -87,6 +87,7 @@ class DatabuddyAdapter(WireFormatAdapter):
         "profile_id": "profileId",
         "session_id": "sessionId",
     }
+    identifying_fields = ("eventId", "timestamp")
     credential_statuses = {"missing_scope": 403, "website_not_found": 404, "origin_not_allowed": 403}
 
     def split(self, document: Any) -> list[WireEvent]:

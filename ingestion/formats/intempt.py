@@ -44,6 +44,7 @@ class IntemptAdapter(WireFormatAdapter):
         "event_id": "eventId", "user_id": "userId", "profile_id": "profileId", "account_id": "accountId",
         "session_id": "sessionId", "page_id": "pageId",
     }  # fmt: skip
+    identifying_fields = ("eventId", "timestamp")
 
     def split(self, document: Any) -> list[WireEvent]:
         if not isinstance(document, dict):

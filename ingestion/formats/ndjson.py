@@ -45,6 +45,7 @@ class FileLines:
 
 class ImportAdapter(WireFormatAdapter):
     wire_format = "import"
+    identifying_fields = ("event_id", "timestamp")
 
     def split(self, document: Any) -> list[WireEvent]:
         """``FileLines``: index = the line number (1-based, as a string), which finds a

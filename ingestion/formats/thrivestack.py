@@ -45,6 +45,7 @@ _MESSAGES_BY_KIND = {
 class ThriveStackAdapter(WireFormatAdapter):
     wire_format = "thrivestack"
     wire_fields: ClassVar[dict[str, str]] = {"name": "event_name", "account_id": "context.group_id"}
+    identifying_fields = ("timestamp",)
 
     def split(self, document: Any) -> list[WireEvent]:
         return array_or_object_split(document)

@@ -206,8 +206,45 @@ def test_a_retried_request_with_a_rejected_event_gets_the_same_answer_and_stores
     assert [r["index"] for r in retry.json()["rejected"]] == ["track[0].payload[1]"]
     assert Event.objects.filter(project=tenant.project).count() == size - 1
     assert EventKey.objects.filter(project_id=tenant.project.id).count() == size - 1
-    assert RejectedEvent.objects.filter(project=tenant.project).count() == 2  # one per request
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 1  # it has its own id and timestamp
     assert sum(len(work.facts) for work in IdentityWork.objects.filter(project_id=tenant.project.id)) == size - 1
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        {"eventId": "no-user"},
+        {"timestamp": ms(2026, 11, 2), "sessionId": "s-1"},
+        {"eventId": "no-user", "timestamp": "yesterday", "userId": "ann"},
+    ],
+    ids=["own-id", "own-timestamp", "own-id-bad-timestamp"],
+)
+def test_a_refused_event_that_identifies_itself_is_kept_once_however_often_it_is_retried(client, tenant, refused):
+    for _ in range(3):
+        response = post(client, tenant, [refused])
+        assert response.status_code == 400
+
+    kept = RejectedEvent.objects.filter(project=tenant.project)
+    assert kept.count() == 1
+    assert kept.get().payload == {"name": "Purchase", "payload": [refused]}
+
+
+def test_a_refused_event_with_neither_id_nor_timestamp_is_kept_for_each_sending(client, tenant):
+    # As an accepted event with neither is a new event each time (contract: Deduplication).
+    for _ in range(2):
+        assert post(client, tenant, [{"sessionId": "s-1"}]).status_code == 400
+
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 2
+
+
+def test_the_same_refused_event_is_kept_once_per_project(client, tenant, other_tenant):
+    refused = [{"eventId": "no-user", "timestamp": ms(2026, 11, 2)}]
+
+    assert post(client, tenant, refused).status_code == 400
+    assert post(client, other_tenant, refused).status_code == 400
+
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 1
+    assert RejectedEvent.objects.filter(project=other_tenant.project).count() == 1
 
 
 @pytest.mark.parametrize("size", [SMALL, 100])

@@ -220,6 +220,28 @@ def test_wire_events_without_id_or_timestamp_are_not_stored_twice(tmp_path, tena
     assert "0 events stored, 4 duplicates" in out
 
 
+@pytest.mark.parametrize(
+    ("file_format", "bad_line"),
+    [
+        ("ndjson", json.dumps({"event_id": "no-name", "timestamp": "2024-05-02T06:38:24.000Z"})),
+        ("intempt", json.dumps({"track": [{"name": "NoUser", "payload": [{"sessionId": "s-1"}]}]})),
+    ],
+)
+def test_importing_a_file_with_refused_events_twice_keeps_each_refused_event_once(
+    tmp_path, tenant, file_format, bad_line
+):
+    # The Intempt event has neither id nor timestamp: its place in the file identifies it.
+    path = tmp_path / "history.ndjson"
+    path.write_text(bad_line + "\n" + bad_line + "\n")
+
+    run_import(path, tenant, file_format, "--no-progress")
+    out, _ = run_import(path, tenant, file_format, "--no-progress")
+
+    assert "2 events rejected" in out  # each run reports what it refused
+    per_line = 1 if file_format == "intempt" else 0  # the same ndjson event on two lines is one event
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 1 + per_line
+
+
 def test_unknown_source_is_a_command_error(tmp_path, tenant):
     path = tmp_path / "x.ndjson"
     path.write_text(ndjson_event("a") + "\n")
