@@ -146,13 +146,16 @@ def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
     return "th-" + digest.hexdigest()[:40]
 
 
-def rejected_event_key(*, wire_format: str, raw: Any, payload: Any, identifying_fields: Sequence[str]) -> str | None:
-    """The key that keeps a refused event once in the rejected store, by the rule that
-    keeps an accepted one once (``derived_event_id``): a hash of its format and payload
-    when the event carries its own id or timestamp (``identifying_fields`` of ``raw``, the
-    event as sent) or comes from a place in an imported file; None otherwise, so each
-    sending is a row of its own, as each is a new event. A producer retrying a request
-    then finds its refused events once, not once per attempt."""
+def rejected_event_key(
+    *, wire_format: str, index: str | int, raw: Any, payload: Any, identifying_fields: Sequence[str]
+) -> str | None:
+    """The key that keeps a refused event once in the rejected store when its request is
+    sent again, by the rule that keeps an accepted one once (``derived_event_id``): a hash
+    of its format, its place in the request and its payload when the event carries its
+    own id or timestamp (``identifying_fields`` of ``raw``, the event as sent) or comes from
+    a place in an imported file; None otherwise, so each sending is a row of its own, as
+    each is a new event. The place is part of the key: every event a 400 or a ``rejected``
+    list names has a row, also one repeated within a request."""
     if payload is None:
         return None
     prefix = b""
@@ -161,7 +164,8 @@ def rejected_event_key(*, wire_format: str, raw: Any, payload: Any, identifying_
         if position is None:
             return None
         prefix = position.encode() + b"\0"
-    digest = hashlib.sha256(prefix + wire_format.encode() + b"\0" + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
+    place = f"{wire_format}\0{index}\0".encode()
+    digest = hashlib.sha256(prefix + place + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
     return digest.hexdigest()
 
 
