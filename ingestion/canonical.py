@@ -208,6 +208,17 @@ def datetime_from_ms(value: Any) -> datetime | None:
     return _EPOCH + timedelta(microseconds=round(value * 1000))
 
 
+def datetime_from_ms_or_digits(value: Any) -> datetime | None:
+    """Milliseconds since the epoch sent as a number or as a string of digits (how many
+    JSON encoders write an int64, protobuf's among them, so that JavaScript keeps every
+    digit); None if neither."""
+    if isinstance(value, str):
+        # Capped: far past any millisecond in range, and int() raises past 4,300 digits.
+        ms = digits_parse(value.strip(), max_digits=30)
+        return None if ms is None else datetime_from_ms(ms)
+    return datetime_from_ms(value)
+
+
 def datetime_from_iso(value: Any) -> datetime | None:
     """An ISO 8601 string with a four-digit year, as aware UTC; naive means UTC. Spaces
     around it are ignored. The extended format (``2023-11-20T22:28:55Z``) or the basic one

@@ -268,7 +268,10 @@ INTEMPT_EVENT: dict[str, Any] = {
         "eventId": {"type": "string", "description": "Dedupe key with the group's name; optional."},
         "userId": {"type": "string"},
         "profileId": {"type": "string", "description": "A user identifier (the producer's, not TrackHub's)."},
-        "timestamp": {"type": "integer", "format": "int64", "description": "Milliseconds; default: received."},
+        "timestamp": {
+            "oneOf": [{"type": "integer", "format": "int64"}, {"type": "string", "pattern": "^[0-9]+$"}],
+            "description": "Milliseconds, as a number or a string of digits; 0 or absent: the time received.",
+        },
         "accountId": {"type": "string"},
         "sessionId": {"type": "string"},
         "pageId": {"type": "string"},

@@ -26,9 +26,8 @@ from ingestion.canonical import (
     EventProblem,
     ascii_digits,
     datetime_from_iso,
-    datetime_from_ms,
+    datetime_from_ms_or_digits,
     derived_event_id,
-    digits_parse,
     empty_identifiers,
     identifier_too_long,
     json_object,
@@ -71,13 +70,9 @@ _ALLOW_HEADERS = ("Authorization", "Content-Type", "Content-Encoding")
 
 def _timestamp(value: Any) -> datetime | None:
     """Milliseconds (a number, or a string of digits) or an ISO 8601 string."""
-    if isinstance(value, str) and ascii_digits(value.strip()):
-        # Capped: far past any millisecond in range, and int() raises past 4,300 digits.
-        ms = digits_parse(value.strip(), max_digits=30)
-        return None if ms is None else datetime_from_ms(ms)
-    if isinstance(value, str):
+    if isinstance(value, str) and not ascii_digits(value.strip()):
         return datetime_from_iso(value)
-    return datetime_from_ms(value)
+    return datetime_from_ms_or_digits(value)
 
 
 class DatabuddyAdapter(WireFormatAdapter):

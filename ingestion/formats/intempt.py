@@ -15,7 +15,7 @@ from ingestion.canonical import (
     INTEMPT_IDENTITY_FIELDS,
     CanonicalEvent,
     EventProblem,
-    datetime_from_ms,
+    datetime_from_ms_or_digits,
     derived_event_id,
     empty_identifiers,
     json_object,
@@ -36,6 +36,13 @@ _USER_FIELDS = ("userId", "profileId", "anotherUserId")
 _IDENTIFIER_COLUMNS = {"user_id": "userId", "profile_id": "profileId", "account_id": "accountId"}
 # A track[] group's own fields; any other is shared by its events (``WireEvent.shared``).
 _GROUP_FIELDS = {"name", "payload"}
+
+
+def _timestamp_unset(value: Any) -> bool:
+    """``timestamp`` sent as 0 (or "0", or "") is not set: "if not set, the current
+    timestamp will be applied" (the seed). An SDK whose int64 field cannot be absent sends
+    0 for an event it did not stamp, and nobody tracks an event at the epoch."""
+    return not isinstance(value, bool) and value in (0, "0", "")
 
 
 class IntemptAdapter(WireFormatAdapter):
@@ -103,8 +110,10 @@ class IntemptAdapter(WireFormatAdapter):
 
         timestamp = received_at
         raw_ts = item.get("timestamp")
+        if _timestamp_unset(raw_ts):
+            raw_ts = None  # the time received, and no timestamp of its own (for the derived id)
         if raw_ts is not None:
-            parsed = datetime_from_ms(raw_ts)
+            parsed = datetime_from_ms_or_digits(raw_ts)
             if parsed is None:
                 message = "timestamp must be a number of milliseconds since the epoch"
                 problems.append(EventProblem(index, "timestamp", message))

@@ -97,6 +97,39 @@ def test_missing_event_id_with_timestamp_is_deduplicated_by_content(client, tena
     assert Event.objects.count() == 1
 
 
+def test_a_timestamp_sent_as_a_string_of_digits_is_milliseconds(client, tenant):
+    body = {"track": [{"name": "Ping", "payload": [{"eventId": "e1", "userId": "u1", "timestamp": "1714631904000"}]}]}
+
+    assert post(client, tenant, body).status_code == 200
+
+    assert Event.objects.get().timestamp.isoformat() == "2024-05-02T06:38:24+00:00"
+
+
+@pytest.mark.parametrize("unset", [0, 0.0, "0", ""])
+def test_a_timestamp_of_0_is_not_set_so_the_time_received_applies_and_each_request_is_new(client, tenant, unset):
+    # An SDK whose int64 field cannot be absent sends 0 for an event it did not stamp.
+    body = {"track": [{"name": "Ping", "payload": [{"userId": "u1", "timestamp": unset}]}]}
+    before = timezone.now()
+
+    assert post(client, tenant, body).status_code == 200
+    assert post(client, tenant, body).status_code == 200
+
+    events = list(Event.objects.all())
+    assert len(events) == 2  # no timestamp of its own: a new event each time
+    assert all(event.timestamp >= before for event in events)
+
+
+@pytest.mark.parametrize("timestamp", [False, "-5", "1e3", " ", "0x10"])
+def test_a_timestamp_that_is_no_number_of_milliseconds_is_refused(client, tenant, timestamp):
+    body = {"track": [{"name": "Ping", "payload": [{"userId": "u1", "timestamp": timestamp}]}]}
+
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "timestamp"
+    assert Event.objects.count() == 0
+
+
 def test_data_and_attributes_may_be_json_strings(client, tenant):
     body = {
         "track": [
