@@ -173,3 +173,19 @@ def test_gunicorn_without_a_production_secret_stops_once_with_the_message(tmp_pa
     assert result.returncode == 1
     assert result.stderr.count("DJANGO_SECRET_KEY must be set") == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr  # not one per worker it would have forked
+
+
+@pytest.mark.parametrize("program", ["worker", "beat"])
+def test_celery_without_a_production_secret_stops_with_the_message_not_a_traceback(program, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    # A broker on a closed port: were the settings accepted, nothing would be reached.
+    env |= {"DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x", "CELERY_BROKER_URL": "redis://127.0.0.1:1/0"}
+    command = [sys.executable, "-m", "celery", "-A", "trackhub", program, "--schedule", str(tmp_path / "schedule")]
+    if program == "worker":
+        command = command[:-2]
+
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert "TrackHub cannot start: DJANGO_SECRET_KEY must be set" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
