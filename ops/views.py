@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -90,9 +92,23 @@ def _allowed_networks(configured: tuple[str, ...]) -> tuple[ipaddress.IPv4Networ
     return tuple(ipaddress.ip_network(net, strict=False) for net in (*_LOOPBACK, *configured))
 
 
-def metrics_allowed(remote_addr: str) -> bool:
-    """Loopback and TRACKHUB_METRICS_ALLOW only. REMOTE_ADDR, never a forwarded header,
-    which any client can set."""
+# Headers a reverse proxy adds to what it forwards (nginx, HAProxy, load balancers).
+_FORWARDING_HEADERS = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_REAL_IP")
+
+
+def request_forwarded(*, meta: Mapping[str, Any]) -> bool:
+    """Whether a proxy forwarded the request for someone else: then REMOTE_ADDR is the
+    proxy's address, loopback when it runs on the same machine, not the caller's."""
+    return any(header in meta for header in _FORWARDING_HEADERS)
+
+
+def metrics_allowed(*, remote_addr: str, forwarded: bool) -> bool:
+    """Loopback and TRACKHUB_METRICS_ALLOW only, judged by REMOTE_ADDR, never by a
+    forwarded header's address, which any client can set. A forwarded request is refused
+    whatever its REMOTE_ADDR: a TLS proxy on the same machine connects from loopback, and
+    would otherwise serve /metrics to the internet. Scrapers reach the process directly."""
+    if forwarded:
+        return False
     try:
         address = ipaddress.ip_address(remote_addr)
     except ValueError:
@@ -104,7 +120,9 @@ def metrics_allowed(remote_addr: str) -> bool:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    if not metrics_allowed(request.META.get("REMOTE_ADDR", "")):
+    if not metrics_allowed(
+        remote_addr=request.META.get("REMOTE_ADDR", ""), forwarded=request_forwarded(meta=request.META)
+    ):
         return HttpResponse("Forbidden", status=403, content_type="text/plain")
     return HttpResponse(metrics_render(), content_type=CONTENT_TYPE_LATEST)
 

@@ -134,6 +134,24 @@ def test_metrics_ignore_a_forged_forwarded_header(client):
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"HTTP_X_FORWARDED_FOR": "198.51.100.1"},
+        {"HTTP_X_FORWARDED_PROTO": "https"},
+        {"HTTP_FORWARDED": "for=198.51.100.1;proto=https"},
+        {"HTTP_X_REAL_IP": "198.51.100.1"},
+    ],
+    ids=lambda header: next(iter(header)),
+)
+def test_metrics_are_refused_to_a_request_a_proxy_on_this_machine_forwarded(client, header):
+    # A TLS proxy on the web machine connects from loopback: without this, anyone on the
+    # internet could read /metrics through it.
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1", **header)
+
+    assert response.status_code == 403
+
+
 @pytest.mark.parametrize("fmt", [f for f in FORMATS if f.deduplicates], ids=lambda f: f.name)
 def test_event_counters_count_accepted_deduplicated_and_rejected_per_source_and_format(client, tenant, fmt):
     labels = {"source": str(tenant.source.id), "format": fmt.name}
