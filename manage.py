@@ -7,11 +7,17 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackhub.settings")
     from django.core.management import execute_from_command_line
 
-    from trackhub.runtime import settings_load_or_exit
+    from trackhub.runtime import database_connect_failure_message, settings_load_or_exit
 
     settings_load_or_exit()
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except Exception as exc:
+        message = None if "--traceback" in sys.argv else database_connect_failure_message(error=exc)
+        if message is None:
+            raise
+        raise SystemExit(message) from None
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -189,3 +190,20 @@ def test_celery_without_a_production_secret_stops_with_the_message_not_a_traceba
     assert result.returncode == 1
     assert "TrackHub cannot start: DJANGO_SECRET_KEY must be set" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+def test_manage_py_against_an_unreachable_database_stops_with_one_line_not_a_traceback():
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    env |= {"DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/x", "DJANGO_SECRET_KEY": "s"}
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 1
+    assert "TrackHub cannot connect to the database of DATABASE_URL: connection failed" in result.stderr
+    assert str(port) in result.stderr
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import inspect
 import os
+import traceback
 
 # Collections of the young generation every 50,000 net allocations of container objects
 # instead of CPython's 700. A 100-event track request allocates thousands of short-lived
@@ -42,3 +44,28 @@ def settings_load_or_exit() -> None:
         settings.SECRET_KEY  # noqa: B018  (loading the settings runs their checks)
     except ImproperlyConfigured as exc:
         raise SystemExit(f"TrackHub cannot start: {exc}") from None
+
+
+# The environment variable each database alias is configured by (trackhub.settings).
+_DATABASE_VARIABLES = {"default": "DATABASE_URL", "replica": "DATABASE_REPLICA_URL"}
+
+
+def database_connect_failure_message(*, error: BaseException) -> str | None:
+    """The one-line message for ``error`` when it is a failure to connect to a database (a
+    wrong host, port, name or password in DATABASE_URL, or the server down), else None.
+    ``manage.py`` prints it instead of a 90-line traceback that says the same. Told apart
+    from a failure later on a live connection (worth its traceback) by where it was
+    raised: inside Django's ``connect``."""
+    from django.db.backends.base.base import BaseDatabaseWrapper
+    from django.db.utils import OperationalError
+
+    if not isinstance(error, OperationalError):
+        return None
+    connect_code = inspect.unwrap(BaseDatabaseWrapper.connect).__code__
+    for frame, _ in traceback.walk_tb(error.__traceback__):
+        if frame.f_code is connect_code:
+            alias = getattr(frame.f_locals.get("self"), "alias", "default")
+            variable = _DATABASE_VARIABLES.get(alias, f"database {alias!r}")
+            detail = " ".join(str(error).split())  # psycopg's message spans lines
+            return f"TrackHub cannot connect to the database of {variable}: {detail}"
+    return None
