@@ -56,6 +56,23 @@ def test_debug_flag_parsing(raw, expected):
     assert setting({"DJANGO_DEBUG": raw}, "settings.DEBUG") == f"({expected},)"
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("REDIS_URL", "127.0.0.1:6379"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("CELERY_BROKER_URL", "127.0.0.1:6379/0"),
+    ],
+)
+def test_a_redis_or_broker_url_without_its_scheme_is_refused_at_start(variable, value):
+    # Accepted, a REDIS_URL without a scheme made every track and read request a 500, and
+    # such a broker URL an AMQP host name retried forever.
+    message = refusal({**PRODUCTION, variable: value})
+
+    assert f"{variable} must" in message
+    assert "redis://127.0.0.1:6379/0" in message
+
+
 def test_bad_debug_value_is_refused():
     assert "DJANGO_DEBUG" in refusal({"DJANGO_DEBUG": "maybe"})
 

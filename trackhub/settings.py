@@ -81,6 +81,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DJANGO_DEBUG", False)
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+if CELERY_BROKER_URL and "://" not in CELERY_BROKER_URL:
+    # kombu would read a bare ``127.0.0.1:6379/0`` as the name of an AMQP host and retry
+    # it forever, and the rate limits would fall back to per-process counters. The value
+    # is not echoed: it may hold a password.
+    raise ImproperlyConfigured("CELERY_BROKER_URL must be a URL with its scheme, like redis://127.0.0.1:6379/0")
 # The embedded default: no servers at all. Anything else is a deployment and must be
 # configured explicitly.
 EMBEDDED = not DATABASE_URL and not CELERY_BROKER_URL
@@ -235,6 +240,9 @@ CELERY_BEAT_SCHEDULE = {
 REDIS_URL = os.environ.get("REDIS_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    # redis-py refuses it only when first used: every track and read request was a 500.
+    raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix:// (redis://127.0.0.1:6379/0)")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
