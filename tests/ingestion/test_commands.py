@@ -137,6 +137,34 @@ def test_create_access_token_for_source_without_scope_has_none():
     assert stored.scopes == [] and stored.source_id == 1001
 
 
+@pytest.mark.parametrize(
+    ("target", "needed"),
+    [
+        (("--source-id", "1001"), "--scope track_api or telemetry_apis"),
+        (("--org", "acme", "--project", "web"), "--scope read"),
+    ],
+)
+def test_create_access_token_without_scope_warns_on_stderr_and_keeps_stdout_the_token(target, needed):
+    provision()
+    out, err = StringIO(), StringIO()
+
+    call_command("create_access_token", *target, "--json", stdout=out, stderr=err)
+
+    assert set(json.loads(out.getvalue())) == {"token"}
+    assert "no scopes" in err.getvalue() and needed in err.getvalue()
+
+
+def test_create_access_token_with_a_scope_warns_of_nothing():
+    provision()
+    err = StringIO()
+
+    call_command(
+        "create_access_token", "--org", "acme", "--project", "web", "--scope", "read", stdout=StringIO(), stderr=err
+    )
+
+    assert err.getvalue() == ""
+
+
 def test_create_read_token_for_project_with_expiry():
     provision()
     token = json.loads(
