@@ -10,12 +10,28 @@ import os
 import shutil
 import tempfile
 
+
+def _env_int(name: str, default: int, *, minimum: int) -> int:
+    """An integer from the environment, or gunicorn stops with one line naming the
+    variable (a bare ``int()`` failed with a traceback out of gunicorn's config loader)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise SystemExit(f"TrackHub cannot start: {name} must be an integer of at least {minimum}, not {raw!r}")
+    return value
+
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+workers = _env_int("GUNICORN_WORKERS", 4, minimum=1)
+timeout = _env_int("GUNICORN_TIMEOUT", 30, minimum=0)  # 0: no timeout (gunicorn's meaning)
 graceful_timeout = 20
 # Recycle workers now and then: bounds any slow leak in a long-running process.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 20000, minimum=0)  # 0: never
 max_requests_jitter = 2000
 # gunicorn's most: an Intempt URL names its organization and project, up to 200
 # characters each, which percent-encoded can pass the default 4,094 bytes (a request

@@ -224,3 +224,16 @@ def test_manage_py_against_an_unreachable_database_stops_with_one_line_not_a_tra
     assert "TrackHub cannot connect to the database of DATABASE_URL: connection failed" in result.stderr
     assert str(port) in result.stderr
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize(("variable", "value"), [("GUNICORN_WORKERS", "four"), ("GUNICORN_TIMEOUT", "-1")])
+def test_gunicorn_with_a_bad_number_in_its_environment_stops_with_one_line(variable, value, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    env |= {variable: value, "GUNICORN_BIND": "127.0.0.1:0", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "trackhub.wsgi:application"]
+
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert f"TrackHub cannot start: {variable} must be an integer of at least" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
