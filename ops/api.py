@@ -20,7 +20,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's handler, plus: a lost or refused database connection (the primary, or the
     replica of ``DATABASE_REPLICA_URL``, restarting or down), or one not migrated yet, is a
     503 the client may retry."""
-    if isinstance(exc, OperationalError | InterfaceError) or _schema_missing(exc):
+    if database_unavailable(exc=exc):
         logger.warning("database unavailable: %s", exc)
         return Response(
             {"detail": "The database is unavailable; retry later."},
@@ -28,6 +28,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
     return drf_exception_handler(exc, context)
+
+
+def database_unavailable(*, exc: BaseException | None) -> bool:
+    """Whether ``exc`` says the database cannot serve the request for now: a lost or refused
+    connection, or a database not migrated yet. A 503 to retry, not the site's fault."""
+    return isinstance(exc, OperationalError | InterfaceError) or (isinstance(exc, Exception) and _schema_missing(exc))
 
 
 def _schema_missing(exc: Exception) -> bool:

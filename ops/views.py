@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sys
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -17,6 +18,7 @@ from django.views import defaults
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from ops.api import RETRY_AFTER_SECONDS, database_unavailable
 from ops.metrics import metrics_render
 
 logger = logging.getLogger(__name__)
@@ -127,9 +129,28 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(metrics_render(), content_type=CONTENT_TYPE_LATEST)
 
 
+_DATABASE_UNAVAILABLE_PAGE = (
+    '<!doctype html>\n<html lang="en">\n<head>\n  <title>Service Unavailable (503)</title>\n</head>\n<body>\n'
+    "  <h1>Service Unavailable (503)</h1><p>The database is unavailable; retry in a few seconds.</p>\n"
+    "</body>\n</html>\n"
+)
+
+
 # Under /api/ every answer is JSON, also for a URL no pattern matches (``/api/v1/profiles/abc/``)
 # and a failure: an API client parses the body whatever the status.
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this inside its ``except`` for the failure, so the exception is at hand.
+    # The database down, restarting or not migrated yet is a 503 to retry (the dashboard,
+    # the sign-in and the admin read it on every page, sessions included), as the track
+    # endpoints and the read API answer it, and as docs/hardening.md promises: no fault
+    # turns into a 500.
+    if database_unavailable(exc=sys.exc_info()[1]):
+        if request.path_info.startswith("/api/"):
+            response: HttpResponse = JsonResponse({"detail": "The database is unavailable; retry later."}, status=503)
+        else:
+            response = HttpResponse(_DATABASE_UNAVAILABLE_PAGE, status=503, content_type="text/html; charset=utf-8")
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     if request.path_info.startswith("/api/"):
         return JsonResponse({"detail": "Internal server error; the request id is in X-Request-ID."}, status=500)
     return defaults.server_error(request)

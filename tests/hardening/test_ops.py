@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -89,13 +90,41 @@ def test_other_urls_still_refuse_a_host_not_allowed(client):
 
 
 def _on_unmigrated(database_url: str, code: str) -> str:
-    """The last line ``code`` prints, run in a process whose database is ``database_url``."""
+    """The last line ``code`` prints, run in a process whose database is ``database_url``
+    (with DEBUG off, as in production: Django's handler500 answers failures)."""
     env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SECRET_KEY": "s", "DJANGO_ALLOWED_HOSTS": "*"}
+    env["DJANGO_DEBUG"] = "0"
     env["DJANGO_SETTINGS_MODULE"] = "trackhub.settings"
     setup = "import django; django.setup(); from django.test import Client; "
     result = subprocess.run([sys.executable, "-c", setup + code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def unreachable_database_url() -> str:
+    """A PostgreSQL URL at a port nothing listens on: the database down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"postgres://postgres@127.0.0.1:{port}/trackhub"
+
+
+# A signed-in browser: its session is read from the database on every page.
+_SIGNED_IN_GET = "c = Client(raise_request_exception=False); c.cookies['sessionid'] = 'x' * 32; r = c.get('{path}'); "
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/admin/", "/admin/ingestion/event/"])
+def test_a_signed_in_page_is_503_not_500_while_the_database_is_down(unreachable_database_url, path):
+    code = _SIGNED_IN_GET.format(path=path) + "print(r.status_code, r['Retry-After'], b'database' in r.content)"
+
+    assert _on_unmigrated(unreachable_database_url, code) == "503 5 True"
+
+
+def test_a_signed_in_page_is_503_not_500_on_an_unmigrated_database(empty_database_url):
+    code = _SIGNED_IN_GET.format(path="/dashboard/") + "print(r.status_code, r['Retry-After'])"
+
+    assert _on_unmigrated(empty_database_url, code) == "503 5"
 
 
 def test_metrics_answer_without_the_queue_when_the_database_cannot(empty_database_url):
