@@ -37,6 +37,10 @@ max_requests_jitter = 2000
 # characters each, which percent-encoded can pass the default 4,094 bytes (a request
 # refused with an HTML 400 before TrackHub sees it).
 limit_request_line = 8190
+# gunicorn 27's control socket (for ``gunicornc``, which TrackHub does not use) is one path
+# per user by default: a second gunicorn on the machine (another site, a benchmark, the
+# live tests) takes it over and deletes it on exit.
+control_socket_disable = True
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 logger_class = "ops.gunicorn.ScrubbingLogger"

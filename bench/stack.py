@@ -82,7 +82,7 @@ def gunicorn_start(env: dict[str, str], *, port: int, workers: int, log: Path, r
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "trackhub.wsgi:application", "--workers", str(workers),
          "--worker-class", "sync", "--bind", f"{HOST}:{port}", "--backlog", "2048", "--log-level", "warning",
-         "--timeout", "120"],
+         "--timeout", "120", "--no-control-socket"],
         cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
 

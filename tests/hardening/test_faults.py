@@ -69,6 +69,15 @@ def test_the_gunicorn_access_log_never_shows_the_api_key(tmp_path):
     assert secret not in text and secret not in server.output()
 
 
+def test_gunicorn_with_the_production_config_leaves_no_control_socket_for_another_to_clobber(tmp_path):
+    # gunicorn 27 would put it at ~/.gunicorn/gunicorn.ctl, one path for every gunicorn
+    # of the user: a second one takes it over and deletes it on exit.
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url(), HOME=str(tmp_path)), workers=1) as server:
+        assert live.request(server.port, "GET", "/healthz").status == 200
+
+    assert not (tmp_path / ".gunicorn").exists()
+
+
 def send_chunked(port: int, path: str, chunks) -> bytes:
     """POST with Transfer-Encoding: chunked and no Content-Length; the raw answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
