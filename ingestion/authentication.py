@@ -248,8 +248,13 @@ class ReadTokenAuthentication(BaseAuthentication):
         if not presented:
             return None
         token = selectors.access_token_verify(presented=presented)
-        if token is None or READ_SCOPE not in token.scopes:
+        if token is None:
             raise exceptions.AuthenticationFailed("Invalid or expired read token")
+        if READ_SCOPE not in token.scopes:
+            # Still the contract's 401; the message tells the operator what to change.
+            raise exceptions.AuthenticationFailed(
+                f"This token lacks the {READ_SCOPE!r} scope: create one with --scope {READ_SCOPE}"
+            )
         services.credential_mark_used(credential=token)
         return None, ReadPrincipal(project=token.project, token=token)
 

@@ -178,10 +178,20 @@ def test_track_token_cannot_read(client, tenant):
     assert response.status_code == 401
 
 
-def test_token_without_scope_cannot_read(client, tenant):
+def test_token_without_scope_cannot_read_and_is_told_the_scope_it_lacks(client, tenant):
     _, token = access_token_create(project=tenant.project, scopes=[])
 
-    assert client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+    response = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "This token lacks the 'read' scope: create one with --scope read"}
+
+
+def test_an_unknown_read_token_is_told_it_is_invalid_or_expired(client, tenant):
+    response = client.get("/api/v1/events/", HTTP_AUTHORIZATION="Bearer th_at_nope.nope")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or expired read token"}
 
 
 def test_bad_since_is_400(read_client):

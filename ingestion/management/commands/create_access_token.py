@@ -54,7 +54,7 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps({"token": token}) if options["json"] else token)
         if not options["scopes"]:
             # The contract makes it so, but such a token is refused by every endpoint
-            # (the read API's 401 says "Invalid or expired read token"): say it here, on
+            # (the read API's 401 only names the scope it lacks): say it here, on
             # stderr, so a script reading the token from stdout is not disturbed.
             needed = "track_api or telemetry_apis" if source is not None else "read"
             self.stderr.write(f"warning: this token has no scopes and is refused everywhere; give --scope {needed}")
