@@ -404,7 +404,7 @@ def profiles(request: HttpRequest, project: Project) -> HttpResponse:
         prefixed = profile_selectors.profiles_search_prefix(project_id=project.id, query=query, limit=SEARCH_LIMIT + 1)
         more = len(prefixed) > SEARCH_LIMIT
         found += [profile for profile in prefixed[:SEARCH_LIMIT] if profile.id not in seen]
-        accounts = profile_selectors.accounts_search(project_id=project.id, identifier=query, limit=1)
+        accounts = profile_selectors.accounts_search(project_id=project.id, identifier=query, limit=1, member_ids=False)
     else:
         found = profile_selectors.profiles_search(project_id=project.id, limit=SEARCH_LIMIT)
         accounts = []
@@ -440,7 +440,8 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
             "profile": detail,
             "attributes": sorted(detail.attributes.items()),
             "accounts": profile_selectors.account_details(
-                accounts=Account.objects.filter(project_id=project.id, id__in=detail.accounts).order_by("id")
+                accounts=Account.objects.filter(project_id=project.id, id__in=detail.accounts).order_by("id"),
+                member_ids=False,
             ),
             "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id),
             "page": page,
@@ -452,7 +453,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
 @require_GET
 @project_page
 def account_detail(request: HttpRequest, project: Project, account_id: int) -> HttpResponse:
-    detail = profile_selectors.account_detail(project_id=project.id, account_id=account_id)
+    detail = profile_selectors.account_detail(project_id=project.id, account_id=account_id, member_ids=False)
     if detail is None:
         raise Http404("No such account")
     if detail.id != account_id:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.db.models import Count
+
 from profiles.models import (
     Account,
     AccountIdentity,
@@ -48,9 +50,10 @@ class AccountDetail:
     id: int
     identifiers: list[str]
     attributes: dict[str, Any]
-    members: list[int]
+    members: list[int]  # empty where only the count was asked for (``member_ids=False``)
     first_seen: datetime
     last_seen: datetime
+    member_count: int
 
 
 # --- profiles ---------------------------------------------------------------------------------
@@ -186,8 +189,11 @@ def account_resolve(*, project_id: int, account_id: int) -> Account | None:
     return account.merged_into if account.merged_into_id is not None else account
 
 
-def account_details(*, accounts: Iterable[Account]) -> list[AccountDetail]:
-    """AccountDetail of each (live) account, with two queries for the whole list."""
+def account_details(*, accounts: Iterable[Account], member_ids: bool = True) -> list[AccountDetail]:
+    """AccountDetail of each (live) account, with two queries for the whole list.
+
+    ``member_ids=False`` counts the members instead of listing them: the dashboard shows a
+    count, and an account can have hundreds of thousands of members."""
     accounts = list(accounts)
     ids = [account.id for account in accounts]
     identifiers: dict[int, list[str]] = {aid: [] for aid in ids}
@@ -196,9 +202,14 @@ def account_details(*, accounts: Iterable[Account]) -> list[AccountDetail]:
     ):
         identifiers[aid].append(value)
     members: dict[int, list[int]] = {aid: [] for aid in ids}
-    memberships = AccountMembership.objects.filter(account_id__in=ids).order_by("profile_id")
-    for pid, aid in memberships.values_list("profile_id", "account_id"):
-        members[aid].append(pid)
+    memberships = AccountMembership.objects.filter(account_id__in=ids)
+    if member_ids:
+        for pid, aid in memberships.order_by("profile_id").values_list("profile_id", "account_id"):
+            members[aid].append(pid)
+        counts = {aid: len(pids) for aid, pids in members.items()}
+    else:
+        counts = dict.fromkeys(ids, 0)
+        counts.update(memberships.values("account_id").annotate(n=Count("id")).values_list("account_id", "n"))
     return [
         AccountDetail(
             id=account.id,
@@ -207,14 +218,15 @@ def account_details(*, accounts: Iterable[Account]) -> list[AccountDetail]:
             members=members[account.id],
             first_seen=account.first_seen,
             last_seen=account.last_seen,
+            member_count=counts[account.id],
         )
         for account in accounts
     ]
 
 
-def account_detail(*, project_id: int, account_id: int) -> AccountDetail | None:
+def account_detail(*, project_id: int, account_id: int, member_ids: bool = True) -> AccountDetail | None:
     account = account_resolve(project_id=project_id, account_id=account_id)
-    return None if account is None else account_details(accounts=[account])[0]
+    return None if account is None else account_details(accounts=[account], member_ids=member_ids)[0]
 
 
 def account_members(*, account_id: int, limit: int) -> list[ProfileDetail]:
@@ -229,14 +241,16 @@ def accounts_live(*, project_id: int) -> QuerySet[Account]:
     return Account.objects.filter(project_id=project_id, merged_into__isnull=True)
 
 
-def accounts_search(*, project_id: int, identifier: str | None = None, limit: int = 100) -> list[AccountDetail]:
+def accounts_search(
+    *, project_id: int, identifier: str | None = None, limit: int = 100, member_ids: bool = True
+) -> list[AccountDetail]:
     """Live accounts, most recently seen first; with ``identifier``, the one owning it."""
     if identifier is not None and _unstorable(identifier):
         return []
     queryset = Account.objects.filter(project_id=project_id, merged_into__isnull=True)
     if identifier is not None:
         queryset = queryset.filter(identities__value=identifier, identities__project_id=project_id)
-    return account_details(accounts=queryset.order_by("-last_seen", "-id")[:limit])
+    return account_details(accounts=queryset.order_by("-last_seen", "-id")[:limit], member_ids=member_ids)
 
 
 def account_merges(*, project_id: int, account_id: int) -> list[AccountMerge]:

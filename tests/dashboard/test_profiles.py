@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -240,6 +242,26 @@ def test_account_page_query_count_does_not_grow_with_members(staff_client, tenan
 
     assert response.status_code == 200
     assert response.content.decode().count('class="event-name" href="/dashboard/') == 12
+
+
+@pytest.mark.parametrize("page", ["account", "profile", "account search"])
+def test_pages_count_an_accounts_members_without_reading_every_member_id(staff_client, tenant, team, page):
+    # An account can have hundreds of thousands of members; the pages show a count.
+    member = Profile.objects.get(identities__value="user0@example.com")
+    url, query = {
+        "account": (f"/dashboard/{tenant.project.id}/accounts/{team.id}/", {}),
+        "profile": (f"/dashboard/{tenant.project.id}/profiles/{member.id}/", {}),
+        "account search": (f"/dashboard/{tenant.project.id}/profiles/", {"q": "acme"}),
+    }[page]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(url, query, follow=True)
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "12 members" in body or '<span class="stat-value small">12<' in body
+    member_ids_read = 'SELECT "profiles_accountmembership"."profile_id"'
+    assert [query["sql"] for query in queries if query["sql"].startswith(member_ids_read)] == []
 
 
 def test_warnings_query_count_does_not_grow_with_warnings(client, staff_client, tenant, django_assert_max_num_queries):
