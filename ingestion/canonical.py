@@ -58,6 +58,10 @@ class CanonicalEvent(msgspec.Struct, kw_only=True):
     # placeholders, so identity work records a warning for it, and an empty own user
     # field leaves the event without a profile exactly as "null" would.
     empty_identifiers: frozenset[str] = frozenset()
+    # An imported event's own wire format (the export's ``wire_format``), stored instead of
+    # the request's ("import"): a backup restored, or a project moved, reads as it was
+    # sent. None for every event that arrives over a track endpoint.
+    wire_format: str | None = None
 
     def context_identifier(self, key: str) -> str | None:
         """Intempt's ``anotherUserId`` or ``anotherAccountId`` (``key``) when this event

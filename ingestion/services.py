@@ -591,13 +591,14 @@ WITH live AS (
     SELECT * FROM ROWS FROM (
         jsonb_to_recordset(%(events)s::jsonb) AS (
             name text, namespace text, event_id text, "timestamp" timestamptz, user_id text, profile_id text,
-            anonymous_id text, account_id text, session_id text, page_id text, properties jsonb, context jsonb
+            anonymous_id text, account_id text, session_id text, page_id text, properties jsonb, context jsonb,
+            wire_format text
         ),
         jsonb_array_elements_text(%(identity_keys)s::jsonb),
         jsonb_array_elements(%(facts)s::jsonb)
     ) WITH ORDINALITY AS t(
         name, namespace, event_id, "timestamp", user_id, profile_id, anonymous_id, account_id, session_id,
-        page_id, properties, context, identity_key, fact, position
+        page_id, properties, context, wire_format, identity_key, fact, position
     )
     WHERE (SELECT ok FROM live)
 ), new_keys AS (
@@ -611,7 +612,8 @@ WITH live AS (
     ORDER BY input.name, input.event_id, input.position
 ), stored AS (
     INSERT INTO ingestion_event (project_id, source_id, wire_format, received_at, {", ".join(_INSERT_COLUMNS)})
-    SELECT %(project_id)s, %(source_id)s, %(wire_format)s, %(received_at)s, {", ".join(_INSERT_COLUMNS)}
+    SELECT %(project_id)s, %(source_id)s, COALESCE(wire_format, %(wire_format)s), %(received_at)s,
+        {", ".join(_INSERT_COLUMNS)}
     FROM new_events
 ), work AS (
     {identity_work_insert_sql(source="new_events")}
@@ -701,7 +703,8 @@ def _events_insert(
             with cursor.copy(PG_EVENT_COPY) as copy:
                 pg_binary_copy_prepare(copy, types=PG_EVENT_COPY_TYPES)
                 for event in new_events:
-                    copy.write_row((source.project_id, source.id, wire_format, received_at, *_event_row(event)))
+                    row_format = event.wire_format or wire_format
+                    copy.write_row((source.project_id, source.id, row_format, received_at, *_event_row(event)))
     return new_events
 
 
@@ -748,7 +751,7 @@ def _events_insert_portable(
             Event(
                 project_id=source.project_id,
                 source_id=source.id,
-                wire_format=wire_format,
+                wire_format=event.wire_format or wire_format,
                 received_at=received_at,
                 **dict(zip(_INSERT_COLUMNS, _event_row(event), strict=True)),
             )

@@ -2,10 +2,13 @@
 
 Used by ``manage.py import_events --format ndjson``; not served over HTTP. The fields of
 the read API's event map one to one onto the canonical event; ``event_id`` and
-``timestamp`` are kept, so re-importing an export deduplicates. ``id``, ``received_at``,
-``source_id``, ``wire_format`` and ``profile`` describe where an event was stored and are
-ignored (the import's source, time and wire format ``import`` apply). Any other field is
-kept in ``context`` under its own name, as the track formats do.
+``timestamp`` are kept, so re-importing an export deduplicates. ``wire_format`` is kept
+when it is one of the four track formats (an export restored reads as it was sent, and
+an Intempt event keeps its identity fields however often it is exported and imported
+again); otherwise the event is stored as ``import``. ``id``, ``received_at``,
+``source_id`` and ``profile`` describe where an event was stored and are ignored (the
+import's source and time apply). Any other field is kept in ``context`` under its own
+name, as the track formats do.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ _STRING_FIELDS = ("namespace", "user_id", "profile_id", "anonymous_id", "account
 _IDENTIFIER_COLUMNS = {name: name for name in ("user_id", "profile_id", "anonymous_id", "account_id")}
 _OWN_FIELDS = {"name", "event_id", "timestamp", "properties", "context", *_STRING_FIELDS}
 _STORAGE_FIELDS = {"id", "received_at", "source_id", "wire_format", "profile"}
+# The exported ``wire_format`` values an imported event keeps (``WireFormat`` less "import").
+_TRACK_FORMATS = frozenset({"intempt", "thrivestack", "databuddy", "userpilot"})
 _EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year (2024-05-02T06:38:24.000Z) or milliseconds since the epoch"
 
 
@@ -79,6 +84,8 @@ class ImportAdapter(WireFormatAdapter):
         if problems:
             return problems
         assert name is not None and timestamp is not None
+        sent_as = item.get("wire_format")
+        track_format = sent_as if isinstance(sent_as, str) and sent_as in _TRACK_FORMATS else None
         return CanonicalEvent(
             name=name,
             event_id=event_id or derived_event_id(name=name, raw=item, has_own_timestamp=True),
@@ -86,7 +93,8 @@ class ImportAdapter(WireFormatAdapter):
             properties=properties or {},
             context={**extra, **(context or {})},
             # An exported Intempt event keeps its identity fields in its context.
-            identity_fields=INTEMPT_IDENTITY_FIELDS if item.get("wire_format") == "intempt" else frozenset(),
+            identity_fields=INTEMPT_IDENTITY_FIELDS if track_format == "intempt" else frozenset(),
+            wire_format=track_format,
             empty_identifiers=empty_identifiers(item, _IDENTIFIER_COLUMNS),
             **{key: value or None for key, value in strings.items()},
         )

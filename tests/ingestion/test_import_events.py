@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from ingestion.formats import adapter_for
 from ingestion.formats.intempt import IntemptAdapter
 from ingestion.models import Event, RejectedEvent
+from tests.conftest import tenant_create
 from tests.seeds import seed_body
 
 pytestmark = pytest.mark.django_db
@@ -150,7 +151,8 @@ def test_export_then_import_round_trips_every_field(client, tenant, other_tenant
         return sorted(({k: e[k] for k in COMPARED} for e in events), key=lambda e: (e["timestamp"], e["event_id"]))
 
     assert comparable(imported) == comparable(exported)
-    assert {(e["wire_format"], e["source_id"]) for e in imported} == {("import", other_tenant.source.id)}
+    # Each event keeps the format it was sent in; the import's source applies.
+    assert {(e["wire_format"], e["source_id"]) for e in imported} == {("intempt", other_tenant.source.id)}
 
 
 def test_timestamps_before_the_year_1000_export_with_four_digits_and_import_again(
@@ -285,6 +287,41 @@ def test_an_imported_event_links_identities_as_its_wire_format_did(tmp_path, ten
 
     (profile,) = read_client.get("/api/v1/profiles/", {"identifier": "ada"}).json()["results"]
     assert profile["identifiers"] == (["ada", "phone-7"] if linked else ["ada"])
+
+
+@pytest.mark.parametrize("events", [3, 25], ids=["one-statement write", "bulk write"])
+@pytest.mark.parametrize(
+    ("sent_as", "stored_as"),
+    [("intempt", "intempt"), ("userpilot", "userpilot"), ("import", "import"), ("segment", "import"), (None, "import")],
+)
+def test_an_imported_event_keeps_the_track_format_it_was_exported_with(tmp_path, tenant, events, sent_as, stored_as):
+    path = tmp_path / "export.ndjson"
+    lines = [json.loads(ndjson_event(f"e{n}")) | ({"wire_format": sent_as} if sent_as else {}) for n in range(events)]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    run_import(path, tenant, "ndjson", "--batch-size", "50")
+
+    assert set(Event.objects.filter(project=tenant.project).values_list("wire_format", flat=True)) == {stored_as}
+    assert Event.objects.filter(project=tenant.project).count() == events
+
+
+def test_intempt_identity_links_survive_export_and_import_twice(client, tenant, other_tenant, tmp_path):
+    from profiles.services import identity_work_sweep
+
+    third = tenant_create(org="third-org", project="third-project")
+    body = {"track": [{"name": "Linked", "payload": [{"eventId": "l1", "userId": "ada", "anotherUserId": "phone-7"}]}]}
+    assert client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json").status_code == 200
+    for source, target in ((tenant, other_tenant), (other_tenant, third)):
+        export = client.get("/api/v1/events/export.ndjson", HTTP_AUTHORIZATION=f"Bearer {source.read_token}")
+        path = tmp_path / f"{source.project.name}.ndjson"
+        path.write_bytes(b"".join(export.streaming_content))
+        run_import(path, target, "ndjson")
+    identity_work_sweep(older_than=timedelta(0))
+
+    profiles = client.get(
+        "/api/v1/profiles/", {"identifier": "ada"}, HTTP_AUTHORIZATION=f"Bearer {third.read_token}"
+    ).json()["results"]
+    assert [profile["identifiers"] for profile in profiles] == [["ada", "phone-7"]]
 
 
 @pytest.mark.parametrize("another", [42, ["x"], {"a": 1}])
