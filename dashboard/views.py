@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from itertools import groupby
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import orjson
@@ -20,10 +20,11 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard import charts, selectors
@@ -43,6 +44,37 @@ SEARCH_LIMIT = 50  # profiles listed for a search or the recently seen
 MEMBERS_LIMIT = 50  # the most recently seen members an account page lists
 
 ProjectView = Callable[..., HttpResponse]
+_Response = TypeVar("_Response", bound=HttpResponseBase)  # a page's, or the sign-in view's
+
+# What a dashboard page (and the sign-in page, which shares its template) may load: this
+# site's own stylesheet, script and images, nothing inline (the templates have no inline
+# script or style) and no other host. Names, properties and identifiers on these pages
+# are whatever producers sent; if one ever slipped past the templates' escaping, the
+# browser would still run nothing it carried.
+PAGE_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def private_page(view: Callable[..., _Response]) -> Callable[..., _Response]:
+    """Answers no cache may keep, under the dashboard's Content-Security-Policy.
+
+    The pages show tenants' events, profiles and credential identifiers, and nothing told
+    a browser (its back/forward cache, after signing out on a shared computer) or a proxy
+    between it and TrackHub not to keep them: the admin and Django's sign-in page send
+    ``Cache-Control: no-store``, the dashboard sent no Cache-Control at all.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> _Response:
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = PAGE_CONTENT_SECURITY_POLICY
+        return response
+
+    return wrapper
 
 
 def _staff_projects(request: HttpRequest) -> list[Project]:
@@ -60,6 +92,7 @@ class _LoginRequired(Exception):
 def project_page(view: ProjectView) -> ProjectView:
     """Resolve ``project_id`` to a project the user may see and pass it on."""
 
+    @private_page
     @wraps(view)
     def wrapper(request: HttpRequest, project_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
@@ -88,6 +121,7 @@ def _render(request: HttpRequest, project: Project, template: str, tab: str, con
 
 
 @require_GET
+@private_page
 def home(request: HttpRequest) -> HttpResponse:
     """The first project the user may see, or a page saying there is none."""
     try:

@@ -6,6 +6,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from dashboard.forms import StaffAuthenticationForm
+from dashboard.views import private_page
 from ingestion.urls import api_urlpatterns, track_urlpatterns
 from profiles.urls import api_urlpatterns as profiles_api_urlpatterns
 
@@ -17,7 +18,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Sign in and out. No password-reset pages: TrackHub sends no email; staff passwords
     # are reset with ``manage.py changepassword`` or in the admin.
-    path("accounts/login/", auth_views.LoginView.as_view(authentication_form=StaffAuthenticationForm), name="login"),
+    path(
+        "accounts/login/",
+        # The dashboard's headers: the page is built from its template.
+        private_page(auth_views.LoginView.as_view(authentication_form=StaffAuthenticationForm)),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("dashboard/", include("dashboard.urls")),
     # /healthz, /readyz and /metrics are answered by ops.middleware.ProbeMiddleware, before
