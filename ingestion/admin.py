@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import ForeignKey, Q, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 
@@ -271,12 +273,33 @@ class CredentialAdmin(ProjectScopedAdmin):
             parts, hashed = credential_generate(self.prefix)
             obj.identifier, obj.secret_hash = parts.identifier, hashed
             super().save_model(request, obj, form, change)
-            messages.warning(
-                request,
-                f"Copy this credential now; it will not be shown again: {parts.identifier}.{parts.secret}",
-            )
+            # For ``response_add``, on this request only: never stored anywhere.
+            request._trackhub_new_credential = f"{parts.identifier}.{parts.secret}"  # type: ignore[attr-defined]
             return
         super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: str | None = None) -> HttpResponse:
+        """The new credential, secret included, in the body of this answer and nowhere else.
+
+        It was a flash message before: Django keeps messages in a cookie (signed, not
+        encrypted), so the secret went back and forth in the Cookie header (in the clear
+        over plain HTTP, where TrackHub runs by default; into whatever logs a proxy or an
+        error tracker keeps of headers), and stayed in the browser's cookie jar until the
+        next admin page was opened. The page is sent ``no-store`` (``admin_view``)."""
+        presented = request.__dict__.pop("_trackhub_new_credential", None)
+        if presented is None:
+            return super().response_add(request, obj, post_url_continue)
+        opts = self.opts
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Copy the new {opts.verbose_name} now",
+            "opts": opts,
+            "credential": obj,
+            "presented": presented,
+            "change_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]),
+            "changelist_url": reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+        }
+        return TemplateResponse(request, "admin/ingestion/credential_created.html", context)
 
     # A revocation changes the credential: staff who may only view credentials get no such action.
     @admin.action(description="Revoke selected credentials", permissions=["change"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -14,7 +15,7 @@ from dashboard.models import ProjectMembership
 from dashboard.services import project_membership_grant
 from ingestion.admin import CappedCountPaginator
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
-from ingestion.selectors import api_key_verify
+from ingestion.selectors import access_token_verify, api_key_verify
 from ingestion.services import access_token_create
 from tests.conftest import tenant_create
 from tests.ingestion.bulk import bulk_events
@@ -46,11 +47,39 @@ def test_creating_an_api_key_shows_its_secret_once(staff_client, tenant):
 
     assert response.status_code == 200
     shown = re.search(r"(key_[0-9a-f]{16}\.[\w-]+)", response.content.decode())
-    assert shown, "the new secret is shown in a message"
+    assert shown, "the new secret is shown on the answer's page"
     key = api_key_verify(presented=shown.group(1))
     assert key is not None and key.label == "from admin"
     detail = staff_client.get(f"/admin/ingestion/apikey/{key.pk}/change/").content.decode()
     assert shown.group(1).split(".")[1] not in detail
+
+
+@pytest.mark.parametrize(
+    ("model", "form"),
+    [
+        ("apikey", {"scopes": '["track:events"]', "label": "kept nowhere"}),
+        ("accesstoken", {"scopes": '["track_api"]', "label": "kept nowhere"}),
+    ],
+)
+def test_a_new_credentials_secret_is_only_in_the_answer_that_created_it(staff_client, tenant, model, form):
+    response = staff_client.post(f"/admin/ingestion/{model}/add/", {"source": tenant.source.id, **form})
+
+    # On the page answering the POST, which no cache may keep.
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    shown = re.search(r'value="((?:key|tok)_[0-9a-f]{16}\.[\w-]+)"', response.content.decode())
+    assert shown is not None
+    presented = shown.group(1)
+    verified = (api_key_verify if model == "apikey" else access_token_verify)(presented=presented)
+    assert verified is not None and verified.label == "kept nowhere"
+    # Not in a cookie (Django's flash messages live in one, signed but readable) nor in
+    # the session: the answer sets no cookie but the session's and CSRF's.
+    assert set(response.cookies) <= {"sessionid", "csrftoken"}
+    secret = presented.split(".", 1)[1]
+    assert secret not in json.dumps(dict(staff_client.session.items()), default=str)
+    # Nor on any later page.
+    assert secret not in staff_client.get(f"/admin/ingestion/{model}/").content.decode()
+    assert secret not in staff_client.get(f"/admin/ingestion/{model}/{verified.pk}/change/").content.decode()
 
 
 @pytest.mark.parametrize(
@@ -583,7 +612,7 @@ def test_a_member_creates_an_api_key_for_their_own_projects_source(member_client
         "/admin/ingestion/apikey/add/", {"source": tenant.source.id, "scopes": '["track:events"]', "label": "mine"}
     )
 
-    assert response.status_code == 302
+    assert response.status_code == 200 and 'data-testid="new-credential"' in response.content.decode()
     assert ApiKey.objects.filter(source=tenant.source, label="mine").exists()
 
 
