@@ -1,8 +1,9 @@
 """Structured JSON log lines and the filters every handler carries (see LOGGING in settings).
 
-``ApiKeyScrubFilter`` removes credentials that arrive in URLs (Intempt's ``?apiKey=``) from
-any log record, whatever logger produced it: Django's request and server loggers print
-the request line with its query string.
+``ApiKeyScrubFilter`` removes credentials that arrive in URLs (Intempt's ``?apiKey=``, and
+anything shaped like a TrackHub key or token) from any log record, whatever logger
+produced it: Django's request and server loggers print the request line with its query
+string.
 """
 
 from __future__ import annotations
@@ -23,11 +24,23 @@ _SECRET_IN_QUERY = re.compile(r"(?i)((?:api_?key)=)[^&\s\"'#]+")
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "request_id"}
 
 
+# A TrackHub credential wherever it is, by its shape (``credentials.credential_generate``:
+# ``key_`` or ``tok_``, 16 hex digits, a dot, the secret): the parameter name above misses
+# one sent as ``ap%69Key=`` (Django decodes the name, so the key is accepted), or in a
+# mangled query (``apiKey%3D...``), or anywhere else a message quotes it. The identifier
+# is kept (it says which credential it was); the dot may come percent-encoded too.
+_CREDENTIAL = re.compile(r"((?:key|tok)_[0-9a-f]{16})(?:\.|%2[eE])[A-Za-z0-9_-]+")
+
+
 def scrub(text: str) -> str:
-    """``text`` with every ``apiKey=<value>`` query value replaced by ``[scrubbed]``."""
-    if "pi" not in text.lower():  # cheap pre-check: no "api" in it, nothing to do
-        return text
-    return _SECRET_IN_QUERY.sub(rf"\1{SCRUBBED}", text)
+    """``text`` with every ``apiKey=<value>`` query value replaced by ``[scrubbed]``, and
+    the secret of every TrackHub credential in it too."""
+    lowered = text.lower()
+    if "pi" in lowered:  # cheap pre-check: no "api" in it, no such parameter
+        text = _SECRET_IN_QUERY.sub(rf"\1{SCRUBBED}", text)
+    if "key_" in lowered or "tok_" in lowered:  # likewise for a credential's shape
+        text = _CREDENTIAL.sub(rf"\1.{SCRUBBED}", text)
+    return text
 
 
 class ApiKeyScrubFilter(logging.Filter):

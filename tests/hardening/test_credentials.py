@@ -285,6 +285,26 @@ def test_the_api_key_never_reaches_the_logs_of_a_refused_request(client, tenant)
     assert secret not in output
 
 
+@pytest.mark.parametrize(
+    ("spelling", "status"),
+    [
+        ("?ap%69Key=", 400),  # the name percent-encoded: Django decodes it, the key is accepted
+        ("?APIKEY%3d", 401),  # a mangled query: no such parameter, but the key is in the URL
+    ],
+)
+def test_an_api_key_in_an_odd_spelling_never_reaches_the_logs(client, tenant, spelling, status):
+    identifier, secret = tenant.api_key.split(".")
+    url = tenant.intempt_url.replace("?apiKey=", spelling)
+    body = b'{"track": [{"name": "x", "payload": [{"userId": ""}]}]}'  # refused: a 400, logged
+
+    output = _console_output(lambda: client.post(url, data=body, content_type="application/json"))
+
+    assert client.post(url, data=body, content_type="application/json").status_code == status
+    assert tenant.intempt_url.split("?")[0] in output  # Django logged the request, with its URL
+    assert secret not in output
+    assert f"{identifier}.[scrubbed]" in output  # which key it was stays readable
+
+
 def test_the_api_key_is_scrubbed_from_any_log_message_and_traceback():
     secret = "key_abcdef.SuperSecretValue123"
     log = logging.getLogger("trackhub.test")
