@@ -3,6 +3,13 @@
 # default (SQLite + in-process Celery). Set DATABASE_URL / CELERY_BROKER_URL to use servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Everything this creates is the operator's alone: the SQLite database (every event, and the
+# sessions of signed-in staff), the generated secret key and the admin's password file were
+# readable by every user of the machine (0644 under the usual umask 022).
+umask 077
+for private in trackhub.sqlite3 .trackhub-secret .trackhub-admin-password; do
+  if [ -f "$private" ]; then chmod go= "$private"; fi  # made by an earlier run
+done
 PORT="${PORT:-8000}"
 
 if [ ! -x .venv/bin/python ]; then

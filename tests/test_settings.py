@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +47,41 @@ def test_embedded_default_is_sqlite_and_in_process_tasks():
     result = setting({}, "settings.DATABASES['default']['ENGINE'], settings.CELERY_TASK_ALWAYS_EAGER")
 
     assert result == "('django.db.backends.sqlite3', True)"
+
+
+def _settings_in_a_copy(base_dir: Path) -> str:
+    """Load a copy of the settings whose BASE_DIR is ``base_dir`` (where the embedded setup
+    keeps its generated key), under the usual umask 022; its SECRET_KEY."""
+    (base_dir / "trackhub").mkdir()
+    (base_dir / "trackhub" / "__init__.py").write_text("")
+    shutil.copy(ROOT / "trackhub" / "settings.py", base_dir / "trackhub" / "settings.py")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", "import trackhub.settings as s; print(s.SECRET_KEY)"],
+        env={**env, "PYTHONPATH": ""}, cwd=base_dir, capture_output=True, text=True, timeout=60,
+        preexec_fn=lambda: os.umask(0o022),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_generated_secret_key_is_readable_by_its_owner_only(tmp_path):
+    key = _settings_in_a_copy(tmp_path)
+
+    path = tmp_path / ".trackhub-secret"
+    assert path.read_text() == key and len(key) > 50
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_secret_key_file_readable_by_others_is_made_the_owners_only(tmp_path):
+    path = tmp_path / ".trackhub-secret"
+    path.write_text("an-earlier-generated-key")
+    path.chmod(0o644)
+
+    key = _settings_in_a_copy(tmp_path)
+
+    assert key == "an-earlier-generated-key"  # the same key: signed-in sessions stay valid
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_production_without_secret_key_fails_loudly():

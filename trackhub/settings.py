@@ -96,14 +96,31 @@ def _secret_key() -> str:
     if key:
         return key
     if EMBEDDED or DEBUG:
-        # Keep a generated key in a local file so sessions survive restarts.
+        # Keep a generated key in a local file so sessions survive restarts; readable by its
+        # owner only (the process's umask left it readable by every user of the machine,
+        # and the key signs cookies and the session hashes). O_EXCL: a file or link already
+        # there is never written through.
         path = BASE_DIR / ".trackhub-secret"
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(50))
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            _owner_only(path)
+        else:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(50))
         return path.read_text().strip()
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be set when DATABASE_URL or CELERY_BROKER_URL is set and DJANGO_DEBUG is off."
     )
+
+
+def _owner_only(path: Path) -> None:
+    """Take group and other permissions off ``path`` (one an earlier version made 0644)."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:
+        pass  # not ours to change (another user's checkout): it is still read as it is
 
 
 SECRET_KEY = _secret_key()
