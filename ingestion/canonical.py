@@ -133,6 +133,21 @@ class RejectedItem(msgspec.Struct, frozen=True):
 import_position: contextvars.ContextVar[str | None] = contextvars.ContextVar("import_position", default=None)
 
 
+def _content_digest(*, identified: bool, parts: bytes, content: Any) -> str | None:
+    """The SHA-256 (hex) of ``parts`` and ``content`` for an event that ``identified``
+    itself (its own id or timestamp), or of its place in an imported file, ``parts`` and
+    ``content`` for one that did not; None when it did not and is no imported line: each
+    sending is then an event of its own. The one dedupe rule of accepted events
+    (``derived_event_id``) and rejected ones (``rejected_event_key``)."""
+    prefix = b""
+    if not identified:
+        position = import_position.get()
+        if position is None:
+            return None
+        prefix = position.encode() + b"\0"
+    return hashlib.sha256(prefix + parts + orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
 def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
     """The id of an event that came without one (contract: Deduplication).
 
@@ -140,21 +155,15 @@ def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
     is stored once; without one, a random UUID, so every request is a new event (but see
     ``import_position``).
     """
-    prefix = b""
-    if not has_own_timestamp:
-        position = import_position.get()
-        if position is None:
-            return str(uuid.uuid4())
-        prefix = position.encode() + b"\0"
-    digest = hashlib.sha256(prefix + name.encode() + b"\0" + orjson.dumps(raw, option=orjson.OPT_SORT_KEYS))
-    return "th-" + digest.hexdigest()[:40]
+    digest = _content_digest(identified=has_own_timestamp, parts=name.encode() + b"\0", content=raw)
+    return str(uuid.uuid4()) if digest is None else "th-" + digest[:40]
 
 
 def rejected_event_key(
     *, wire_format: str, index: str | int, raw: Any, payload: Any, identifying_fields: Sequence[str]
 ) -> str | None:
     """The key that keeps a refused event once in the rejected store when its request is
-    sent again, by the rule that keeps an accepted one once (``derived_event_id``): a hash
+    sent again, by the rule that keeps an accepted one once (``_content_digest``): a hash
     of its format, its place in the request and its payload when the event carries its
     own id or timestamp (``identifying_fields`` of ``raw``, the event as sent) or comes from
     a place in an imported file; None otherwise, so each sending is a row of its own, as
@@ -162,15 +171,8 @@ def rejected_event_key(
     list names has a row, also one repeated within a request."""
     if payload is None:
         return None
-    prefix = b""
-    if not (isinstance(raw, dict) and any(raw.get(field) not in (None, "") for field in identifying_fields)):
-        position = import_position.get()
-        if position is None:
-            return None
-        prefix = position.encode() + b"\0"
-    place = f"{wire_format}\0{index}\0".encode()
-    digest = hashlib.sha256(prefix + place + orjson.dumps(payload, option=orjson.OPT_SORT_KEYS))
-    return digest.hexdigest()
+    identified = isinstance(raw, dict) and any(raw.get(field) not in (None, "") for field in identifying_fields)
+    return _content_digest(identified=identified, parts=f"{wire_format}\0{index}\0".encode(), content=payload)
 
 
 # --- timestamps -------------------------------------------------------------------------

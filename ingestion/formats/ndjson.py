@@ -31,13 +31,14 @@ from ingestion.canonical import (
     required_string,
 )
 from ingestion.formats.base import IngestOutcome, TrackFailure, WireEvent, WireFormatAdapter
+from ingestion.models import WireFormat
 
 _STRING_FIELDS = ("namespace", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
 _IDENTIFIER_COLUMNS = {name: name for name in ("user_id", "profile_id", "anonymous_id", "account_id")}
 _OWN_FIELDS = {"name", "event_id", "timestamp", "properties", "context", *_STRING_FIELDS}
 _STORAGE_FIELDS = {"id", "received_at", "source_id", "wire_format", "profile"}
-# The exported ``wire_format`` values an imported event keeps (``WireFormat`` less "import").
-_TRACK_FORMATS = frozenset({"intempt", "thrivestack", "databuddy", "userpilot"})
+# The exported ``wire_format`` values an imported event keeps: the four track formats.
+_TRACK_FORMATS = frozenset(WireFormat.values) - {WireFormat.IMPORT}
 _EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year (2024-05-02T06:38:24.000Z) or milliseconds since the epoch"
 
 

@@ -675,13 +675,15 @@ def test_a_member_renames_an_organization_holding_only_their_projects(member_cli
     assert Organization.objects.get(pk=organization.pk).name == "renamed"
 
 
-def test_a_member_who_creates_a_project_is_its_member_and_still_sees_it(member_client, tenant):
-    form = {
-        "organization": tenant.project.organization.pk, "name": "their-new-project",
+def _project_add_form(tenant, name: str) -> dict:
+    return {
+        "organization": tenant.project.organization.pk, "name": name,
         "created_at_0": "2024-01-01", "created_at_1": "00:00:00",
     }  # fmt: skip
 
-    response = member_client.post("/admin/ingestion/project/add/", form)
+
+def test_a_member_who_creates_a_project_is_its_member_and_still_sees_it(member_client, tenant):
+    response = member_client.post("/admin/ingestion/project/add/", _project_add_form(tenant, "their-new-project"))
 
     assert response.status_code == 302, response.content.decode()[-2000:]
     project = Project.objects.get(name="their-new-project")
@@ -692,12 +694,7 @@ def test_a_member_who_creates_a_project_is_its_member_and_still_sees_it(member_c
 
 
 def test_a_superuser_who_creates_a_project_gets_no_membership(staff_client, tenant):
-    form = {
-        "organization": tenant.project.organization.pk, "name": "admins-project",
-        "created_at_0": "2024-01-01", "created_at_1": "00:00:00",
-    }  # fmt: skip
-
-    response = staff_client.post("/admin/ingestion/project/add/", form)
+    response = staff_client.post("/admin/ingestion/project/add/", _project_add_form(tenant, "admins-project"))
 
     assert response.status_code == 302
     assert not ProjectMembership.objects.filter(project__name="admins-project").exists()

@@ -169,14 +169,22 @@ def test_read_api_errors_have_the_documented_shape(client, read_client, path, ur
     jsonschema.validate(response.json(), schema["components"]["schemas"][name])
 
 
-def test_every_read_operation_documents_its_401_and_503(client):
-    schema = schema_json(client)
+def read_operations(schema: dict) -> list[tuple[str, dict]]:
+    """(path, operation) of every read API operation in ``schema``."""
+    operations = [
+        (path, operation)
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/v1/")
+        for operation in item.values()
+    ]
+    assert operations, "the schema documents no read API operation"
+    return operations
 
-    for path, item in schema["paths"].items():
-        if path.startswith("/api/v1/"):
-            for operation in item.values():
-                assert {"401", "503"} <= set(operation["responses"]), path
-                assert "Retry-After" in operation["responses"]["503"]["headers"], path
+
+def test_every_read_operation_documents_its_401_and_503(client):
+    for path, operation in read_operations(schema_json(client)):
+        assert {"401", "503"} <= set(operation["responses"]), path
+        assert "Retry-After" in operation["responses"]["503"]["headers"], path
 
 
 # One good and one bad event per documented track path: the bad one is refused at event level.
@@ -262,13 +270,9 @@ def test_every_read_list_page_documents_next_and_previous_as_required(client):
 def test_every_read_operation_documents_its_400_and_429(client):
     # Any read operation answers 400 (an unknown parameter, even where it takes none) and
     # 429 (the read token's rate limit), with Retry-After on the 429.
-    schema = schema_json(client)
-
-    for path, item in schema["paths"].items():
-        if path.startswith("/api/v1/"):
-            for operation in item.values():
-                assert {"400", "429"} <= set(operation["responses"]), path
-                assert "Retry-After" in operation["responses"]["429"]["headers"], path
+    for path, operation in read_operations(schema_json(client)):
+        assert {"400", "429"} <= set(operation["responses"]), path
+        assert "Retry-After" in operation["responses"]["429"]["headers"], path
 
 
 @pytest.mark.django_db
