@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.template.defaultfilters import pluralize
+
 
 def nice_ceiling(value: int) -> int:
     """The smallest 1/2/5 x 10^n that is >= value (at least 1), for a readable y axis."""
@@ -94,7 +96,7 @@ def time_series_chart(
                 y=round(top + plot_height - column_height, 2),
                 width=round(slot - gap, 2),
                 height=round(column_height, 2),
-                label=f"{moment.strftime(time_format)} — {count:,} events",
+                label=f"{moment.strftime(time_format)} — {count:,} event{pluralize(count)}",
             )
         )
         points.append(f"{x + slot / 2:.2f},{top + plot_height - column_height:.2f}")

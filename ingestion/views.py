@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -37,17 +36,11 @@ from ingestion.formats.userpilot import UserpilotAdapter
 from ingestion.services import new_request_id, wire_document_ingest
 from ingestion.throttling import CredentialRateThrottle
 from ops import metrics
+from ops.context import request_uuid
 
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_UNAVAILABLE = "5"
-
-
-def _uuid_or_none(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(value)) if value else None
-    except ValueError:
-        return None
 
 
 class TrackView(APIView):
@@ -72,7 +65,7 @@ class TrackView(APIView):
         # The id the logs and the X-Request-ID header carry (``RequestIdMiddleware``), so a
         # producer can quote ThriveStack's response_id to an operator; a new UUID where
         # the client's own X-Request-ID is not one (response_id is documented as a UUID).
-        self.request_id = _uuid_or_none(getattr(request._request, "request_id", None)) or new_request_id()
+        self.request_id = request_uuid(request._request)
         if request.method == "OPTIONS":
             return  # a CORS preflight carries no credentials: the adapter answers it alone
         if request.method != "POST":

@@ -1,4 +1,5 @@
-"""Request id and latency for every request; JSON 404s for machines; the slash redirect for page visits only."""
+"""Request id and latency for every request; JSON 404s for machines; the slash and HTTPS
+redirects for page visits only."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.common import CommonMiddleware
-from django.urls import ResolverMatch
+from django.middleware.security import SecurityMiddleware
+from django.urls import Resolver404, ResolverMatch, resolve
 
 from ops import metrics
-from ops.context import request_id_var
+from ops.context import request_id_var, request_uuid
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client-sent id is kept only if it is short and plain, so it cannot forge log lines.
@@ -117,3 +119,41 @@ class PageSlashCommonMiddleware(CommonMiddleware):
 
     def should_redirect_with_slash(self, request: HttpRequest) -> bool:
         return request.method in _PAGE_METHODS and super().should_redirect_with_slash(request)
+
+
+class MachineHttpsMiddleware:
+    """With ``SECURE_SSL_REDIRECT`` on, a request over plain HTTP of any other method than
+    a page visit's gets a JSON 403 naming its HTTPS URL; Django's ``SecurityMiddleware``,
+    next in the chain, still redirects page visits.
+
+    A producer's POST answered 301 is followed as a GET without the body (or not at all),
+    so its events vanish while the SDK saw no error. A 403 it reports and does not retry,
+    and its operator fixes the base URL. Not a 308 either: that would go on sending the
+    credential in the clear on every request without anyone noticing. The rule (exempt
+    paths, redirect host) is SecurityMiddleware's own, asked of an instance of it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.security = SecurityMiddleware(get_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in _PAGE_METHODS:
+            redirect = self.security.process_request(request)
+            if redirect is not None:
+                message = f"TrackHub takes requests over HTTPS only: send this request to {redirect['Location']}"
+                return _refusal(request, status=403, message=message, kind="https_required")
+        return self.get_response(request)
+
+
+def _refusal(request: HttpRequest, *, status: int, message: str, kind: str) -> HttpResponse:
+    """An error answered before the view runs: in the wire format's own shape at a track
+    URL (its view names the format's adapter), else ``{"detail": ...}`` as DRF's."""
+    try:
+        view_class = getattr(resolve(request.path_info).func, "view_class", None)
+    except Resolver404:
+        view_class = None
+    adapter = getattr(view_class, "adapter", None)
+    if adapter is None:
+        return JsonResponse({"detail": message}, status=status)
+    return adapter.error(status=status, message=message, kind=kind, request_id=request_uuid(request))

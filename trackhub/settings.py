@@ -146,6 +146,8 @@ MIDDLEWARE = [
     "ops.middleware.RequestIdMiddleware",
     "ops.middleware.ProbeMiddleware",
     "ops.middleware.JsonNotFoundMiddleware",
+    # With SECURE_SSL_REDIRECT, a plain-HTTP POST gets a JSON 403, not a 301 that drops its body.
+    "ops.middleware.MachineHttpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (the dashboard's CSS and JS, the admin's, the API docs') from every
     # web process, with or without DEBUG and without a separate file server.

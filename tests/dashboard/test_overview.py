@@ -67,7 +67,7 @@ def test_overview_time_series_has_one_column_per_bucket(client, staff_client, te
     body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
 
     assert body.count('<rect class="column"') == 24 + 30
-    assert "— 1 events</title>" in body
+    assert "— 1 event</title>" in body
 
 
 def test_overview_shows_newest_events(client, staff_client, tenant):

@@ -61,7 +61,7 @@ def test_ndjson_with_bad_lines_stores_the_good_ones_and_reports_the_bad(tmp_path
 
     out, err = run_import(path, tenant, "ndjson")
 
-    assert "7 lines: 3 events stored, 0 duplicates (already stored), 3 events rejected, 1 lines rejected" in out
+    assert "7 lines: 3 events stored, 0 duplicates (already stored), 3 events rejected, 1 line rejected" in out
     assert sorted(Event.objects.values_list("event_id", flat=True)) == ["a", "b", "d"]
     assert Event.objects.get(event_id="d").context == {"extra_field": "kept"}
     assert set(Event.objects.values_list("wire_format", flat=True)) == {"import"}
@@ -170,7 +170,7 @@ def test_timestamps_before_the_year_1000_export_with_four_digits_and_import_agai
     out, _ = run_import(path, other_tenant, "ndjson")
 
     assert [event["timestamp"] for event in listed] == ["0050-01-01T00:00:00.000Z"]
-    assert "1 events stored" in out
+    assert "1 event stored" in out
     assert Event.objects.get(project=other_tenant.project).timestamp.year == 50
 
 
@@ -183,7 +183,7 @@ def test_intempt_file_goes_through_the_track_validation(tmp_path, tenant):
 
     out, _ = run_import(path, tenant, "intempt", "--rejected-file", str(rejected), "--no-progress")
 
-    assert "4 lines: 3 events stored, 0 duplicates (already stored), 1 events rejected, 2 lines rejected" in out
+    assert "4 lines: 3 events stored, 0 duplicates (already stored), 1 event rejected, 2 lines rejected" in out
     assert sorted(Event.objects.values_list("event_id", flat=True)) == ["evt_purchase_003", "evt_signup_001", "ok"]
     records = {r["line"]: r for r in rejected_records(rejected)}
     assert records[3]["index"] == "track[0].payload[1]"
@@ -202,7 +202,7 @@ def test_a_databuddy_timestamp_of_thousands_of_digits_rejects_that_event_not_the
 
     out, _ = run_import(path, tenant, "databuddy", "--rejected-file", str(rejected), "--no-progress")
 
-    assert "2 lines: 1 events stored, 0 duplicates (already stored), 1 events rejected, 0 lines rejected" in out
+    assert "2 lines: 1 event stored, 0 duplicates (already stored), 1 event rejected, 0 lines rejected" in out
     assert list(Event.objects.values_list("name", flat=True)) == ["ok"]
     (record,) = rejected_records(rejected)
     assert record["errors"][0]["field"] == "timestamp"
@@ -335,5 +335,5 @@ def test_an_imported_intempt_event_with_a_non_string_another_user_id_is_stored_w
 
     out, _ = run_import(path, tenant, "ndjson")
 
-    assert "1 events stored" in out
+    assert "1 event stored" in out
     assert Event.objects.get(event_id="e1").identity_key is None

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.template.defaultfilters import pluralize
 
 from ingestion.formats import adapter_for
 from ingestion.imports import ImportSummary, events_file_import
@@ -31,7 +32,8 @@ class Progress:
             return
         self.drawn_at = now
         elapsed = max(now - self.started, 1e-6)
-        counts = f"{summary.events_done:,} events  {summary.events_done / elapsed:,.0f} events/s"
+        done = summary.events_done
+        counts = f"{done:,} event{pluralize(done)}  {done / elapsed:,.0f} events/s"
         if final:
             line = f"{counts}  {_duration(elapsed)} elapsed"
         elif self.total_bytes:
@@ -120,9 +122,11 @@ class Command(BaseCommand):
         if not rejected_any:
             rejected_path.unlink()
         self.stdout.write(
-            f"{summary.lines:,} lines: {summary.events_stored:,} events stored, "
-            f"{summary.events_duplicate:,} duplicates (already stored), {summary.events_rejected:,} events rejected, "
-            f"{summary.lines_rejected:,} lines rejected"
+            f"{summary.lines:,} line{pluralize(summary.lines)}: "
+            f"{summary.events_stored:,} event{pluralize(summary.events_stored)} stored, "
+            f"{summary.events_duplicate:,} duplicate{pluralize(summary.events_duplicate)} (already stored), "
+            f"{summary.events_rejected:,} event{pluralize(summary.events_rejected)} rejected, "
+            f"{summary.lines_rejected:,} line{pluralize(summary.lines_rejected)} rejected"
         )
         if rejected_any:
             self.stdout.write(f"rejected lines and events with their reasons: {rejected_path}")
