@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.text import capfirst
 
 from dashboard.selectors import (
     organization_holds_hidden_projects,
@@ -30,10 +31,13 @@ from ingestion.services import (
     access_token_check,
     api_key_check,
     credential_revoke,
+    organization_delete,
+    project_delete,
     source_id_check,
     tenant_name_check,
     website_origins_check,
 )
+from profiles.selectors import profiles_count
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -141,8 +145,53 @@ class ProjectForm(TenantNameForm):
         fields = ("organization", "name", "created_at")
 
 
+class TenantDeletionAdmin(ProjectScopedAdmin):
+    """Organizations and projects are deleted by their services (``organization_delete``,
+    ``project_delete``) and confirmed with counts.
+
+    Django's confirmation walks every related row to list it and asks for the delete
+    permission of each model on the way: a project's profiles, read-only here, made it
+    refuse every project that had one, and a project of a million profiles would be a page
+    of a million lines. Its cascade would then load those rows to delete them, and leave
+    the events, which carry no foreign key. Here the page names the organizations and
+    projects going, counts what goes with them, and asks the delete permission of each of
+    those organizations and projects, as Django would."""
+
+    def _projects(self, objs: list[Any]) -> list[Project]:
+        raise NotImplementedError
+
+    def _delete(self, obj: Any) -> None:
+        raise NotImplementedError
+
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[Any, int], set[Any], list[Any]]:
+        objs = list(objs)
+        projects = self._projects(objs)
+        project_ids = [project.pk for project in projects]
+        counts = {
+            "projects": len(projects), **selectors.projects_contents_count(project_ids=project_ids),
+            **profiles_count(project_ids=project_ids),
+        }  # fmt: skip
+        project_admin = self.admin_site.get_model_admin(Project)
+        perms_needed = {
+            str(obj._meta.verbose_name)
+            for obj, model_admin in [*((obj, self) for obj in objs), *((p, project_admin) for p in projects)]
+            if not model_admin.has_delete_permission(request, obj)
+        }
+        listed = [f"{capfirst(obj._meta.verbose_name)}: {obj}" for obj in objs]
+        return listed, {kind: count for kind, count in counts.items() if count}, perms_needed, []
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self._delete(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self._delete(obj)
+
+
 @admin.register(Organization)
-class OrganizationAdmin(ProjectScopedAdmin):
+class OrganizationAdmin(TenantDeletionAdmin):
     form = OrganizationForm
     list_display = ("name", "created_at")
     search_fields = ("name",)
@@ -175,9 +224,15 @@ class OrganizationAdmin(ProjectScopedAdmin):
             return False
         return organization_holds_hidden_projects(organization_id=organization.pk, user=request.user)
 
+    def _projects(self, objs: list[Any]) -> list[Project]:
+        return list(Project.objects.filter(organization__in=objs))
+
+    def _delete(self, obj: Any) -> None:
+        organization_delete(organization_id=obj.pk)
+
 
 @admin.register(Project)
-class ProjectAdmin(ProjectScopedAdmin):
+class ProjectAdmin(TenantDeletionAdmin):
     form = ProjectForm
     project_field = "pk"
     # By name, as the dashboard's switcher lists them; the autocomplete pages through it.
@@ -196,6 +251,12 @@ class ProjectAdmin(ProjectScopedAdmin):
             # A member who creates a project is its member: else it would vanish from their
             # view (and its sources and keys be out of their reach) once saved.
             project_membership_grant(user=cast("User", request.user), project=obj)
+
+    def _projects(self, objs: list[Any]) -> list[Project]:
+        return objs
+
+    def _delete(self, obj: Any) -> None:
+        project_delete(project_id=obj.pk)
 
 
 class SourceForm(ModelForm):

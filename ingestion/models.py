@@ -254,3 +254,29 @@ class RejectedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.index} {self.field}: {self.message}"
+
+
+class DeletedProject(models.Model):
+    """A project that was deleted (``services.project_delete``), kept until its events are gone.
+
+    Its tenant rows, profiles and rejected events go with it at once; its events, dedupe
+    keys and identity outbox, which carry no foreign key and may be millions of rows, are
+    deleted afterwards by ``services.project_data_purge``, then once more after
+    ``PROJECT_PURGE_STRAGGLER_SECONDS`` for a write that passed its credential check just
+    before the deletion committed. ``purged_at`` is set by that last pass; until then the
+    hourly purge task also retries it, so a purge whose task was lost (broker down) still
+    happens. Project ids are never reused, so a purge can only touch the deleted project's rows.
+    """
+
+    project_id = models.BigIntegerField(primary_key=True)
+    name = models.CharField(max_length=300, help_text="organization/project, as it was")
+    deleted_at = models.DateTimeField(default=timezone.now)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["deleted_at"], name="deleted_project_unpurged", condition=models.Q(purged_at=None))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (deleted)"

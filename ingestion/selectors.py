@@ -12,7 +12,7 @@ from django.db.models import F, Func, Model, QuerySet, TextField
 from django.utils import timezone
 
 from ingestion.credentials import CredentialCheck, credential_split, secret_matches
-from ingestion.models import MAX_ID, AccessToken, ApiKey, Event, Organization, Project, Source, Website
+from ingestion.models import MAX_ID, AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from trackhub.db import request_first_fetchone
 
 _Credential: TypeAlias = ApiKey | AccessToken | Website
@@ -279,6 +279,23 @@ def source_get(*, source_id: int) -> Source | None:
 
 def project_get_by_names(*, org: str, project: str) -> Project | None:
     return Project.objects.select_related("organization").filter(organization__name=org, name=project).first()
+
+
+def project_exists(*, project_id: int) -> bool:
+    return Project.objects.filter(id=project_id).exists()
+
+
+def projects_contents_count(*, project_ids: Sequence[int]) -> dict[str, int]:
+    """What deleting these projects takes with them, by kind (for the admin's confirmation
+    page): one COUNT per kind; the events' walks only the projects' index entries."""
+    projects = Project.objects.filter(id__in=project_ids)
+    return {
+        "sources": Source.objects.filter(project__in=projects).count(),
+        "API keys": ApiKey.objects.filter(source__project__in=projects).count(),
+        "access tokens": AccessToken.objects.filter(project__in=projects).count(),
+        "events": Event.objects.filter(project_id__in=project_ids).count(),
+        "rejected events": RejectedEvent.objects.filter(project_id__in=project_ids).count(),
+    }
 
 
 def website_ids_in_project(*, project_id: int, website_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import operator
 import re
 import uuid
@@ -45,15 +46,30 @@ from ingestion.credentials import (
 )
 from ingestion.formats import adapter_for
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireEvent, WireFormatAdapter
-from ingestion.models import MAX_ID, AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
+from ingestion.models import (
+    MAX_ID,
+    AccessToken,
+    ApiKey,
+    DeletedProject,
+    Event,
+    EventKey,
+    Organization,
+    Project,
+    RejectedEvent,
+    Source,
+    Website,
+)
 from profiles.services import (
     event_identity_key,
     identity_facts,
     identity_work_insert_sql,
     identity_work_kick_on_commit,
     identity_work_record,
+    profiles_project_purge,
 )
 from trackhub.db import prepared_cursor, request_first_fetchall, request_first_fetchone
+
+logger = logging.getLogger(__name__)
 
 # last_used_at is a hint for staff, not an audit log: write it at most this often, so
 # the hot path does not update the credential row on every request.
@@ -156,6 +172,90 @@ def source_provision(*, org: str, project: str, source_id: int, origins: Sequenc
         org=org, project=project, source_id=source.id, api_key=api_key, bearer_token=bearer,
         website_id=str(website.id), read_token=read_token,
     )  # fmt: skip
+
+
+# --- deleting tenants ----------------------------------------------------------------------
+
+# A write whose credential check passed before its project's deletion committed (a bulk
+# write checks just before its transaction) may commit events after the first purge: the
+# purge runs once more this long after the deletion, past any request's time limit.
+PROJECT_PURGE_STRAGGLER_SECONDS = 120
+
+
+def project_delete(*, project_id: int) -> bool:
+    """Delete a project and everything it holds; False if there is no such project.
+
+    In one transaction: its profiles and accounts (``profiles_project_purge``), its
+    rejected events, then the project with its sources, credentials, websites and
+    memberships (Django's cascade: few rows), leaving a ``DeletedProject``. Producers and
+    readers holding its credentials are refused from the next request on. Its events,
+    dedupe keys and identity outbox, which may be millions of rows, are deleted after
+    commit by ``project_data_purge``, in a task (now, and again after
+    PROJECT_PURGE_STRAGGLER_SECONDS), so the deletion answers in seconds.
+    """
+    with transaction.atomic():
+        # Row lock: two deletions of the same project (two staff, a bulk action) serialize
+        # here and the second finds nothing; a rename waits for the deletion.
+        locked = Project.objects.select_related("organization").select_for_update(of=("self",))
+        project = locked.filter(id=project_id).first()
+        if project is None:
+            return False
+        profiles_project_purge(project_id=project_id)
+        RejectedEvent.objects.filter(project_id=project_id).delete()
+        DeletedProject.objects.create(project_id=project_id, name=str(project))
+        project.delete()
+        transaction.on_commit(lambda: _project_purge_queue(project_id=project_id))
+    return True
+
+
+def organization_delete(*, organization_id: int) -> bool:
+    """Delete an organization and each of its projects (``project_delete``), all or none;
+    False if there is no such organization."""
+    with transaction.atomic():
+        organization = Organization.objects.select_for_update().filter(id=organization_id).first()
+        if organization is None:
+            return False
+        for project_id in Project.objects.filter(organization=organization).values_list("id", flat=True):
+            project_delete(project_id=project_id)
+        organization.delete()
+    return True
+
+
+def project_data_purge(*, project_id: int, now: datetime | None = None) -> bool:
+    """Delete the events, dedupe keys and identity outbox rows of a deleted project, each
+    kind in one statement; idempotent. Once PROJECT_PURGE_STRAGGLER_SECONDS have passed
+    since the deletion, no write can add more: the ``DeletedProject`` is marked purged
+    and True returned. A project that is not deleted is left alone."""
+    deletion = DeletedProject.objects.filter(project_id=project_id).first()
+    if deletion is None or deletion.purged_at is not None:
+        return deletion is not None
+    now = now or timezone.now()
+    Event.objects.filter(project_id=project_id).delete()
+    EventKey.objects.filter(project_id=project_id).delete()
+    with transaction.atomic():
+        profiles_project_purge(project_id=project_id)  # the outbox rows of late writes
+    if now < deletion.deleted_at + timedelta(seconds=PROJECT_PURGE_STRAGGLER_SECONDS):
+        return False
+    deletion.purged_at = now
+    deletion.save(update_fields=["purged_at"])
+    return True
+
+
+def deleted_projects_purge(*, now: datetime | None = None) -> int:
+    """Purge every deleted project not yet marked purged (the hourly task: covers a purge
+    task lost with the broker). Returns how many are now done."""
+    pending = DeletedProject.objects.filter(purged_at=None).order_by("deleted_at").values_list("project_id", flat=True)
+    return sum(project_data_purge(project_id=project_id, now=now) for project_id in pending)
+
+
+def _project_purge_queue(*, project_id: int) -> None:
+    from ingestion.tasks import project_data_purge_task
+
+    try:
+        project_data_purge_task.delay(project_id)
+        project_data_purge_task.apply_async((project_id,), countdown=PROJECT_PURGE_STRAGGLER_SECONDS + 5)
+    except Exception as exc:  # any broker failure: kombu raises several kinds
+        logger.warning("purge of deleted project %s not queued, the hourly purge will do it: %s", project_id, exc)
 
 
 # --- credentials ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ live row, see ``profiles.models``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -57,6 +57,15 @@ class AccountDetail:
 
 
 # --- profiles ---------------------------------------------------------------------------------
+
+
+def profiles_count(*, project_ids: Sequence[int]) -> dict[str, int]:
+    """Profiles and accounts of these projects, merged-away ones included (what deleting
+    the projects takes with them)."""
+    return {
+        "profiles": Profile.objects.filter(project_id__in=project_ids).count(),
+        "accounts": Account.objects.filter(project_id__in=project_ids).count(),
+    }
 
 
 def profile_ids_for_identifiers(*, project_id: int, identifiers: Iterable[str]) -> dict[str, int]:

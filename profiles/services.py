@@ -20,6 +20,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ingestion.canonical import MAX_IDENTIFIER_BYTES, identifier_too_long
+from ingestion.selectors import project_exists
 from profiles.identifiers import is_placeholder, usable
 from profiles.models import (
     Account,
@@ -276,6 +277,8 @@ def identity_work_drain(*, project_id: int, max_seconds: float = DRAIN_SECONDS) 
     while True:
         with transaction.atomic():
             _project_lock(project_id=project_id)
+            if _project_gone(project_id=project_id):
+                return done
             pending, more_waiting = _work_pending(project_id=project_id)
             if not pending:
                 return done
@@ -309,6 +312,8 @@ def identity_work_process(*, work_id: int) -> bool:
         if project_id is None:
             return False
         _project_lock(project_id=project_id)
+        if _project_gone(project_id=project_id):
+            return False
         # Re-read under the lock: another run of the same batch may have committed meanwhile.
         work = list(IdentityWork.objects.filter(id=work_id, processed_at__isnull=True).values_list("id", "facts"))
         if not work:
@@ -386,6 +391,36 @@ def identity_work_prune(*, older_than: timedelta = timedelta(days=7), limit: int
     done = IdentityWork.objects.filter(processed_at__isnull=False, processed_at__lt=cutoff).order_by("processed_at")
     deleted, _ = IdentityWork.objects.filter(id__in=list(done.values_list("id", flat=True)[:limit])).delete()
     return deleted
+
+
+def profiles_project_purge(*, project_id: int) -> None:
+    """Delete every profile, account, identity, membership, merge, warning and outbox row
+    of the project: ``ingestion.services.project_delete`` calls it in the transaction that
+    deletes the project (and its purge again, for outbox rows written just before that).
+
+    Under the project's identity lock: a drain in progress finishes first, and the next
+    finds the project gone (``_project_gone``). One DELETE per table, children first:
+    Django's cascade would load every profile of the project into memory to delete it.
+    """
+    _project_lock(project_id=project_id)
+    AccountMembership.objects.filter(account__project_id=project_id).delete()
+    for model in (ProfileMerge, AccountMerge, Identity, AccountIdentity, IngestionWarning, IdentityWork):
+        model.objects.filter(project_id=project_id).delete()
+    with connection.cursor() as cursor:
+        for owner in (Profile, Account):  # each row's merged_into is of the same project: all go at once
+            cursor.execute(f"DELETE FROM {owner._meta.db_table} WHERE project_id = %s", [project_id])
+
+
+def _project_gone(*, project_id: int) -> bool:
+    """True (and the project's outbox rows deleted) if the project was deleted while its
+    work waited: a write that passed its credential check just before the deletion
+    committed recorded work after ``profiles_project_purge`` ran. Applying it would create
+    profiles of no project, which their foreign key refuses at commit, failing the drain
+    and every sweep after it. Called under the project's lock."""
+    if project_exists(project_id=project_id):
+        return False
+    IdentityWork.objects.filter(project_id=project_id).delete()
+    return True
 
 
 def _project_lock(*, project_id: int) -> None:

@@ -253,6 +253,7 @@ if TRACKHUB_IDENTITY_QUEUE:
 CELERY_BEAT_SCHEDULE = {
     "identity-sweep": {"task": "profiles.tasks.identity_sweep", "schedule": timedelta(seconds=30)},
     "event-partitions": {"task": "ingestion.tasks.event_partitions_maintain_task", "schedule": timedelta(hours=1)},
+    "deleted-projects": {"task": "ingestion.tasks.deleted_projects_purge_task", "schedule": timedelta(hours=1)},
 }
 
 # --- Redis (rate limits, cache) ---------------------------------------------------------
