@@ -220,3 +220,28 @@ def test_revoke_credential_says_when_it_was_already_revoked():
 def test_revoke_unknown_credential_fails():
     with pytest.raises(CommandError):
         run("revoke_credential", "key_nope.secret")
+
+
+def test_delete_project_deletes_the_project_and_refuses_its_credentials():
+    result = provision()
+
+    out = run("delete_project", "--org", "acme", "--project", "web", "--yes")
+
+    assert "acme/web: sources 1, API keys 1, access tokens 2, events 0" in out
+    assert "deleted acme/web" in out
+    assert not Project.objects.exists() and not Source.objects.exists()
+    assert api_key_verify(presented=result["api_key"]) is None
+
+
+def test_delete_project_asks_for_the_projects_name(monkeypatch):
+    provision()
+    monkeypatch.setattr("builtins.input", lambda prompt: "not-web")
+
+    with pytest.raises(CommandError, match="not deleted"):
+        run("delete_project", "--org", "acme", "--project", "web")
+    assert Project.objects.filter(name="web").exists()
+
+
+def test_delete_project_names_a_project_that_does_not_exist():
+    with pytest.raises(CommandError, match="no project 'web' in organization 'acme'"):
+        run("delete_project", "--org", "acme", "--project", "web")
