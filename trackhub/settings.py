@@ -369,6 +369,7 @@ SPECTACULAR_SETTINGS = {
         "ingestion.api.schema.track_paths_tidy",
         "ingestion.api.schema.api_description",
         "ingestion.api.schema.read_api_errors",
+        "ingestion.api.schema.read_api_nonempty_parameters",
     ],
     "SCHEMA_PATH_PREFIX": r"/api/v1/",
 }

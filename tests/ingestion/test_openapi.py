@@ -409,3 +409,24 @@ def test_the_profile_filter_is_described(client):
     (profile,) = (p for p in operation["parameters"] if p["name"] == "profile")
 
     assert "profile id" in profile["description"]
+
+
+@pytest.mark.django_db
+def test_a_parameter_the_endpoint_refuses_empty_is_documented_as_never_empty(client, read_client):
+    # ?user_id= is a 400 (it would answer every event): the schema must not offer "" as valid.
+    schema = schema_json(client)
+
+    checked = 0
+    for path, operation in read_operations(schema):
+        url = path.replace("{profile_id}", "1").replace("{account_id}", "1")
+        for parameter in operation["parameters"]:
+            if parameter["in"] != "query":
+                continue
+            response = read_client.get(url, {parameter["name"]: ""})
+            if response.status_code != 400:
+                continue
+            assert list(response.json()) == [parameter["name"]], (url, response.content)
+            accepts_empty = openapi_validator(schema, parameter["schema"]).is_valid("")
+            assert not accepts_empty, (path, parameter["name"])
+            checked += 1
+    assert checked >= 20  # the text filters of every list and export
