@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.db.models import QuerySet
 from django.http import Http404
@@ -53,6 +54,13 @@ class NewestFirstCursorPagination(CursorPagination):
 
     def decode_cursor(self, request: Request) -> Cursor | None:
         cursor = super().decode_cursor(request)
+        # DRF decodes leniently: base64 skips characters outside its alphabet and unknown
+        # keys are ignored, so "AAAA", "!" or "x=1" read as the first page, a 200 that
+        # answered another question than the (broken) link asked. A cursor is valid only
+        # as these lists write it, as on the event list.
+        token = request.query_params.get(self.cursor_query_param)
+        if cursor is not None and token != self._token(cursor):
+            raise NotFound(self.invalid_cursor_message)
         # The position is the id the page ended on (the order is by id). DRF hands any
         # text on to the query, where a forged one ("abc", a NUL, 5,000 digits) was a 500.
         if (
@@ -62,6 +70,11 @@ class NewestFirstCursorPagination(CursorPagination):
         ):
             raise NotFound(self.invalid_cursor_message)
         return cursor
+
+    def _token(self, cursor: Cursor) -> str:
+        """The ``cursor`` parameter DRF's own links carry for ``cursor``."""
+        link = self.encode_cursor(cursor)
+        return parse_qs(urlsplit(link).query, keep_blank_values=True)[self.cursor_query_param][0]
 
     def get_page_size(self, request: Request) -> int:
         return page_size_parse(
