@@ -672,9 +672,9 @@ def _error(description: str, schema: str, *, headers: dict[str, Any] | None = No
 
 def read_api_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """A postprocessing hook: every read API operation documents the errors it can answer
-    (400 for a bad query parameter, 401, 404 on a path with an id, 429 over the token's
-    rate limit, 503 while its database is unreachable), each with its body's shape, not
-    only its 200."""
+    (400 for a bad query parameter, 401, 404 on a path with an id, 406 for an Accept
+    without JSON on a JSON one, 429 over the token's rate limit, 503 while its database
+    is unreachable), each with its body's shape, not only its 200."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(_READ_ERROR_SCHEMAS)
     retry_after = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
     for path, item in result["paths"].items():
@@ -689,6 +689,11 @@ def read_api_errors(result: dict[str, Any], generator: Any, request: Any, public
             responses["401"] = _error("The read token is missing, unknown, revoked or expired.", "Detail")
             if "{" in path:
                 responses["404"] = _error("No such object in the token's project.", "Detail")
+            if "application/json" in responses.get("200", {}).get("content", {}):
+                # DRF's content negotiation: only JSON is rendered, so an Accept that
+                # excludes it (text/csv, text/html) is refused. The exports answer their
+                # own media type whatever Accept says, so they never do this.
+                responses["406"] = _error("The Accept header excludes application/json.", "Detail")
             responses["429"] = _error(
                 "Over the token's rate limit (TRACKHUB_RATE_LIMIT requests a minute); retry after the given seconds.",
                 "Detail",

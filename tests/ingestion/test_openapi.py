@@ -430,3 +430,21 @@ def test_a_parameter_the_endpoint_refuses_empty_is_documented_as_never_empty(cli
             assert not accepts_empty, (path, parameter["name"])
             checked += 1
     assert checked >= 20  # the text filters of every list and export
+
+
+@pytest.mark.django_db
+def test_an_accept_without_json_gets_a_documented_answer_on_every_read_operation(client, read_client):
+    schema = schema_json(client)
+
+    for path, operation in read_operations(schema):
+        url = path.replace("{profile_id}", "1").replace("{account_id}", "1")
+        response = read_client.get(url, HTTP_ACCEPT="text/html")
+
+        documented = operation["responses"].get(str(response.status_code))
+        assert documented is not None, (path, response.status_code)
+        media_type = response["Content-Type"].split(";")[0]
+        if response.status_code == 406:
+            assert media_type == "application/json"
+            errors = list(openapi_validator(schema, documented["content"][media_type]["schema"]).iter_errors(
+                response.json()))  # fmt: skip
+            assert errors == [], path
