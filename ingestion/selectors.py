@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple, TypeAlias
 
 from django.db import connection
-from django.db.models import F, Func, Model, QuerySet, TextField
+from django.db.models import F, Func, Model, Q, QuerySet, TextField
 from django.utils import timezone
 
 from ingestion.credentials import CredentialCheck, credential_split, secret_matches
@@ -403,10 +405,35 @@ class _PropertyType(_PropertyFunc):
         return f"json_type({column}, %s)", (*params, self._sqlite_path())
 
 
+# A JSON number written with an exponent (``1.5e-07``). Three digits at most: a double's
+# reach (1e-324..1e308), and ``1e999999999`` is not written out a billion digits long.
+_JSON_NUMBER_WITH_EXPONENT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?[eE][+-]?[0-9]{1,3}")
+
+
+def _number_stored_text(value: str) -> str | None:
+    """How PostgreSQL writes the number that ``value`` writes with an exponent, when that
+    is another text: jsonb keeps a number as ``numeric``, whose text has no exponent
+    (``0.00000015``), while the read API's answers write a number under 0.0001 as Python
+    does (``1.5e-07``). None when ``value`` is no such number."""
+    if not _JSON_NUMBER_WITH_EXPONENT.fullmatch(value):
+        return None
+    plain = format(Decimal(value), "f")
+    return plain if plain != value else None
+
+
 def events_with_property(queryset: QuerySet[Event], *, key: str, value: str | None = None) -> QuerySet[Event]:
     """The events whose top-level property ``key`` is the string ``value``, or a number or
     boolean whose JSON text is ``value``; without a value, those that have the property at
-    all (whatever its value, null included). The read API's and the dashboard's filter."""
+    all (whatever its value, null included). The read API's and the dashboard's filter.
+
+    A number is matched by the text the answers show for it too: ``value=1.5e-07`` finds
+    the ``1.5e-07`` an event's properties show (stored as ``0.00000015``); a string
+    ``"1.5e-07"`` still matches only that text."""
     if value is None:
         return queryset.annotate(_property_type=_PropertyType(key)).filter(_property_type__isnull=False)
-    return queryset.annotate(_property_text=_PropertyScalarText(key)).filter(_property_text=value)
+    queryset = queryset.annotate(_property_text=_PropertyScalarText(key))
+    stored = _number_stored_text(value)
+    if stored is None:
+        return queryset.filter(_property_text=value)
+    queryset = queryset.annotate(_property_type=_PropertyType(key))
+    return queryset.filter(Q(_property_text=value) | Q(_property_text=stored, _property_type="number"))

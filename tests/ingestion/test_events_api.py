@@ -127,6 +127,33 @@ def test_property_value_matches_strings_and_the_json_text_of_numbers_and_boolean
     assert [e["event_id"] for e in response.json()["results"]] == (["typed"] if matches else [])
 
 
+def test_property_value_matches_a_small_number_as_the_answer_writes_it(client, tenant, read_client):
+    # jsonb keeps 1.5e-07 as numeric 0.00000015; the answer writes it 1.5e-07, and an
+    # analyst filters by what the answer shows.
+    ingest(client, tenant, {"track": [{"name": "Tiny", "payload": [{"eventId": "tiny", "userId": "u",
+                                                                    "data": {"p": 1.5e-07}}]}]})  # fmt: skip
+    shown = read_client.get("/api/v1/events/").content.decode()
+    assert '"p":1.5e-07' in shown
+
+    response = read_client.get("/api/v1/events/", {"property": "p", "value": "1.5e-07"})
+
+    assert response.status_code == 200
+    assert [e["event_id"] for e in response.json()["results"]] == ["tiny"]
+
+
+@pytest.mark.parametrize(("value", "matches"), [("1.5e-07", True), ("0.00000015", False), ("1.5E-7", False)])
+def test_property_value_matches_a_string_that_looks_like_a_number_only_by_its_own_text(
+    client, tenant, read_client, value, matches
+):
+    ingest(client, tenant, {"track": [{"name": "Tiny", "payload": [{"eventId": "tiny", "userId": "u",
+                                                                    "data": {"p": "1.5e-07"}}]}]})  # fmt: skip
+
+    response = read_client.get("/api/v1/events/", {"property": "p", "value": value})
+
+    assert response.status_code == 200
+    assert [e["event_id"] for e in response.json()["results"]] == (["tiny"] if matches else [])
+
+
 @pytest.mark.parametrize(("key", "matches"), [("text", True), ("o", True), ("123", True), ("missing", False)])
 @pytest.mark.parametrize("value", [None, ""])
 def test_property_alone_matches_the_events_that_have_it(client, tenant, read_client, key, matches, value):
