@@ -100,7 +100,12 @@ def cursor_decode(token: str) -> Cursor:
         micros, row_id, backwards = data["t"], data["i"], data["b"]
         if not all(type(value) is int for value in (micros, row_id, backwards)):
             raise TypeError
-        return Cursor(time=_EPOCH + timedelta(microseconds=micros), id=row_id, backwards=bool(backwards))
+        cursor = Cursor(time=_EPOCH + timedelta(microseconds=micros), id=row_id, backwards=bool(backwards))
+        # Only a cursor as the links write it: base64 decoding skips characters outside
+        # its alphabet, and "b": 7 or an extra key would otherwise pass as another cursor.
+        if cursor_encode(cursor) != token.rstrip("="):
+            raise ValueError
+        return cursor
     except (binascii.Error, ValueError, TypeError, KeyError, OverflowError, orjson.JSONDecodeError) as exc:
         raise ValidationError({"cursor": [INVALID_CURSOR_MESSAGE]}) from exc
 
