@@ -448,6 +448,17 @@ def test_rejected_events_list_newest_first_with_payload(client, tenant, read_cli
     assert results[0]["wire_format"] == "intempt" and results[0]["source_id"] == tenant.source.id
 
 
+def test_rejected_events_ordering_received_at_is_oldest_first(client, tenant, read_client):
+    # docs/read-api.md: rejected events order by received_at, not by the events' timestamp.
+    reject_one(client, tenant, "r1")
+    reject_one(client, tenant, "r2")
+
+    response = read_client.get("/api/v1/rejected-events/", {"ordering": "received_at"})
+
+    assert response.status_code == 200
+    assert [r["payload"]["payload"][0]["eventId"] for r in response.json()["results"]] == ["r1", "r2"]
+
+
 def test_a_rejected_event_lists_every_problem_it_had(client, tenant, read_client):
     body = {"track": [{"name": "Bad", "payload": [{"eventId": "r1", "timestamp": "noon"}]}]}  # two problems
     response = client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json")
