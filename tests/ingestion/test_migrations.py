@@ -93,3 +93,120 @@ def test_partitioning_keeps_an_event_the_previous_release_commits_while_it_runs(
         keys = {row[0] for row in check.execute("SELECT event_id FROM ingestion_eventkey")}
     assert stored == {"before", "during"}
     assert keys == {"before", "during"}
+
+
+def _django(database_url: str, code: str) -> str:
+    """The last line ``code`` prints, run with Django set up on ``database_url``."""
+    env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SECRET_KEY": "s", "DJANGO_ALLOWED_HOSTS": "*"}
+    env.update(DJANGO_DEBUG="0", DJANGO_SETTINGS_MODULE="trackhub.settings")
+    setup = "import django; django.setup(); from django.test import Client; "
+    result = subprocess.run(
+        [sys.executable, "-c", setup + code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+_REJECTED_INSERT = (
+    "INSERT INTO ingestion_rejectedevent (project_id, source_id, wire_format, received_at, index, field, message, "
+    "errors, payload, replayed_at) VALUES (1, 1001, %s, now(), %s, 'f', 'm', '[]', %s, %s) RETURNING id"
+)
+
+# A request the release before 0005 refused an event of (each event has its own id or
+# timestamp), and the row it kept for it: (format, URL, body, the row's index and payload).
+_T = 1764000000000
+REFUSED = {
+    "intempt": (
+        "/acme/projects/web/sources/1001/track?apiKey={key}",
+        {"track": [{"name": "Broken", "payload": [{"eventId": "bad-1", "timestamp": _T}]}]},
+        "track[0].payload[0]",
+        {"name": "Broken", "payload": [{"eventId": "bad-1", "timestamp": _T}]},
+    ),
+    "thrivestack": (
+        "/api/track",
+        [{"event_name": "bad_ts", "user_id": "u1", "timestamp": "20-11-23T22:28:55.111Z"}],
+        "0",
+        {"event_name": "bad_ts", "user_id": "u1", "timestamp": "20-11-23T22:28:55.111Z"},
+    ),
+    "databuddy": (
+        "/track",
+        {"name": "", "eventId": "db-1", "anonymousId": "a"},
+        "0",
+        {"name": "", "eventId": "db-1", "anonymousId": "a"},
+    ),
+}
+
+
+def _database_from_before_0005(database_url: str) -> None:
+    _migrated(database_url, "ingestion", "0004")
+    with psycopg.connect(database_url, autocommit=True) as setup:
+        _tenant_rows(setup.cursor())
+
+
+def _rejected_row(database_url: str, *, wire_format: str, index: str, payload: object, replayed: bool = False) -> int:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            _REJECTED_INSERT,
+            [wire_format, index, psycopg.types.json.Jsonb(payload), "2026-11-24T00:00:00Z" if replayed else None],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _keys(database_url: str) -> dict[int, str | None]:
+    with psycopg.connect(database_url) as conn:
+        return dict(conn.execute("SELECT id, key FROM ingestion_rejectedevent ORDER BY id").fetchall())
+
+
+_RETRY = """
+import json
+from ingestion.models import RejectedEvent, Source
+from ingestion.services import access_token_create, api_key_create
+source = Source.objects.get(id=1001)
+_, key = api_key_create(source=source)
+_, token = access_token_create(project=source.project, source=source, scopes=["track_api"])
+fmt, url, body = {args!r}
+auth = {{"intempt": "", "thrivestack": "Bearer " + token, "databuddy": "Bearer " + key}}[fmt]
+response = Client().post(url.format(key=key), json.dumps(body), content_type="application/json",
+                         HTTP_AUTHORIZATION=auth)
+assert response.status_code in (200, 400), response.content  # 400: its only event refused
+print(RejectedEvent.objects.count())
+"""
+
+
+@pytest.mark.parametrize("wire_format", sorted(REFUSED))
+def test_a_refused_event_kept_before_0005_is_kept_once_when_its_request_is_retried_after(
+    scratch_database_url, wire_format
+):
+    url, body, index, payload = REFUSED[wire_format]
+    _database_from_before_0005(scratch_database_url)
+    _rejected_row(scratch_database_url, wire_format=wire_format, index=index, payload=payload)
+
+    _migrated(scratch_database_url)
+
+    assert _django(scratch_database_url, _RETRY.format(args=(wire_format, url, body))) == "1"
+
+
+def test_of_an_earlier_release_s_copies_of_one_refused_event_the_first_gets_the_key(scratch_database_url):
+    # Before 0005 a retried request kept its refused event once per sending.
+    _, _, index, payload = REFUSED["intempt"]
+    _database_from_before_0005(scratch_database_url)
+    first = _rejected_row(scratch_database_url, wire_format="intempt", index=index, payload=payload)
+    second = _rejected_row(scratch_database_url, wire_format="intempt", index=index, payload=payload)
+
+    _migrated(scratch_database_url)
+
+    keys = _keys(scratch_database_url)
+    assert keys[first] is not None
+    assert keys[second] is None
+
+
+def test_a_replayed_refused_event_keeps_no_key(scratch_database_url):
+    # Its payload is the corrected one, not what was sent: no retry would ever match it.
+    _, _, index, payload = REFUSED["intempt"]
+    _database_from_before_0005(scratch_database_url)
+    replayed = _rejected_row(scratch_database_url, wire_format="intempt", index=index, payload=payload, replayed=True)
+
+    _migrated(scratch_database_url)
+
+    assert _keys(scratch_database_url)[replayed] is None
