@@ -19,6 +19,7 @@ is ``ingestion.partitions`` (run by a beat task).
 from datetime import UTC, datetime
 
 from django.db import migrations, models
+from django.db.migrations.exceptions import IrreversibleError
 
 COLUMNS = (
     "id, project_id, source_id, wire_format, name, namespace, event_id, timestamp, received_at, user_id, "
@@ -95,6 +96,15 @@ def partition_events(apps, schema_editor):
             cursor.execute(statement)
 
 
+def unpartition_refused(apps, schema_editor):
+    # Nothing here turns the partitioned table back into a plain one with its unique key,
+    # and going on would drop the ledger (the only dedupe key left) and make this
+    # migration fail when applied again (its tables still exist). Refuse before anything
+    # is changed. SQLite kept the plain table: there the reverse is only the ledger's.
+    if schema_editor.connection.vendor == "postgresql":
+        raise IrreversibleError("ingestion 0002 (event partitioning) cannot be reversed on PostgreSQL")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("ingestion", "0001_initial"),
@@ -110,5 +120,5 @@ class Migration(migrations.Migration):
                 ("event_id", models.TextField()),
             ],
         ),
-        migrations.RunPython(partition_events, migrations.RunPython.noop),
+        migrations.RunPython(partition_events, unpartition_refused),
     ]

@@ -210,3 +210,19 @@ def test_a_replayed_refused_event_keeps_no_key(scratch_database_url):
     _migrated(scratch_database_url)
 
     assert _keys(scratch_database_url)[replayed] is None
+
+
+def test_reversing_partitioning_is_refused_and_keeps_the_dedupe_ledger(scratch_database_url):
+    _migrated(scratch_database_url, "ingestion", "0001")
+    with psycopg.connect(scratch_database_url, autocommit=True) as setup:
+        _tenant_rows(setup.cursor())
+        setup.execute(_EVENT_INSERT, ["e-1"])
+    _migrated(scratch_database_url)
+
+    back = _migrate(scratch_database_url, "ingestion", "0001")
+    _, stderr = back.communicate(timeout=120)
+
+    assert back.returncode != 0 and "cannot be reversed" in stderr
+    with psycopg.connect(scratch_database_url) as check:
+        keys = [row[0] for row in check.execute("SELECT event_id FROM ingestion_eventkey")]
+    assert keys == ["e-1"]
