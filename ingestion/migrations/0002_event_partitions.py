@@ -40,7 +40,8 @@ def partition_events(apps, schema_editor):
         # rolling upgrade). An event they commit after the copy below has read the table
         # would be dropped with it, after its producer was told it was stored: block
         # writes (reads go on) until this migration commits. A writer that waited then
-        # inserts into the partitioned table that took the old one's name.
+        # finds the partitioned table under the name, where the previous release's insert
+        # (ON CONFLICT on the old unique key) fails: its producer gets a 503 and retries.
         "LOCK TABLE ingestion_event IN SHARE ROW EXCLUSIVE MODE",
         """
         CREATE TABLE ingestion_event_partitioned (
