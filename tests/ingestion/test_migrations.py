@@ -226,3 +226,38 @@ def test_reversing_partitioning_is_refused_and_keeps_the_dedupe_ledger(scratch_d
     with psycopg.connect(scratch_database_url) as check:
         keys = [row[0] for row in check.execute("SELECT event_id FROM ingestion_eventkey")]
     assert keys == ["e-1"]
+
+
+_DATABUDDY_RETRY = """
+import json
+from ingestion.models import Event, Source
+from ingestion.services import api_key_create
+_, key = api_key_create(source=Source.objects.get(id=1001))
+body = {"name": "button_clicked", "eventId": "db-1", "anonymousId": "a"}
+auth = "Bearer " + key
+response = Client().post("/track", json.dumps(body), content_type="application/json", HTTP_AUTHORIZATION=auth)
+assert response.status_code == 200, response.content
+print(Event.objects.count())
+"""
+
+
+def test_a_databuddy_event_stored_before_its_event_id_was_its_id_is_stored_once_when_retried_after(
+    scratch_database_url,
+):
+    # The release before 8a6358e kept eventId in the context and gave the event a random id.
+    _migrated(scratch_database_url, "ingestion", "0006")
+    with psycopg.connect(scratch_database_url, autocommit=True) as setup:
+        _tenant_rows(setup.cursor())
+        setup.execute(
+            "INSERT INTO ingestion_event (project_id, source_id, wire_format, name, event_id, timestamp, received_at, "
+            "anonymous_id, properties, context) VALUES (1, 1001, 'databuddy', 'button_clicked', "
+            "'5a1d3b0e-0c5e-4c39-9d3e-8f0f7d0b1c2a', now(), now(), 'a', '{}', '{\"eventId\": \"db-1\"}')"
+        )
+        setup.execute(
+            "INSERT INTO ingestion_eventkey (project_id, name, event_id) "
+            "VALUES (1, 'button_clicked', '5a1d3b0e-0c5e-4c39-9d3e-8f0f7d0b1c2a')"
+        )
+
+    _migrated(scratch_database_url)
+
+    assert _django(scratch_database_url, _DATABUDDY_RETRY) == "1"
