@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ingestion', '0005_rejected_event_key'),
+        ('ingestion', '0007_databuddy_event_id_keys'),
     ]
 
     operations = [
