@@ -7,6 +7,8 @@ raises :class:`CredentialRejected`; an absent one returns None so another class 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,6 +110,24 @@ def _api_key_principal(
     return _track_principal(presented, verify=selectors.track_api_key_verify, admit=admit, invalid="Invalid API key")
 
 
+def _intempt_principal(presented: str, request: Request) -> TrackPrincipal:
+    """The principal for an Intempt API key, which must be of exactly the source in the path."""
+    path = request.parser_context.get("kwargs", {}) if request.parser_context else {}
+
+    def admit(verified: VerifiedCredential) -> TrackPrincipal:
+        principal = _api_key_admit(verified)
+        source = principal.source
+        if (
+            str(source.id) != str(path.get("source_id"))
+            or source.project.name != path.get("project_name")
+            or source.project.organization.name != path.get("org_name")
+        ):
+            raise CredentialRejected("invalid_credentials", "API key is not valid for this source")
+        return principal
+
+    return _api_key_principal(presented, admit)
+
+
 class QueryApiKeyAuthentication(BaseAuthentication):
     """Intempt: ``?apiKey=identifier.secret``, valid only for the source in the path."""
 
@@ -115,20 +135,38 @@ class QueryApiKeyAuthentication(BaseAuthentication):
         presented = request.query_params.get("apiKey")
         if not presented:
             return None
-        path = request.parser_context.get("kwargs", {}) if request.parser_context else {}
+        return None, _intempt_principal(presented, request)
 
-        def admit(verified: VerifiedCredential) -> TrackPrincipal:
-            principal = _api_key_admit(verified)
-            source = principal.source
-            if (
-                str(source.id) != str(path.get("source_id"))
-                or source.project.name != path.get("project_name")
-                or source.project.organization.name != path.get("org_name")
-            ):
-                raise CredentialRejected("invalid_credentials", "API key is not valid for this source")
-            return principal
 
-        return None, _api_key_principal(presented, admit)
+def basic_api_key(header_value: str) -> str | None:
+    """``identifier.secret`` from the credentials of ``Authorization: Basic``:
+    base64 of ``identifier:secret``. None if they are not base64 of such a pair."""
+    try:
+        decoded = base64.b64decode(header_value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    identifier, colon, secret = decoded.partition(":")
+    if not colon or not identifier or not secret:
+        return None
+    return f"{identifier}.{secret}"
+
+
+class BasicApiKeyAuthentication(BaseAuthentication):
+    """Intempt's SDKs: ``Authorization: Basic base64(identifier:secret)``, the same API key
+    as ``?apiKey=`` (``pip install intempt`` sends only this header, never the query
+    parameter). Valid only for the source in the path; ``?apiKey=``, when also sent, decides."""
+
+    def authenticate(self, request: Request) -> tuple[None, TrackPrincipal] | None:
+        encoded = _authorization(request, "Basic")
+        if not encoded:
+            return None
+        presented = basic_api_key(encoded)
+        if presented is None:
+            raise CredentialRejected("invalid_credentials", "Invalid API key")
+        return None, _intempt_principal(presented, request)
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Basic realm="api"'
 
 
 class HeaderApiKeyAuthentication(BaseAuthentication):

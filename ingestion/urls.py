@@ -18,6 +18,15 @@ track_urlpatterns = [
         views.IntemptTrackView.as_view(),
         name="track-intempt",
     ),
+    # Intempt's SDK (``pip install intempt``) puts ``/v1`` before the org, as Intempt's API
+    # serves it (``api.intempt.com/v1/{org}/...``): a producer that changes only the host
+    # lands here. After the pattern above, so an org named ``v1`` keeps its own URL. The
+    # same operation, so the OpenAPI schema shows it once (``track_intempt_v1_hidden``).
+    re_path(
+        r"^(?:/*)v1/+(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+sources/+(?P<source_id>[^/]*)/+track/?$",
+        views.IntemptTrackView.as_view(),
+        name="track-intempt-v1",
+    ),
     re_path(r"^(?:/*)api/+track/?$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
     re_path(r"^(?:/*)track/?$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
     re_path(r"^(?:/*)v1/+track/?$", views.UserpilotTrackView.as_view(), name="track-userpilot"),

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from ingestion import selectors
 from ingestion.authentication import (
+    BasicApiKeyAuthentication,
     CredentialRejected,
     DatabuddyAuthentication,
     HasTrackCredential,
@@ -200,7 +201,8 @@ class TrackView(APIView):
 
 class IntemptTrackView(TrackView):
     adapter = IntemptAdapter()
-    authentication_classes = [QueryApiKeyAuthentication]
+    # ``?apiKey=`` (the docs) first, then ``Authorization: Basic`` (Intempt's SDKs).
+    authentication_classes = [QueryApiKeyAuthentication, BasicApiKeyAuthentication]
 
 
 class ThriveStackTrackView(TrackView):

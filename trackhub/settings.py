@@ -364,6 +364,7 @@ SPECTACULAR_SETTINGS = {
     # The schema and docs are public: no credential is asked for, and a bad one is ignored.
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "PREPROCESSING_HOOKS": ["ingestion.api.schema.track_intempt_v1_hidden"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "ingestion.api.schema.track_paths_tidy",

@@ -45,6 +45,17 @@ class QueryApiKeyScheme(_Scheme):
     }
 
 
+class BasicApiKeyScheme(_Scheme):
+    target_class = "ingestion.authentication.BasicApiKeyAuthentication"
+    name = "apiKeyBasic"
+    scheme = {
+        "type": "http",
+        "scheme": "basic",
+        "description": "`Authorization: Basic base64(identifier:secret)`, as Intempt's SDKs send the API key: "
+        "the same key as `?apiKey=`, of exactly the source in the path.",
+    }
+
+
 class BearerApiKeyScheme(_Scheme):
     target_class = "ingestion.authentication.HeaderApiKeyAuthentication"
     name = "apiKeyBearer"
@@ -632,6 +643,12 @@ TRACK_REQUEST_DOCS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "databuddy": (DATABUDDY_REQUEST, DATABUDDY_EXAMPLES),
     "userpilot": (USERPILOT_REQUEST, USERPILOT_EXAMPLES),
 }
+
+
+def track_intempt_v1_hidden(endpoints: list[Any], **kwargs: Any) -> list[Any]:
+    """A preprocessing hook: the Intempt endpoint's ``/v1/...`` URL (Intempt's SDKs) is the
+    same operation as the documented one, so the schema shows it once."""
+    return [endpoint for endpoint in endpoints if not endpoint[0].startswith("/v1/{org_name}/")]
 
 
 def track_paths_tidy(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
