@@ -111,14 +111,16 @@ def _api_key_principal(
 
 
 def _intempt_principal(presented: str, request: Request) -> TrackPrincipal:
-    """The principal for an Intempt API key, which must be of exactly the source in the path."""
+    """The principal for an Intempt API key, which must be of exactly the source in the
+    path; on a path without a source (``/v1/{org}/projects/{project}/track``, Intempt's
+    SDK without ``source_id``) the key's own source, in the path's org and project."""
     path = request.parser_context.get("kwargs", {}) if request.parser_context else {}
 
     def admit(verified: VerifiedCredential) -> TrackPrincipal:
         principal = _api_key_admit(verified)
         source = principal.source
         if (
-            str(source.id) != str(path.get("source_id"))
+            ("source_id" in path and str(source.id) != str(path["source_id"]))
             or source.project.name != path.get("project_name")
             or source.project.organization.name != path.get("org_name")
         ):

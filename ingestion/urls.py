@@ -27,6 +27,13 @@ track_urlpatterns = [
         views.IntemptTrackView.as_view(),
         name="track-intempt-v1",
     ),
+    # The SDK built without a ``source_id`` (optional there) posts to the project's
+    # ``/track``: the API key then names the source, in that organization and project.
+    re_path(
+        r"^(?:/*)v1/+(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+track/?$",
+        views.IntemptTrackView.as_view(),
+        name="track-intempt-v1-project",
+    ),
     re_path(r"^(?:/*)api/+track/?$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
     re_path(r"^(?:/*)track/?$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
     re_path(r"^(?:/*)v1/+track/?$", views.UserpilotTrackView.as_view(), name="track-userpilot"),

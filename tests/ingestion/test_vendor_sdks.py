@@ -115,3 +115,66 @@ def test_intempt_query_api_key_decides_over_basic(client, tenant, other_tenant):
 
     assert response.status_code == 200
     assert Event.objects.filter(project=tenant.project).count() == 1
+
+
+# --- Databuddy: ``@databuddy/sdk/node`` (2.6.0) -----------------------------------------
+
+# The website the captured requests name; each test puts its tenant's website in its place.
+DATABUDDY_CAPTURED_WEBSITE = b"f0d1bf70-4c71-4422-b402-cec73eda646e"
+
+
+def databuddy_sdk_post(client, tenant: Tenant, *, body: str):
+    """The SDK's request: ``fetch`` with these headers and a Bearer API key."""
+    return client.post(
+        "/track",
+        data=seed_body(body).replace(DATABUDDY_CAPTURED_WEBSITE, tenant.website_id.encode()),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {tenant.api_key}",
+        HTTP_ACCEPT="*/*",
+        HTTP_ACCEPT_LANGUAGE="*",
+        HTTP_SEC_FETCH_MODE="cors",
+        HTTP_USER_AGENT="node",
+    )
+
+
+def test_databuddy_sdk_batch_is_acknowledged_whole_and_stored_by_the_contracts_dedupe(client, tenant):
+    # The batch the SDK flushed for four track() calls: the two identical clicks carry the
+    # flush's timestamp and no eventId (the SDK drops it from what it sends), so by the
+    # contract's rule (an id-less event with a timestamp is a hash of what it carries)
+    # they are one event; count is what was accepted, as for a retry.
+    response = databuddy_sdk_post(client, tenant, body="sdk_databuddy_node_batch.json")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "success", "type": "custom_event", "count": 4}
+    names = sorted(Event.objects.filter(project=tenant.project).values_list("name", flat=True))
+    assert names == ["api_call", "button_clicked", "order"]
+
+
+def test_databuddy_sdk_batch_sent_again_is_stored_once(client, tenant):
+    databuddy_sdk_post(client, tenant, body="sdk_databuddy_node_batch.json")
+
+    response = databuddy_sdk_post(client, tenant, body="sdk_databuddy_node_batch.json")
+
+    assert response.json() == {"status": "success", "type": "custom_event", "count": 4}
+    assert Event.objects.filter(project=tenant.project).count() == 3
+
+
+def intempt_sdk_project_path(tenant: Tenant) -> str:
+    """The URL of the SDK built without ``source_id`` (optional there)."""
+    return f"/v1/{tenant.project.organization.name}/projects/{tenant.project.name}/track"
+
+
+def test_intempt_sdk_without_source_id_tracks_into_the_keys_source(client, tenant):
+    response = intempt_sdk_post(client, tenant, path=intempt_sdk_project_path(tenant), api_key=tenant.api_key)
+
+    assert response.status_code == 200
+    assert response.json() == {}
+    assert Event.objects.get(project=tenant.project).source_id == tenant.source.id
+
+
+def test_intempt_sdk_without_source_id_refuses_a_key_of_another_project(client, tenant, other_tenant):
+    response = intempt_sdk_post(client, tenant, path=intempt_sdk_project_path(tenant), api_key=other_tenant.api_key)
+
+    assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "API key is not valid for this source"}]}
+    assert not Event.objects.exists()
