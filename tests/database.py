@@ -1,4 +1,5 @@
-"""Faults of the test database that a test can switch on for a moment."""
+"""Faults of the test database that a test can switch on for a moment, and empty
+databases beside it."""
 
 from __future__ import annotations
 
@@ -28,3 +29,24 @@ def database_down() -> Iterator[None]:
         connection.close()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
+
+
+@contextlib.contextmanager
+def empty_database(suffix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database named after the test database plus
+    ``suffix`` (beside it, on the same server), dropped afterwards."""
+    import psycopg
+
+    from tests.profiles.processes import db_url_of_test_run
+
+    url = db_url_of_test_run()
+    server, test_name = url.rsplit("/", 1)
+    name = f"{test_name}_{suffix}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

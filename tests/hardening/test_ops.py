@@ -17,6 +17,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from profiles.models import IdentityWork
+from tests.database import empty_database
 from tests.hardening.formats import event_specs, post, present_formats
 
 pytestmark = pytest.mark.django_db
@@ -55,18 +56,8 @@ def test_readyz_is_200_when_database_and_broker_answer(client):
 @pytest.fixture
 def empty_database_url():
     """A PostgreSQL database with no tables at all (never migrated), dropped afterwards."""
-    import psycopg
-
-    from tests.profiles.processes import db_url_of_test_run
-
-    url = db_url_of_test_run()
-    name = f"{url.rsplit('/', 1)[1]}_unmigrated"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{url.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database("unmigrated") as url:
+        yield url
 
 
 def test_readyz_is_503_naming_the_schema_on_an_unmigrated_database(empty_database_url):

@@ -13,7 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.profiles.processes import db_url_of_test_run, wait_for
+from tests.database import empty_database
+from tests.profiles.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -23,14 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def scratch_database_url() -> Iterator[str]:
     """An empty PostgreSQL database beside the test database, dropped afterwards."""
-    url = db_url_of_test_run()
-    name = f"{url.rsplit('/', 1)[1]}_upgrade"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"{url.rsplit('/', 1)[0]}/{name}"
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with empty_database("upgrade") as url:
+        yield url
 
 
 def _migrate(database_url: str, *target: str) -> subprocess.Popen[str]:
