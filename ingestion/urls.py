@@ -36,6 +36,8 @@ track_urlpatterns = [
     ),
     re_path(r"^(?:/*)api/+track/?$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
     re_path(r"^(?:/*)track/?$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
+    # Databuddy's SDKs' identify() call (not in the seed): see DatabuddyIdentifyAdapter.
+    re_path(r"^(?:/*)identify/?$", views.DatabuddyIdentifyView.as_view(), name="track-databuddy-identify"),
     re_path(r"^(?:/*)v1/+track/?$", views.UserpilotTrackView.as_view(), name="track-userpilot"),
 ]
 

@@ -30,7 +30,7 @@ from ingestion.body import body_read, json_decode
 from ingestion.canonical import json_scans
 from ingestion.credentials import CredentialChanged
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
-from ingestion.formats.databuddy import DatabuddyAdapter
+from ingestion.formats.databuddy import DatabuddyAdapter, DatabuddyIdentifyAdapter
 from ingestion.formats.intempt import IntemptAdapter
 from ingestion.formats.thrivestack import ThriveStackAdapter
 from ingestion.formats.userpilot import UserpilotAdapter
@@ -213,6 +213,10 @@ class ThriveStackTrackView(TrackView):
 class DatabuddyTrackView(TrackView):
     adapter = DatabuddyAdapter()
     authentication_classes = [DatabuddyAuthentication]
+
+
+class DatabuddyIdentifyView(DatabuddyTrackView):
+    adapter = DatabuddyIdentifyAdapter()
 
 
 class UserpilotTrackView(TrackView):

@@ -572,6 +572,49 @@ class DatabuddyTrackViewSchema(_TrackViewExtension):
     )
 
 
+DATABUDDY_IDENTIFY_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": True,
+    "anyOf": [{"required": ["profileId"]}, {"required": ["anonymousId"]}],
+    "properties": {
+        "profileId": {"type": "string", "maxLength": 256},
+        "anonymousId": {"type": "string", "maxLength": 256},
+        "traits": {**_ANY_OBJECT, "description": "Merged into the profile's attributes."},
+        "websiteId": DATABUDDY_EVENT["properties"]["websiteId"],
+    },
+}
+DATABUDDY_IDENTIFY_ANSWER: dict[str, Any] = {
+    **DATABUDDY_ANSWER,
+    "properties": {**DATABUDDY_ANSWER["properties"], "type": {"type": "string", "enum": ["identify"]}},
+}
+
+
+class DatabuddyIdentifyViewSchema(_TrackViewExtension):
+    target_class = "ingestion.views.DatabuddyIdentifyView"
+    decorator = _track_extension(
+        operation_id="identify_databuddy",
+        summary="Identify a visitor (Databuddy SDKs' identify)",
+        description="What Databuddy's SDKs send for `identify({profileId, anonymousId, traits})` (not in the "
+        "track docs). Stored as one event named `$identify` at the time received: its `anonymousId` and "
+        "`profileId` join one profile, as on any Databuddy event carrying both, and `traits` (kept as "
+        "`context.userAttributes`) are merged into that profile's attributes. Same credentials as `/track`. Every "
+        "problem is the request's: 400 `Invalid request body` with `errors`, nothing kept.",
+        request=DATABUDDY_IDENTIFY_REQUEST,
+        examples={
+            "Identify": {
+                "profileId": "user_42",
+                "anonymousId": "anon_7f3a",
+                "traits": {"plan": "pro", "email": "ada@example.com"},
+            }
+        },
+        responses={
+            200: OpenApiResponse(DATABUDDY_IDENTIFY_ANSWER, description='`{"status": "success", "type": "identify"}`.'),
+            **_error_responses(DATABUDDY_IDENTIFY_ANSWER, scope_status=403),
+            404: OpenApiResponse(DATABUDDY_IDENTIFY_ANSWER, description="`Website not found`."),
+        },
+    )
+
+
 # --- Userpilot --------------------------------------------------------------------------
 
 USERPILOT_REQUEST: dict[str, Any] = {
@@ -652,10 +695,11 @@ def track_intempt_v1_hidden(endpoints: list[Any], **kwargs: Any) -> list[Any]:
 
 
 def track_paths_tidy(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """A postprocessing hook: show the Intempt path as its docs give it (``.../track``);
-    the URL pattern also accepts a trailing slash, which drf-spectacular renders."""
+    """A postprocessing hook: show the track paths as their docs give them (``.../track``,
+    ``/identify``); the URL patterns also accept a trailing slash, which drf-spectacular renders."""
     result["paths"] = {
-        (path[:-1] if path.endswith("/track/") else path): item for path, item in result["paths"].items()
+        (path[:-1] if path.endswith(("/track/", "/identify/")) else path): item
+        for path, item in result["paths"].items()
     }
     return result
 

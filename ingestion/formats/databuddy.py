@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from ingestion import selectors
 from ingestion.authentication import TrackPrincipal, website_allowed_origin
 from ingestion.canonical import (
+    MAX_DEPTH,
     CanonicalEvent,
     EventProblem,
     ascii_digits,
@@ -30,7 +31,9 @@ from ingestion.canonical import (
     derived_event_id,
     empty_identifiers,
     identifier_too_long,
+    json_encodable,
     json_object,
+    nul_field,
     optional_string,
     required_string,
 )
@@ -239,3 +242,64 @@ def _allow_origin_headers(allowed: str, origin: str | None) -> dict[str, str]:
         "Access-Control-Allow-Credentials": "true",
         "Vary": "Origin",
     }
+
+
+IDENTIFY_EVENT_NAME = "$identify"
+
+
+class DatabuddyIdentifyAdapter(DatabuddyAdapter):
+    """Databuddy's SDKs' ``identify({profileId, anonymousId, traits})``: ``POST /identify``.
+
+    Not in the seed (nor the contract's four track endpoints), but the SDK's own call, sent
+    to ``{apiUrl}/identify`` with the track endpoint's credentials: without it a producer
+    that only changed its base URL saw every identify fail. The body is one object:
+    ``profileId`` and ``anonymousId`` (at least one; <= 256 characters each) and ``traits``
+    (an object). It is stored as one event named ``$identify`` at the time received, so
+    the two ids are linked as on any Databuddy event carrying both (contract: Identity),
+    and ``traits`` is kept in ``context.userAttributes`` and merged into the profile's
+    attributes as Intempt's ``userAttributes`` are. Every problem is the request's (400,
+    nothing kept): there is one call per request, and a kept rejected event could only be
+    replayed as a track event.
+    """
+
+    def split(self, document: Any) -> list[WireEvent]:
+        if not isinstance(document, dict):
+            raise RequestProblem("The body must be a JSON object", field="body")
+        problems: list[EventProblem] = []
+        ids = [
+            optional_string(document, key, index=0, problems=problems, max_length=_MAX_LENGTHS[key])
+            for key in ("profileId", "anonymousId")
+        ]
+        json_object(document, "traits", index=0, problems=problems)
+        if not problems and not any(ids):
+            problems.append(EventProblem(0, "profileId", "profileId or anonymousId is required"))
+        # What the shared path would refuse as one event's problem (a kept rejected event).
+        if not problems and (nul_at := nul_field(document)) is not None:
+            field = nul_at[:200]
+            problems.append(EventProblem(0, field, f"{field} contains a NUL character (\\u0000)"))
+        if not problems and not json_encodable(document):
+            problems.append(EventProblem(0, "traits", f"traits is nested deeper than {MAX_DEPTH} levels"))
+        if problems:
+            raise RequestProblem(problems[0].message, field=problems[0].field)
+        return [WireEvent(index=0, raw=document, replay_payload=document)]
+
+    def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
+        item = event.raw  # checked by ``split``
+        context = {key: value for key, value in item.items() if key not in ("profileId", "anonymousId", "traits")}
+        traits = item.get("traits")
+        if traits is not None:
+            context["userAttributes"] = traits
+        return CanonicalEvent(
+            name=IDENTIFY_EVENT_NAME,
+            # No timestamp of its own: each call is a new event, as the contract has it.
+            event_id=derived_event_id(name=IDENTIFY_EVENT_NAME, raw=item, has_own_timestamp=False),
+            timestamp=received_at,
+            anonymous_id=item.get("anonymousId") or None,
+            profile_id=item.get("profileId") or None,
+            context=context,
+            identity_fields=frozenset({"userAttributes"}) if traits is not None else frozenset(),
+            empty_identifiers=empty_identifiers(item, _IDENTIFIER_COLUMNS),
+        )
+
+    def success_body(self, outcome: IngestOutcome, *, request_id: str) -> dict[str, Any]:
+        return {"status": "success", "type": "identify"}

@@ -113,6 +113,7 @@ def track_request(tenant, path: str) -> tuple[str, dict[str, str], int]:
         "/api/track": ("/api/track", {"HTTP_AUTHORIZATION": f"Bearer {tenant.bearer_token}"}, 200),
         "/track": ("/track", {"HTTP_AUTHORIZATION": f"Bearer {tenant.api_key}"}, 200),
         "/v1/track": ("/v1/track", {"HTTP_AUTHORIZATION": f"Token {tenant.api_key}"}, 202),
+        "/identify": ("/identify", {"HTTP_AUTHORIZATION": f"Bearer {tenant.api_key}"}, 200),
     }[path]
 
 
