@@ -18,6 +18,13 @@ class ProjectMembershipAdmin(ProjectScopedAdmin):
     search_fields = ("user__username", "project__name", "project__organization__name")
     autocomplete_fields = ("project",)
 
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Only staff get into the dashboard, so a membership is only ever a staff user's:
+        # the form offers those (and no longer lists every account of the site).
+        if db_field.name == "user":
+            kwargs.setdefault("queryset", User.objects.filter(is_staff=True).order_by("username"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 # --- users and groups ---------------------------------------------------------------------
 # Memberships decide what staff see; Django's user and group admins would let any staff

@@ -124,6 +124,21 @@ def test_an_add_form_with_a_relation_that_is_no_id_starts_it_empty(superuser_cli
     assert 'name="project"' in response.content.decode()
 
 
+def test_the_membership_form_offers_staff_users_only(superuser_client, tenant):
+    staff = User.objects.create_user("sam", is_staff=True)
+    customer = User.objects.create_user("carla")
+
+    form = superuser_client.get("/admin/dashboard/projectmembership/add/").content.decode()
+    refused = superuser_client.post(
+        "/admin/dashboard/projectmembership/add/", {"user": customer.pk, "project": tenant.project.pk}
+    )
+
+    assert f'<option value="{staff.pk}">sam</option>' in form
+    assert "carla" not in form
+    assert refused.status_code == 200  # the form again, with its error
+    assert not ProjectMembership.objects.filter(user=customer).exists()
+
+
 def test_an_add_form_keeps_a_relation_given_by_id(superuser_client, tenant):
     response = superuser_client.get(f"/admin/dashboard/projectmembership/add/?project={tenant.project.pk}")
 
