@@ -492,6 +492,9 @@ def wire_document_ingest(
             events.append(result)
         else:
             reject(wire_event, result, wire_event.replay_payload)
+    if rejected and not adapter.keeps_rejected:
+        first = rejected[0].problems[0]
+        raise RequestProblem(first.message, field=first.field)
     adapter.check_events(events, source=source)
 
     batch = events_ingest(

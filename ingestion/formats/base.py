@@ -123,6 +123,10 @@ class WireFormatAdapter:
     # its own id or its own timestamp. A refused event carrying one is kept once however
     # often it is retried (``rejected_event_key``); one with neither is new every time.
     identifying_fields: ClassVar[tuple[str, ...]] = ()
+    # False for a format whose body is one call that cannot be replayed as an event (Databuddy's
+    # identify): an event-level problem refuses the whole request (a 400 naming the first
+    # problem) and nothing is kept, instead of a rejected event.
+    keeps_rejected: ClassVar[bool] = True
 
     def credential_status(self, kind: str) -> int:
         return self.credential_statuses.get(kind, 401)

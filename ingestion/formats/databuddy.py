@@ -22,7 +22,6 @@ from django.http import HttpRequest, HttpResponse
 from ingestion import selectors
 from ingestion.authentication import TrackPrincipal, website_allowed_origin
 from ingestion.canonical import (
-    MAX_DEPTH,
     CanonicalEvent,
     EventProblem,
     ascii_digits,
@@ -31,9 +30,7 @@ from ingestion.canonical import (
     derived_event_id,
     empty_identifiers,
     identifier_too_long,
-    json_encodable,
     json_object,
-    nul_field,
     optional_string,
     required_string,
 )
@@ -258,35 +255,30 @@ class DatabuddyIdentifyAdapter(DatabuddyAdapter):
     the two ids are linked as on any Databuddy event carrying both (contract: Identity),
     and ``traits`` is kept in ``context.userAttributes`` and merged into the profile's
     attributes as Intempt's ``userAttributes`` are. Every problem is the request's (400,
-    nothing kept): there is one call per request, and a kept rejected event could only be
-    replayed as a track event.
+    nothing kept: ``keeps_rejected``): there is one call per request, and a kept rejected
+    event could only be replayed as a track event.
     """
+
+    keeps_rejected = False
 
     def split(self, document: Any) -> list[WireEvent]:
         if not isinstance(document, dict):
             raise RequestProblem("The body must be a JSON object", field="body")
-        problems: list[EventProblem] = []
-        ids = [
-            optional_string(document, key, index=0, problems=problems, max_length=_MAX_LENGTHS[key])
-            for key in ("profileId", "anonymousId")
-        ]
-        json_object(document, "traits", index=0, problems=problems)
-        if not problems and not any(ids):
-            problems.append(EventProblem(0, "profileId", "profileId or anonymousId is required"))
-        # What the shared path would refuse as one event's problem (a kept rejected event).
-        if not problems and (nul_at := nul_field(document)) is not None:
-            field = nul_at[:200]
-            problems.append(EventProblem(0, field, f"{field} contains a NUL character (\\u0000)"))
-        if not problems and not json_encodable(document):
-            problems.append(EventProblem(0, "traits", f"traits is nested deeper than {MAX_DEPTH} levels"))
-        if problems:
-            raise RequestProblem(problems[0].message, field=problems[0].field)
         return [WireEvent(index=0, raw=document, replay_payload=document)]
 
     def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
-        item = event.raw  # checked by ``split``
+        item = event.raw
+        problems: list[EventProblem] = []
+        ids = {
+            key: optional_string(item, key, index=0, problems=problems, max_length=_MAX_LENGTHS[key])
+            for key in ("profileId", "anonymousId")
+        }
+        traits = json_object(item, "traits", index=0, problems=problems)
+        if not problems and not any(ids.values()):
+            problems.append(EventProblem(0, "profileId", "profileId or anonymousId is required"))
+        if problems:
+            return problems
         context = {key: value for key, value in item.items() if key not in ("profileId", "anonymousId", "traits")}
-        traits = item.get("traits")
         if traits is not None:
             context["userAttributes"] = traits
         return CanonicalEvent(
@@ -294,8 +286,8 @@ class DatabuddyIdentifyAdapter(DatabuddyAdapter):
             # No timestamp of its own: each call is a new event, as the contract has it.
             event_id=derived_event_id(name=IDENTIFY_EVENT_NAME, raw=item, has_own_timestamp=False),
             timestamp=received_at,
-            anonymous_id=item.get("anonymousId") or None,
-            profile_id=item.get("profileId") or None,
+            anonymous_id=ids["anonymousId"] or None,
+            profile_id=ids["profileId"] or None,
             context=context,
             identity_fields=frozenset({"userAttributes"}) if traits is not None else frozenset(),
             empty_identifiers=empty_identifiers(item, _IDENTIFIER_COLUMNS),
