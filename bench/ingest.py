@@ -111,7 +111,7 @@ def _copy_client(args: tuple[str, str, str, float, float, int, int, int]) -> tup
     ``events-without-ledger``: the events COPY alone (``bench.schema``: what exact dedupe
     costs).
     """
-    from ingestion.services import PG_EVENT_COPY, PG_EVENT_COPY_TYPES, pg_binary_copy_prepare
+    from ingestion.services.event_writes import PG_EVENT_COPY, PG_EVENT_COPY_TYPES, pg_binary_copy_prepare
 
     url, target, ledger_sql, start_at, duration, project_id, source_id, client = args
     rows_written = 0
@@ -171,7 +171,7 @@ def copy_ceiling(
     ledger_sql = ""
     if target.startswith("events-ledger") or target == "events":
         # After django.setup(): the very statements.
-        from ingestion.services import PG_LEDGER_COPY, PG_LEDGER_INSERT
+        from ingestion.services.event_writes import PG_LEDGER_COPY, PG_LEDGER_INSERT
 
         ledger_sql = PG_LEDGER_COPY if target == "events" else PG_LEDGER_INSERT
     elif target.startswith("scratch"):

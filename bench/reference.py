@@ -54,7 +54,7 @@ def reference_copy(*, body: bytes, project_id: int, source_id: int) -> int:
     """Decode an Intempt body and COPY its events into ``bench_copy``, in one transaction
     of its own (Django runs in autocommit, so the COPY commits before this returns).
     Raises ``msgspec.ValidationError`` for a body of the wrong shape."""
-    from ingestion.services import pg_binary_copy_prepare
+    from ingestion.services.event_writes import pg_binary_copy_prepare
 
     document = _decoder.decode(body)
     received = datetime.now(UTC)

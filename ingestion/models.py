@@ -205,7 +205,7 @@ class EventKey(models.Model):
     instead; the event write inserts here first and stores only the events whose key was
     new, in the same transaction: a small request with ON CONFLICT DO NOTHING, a bulk one
     by COPY, falling back to ON CONFLICT when a key is already here
-    (``ingestion.services``, above ``PG_LEDGER_INSERT``). Retention drops events, never
+    (``ingestion.services.event_writes``, above ``PG_LEDGER_INSERT``). Retention drops events, never
     keys, so deduplication stays permanent. SQLite keeps the unique key on the events
     table itself and does not use this table.
     """

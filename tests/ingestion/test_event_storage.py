@@ -16,7 +16,8 @@ from django.test import Client
 
 from ingestion.models import Event, EventKey, RejectedEvent
 from ingestion.partitions import event_partitions
-from ingestion.services import PG_EVENTS_INSERT_SMALL_MAX, event_partitions_maintain
+from ingestion.services import event_partitions_maintain
+from ingestion.services.event_writes import PG_EVENTS_INSERT_SMALL_MAX
 from ingestion.tasks import event_partitions_maintain_task
 from profiles.models import IdentityWork
 from tests.conftest import Tenant
