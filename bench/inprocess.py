@@ -121,7 +121,7 @@ def _project_id(source_id: int) -> int:
 def _drain_held_queued(client: Any, *, project_id: int) -> Callable[[], None]:
     """Mark the project's drain as queued far ahead, so every kick is the skip that most
     requests take under load (``profiles.services.identity_work_kick``); the release."""
-    from profiles.services import _KICK_KEY
+    from profiles.services.outbox import _KICK_KEY
 
     if client is None:
         return lambda: None

@@ -15,7 +15,7 @@ from dashboard.services import project_membership_grant
 from ingestion.models import Project, Source
 from ingestion.selectors import track_credentials_forget_all
 from ingestion.services import access_token_create, api_key_create, source_provision
-from profiles import services as profiles_services
+from profiles.services import outbox as identity_outbox
 from trackhub.redis import redis_client
 
 _source_ids = itertools.count(1001)
@@ -26,7 +26,7 @@ def identity_queued_flags_cleared() -> None:
     """Forget "a drain is queued" flags left in the test Redis by earlier tests: project
     ids repeat across runs, and a stale flag would hold back a new project's drain. The
     same for this process's memory of drains queued (it would skip a kick)."""
-    profiles_services._drain_surely_ahead_until.clear()
+    identity_outbox._drain_surely_ahead_until.clear()
     client = redis_client()
     if client is not None:
         keys = list(client.scan_iter("trackhub:identity:queued:*"))

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from profiles import services as profiles_services
 from profiles.models import IdentityWork, IngestionWarning
+from profiles.services import drain as identity_drain
 from profiles.services import identity_work_drain, identity_work_kick
 from profiles.tasks import identity_work_drain_task
 from tests.profiles.conftest import intempt_post
@@ -215,7 +215,7 @@ def test_outbox_facts_are_compressed_with_lz4_when_the_server_has_it():
 )
 def test_one_drain_resolves_a_backlog_bigger_than_a_transaction_takes(client, tenant, read_client, monkeypatch, caps):
     for name, value in caps.items():
-        monkeypatch.setattr(profiles_services, name, value)
+        monkeypatch.setattr(identity_drain, name, value)
     for n in range(7):
         intempt_post(client, tenant, {"eventId": f"e{n}", "userId": f"user-{n}", "timestamp": 1_000 + n})
 
@@ -225,7 +225,7 @@ def test_one_drain_resolves_a_backlog_bigger_than_a_transaction_takes(client, te
 
 
 def test_a_batch_bigger_than_the_fact_cap_is_still_taken_whole(client, tenant, monkeypatch):
-    monkeypatch.setattr(profiles_services, "DRAIN_FACTS_PER_TRANSACTION", 2)
+    monkeypatch.setattr(identity_drain, "DRAIN_FACTS_PER_TRANSACTION", 2)
     intempt_post(client, tenant, *({"eventId": f"e{n}", "userId": f"u{n}", "timestamp": 1_000} for n in range(5)))
 
     assert identity_work_drain(project_id=tenant.project.id) == 1

@@ -1,48 +1,32 @@
-"""Writes of the profiles domain. Ingestion calls only the public functions here."""
+"""Applying identity facts: identifiers join profiles and accounts, profiles merge, accounts
+gain members, attributes fold, under the contract's identity rules (docs/identity.md)."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
-import redis
-from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
+from django.db import connection
 from django.utils import timezone
 
 from ingestion.canonical import MAX_IDENTIFIER_BYTES, identifier_too_long
-from ingestion.selectors import project_exists
-from profiles.identifiers import is_placeholder, usable
+from profiles.identifiers import is_placeholder
 from profiles.models import (
     Account,
     AccountIdentity,
     AccountMembership,
     AccountMerge,
     Identity,
-    IdentityWork,
     IngestionWarning,
     Profile,
     ProfileMerge,
 )
+from profiles.services.outbox import EPOCH, event_identity_key
 from trackhub.db import prepared_cursor
-from trackhub.redis import redis_client
 
-if TYPE_CHECKING:
-    from ingestion.canonical import CanonicalEvent
-
-
-logger = logging.getLogger(__name__)
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Which facts are user identifiers (one namespace per project) and which name accounts.
 # The first usable user identifier is the event's own (``event_identity_key``'s order).
 USER_FIELDS = ("user_id", "profile_id", "anonymous_id", "another_user_id")
@@ -52,388 +36,6 @@ ACCOUNT_FIELDS = ("account_id", "another_account_id")
 # missing or a placeholder links neither its profileId nor its anotherUserId.
 USER_LINKS = (("user_id", "another_user_id"), ("profile_id", "user_id"), ("anonymous_id", "profile_id"))
 ACCOUNT_LINKS = (("account_id", "another_account_id"),)
-# pg_advisory_xact_lock(key1, key2) namespace for "identity work of project key2".
-IDENTITY_LOCK_SPACE = 0x1D
-
-
-def event_identity_key(
-    *, user_id: str | None, profile_id: str | None, anonymous_id: str | None, another_user_id: str | None = None
-) -> str | None:
-    """The identifier an event's profile is looked up by: its first usable user identifier.
-
-    All of an event's user identifiers end up in one profile when they are linked, so any
-    of them would do; a fixed order keeps it deterministic. Intempt's ``anotherUserId``
-    counts only when the event has no other user field at all: then it is the one person
-    the event names (the contract accepts it as the user identifier). Next to a
-    placeholder ``userId`` it does not: that event's user is unknown (docs/identity.md).
-    """
-    own = usable(user_id) or usable(profile_id) or usable(anonymous_id)
-    if own is None and user_id is None and profile_id is None and anonymous_id is None:
-        return usable(another_user_id)
-    return own
-
-
-def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
-    """The identity-relevant part of one event, or None if it names nobody at all.
-    (Called for every stored event: written out rather than looped for speed.)"""
-    context = event.context
-    facts: dict[str, Any] = {
-        "name": event.name,
-        "event_id": event.event_id,
-        # Microseconds since the epoch, exact: the attribute rule compares timestamps.
-        "ts_us": (event.timestamp - EPOCH) // _MICROSECOND,
-    }
-    if event.user_id:
-        facts["user_id"] = event.user_id
-    if event.profile_id:
-        facts["profile_id"] = event.profile_id
-    if event.anonymous_id:
-        facts["anonymous_id"] = event.anonymous_id
-    if event.account_id:
-        facts["account_id"] = event.account_id
-    for key in event.empty_identifiers:  # "" is a placeholder: its warning is recorded
-        facts[key] = ""
-    if context and event.identity_fields:
-        for key, context_key in (("another_user_id", "anotherUserId"), ("another_account_id", "anotherAccountId")):
-            value = event.context_identifier(context_key)
-            if value is not None:
-                facts[key] = value
-        for key, context_key in (("user_attributes", "userAttributes"), ("account_attributes", "accountAttributes")):
-            attributes = event.context_attributes(context_key)
-            if attributes is not None:
-                facts[key] = attributes
-    return facts if len(facts) > 3 else None
-
-
-_MICROSECOND = timedelta(microseconds=1)
-
-
-# The outbox row, as both write paths insert it (one row per request's stored events).
-_WORK_INSERT = "INSERT INTO profiles_identitywork (project_id, facts, created_at)"
-
-
-def identity_work_record(*, project_id: int, events: Sequence[CanonicalEvent]) -> None:
-    """Record the identity work for newly stored events, inside the caller's transaction,
-    and make sure a drain of the project's outbox is queued once that transaction commits."""
-    facts = [f for f in identity_facts(events=events) if f is not None]
-    if not facts:
-        return
-    if connection.vendor == "postgresql":
-        with prepared_cursor() as cursor:
-            # Raw SQL: the ORM's create() costs more per request than the insert itself.
-            cursor.execute(
-                f"{_WORK_INSERT} VALUES (%s, %s::jsonb, %s)", [project_id, orjson.dumps(facts).decode(), timezone.now()]
-            )
-    else:
-        IdentityWork.objects.create(project_id=project_id, facts=facts)
-    identity_work_kick_on_commit(project_id=project_id)
-
-
-def identity_facts(*, events: Sequence[CanonicalEvent]) -> list[dict[str, Any] | None]:
-    """Each event's identity facts, None for an event that names nobody."""
-    return [_event_facts(event) for event in events]
-
-
-def identity_work_insert_sql(*, source: str) -> str:
-    """The outbox insert (PostgreSQL) for a caller that stores events and records their
-    identity work in one statement (ingestion's small-request write, which saves a
-    transaction's round trips): ``source`` is a relation of the stored events with columns
-    ``position`` and ``fact`` (jsonb from ``identity_facts``; JSON null for an event that
-    names nobody). Parameters ``%(project_id)s`` and ``%(recorded_at)s``. Inserts nothing
-    when no event names anybody; the caller then calls ``identity_work_kick_on_commit``."""
-    return (
-        f"{_WORK_INSERT} SELECT %(project_id)s, jsonb_agg(fact ORDER BY position), %(recorded_at)s FROM {source} "
-        "WHERE fact <> 'null'::jsonb HAVING count(*) > 0"
-    )
-
-
-def identity_work_kick_on_commit(*, project_id: int) -> None:
-    """Queue a drain (``identity_work_kick``) once the current transaction commits; at
-    once outside a transaction."""
-    transaction.on_commit(lambda: identity_work_kick(project_id=project_id))
-
-
-# A project's "drain queued" flag in Redis: set by the first request that finds it unset
-# (SET NX), cleared by the drain as it starts. A request whose work was committed while the
-# flag was set needs no task of its own: the queued drain clears the flag before it reads
-# the outbox, so it sees that work. The flag expires in case its task is lost; the sweep
-# covers the gap. Its value is when (epoch seconds) the drain was queued.
-_KICK_KEY = "trackhub:identity:queued:{project_id}"
-_KICK_TTL_SECONDS = 60
-# SET NX that also answers the value already there: Redis's SET ... NX GET needs 7.0.
-_KICK_SET_OR_GET = """
-local held = redis.call('GET', KEYS[1])
-if held then return held end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return false
-"""
-
-
-# After a failed publish this process stops trying for a few seconds (per process, no
-# shared state needed): a broker that is down or drops packets would otherwise cost every
-# request a connect timeout. The outbox keeps the work; the next drain or the sweep does it.
-KICK_PAUSE_SECONDS = 5.0
-_kick_paused_until = 0.0
-
-# A queued drain starts no sooner than its countdown after it was queued. Until then (less
-# this margin, for clocks that differ between machines) any work committed is certain to
-# be read by it, so a request needs not even the Redis round trip: per project, this
-# process remembers when that is. Under load this spares most requests the round trip,
-# which costs the web worker about as much CPU as the event's insert. If clocks differ by
-# more than the margin, work can miss its drain; the next request's kick or the sweep then
-# does it, late but never lost.
-KICK_CLOCK_MARGIN_SECONDS = 0.05
-_drain_surely_ahead_until: dict[int, float] = {}
-_DRAINS_REMEMBERED = 10_000  # projects; past that the entries (most long expired) are dropped
-
-
-def identity_work_kick(*, project_id: int) -> None:
-    """Queue a drain of the project's identity outbox unless one is queued already.
-
-    One Celery publish per drain cycle instead of one per request: under load most requests
-    cost nothing here, the rest one Redis round trip. The drain starts after
-    ``TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS``, so a trickle of single-event requests is
-    resolved in one transaction rather than one each. Never fails the request: with Redis
-    or the broker down the work waits in the outbox for the next drain or the sweep.
-    """
-    global _kick_paused_until
-    from profiles.tasks import identity_work_drain_task
-
-    now = time.time()
-    if time.monotonic() < _kick_paused_until or now < _drain_surely_ahead_until.get(project_id, 0.0):
-        return
-    delay = settings.TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS
-    client = redis_client()
-    try:
-        if client is not None:
-            held = client.eval(_KICK_SET_OR_GET, 1, _KICK_KEY.format(project_id=project_id), now, _KICK_TTL_SECONDS)
-            if held is not None:  # a drain is queued and has not started
-                _drain_queued_remember(project_id=project_id, queued_at=_float_or_zero(held), delay=delay)
-                return
-    except redis.RedisError:
-        client = None  # publish anyway: a spare drain is harmless
-    try:
-        identity_work_drain_task.apply_async((project_id,), countdown=delay)
-    except Exception as exc:  # any broker failure: kombu raises several kinds
-        _kick_paused_until = time.monotonic() + KICK_PAUSE_SECONDS
-        logger.warning("identity drain not queued (broker unavailable), the sweep will do it: %s", exc)
-        # No drain is queued after all: let the first request after the pause queue one.
-        _kick_flag_clear(project_id=project_id)
-        return
-    if client is not None:  # without the flag (no Redis) every request kicks
-        _drain_queued_remember(project_id=project_id, queued_at=now, delay=delay)
-
-
-def _drain_queued_remember(*, project_id: int, queued_at: float, delay: float) -> None:
-    from profiles.tasks import identity_work_drain_task
-
-    if identity_work_drain_task.app.conf.task_always_eager:
-        return  # eager tasks ran at once, not after the countdown: nothing to rely on
-    if len(_drain_surely_ahead_until) >= _DRAINS_REMEMBERED:
-        _drain_surely_ahead_until.clear()
-    _drain_surely_ahead_until[project_id] = queued_at + delay - KICK_CLOCK_MARGIN_SECONDS
-
-
-def _float_or_zero(value: bytes | str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        return 0.0
-
-
-def _kick_flag_clear(*, project_id: int) -> None:
-    client = redis_client()
-    with contextlib.suppress(redis.RedisError):
-        if client is not None:
-            client.delete(_KICK_KEY.format(project_id=project_id))
-
-
-# --- identity work: the outbox consumer -------------------------------------------------------
-
-
-# Facts applied per transaction by a drain: big enough to amortize the lookups of a batch
-# (a backlog is resolved faster per event than a trickle), small enough to keep each
-# transaction, and the identity lock, short.
-DRAIN_FACTS_PER_TRANSACTION = 5000
-# ... and at most this many outbox rows (single-event requests write one fact per row).
-WORK_ROWS_PER_TRANSACTION = 500
-# Outbox rows read per query while a drain gathers its batches.
-_WORK_CHUNK = 50
-DRAIN_SECONDS = 30.0
-
-
-def identity_work_drain(*, project_id: int, max_seconds: float = DRAIN_SECONDS) -> int:
-    """Resolve the project's unprocessed identity work, oldest first, several recorded
-    batches per transaction, until a transaction finds less than its caps (what comes
-    later has a drain of its own queued). Returns how many batches it did.
-
-    Clears the project's queued flag first (see ``identity_work_kick``), so work committed
-    after this point queues another drain. After ``max_seconds`` it queues a follow-up
-    drain and returns, to stay inside the task's time limit.
-    """
-    _kick_flag_clear(project_id=project_id)
-    deadline = time.monotonic() + max_seconds
-    done = 0
-    while True:
-        with transaction.atomic():
-            _project_lock(project_id=project_id)
-            if _project_gone(project_id=project_id):
-                return done
-            pending, more_waiting = _work_pending(project_id=project_id)
-            if not pending:
-                return done
-            _work_apply(project_id=project_id, work=pending)
-        done += len(pending)
-        if not more_waiting:
-            # No need to look again: whatever was committed after this drain cleared the
-            # flag found it clear and queued another drain (the sweep covers a lost one).
-            return done
-        if time.monotonic() > deadline:
-            identity_work_kick(project_id=project_id)
-            return done
-
-
-def identity_work_process(*, work_id: int) -> bool:
-    """Resolve one recorded batch of identity facts in one transaction. Idempotent: a batch
-    already done (redelivery, the sweep racing the task) is skipped. True if it did the work.
-
-    Locking: every write to profiles, accounts, identities and memberships of a project
-    happens under that project's identity lock (a transaction-level advisory lock), taken
-    first and alone, so there is no lock order to get wrong and no deadlock. It prevents:
-    two batches both creating a profile for the same new identifier (duplicate
-    identities), a batch adding an identifier to a profile that another batch is merging
-    away (a lost link), and two batches folding attributes into one profile from stale
-    reads (a lost attribute). Projects proceed in parallel. A worker killed mid-batch rolls
-    the whole transaction back (no partial merge is ever visible); redelivery or the sweep
-    redoes it.
-    """
-    with transaction.atomic():
-        project_id = IdentityWork.objects.filter(id=work_id).values_list("project_id", flat=True).first()
-        if project_id is None:
-            return False
-        _project_lock(project_id=project_id)
-        if _project_gone(project_id=project_id):
-            return False
-        # Re-read under the lock: another run of the same batch may have committed meanwhile.
-        work = list(IdentityWork.objects.filter(id=work_id, processed_at__isnull=True).values_list("id", "facts"))
-        if not work:
-            return False
-        _work_apply(project_id=project_id, work=work)
-    return True
-
-
-def _work_pending(*, project_id: int) -> tuple[list[tuple[int, list[dict[str, Any]]]], bool]:
-    """The project's oldest unprocessed batches, up to about DRAIN_FACTS_PER_TRANSACTION
-    facts (at least one batch) and WORK_ROWS_PER_TRANSACTION rows, and whether more may be
-    waiting (a cap was reached). Read under the project's lock: nobody else applies them."""
-    pending = IdentityWork.objects.filter(project_id=project_id, processed_at__isnull=True).order_by("id")
-    taken: list[tuple[int, list[dict[str, Any]]]] = []
-    facts, after_id = 0, 0
-    # Rows hold from one fact (single-event requests) to TRACKHUB_MAX_EVENTS_PER_REQUEST, so
-    # they are read 50 at a time (by id, no server-side cursor) until the facts suffice.
-    # The facts come as text for orjson: with hundreds of small rows per drain, the JSON
-    # field's json.loads is felt.
-    while len(taken) < WORK_ROWS_PER_TRANSACTION:
-        chunk = list(pending.filter(id__gt=after_id).values_list("id", Cast("facts", TextField()))[:_WORK_CHUNK])
-        for work_id, text in chunk:
-            work_facts = orjson.loads(text)
-            if taken and facts + len(work_facts) > DRAIN_FACTS_PER_TRANSACTION:
-                return taken, True
-            taken.append((work_id, work_facts))
-            facts += len(work_facts)
-        if len(chunk) < _WORK_CHUNK:
-            return taken, False
-        after_id = chunk[-1][0]
-    return taken, True
-
-
-def _work_apply(*, project_id: int, work: Sequence[tuple[int, list[dict[str, Any]]]]) -> None:
-    """Apply the batches' facts together and mark them done (caller holds the lock).
-    Applying them together is the same as one by one: the rules are order-independent."""
-    _facts_apply(project_id=project_id, facts=[fact for _, facts in work for fact in facts])
-    work_ids, now = [work_id for work_id, _ in work], timezone.now()
-    if connection.vendor == "postgresql":
-        # One array parameter: an IN list of hundreds of placeholders costs psycopg
-        # milliseconds of query parsing per drain.
-        with prepared_cursor() as cursor:
-            cursor.execute("UPDATE profiles_identitywork SET processed_at = %s WHERE id = ANY(%s)", [now, work_ids])
-    else:
-        IdentityWork.objects.filter(id__in=work_ids).update(processed_at=now)
-
-
-def identity_work_sweep(*, older_than: timedelta = timedelta(seconds=30)) -> int:
-    """Drain every project that has work left unprocessed for ``older_than`` (broker down,
-    message lost). Returns how many batches it did."""
-    cutoff = timezone.now() - older_than
-    project_ids = (
-        IdentityWork.objects.filter(processed_at__isnull=True, created_at__lte=cutoff)
-        .values_list("project_id", flat=True)
-        .distinct()
-    )
-    done = 0
-    for project_id in sorted(project_ids):
-        # One project whose work keeps failing must not hold back every project after it
-        # (nor the prune after the sweep): its failure is logged with the traceback and
-        # the next sweep tries it again. The time limit still ends the sweep.
-        try:
-            done += identity_work_drain(project_id=project_id)
-        except SoftTimeLimitExceeded:
-            raise
-        except Exception:
-            logger.exception("identity work of project %s failed; the next sweep retries it", project_id)
-    return done
-
-
-def identity_work_prune(*, older_than: timedelta = timedelta(days=7), limit: int = 10_000) -> int:
-    """Delete up to ``limit`` batches processed more than ``older_than`` ago (the outbox
-    is not a history: profiles, merges and warnings are). Returns how many it deleted."""
-    cutoff = timezone.now() - older_than
-    done = IdentityWork.objects.filter(processed_at__isnull=False, processed_at__lt=cutoff).order_by("processed_at")
-    deleted, _ = IdentityWork.objects.filter(id__in=list(done.values_list("id", flat=True)[:limit])).delete()
-    return deleted
-
-
-def profiles_project_purge(*, project_id: int) -> None:
-    """Delete every profile, account, identity, membership, merge, warning and outbox row
-    of the project: ``ingestion.services.project_delete`` calls it in the transaction that
-    deletes the project (and its purge again, for outbox rows written just before that).
-
-    Under the project's identity lock: a drain in progress finishes first, and the next
-    finds the project gone (``_project_gone``). One DELETE per table, children first:
-    Django's cascade would load every profile of the project into memory to delete it.
-    """
-    _project_lock(project_id=project_id)
-    AccountMembership.objects.filter(account__project_id=project_id).delete()
-    for model in (ProfileMerge, AccountMerge, Identity, AccountIdentity, IngestionWarning, IdentityWork):
-        model.objects.filter(project_id=project_id).delete()
-    with connection.cursor() as cursor:
-        for owner in (Profile, Account):  # each row's merged_into is of the same project: all go at once
-            cursor.execute(f"DELETE FROM {owner._meta.db_table} WHERE project_id = %s", [project_id])
-
-
-def _project_gone(*, project_id: int) -> bool:
-    """True (and the project's outbox rows deleted) if the project was deleted while its
-    work waited: a write that passed its credential check just before the deletion
-    committed recorded work after ``profiles_project_purge`` ran. Applying it would create
-    profiles of no project, which their foreign key refuses at commit, failing the drain
-    and every sweep after it. Called under the project's lock."""
-    if project_exists(project_id=project_id):
-        return False
-    IdentityWork.objects.filter(project_id=project_id).delete()
-    return True
-
-
-def _project_lock(*, project_id: int) -> None:
-    """Take the project's identity lock (see ``identity_work_process``)."""
-    if connection.vendor != "postgresql":
-        return  # SQLite serializes every write transaction anyway
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, (%s::bigint %% 2147483648)::int)", [IDENTITY_LOCK_SPACE, project_id]
-        )
-
-
-# --- applying facts ---------------------------------------------------------------------------
 
 
 # (timestamp in microseconds, producer event id, event name): the attribute order. The
@@ -564,7 +166,7 @@ def _facts_collapse(facts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 _IDENTIFIER_FIELDS = (*USER_FIELDS, *ACCOUNT_FIELDS)
 
 
-def _facts_apply(*, project_id: int, facts: Sequence[dict[str, Any]]) -> None:
+def facts_apply(*, project_id: int, facts: Sequence[dict[str, Any]]) -> None:
     """Apply one batch of event facts (caller holds the project's identity lock)."""
     facts = _facts_collapse(facts)
     links: list[_EventLinks] = []
