@@ -7,19 +7,27 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from ingestion.models import MAX_ID
+
+NOT_STAFF_MESSAGE = "This account is not staff: the dashboard is for staff."
 
 
 class StaffAuthenticationForm(AuthenticationForm):
     """Sign-in for staff only: the dashboard and the admin are all there is to sign in to,
-    so a non-staff account is refused at the form instead of landing on a bare 403."""
+    so a non-staff account is refused at the form instead of landing on a bare 403, and
+    the sign-in page says why (``refused_not_staff``); a wrong username or password keeps
+    the page's one generic message."""
 
     def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)
         if not user.is_staff:
-            raise ValidationError("This account is not staff: the dashboard is for staff.", code="not_staff")
+            raise ValidationError(NOT_STAFF_MESSAGE, code="not_staff")
+
+    @property
+    def refused_not_staff(self) -> bool:
+        return self.has_error(NON_FIELD_ERRORS, "not_staff")
 
 
 class EventExplorerForm(forms.Form):

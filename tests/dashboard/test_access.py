@@ -63,7 +63,22 @@ def test_a_non_staff_user_cannot_sign_in_and_is_told_why(tenant):
     )
 
     assert response.status_code == 200  # the form again, not a redirect to a 403
-    assert "not allowed in" in response.content.decode()
+    body = response.content.decode()
+    assert "This account is not staff: the dashboard is for staff." in body
+    assert "didn&#x27;t match" not in body and "didn't match" not in body
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_wrong_password_gets_the_generic_message_and_not_the_staff_one(tenant):
+    User.objects.create_user("visitor", password="x-password-123")
+    client = Client()
+
+    response = client.post("/accounts/login/", {"username": "visitor", "password": "wrong", "next": "/dashboard/"})
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "not allowed in" in body
+    assert "not staff" not in body  # a wrong password says nothing about the account
     assert "_auth_user_id" not in client.session
 
 
