@@ -1,5 +1,6 @@
-"""Real processes for fault and load tests: gunicorn, a private redis-server and a
-private throwaway PostgreSQL cluster. Never touches the shared services' processes."""
+"""Real processes for fault and load tests: gunicorn, a private redis-server, a private
+throwaway PostgreSQL cluster and a private pgbouncer. Never touches the shared services'
+processes."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's package puts it in /usr/sbin, which a non-root PATH may lack.
+PGBOUNCER = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
 
 
 def free_port() -> int:
@@ -207,6 +212,76 @@ class PrivatePostgres:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivatePgBouncer:
+    """A pgbouncer of our own on a free loopback port, in transaction pooling mode, in
+    front of the PostgreSQL at ``host:port`` (every database there, as ``user``; clients
+    are not authenticated). ``pool_size`` server connections per database, handed out in
+    turn (``server_round_robin``) rather than the last one freed first: once the pool is
+    filled (``pool_fill``), consecutive transactions of one client land on different server
+    connections, so anything that needs session state across transactions fails every
+    time, not only now and then under load."""
+
+    def __init__(self, directory: Path, *, host: str, port: int, user: str, pool_size: int = 3) -> None:
+        if PGBOUNCER is None:
+            raise FileNotFoundError("pgbouncer is not installed")
+        self.port = free_port()
+        self.pool_size = pool_size
+        self.user = user
+        self.ini = directory / "pgbouncer.ini"
+        self.log = directory / "pgbouncer.log"
+        self.ini.write_text(
+            f"[databases]\n* = host={host} port={port} user={user}\n\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            "auth_type = any\npool_mode = transaction\n"
+            f"default_pool_size = {pool_size}\nmax_client_conn = 200\nserver_round_robin = 1\n"
+        )
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def version() -> tuple[int, int]:
+        """(major, minor) of the installed pgbouncer ("PgBouncer 1.18.0" on Debian 12)."""
+        out = subprocess.run([str(PGBOUNCER), "--version"], capture_output=True, text=True, check=True).stdout
+        major, minor = out.split()[1].split(".")[:2]
+        return int(major), int(minor)
+
+    def url(self, database: str) -> str:
+        return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        # pgbouncer refuses to run as root: as root it reads its ini, then becomes postgres.
+        user = ["-u", "postgres"] if os.geteuid() == 0 else []
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [str(PGBOUNCER), *user, str(self.ini)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+        def answers() -> bool:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+
+        _wait_for(answers, timeout=10, what="pgbouncer")
+
+    def pool_fill(self, database: str) -> None:
+        """Make pgbouncer open all ``pool_size`` server connections to ``database`` now:
+        it opens them on demand, and a lone client would be served by one all along."""
+        clients = [psycopg.connect(self.url(database)) for _ in range(self.pool_size)]
+        try:
+            # Each holds a server connection in its open transaction, so each gets another.
+            backends = {client.execute("SELECT pg_backend_pid()").fetchone() for client in clients}
+            assert len(backends) == self.pool_size, backends
+            for client in clients:
+                client.commit()
+        finally:
+            for client in clients:
+                client.close()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
 
 
 def manage(env: dict[str, str], *args: str) -> str:
