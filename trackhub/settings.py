@@ -205,6 +205,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # that cannot keep prepared statements (PgBouncer before 1.21 in transaction mode).
     threshold = env_int("DATABASE_PREPARE_THRESHOLD", 5, minimum=0)
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = threshold if threshold > 0 else None
+    # Django reads ``QuerySet.iterator()`` (every form's choices: the admin's related-row
+    # selects) through a server-side cursor, declared in one transaction and fetched in
+    # the next; behind PgBouncer in transaction mode the fetch can reach another server
+    # connection ("cursor ... does not exist", a 500). TrackHub's own large reads go in
+    # keyset chunks, so nothing loses by reading those few rows at once.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # A streaming replica for the read API's queries (``trackhub.replica``).
 DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
 if DATABASE_REPLICA_URL:
