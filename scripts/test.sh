@@ -4,9 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The browser tests drive Debian's chromium (never a downloaded one); install it if we can.
-if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ]; then
-  apt-get update && apt-get install -y chromium
+# The browser tests drive Debian's chromium (never a downloaded one) and the PgBouncer
+# tests Debian's pgbouncer; install whichever is missing if we can.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/pgbouncer ] || command -v pgbouncer >/dev/null || missing+=(pgbouncer)
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = "0" ]; then
+  apt-get update && apt-get install -y "${missing[@]}"
 fi
 
 if [ ! -x .venv/bin/python ]; then
