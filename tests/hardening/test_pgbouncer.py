@@ -30,7 +30,7 @@ from django.test import Client
 from ingestion.api.export import EXPORT_CHUNK_ROWS
 from ingestion.models import Event
 from profiles.models import Identity, IdentityWork, Profile, ProfileMerge
-from profiles.services import WORK_ROWS_PER_TRANSACTION
+from profiles.services.drain import WORK_ROWS_PER_TRANSACTION
 from profiles.tasks import identity_sweep
 from tests.conftest import Tenant, tenant_create
 from tests.hardening import live
