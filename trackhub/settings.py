@@ -294,9 +294,15 @@ for _network in TRACKHUB_METRICS_ALLOW:
         raise ImproperlyConfigured(f"TRACKHUB_METRICS_ALLOW: {_network!r} is not an address or CIDR network") from _exc
 # prometheus_client reads it itself; gunicorn.conf.py sets it (see docs/hardening.md).
 PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
-# Django must not refuse large bodies itself: the track views enforce the contract's
-# limit while reading, in the format's own error shape.
-DATA_UPLOAD_MAX_MEMORY_SIZE = None
+# The track views read their body raw (``ingestion.body``), which this setting does not
+# limit: they enforce the contract's 2 MiB while reading, in the format's own error shape.
+# It limits the forms of the sign-in page, the dashboard and the admin, whose body Django
+# reads whole into memory, before any sign-in (the CSRF check reads it on every POST).
+# Unlimited (None, as it was), one anonymous POST of 100 MB raised a gunicorn worker from
+# 90 to 297 MB. The largest form TrackHub serves is a rejected event's replay: one event
+# of a body of at most 2 MiB, pretty-printed and percent-encoded (up to 3 bytes a byte);
+# 8 times the track limit leaves it room. Over it: 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * TRACKHUB_MAX_BODY_BYTES
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10000
 
 TRACKHUB_LOG_LEVEL = os.environ.get("TRACKHUB_LOG_LEVEL", "INFO").strip().upper()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
@@ -43,6 +45,18 @@ def test_staff_login_lands_in_first_visible_project(tenant, staff_user):
     assert response.redirect_chain[-1] == (f"/dashboard/{tenant.project.id}/", 302)
     assert response.status_code == 200
     assert tenant.project.name in response.content.decode()
+
+
+def test_an_oversized_sign_in_form_is_refused_without_being_read(tenant, staff_user):
+    # Django reads a form's body whole into memory, before anyone is signed in; unlimited,
+    # one anonymous POST of 100 MB took 200 MB of a web process.
+    client = Client()
+    body = urlencode({"username": "sam", "password": "correct-horse-battery", "padding": "x" * 17 * 1024 * 1024})
+
+    response = client.post("/accounts/login/", body, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 400
+    assert "_auth_user_id" not in client.session
 
 
 def test_non_staff_user_is_refused(client, tenant):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.http import QueryDict
@@ -117,6 +119,32 @@ def test_replay_of_one_event_with_several_problems_shows_them(staff_client, tena
     body = response.content.decode()
     assert response.status_code == 400
     assert "Still refused" in body and "timestamp must be" in body and "holds" not in body
+
+
+def test_replay_of_a_payload_as_large_as_a_track_request_takes_is_not_refused_for_its_size(
+    client, staff_client, tenant
+):
+    # The forms' body limit (DATA_UPLOAD_MAX_MEMORY_SIZE) must leave room for the largest
+    # event a track request can carry: nearly 2 MiB of UTF-8, which the browser sends
+    # percent-encoded (3 bytes a byte), well past Django's default of 2.5 MB.
+    note = "\u00e9" * 1_040_000
+    body = json.dumps(
+        {"track": [{"name": "Big", "payload": [{"eventId": "evt-big", "userId": "", "data": {"note": note}}]}]},
+        ensure_ascii=False,
+    ).encode()
+    assert len(body) < 2 * 1024 * 1024
+    assert client.post(tenant.intempt_url, data=body, content_type="application/json").status_code == 400
+    rejected = RejectedEvent.objects.get()
+    page = staff_client.get(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/").content.decode()
+    shown = html.unescape(re.search(r'<textarea name="payload"[^>]*>(.*?)</textarea>', page, re.S).group(1))
+    form = urlencode({"payload": shown.replace('"userId": ""', '"userId": "fixed@example.com"')})
+    assert len(form) > 6_000_000
+    url = f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/"
+
+    response = staff_client.post(url, form, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 302
+    assert Event.objects.get(event_id="evt-big").properties == {"note": note}
 
 
 def test_replay_twice_is_refused(staff_client, tenant, rejected):
