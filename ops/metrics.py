@@ -66,7 +66,14 @@ def request_rejection_observe(*, source_id: int | str | None, wire_format: str, 
     REQUESTS_REJECTED.labels(source=str(source_id or "unknown"), format=wire_format, status=str(status)).inc()
 
 
+# The methods a request's latency is labelled with; any other is "other". The method is
+# the client's text (gunicorn takes any 3-20 capitals and digits), and a histogram series
+# per made-up method, a dozen values each, piled up in every process and in /metrics.
+_LABELLED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def request_observe(*, route: str, method: str, seconds: float) -> None:
+    method = method if method in _LABELLED_METHODS else "other"
     REQUEST_LATENCY.labels(route=route, method=method).observe(seconds)
 
 

@@ -209,6 +209,50 @@ def test_rejected_events_and_rejected_requests_are_counted_per_source(client, te
     assert value(after, requests, **labels, status="400") - value(before, requests, **labels, status="400") == 1
 
 
+def series_of(samples, name: str, label: str) -> set[str]:
+    return {dict(labels).get(label, "") for (sample, labels) in samples if sample == name}
+
+
+def test_a_made_up_source_id_in_a_track_path_adds_no_metric_series(client, db):
+    made_up = ["9" * 18, "abc", "x" * 2000]
+
+    for source_id in made_up:
+        assert (
+            client.post(
+                f"/o/projects/p/sources/{source_id}/track", data="{}", content_type="application/json"
+            ).status_code
+            == 401
+        )
+    after = scrape(client)
+
+    assert not series_of(after, "trackhub_requests_rejected_total", "source") & set(made_up)
+    assert value(after, "trackhub_requests_rejected_total", source="unknown", format="intempt", status="401") >= 3
+
+
+def test_a_refused_request_to_a_real_sources_path_is_counted_under_that_source(client, tenant, other_tenant):
+    labels = {"source": str(tenant.source.id), "format": "intempt", "status": "401"}
+    before = scrape(client)
+    url = tenant.intempt_url.replace(tenant.api_key, other_tenant.api_key)
+
+    assert client.post(url, data="{}", content_type="application/json").status_code == 401
+    after = scrape(client)
+
+    name = "trackhub_requests_rejected_total"
+    assert value(after, name, **labels) - value(before, name, **labels) == 1
+
+
+def test_a_made_up_http_method_is_labelled_other(client):
+    before = scrape(client)
+
+    client.generic("QWERTY1", "/healthz")
+    after = scrape(client)
+
+    name = "trackhub_request_duration_seconds_count"
+    assert "QWERTY1" not in series_of(after, name, "method")
+    route = {"route": "healthz", "method": "other"}
+    assert value(after, name, **route) - value(before, name, **route) == 1
+
+
 def test_request_latency_is_observed_per_route(client, tenant):
     fmt = FORMATS[0]
     before = scrape(client)
