@@ -69,6 +69,25 @@ def test_the_gunicorn_access_log_never_shows_the_api_key(tmp_path):
     assert secret not in text and secret not in server.output()
 
 
+def test_the_gunicorn_error_log_never_shows_the_api_key_of_a_malformed_request_line():
+    # An organization named "Acme Corp" typed into the URL unencoded: gunicorn refuses the
+    # request line and logs it, quoted, at warning level.
+    tenant = tenant_create(org="Acme Corp", project="log-project")
+    secret = tenant.api_key.split(".")[1]
+
+    with live.gunicorn(live.base_env(DATABASE_URL=shared_test_db_url()), workers=1) as server:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as sock:
+            sock.sendall(
+                f"POST {tenant.intempt_url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{{}}".encode()
+            )
+            answer = sock.recv(65536)
+        server.stop()  # flush the log
+
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert "Invalid request" in server.output() and "apiKey=[scrubbed]" in server.output()
+    assert secret not in server.output()
+
+
 def test_gunicorn_with_the_production_config_leaves_no_control_socket_for_another_to_clobber(tmp_path):
     # gunicorn 27 would put it at ~/.gunicorn/gunicorn.ctl, one path for every gunicorn
     # of the user: a second one takes it over and deletes it on exit.
