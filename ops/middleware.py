@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.common import CommonMiddleware
 from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, ResolverMatch, resolve
+from django.utils.cache import patch_cache_control
 
 from ops import metrics
 from ops.context import request_id_var, request_uuid
@@ -108,6 +109,25 @@ class JsonNotFoundMiddleware:
             return JsonResponse({"detail": "Not found."}, status=404)
         if request.method not in _PAGE_METHODS:
             return JsonResponse({"detail": TRACK_URLS_HINT}, status=404)
+        return response
+
+
+class PrivateApiMiddleware:
+    """Answers of the read API (``/api/v1/``) carry ``Cache-Control: private, no-store``.
+
+    They are one tenant's events, profiles and accounts, fetched with a bearer token, and
+    nothing told a proxy or a browser's cache not to keep them (the dashboard's pages say
+    so, ``dashboard.views.private_page``). The schema and its docs (``/api/schema/``,
+    ``/api/docs/``) are public and may be cached.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path_info.startswith("/api/v1/"):
+            patch_cache_control(response, private=True, no_store=True)
         return response
 
 

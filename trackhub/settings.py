@@ -146,6 +146,7 @@ MIDDLEWARE = [
     "ops.middleware.RequestIdMiddleware",
     "ops.middleware.ProbeMiddleware",
     "ops.middleware.JsonNotFoundMiddleware",
+    "ops.middleware.PrivateApiMiddleware",
     # With SECURE_SSL_REDIRECT, a plain-HTTP POST gets a JSON 403, not a 301 that drops its body.
     "ops.middleware.MachineHttpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
