@@ -216,7 +216,7 @@ def long_values(transactional_db):
     user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
     project_membership_grant(user=user, project=tenant.project)
     profile = Profile.objects.get(project=tenant.project, identities__value=user_id)
-    return {"project": tenant.project, "profile": profile}
+    return {"project": tenant.project, "profile": profile, "user_id": user_id}
 
 
 def test_long_names_and_identifiers_do_not_widen_the_phone_layout(long_values, live_server, browser):
@@ -242,3 +242,38 @@ def test_long_names_and_identifiers_do_not_widen_the_phone_layout(long_values, l
         phone.goto(url)
         phone.screenshot(path=str(ARTIFACTS / f"long-{name}-phone.png"), full_page=True)
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390, name  # no sideways scrolling
+
+
+def sign_in(page, live_server) -> None:
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "sam")
+    page.fill("input[name=password]", "correct-horse-battery")
+    page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=events-30d]")
+
+
+# Every table on the page fits its scrolling box, and the header of its last column is in view.
+TABLES_FIT = """() => [...document.querySelectorAll('.table-wrap')].filter(w => w.offsetParent).map(w => {
+    const heads = [...w.querySelectorAll('th')].filter(th => th.offsetParent);
+    return {fits: w.scrollWidth <= w.clientWidth, last: heads[heads.length - 1].getBoundingClientRect().right};
+})"""
+
+
+@pytest.mark.parametrize("width, height", [(1366, 768), (390, 844)])
+def test_a_long_event_name_wraps_in_its_cell_and_leaves_the_other_columns_in_view(
+    long_values, live_server, browser, width, height
+):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    sign_in(page, live_server)
+    project_url = f"{live_server.url}/dashboard/{long_values['project'].id}"
+
+    for path in ["/", "/events/"]:
+        page.goto(project_url + path)
+        tables = page.evaluate(TABLES_FIT)
+        assert tables, path
+        for table in tables:
+            assert table["fits"], path  # the one long name widened the table past its box
+            assert table["last"] <= width, path
+        # The truncated user id can still be read whole.
+        cell = page.locator("td.truncate").first
+        assert cell.get_attribute("title") == long_values["user_id"]

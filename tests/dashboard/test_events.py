@@ -139,7 +139,7 @@ def test_explorer_matches_values_as_stored_spaces_included(client, staff_client,
     response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?{query}")
 
     assert response.status_code == 200
-    users = re.findall(r'<td class="truncate">([^<]*)</td>', response.content.decode())
+    users = re.findall(r'<td class="truncate"[^>]*>([^<]*)</td>', response.content.decode())
     assert users == [expected_user]
 
 
