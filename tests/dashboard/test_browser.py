@@ -277,3 +277,15 @@ def test_a_long_event_name_wraps_in_its_cell_and_leaves_the_other_columns_in_vie
         # The truncated user id can still be read whole.
         cell = page.locator("td.truncate").first
         assert cell.get_attribute("title") == long_values["user_id"]
+
+
+def test_opening_a_sources_keys_and_tail_keeps_a_phone_page_from_scrolling_sideways(long_values, live_server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, live_server)
+    phone.goto(f"{live_server.url}/dashboard/{long_values['project'].id}/sources/")
+
+    phone.click("details.keys summary")
+    phone.click("details.tail summary")
+    phone.wait_for_selector("details.tail a.event-name")
+
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
