@@ -289,3 +289,18 @@ def test_opening_a_sources_keys_and_tail_keeps_a_phone_page_from_scrolling_sidew
     phone.wait_for_selector("details.tail a.event-name")
 
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_stat_cards_time_is_shown_whole_with_its_zone_on_a_phone(long_values, live_server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, live_server)
+    project_url = f"{live_server.url}/dashboard/{long_values['project'].id}"
+
+    for path in ["/sources/", f"/profiles/{long_values['profile'].id}/"]:
+        phone.goto(project_url + path)
+        notes = phone.evaluate(
+            "[...document.querySelectorAll('.stat-note')].map(e => [e.innerText, e.scrollWidth <= e.clientWidth])"
+        )
+        times = [(text, whole) for text, whole in notes if text.endswith("UTC")]
+        assert times, path
+        assert all(whole for _, whole in times), times  # was cut to "2026-11-25 01:43:18 U…"
