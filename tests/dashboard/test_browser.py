@@ -304,3 +304,35 @@ def test_a_stat_cards_time_is_shown_whole_with_its_zone_on_a_phone(long_values, 
         times = [(text, whole) for text, whole in notes if text.endswith("UTC")]
         assert times, path
         assert all(whole for _, whole in times), times  # was cut to "2026-11-25 01:43:18 U…"
+
+
+@pytest.fixture
+def long_project_names(transactional_db):
+    """A project whose organization and name are long (up to 200 characters each)."""
+    cache.clear()
+    tenant = tenant_create(org="organization-" + "o" * 80, project="project-" + "p" * 80, source_id=7201)
+    user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
+    project_membership_grant(user=user, project=tenant.project)
+    return tenant.project
+
+
+@pytest.mark.parametrize("width, height", [(1366, 768), (390, 844)])
+def test_the_project_switcher_cuts_long_names_and_keeps_its_caret(
+    long_project_names, live_server, browser, width, height
+):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    sign_in(page, live_server)
+
+    box = page.locator(".switcher summary").bounding_box()
+    caret = page.locator(".switcher-caret").bounding_box(timeout=2000)
+    name = page.locator(".switcher summary strong").bounding_box()
+    organization = page.locator(".switcher-org").bounding_box()
+    assert box and caret and name and organization
+    assert box["x"] + box["width"] <= width
+    assert caret["x"] + caret["width"] <= box["x"] + box["width"]  # the caret was pushed out of the box
+    assert name["x"] + name["width"] <= caret["x"]  # the name ran under it
+    assert organization["width"] > 20  # the organization's name shrank to nothing
+    assert page.locator(".switcher summary strong").evaluate("e => getComputedStyle(e).textOverflow") == "ellipsis"
+    assert page.locator(".switcher summary").get_attribute("title") == (
+        f"{long_project_names.organization.name} / {long_project_names.name}"
+    )
