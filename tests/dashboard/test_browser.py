@@ -336,3 +336,14 @@ def test_the_project_switcher_cuts_long_names_and_keeps_its_caret(
     assert page.locator(".switcher summary").get_attribute("title") == (
         f"{long_project_names.organization.name} / {long_project_names.name}"
     )
+
+
+def test_every_section_tab_is_in_view_on_a_phone(long_project_names, live_server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, live_server)
+
+    tabs = phone.evaluate(
+        "[...document.querySelectorAll('nav.tabs a')].map(a => [a.innerText, a.getBoundingClientRect().right])"
+    )
+    assert [name for name, _ in tabs] == ["Overview", "Sources", "Events", "Profiles", "Rejected", "Warnings"]
+    assert all(right <= 390 for _, right in tabs), tabs  # Warnings was past the edge, with no scrollbar
