@@ -32,7 +32,7 @@ def utc(value: datetime | None) -> str:
 
 @register.filter
 def utc_time(value: datetime | None) -> str:
-    """Only the time of day, ``14:05:09``, for narrow screens."""
+    """Only the time of day, ``14:05:09`` (lists put ``utc_date`` above it on a phone)."""
     if value is None:
         return "—"
     return value.astimezone(UTC).strftime("%H:%M:%S")

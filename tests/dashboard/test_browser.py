@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -347,3 +348,15 @@ def test_every_section_tab_is_in_view_on_a_phone(long_project_names, live_server
     )
     assert [name for name, _ in tabs] == ["Overview", "Sources", "Events", "Profiles", "Rejected", "Warnings"]
     assert all(right <= 390 for _, right in tabs), tabs  # Warnings was past the edge, with no scrollbar
+
+
+def test_event_lists_on_a_phone_show_each_events_date_not_only_its_time(long_values, live_server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, live_server)
+    project_url = f"{live_server.url}/dashboard/{long_values['project'].id}"
+
+    for path in ["/", "/events/"]:
+        phone.goto(project_url + path)
+        # A list spans 30 days: "01:38:15" alone could be any of them.
+        when = phone.locator("tbody td.mono").first.inner_text()
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}", when), (path, when)
