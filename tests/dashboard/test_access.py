@@ -217,3 +217,34 @@ def test_signing_out_returns_to_the_sign_in_page(staff_client):
 
 def test_there_are_no_password_reset_pages_that_would_promise_an_email(client, db):
     assert client.get("/accounts/password_reset/").status_code == 404
+
+
+def assert_dashboard_page(body: str) -> None:
+    """A page in the dashboard's look, readable on a phone: Django's bare error pages had
+    neither the stylesheet nor a viewport, and no way back."""
+    assert '<meta name="viewport"' in body
+    assert 'href="/static/dashboard/dashboard.css"' in body
+    assert '<header class="topbar">' in body
+
+
+@pytest.mark.parametrize("path", ["/dashboard/{project}/events/999999/", "/dashboard/999999/", "/no-such-page/"])
+def test_a_missing_page_is_the_dashboards_404_with_a_way_back(staff_client, tenant, path):
+    response = staff_client.get(path.format(project=tenant.project.id))
+
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert_dashboard_page(body)
+    assert "<h1>Page not found</h1>" in body
+    assert 'href="/dashboard/">Go to the dashboard</a>' in body
+
+
+def test_a_non_staff_user_gets_the_dashboards_403_saying_why_with_a_way_out(client, tenant):
+    client.force_login(User.objects.create_user("visitor", password="x-password-123"))
+
+    response = client.get(f"/dashboard/{tenant.project.id}/events/")
+
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert_dashboard_page(body)
+    assert "signed in as visitor, which is not a staff account" in body
+    assert '<form method="post" action="/accounts/logout/">' in body
