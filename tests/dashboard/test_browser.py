@@ -217,7 +217,7 @@ def long_values(transactional_db):
     user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
     project_membership_grant(user=user, project=tenant.project)
     profile = Profile.objects.get(project=tenant.project, identities__value=user_id)
-    return {"project": tenant.project, "profile": profile, "user_id": user_id}
+    return {"project": tenant.project, "profile": profile, "user_id": user_id, "url": tenant.intempt_url}
 
 
 def test_long_names_and_identifiers_do_not_widen_the_phone_layout(long_values, live_server, browser):
@@ -360,3 +360,90 @@ def test_event_lists_on_a_phone_show_each_events_date_not_only_its_time(long_val
         # A list spans 30 days: "01:38:15" alone could be any of them.
         when = phone.locator("tbody td.mono").first.inner_text()
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}", when), (path, when)
+
+
+@pytest.fixture
+def with_rejections(long_values):
+    """``long_values`` plus a rejected event and an identifier identity resolution refused."""
+    client = Client()
+    url = long_values["url"]
+    bad = {"track": [{"name": "Signup", "payload": [{"eventId": "bad-1", "userId": ""}]}]}
+    assert client.post(url, data=json.dumps(bad), content_type="application/json").status_code == 400
+    send(client, url, "Page Viewed", [{"eventId": "guest-1", "userId": "null", "timestamp": ms(timezone.now())}])
+    identity_resolve()
+    return long_values
+
+
+# Every rendered text's colour against the first opaque background behind it (WCAG AA:
+# 4.5:1, 3:1 for large text), and every form control's border against its surroundings (3:1).
+CONTRAST_FAILURES = """() => {
+    const parse = c => {
+        const p = c.match(/[\\d.]+/g).map(Number);
+        return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1};
+    };
+    const channel = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    const lum = c => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+    const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+    const behind = el => {
+        for (let e = el; e; e = e.parentElement) {
+            const s = getComputedStyle(e);
+            if (s.backgroundImage !== 'none') return null;  // a gradient: not measured here
+            const c = parse(s.backgroundColor);
+            if (c.a === 1) return c;
+        }
+        return {r: 255, g: 255, b: 255, a: 1};
+    };
+    const failures = [];
+    for (const el of document.querySelectorAll('body *')) {
+        if (el.closest('svg') || !el.getClientRects().length) continue;
+        if (![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+        const s = getComputedStyle(el), bg = behind(el);
+        if (!bg || s.visibility === 'hidden') continue;
+        const size = parseFloat(s.fontSize), large = size >= 24 || (size >= 18.66 && parseInt(s.fontWeight) >= 700);
+        const r = ratio(parse(s.color), bg);
+        const text = el.textContent.trim().slice(0, 30);
+        if (r < (large ? 3 : 4.5)) failures.push(`${el.tagName}.${el.className} "${text}" ${r.toFixed(2)}`);
+    }
+    for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+        const r = ratio(parse(getComputedStyle(el).borderTopColor), behind(el.parentElement));
+        if (r < 3) failures.push(`${el.tagName} ${el.name} border ${r.toFixed(2)}`);
+    }
+    return failures;
+}"""
+
+
+def test_text_and_form_controls_have_enough_contrast(with_rejections, live_server, browser):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, live_server)
+    project_url = f"{live_server.url}/dashboard/{with_rejections['project'].id}"
+    pages = [
+        "/",
+        "/sources/",
+        "/events/?value=x",  # a form error
+        f"/profiles/{with_rejections['profile'].id}/",
+        "/rejected/?replayed=1",
+        "/warnings/",
+        "/no-such-page/",
+    ]
+    failures = {}
+    for path in pages:
+        page.goto(project_url + path)
+        page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        page.wait_for_timeout(50)
+        failures[path] = page.evaluate(CONTRAST_FAILURES)
+    page.goto(f"{live_server.url}/accounts/login/")
+    failures["login"] = page.evaluate(CONTRAST_FAILURES)
+
+    assert failures == {path: [] for path in failures}
+
+
+def test_the_keyboard_focus_is_drawn_where_it_is(long_values, live_server, browser):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/dashboard/{long_values['project'].id}/events/")
+
+    page.focus("input[name=name]")
+    style = "getComputedStyle(document.activeElement)"
+    outline = page.evaluate(f"[{style}.outlineStyle, {style}.outlineWidth, {style}.outlineColor]")
+    # A 2 px outline of the accent colour (6.3:1 on white); it was a pale #eef0ff one (1.1:1).
+    assert outline == ["solid", "2px", "rgb(79, 70, 229)"]
