@@ -447,3 +447,34 @@ def test_the_keyboard_focus_is_drawn_where_it_is(long_values, live_server, brows
     outline = page.evaluate(f"[{style}.outlineStyle, {style}.outlineWidth, {style}.outlineColor]")
     # A 2 px outline of the accent colour (6.3:1 on white); it was a pale #eef0ff one (1.1:1).
     assert outline == ["solid", "2px", "rgb(79, 70, 229)"]
+
+
+@pytest.fixture
+def page_of_events(long_values):
+    """``long_values`` with a full page (50) of events more."""
+    now = timezone.now()
+    events = [
+        {"eventId": f"many-{n}", "userId": f"u{n}", "timestamp": ms(now - timedelta(minutes=n))} for n in range(60)
+    ]
+    send(Client(), long_values["url"], "Page Viewed", events)
+    return long_values
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_going_back_up_a_page_by_keyboard_never_leaves_the_focus_under_the_top_bar(
+    page_of_events, live_server, browser, width
+):
+    page = browser.new_page(viewport={"width": width, "height": 700})
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/dashboard/{page_of_events['project'].id}/events/")
+    page.focus("nav.pager a")  # "Older »", the page's last link
+
+    hidden = []
+    for _ in range(60):
+        page.keyboard.press("Shift+Tab")
+        top, bar = page.evaluate(
+            "[document.activeElement.getBoundingClientRect().top, document.querySelector('.topbar').offsetHeight]"
+        )
+        if top < bar - 1 and not page.evaluate("document.activeElement.closest('.topbar')"):
+            hidden.append(page.evaluate("document.activeElement.outerHTML").split(">")[0])
+    assert hidden == []  # the browser scrolled each link just into view: under the sticky bar
