@@ -478,3 +478,11 @@ def test_going_back_up_a_page_by_keyboard_never_leaves_the_focus_under_the_top_b
         if top < bar - 1 and not page.evaluate("document.activeElement.closest('.topbar')"):
             hidden.append(page.evaluate("document.activeElement.outerHTML").split(">")[0])
     assert hidden == []  # the browser scrolled each link just into view: under the sticky bar
+
+
+def test_the_home_link_has_a_name_when_its_text_is_hidden_on_a_phone(long_project_names, live_server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, live_server)
+
+    assert not phone.locator(".brand span").is_visible()  # the logo alone, whose alt is ""
+    assert phone.get_by_role("link", name="TrackHub").count() == 1

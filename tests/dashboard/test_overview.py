@@ -170,3 +170,18 @@ def test_live_tail_with_a_source_of_thousands_of_digits_is_not_narrowed(staff_cl
     response = staff_client.get(f"/dashboard/{tenant.project.id}/live/?source={'9' * 5000}")
 
     assert response.status_code == 200
+
+
+def test_overview_uses_aria_roles_as_defined(client, staff_client, tenant):
+    intempt_send(client, tenant, [{}, {}], name="Signup")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    # A tablist holds tabs: the 24 h / 30 d links are links, which a screen reader was told
+    # were a tab list without tabs.
+    for tablist in re.findall(r'role="tablist".*?</div>', body, re.S):
+        assert 'role="tab"' in tablist
+    # An image is one picture whose insides are not read out: the bar charts hold links.
+    for image in re.findall(r'<svg[^>]*role="img".*?</svg>', body, re.S):
+        assert "<a " not in image
+    assert re.search(r'<svg class="chart bars"[^>]*role="group" aria-label="Events by name, 24 hours"', body)
