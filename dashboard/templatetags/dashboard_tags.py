@@ -63,6 +63,12 @@ def compact(value: int | None) -> str:
 
 
 @register.filter
+def number(value: int | None) -> str:
+    """A count with thousands separators, ``12,345`` (as the charts' tooltips write them)."""
+    return f"{int(value or 0):,}"
+
+
+@register.filter
 def mask_key(identifier: str) -> str:
     """A credential shown by its public identifier only; the secret is never stored."""
     return f"{identifier}.••••••••"

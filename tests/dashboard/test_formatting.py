@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from dashboard.charts import compact
-from dashboard.templatetags.dashboard_tags import ago
+from dashboard.templatetags.dashboard_tags import ago, number
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,10 @@ def test_ago_says_just_now_within_a_minute_either_way_and_ago_for_the_past():
     now = timezone.now()
     assert ago(now + timedelta(seconds=30)) == ago(now - timedelta(seconds=30)) == "just now"
     assert ago(now - timedelta(hours=2, seconds=5)) == "2\xa0hours ago"
+
+
+@pytest.mark.parametrize(
+    "value, text", [(None, "0"), (0, "0"), (999, "999"), (1_000, "1,000"), (1_234_567, "1,234,567")]
+)
+def test_number_writes_thousands_separators(value, text):
+    assert number(value) == text

@@ -185,3 +185,13 @@ def test_overview_uses_aria_roles_as_defined(client, staff_client, tenant):
     for image in re.findall(r'<svg[^>]*role="img".*?</svg>', body, re.S):
         assert "<a " not in image
     assert re.search(r'<svg class="chart bars"[^>]*role="group" aria-label="Events by name, 24 hours"', body)
+
+
+def test_overview_counts_in_chart_labels_have_thousands_separators(client, staff_client, tenant):
+    now = timezone.now()
+    intempt_send(client, tenant, [{"timestamp": ms(now - timedelta(minutes=1))}] * 1_000, name="Signup")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    assert "<title>Signup: 1,000</title>" in body  # was "Signup: 1000"
+    assert 'aria-label="Events per day: 1,000 events"' in body

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from ingestion.models import Event
-from profiles.models import Account, IngestionWarning, Profile
+from profiles.models import Account, AccountMembership, IngestionWarning, Profile
 from tests.dashboard.conftest import identity_resolve, intempt_send, ms, profile_make
 
 pytestmark = pytest.mark.django_db
@@ -315,3 +315,19 @@ def test_account_page_lists_the_most_recently_seen_members_and_says_how_many_the
     assert [int(found) for found in re.findall(r"/profiles/(\d+)/", members)] == [profile.id for profile in newest]
     assert 'Members</span><span class="stat-value small">12<' in body
     assert "the 2 most recently seen of 12" in body
+
+
+def test_an_accounts_member_count_has_thousands_separators(staff_client, tenant, team):
+    now = timezone.now()
+    extra = Profile.objects.bulk_create(
+        [
+            Profile(project=tenant.project, first_seen=now - timedelta(days=2), last_seen=now - timedelta(days=1))
+            for _ in range(1_200)
+        ]
+    )
+    AccountMembership.objects.bulk_create([AccountMembership(account=team, profile=profile) for profile in extra])
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/accounts/{team.id}/").content.decode()
+
+    assert 'Members</span><span class="stat-value small">1,212<' in body  # was 1212
+    assert "the 50 most recently seen of 1,212" in body
