@@ -257,7 +257,8 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
     )
     page = selectors.KeysetPage(rows=[], next_cursor=None)
     cursor = None
-    if filterset.is_bound and not filterset.is_valid():
+    invalid = filterset.is_bound and not filterset.is_valid()
+    if invalid:
         rows = None
     else:
         rows = filterset.qs if filterset.is_bound else selectors.events_for_project(project_id=project.id)
@@ -280,8 +281,10 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
             "profile_links": _profile_links(project, page.rows),
             "query": query.urlencode(),
             "is_first_page": cursor is None,  # a mangled ?before= shows the first page
-            # An empty list without any filter means no event arrived yet, not "no match".
+            # An empty list without any filter means no event arrived yet, not "no match";
+            # with a filter it cannot read, nothing was searched.
             "filtered": any(request.GET.get(name) for name in filterset.filters),
+            "invalid": invalid,
             "event_names": selectors.event_names(project_id=project.id),
         },
     )

@@ -220,3 +220,21 @@ def test_a_mangled_cursor_shows_the_first_page_without_a_newest_link(staff_clien
 
     assert response.status_code == 200
     assert "« Newest" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("since=yesterday", "Enter a valid date/time."),
+        ("value=pro", "Give the property key to match this value."),
+        ("profile=abc", "profile: Enter a whole number."),  # the hidden field's error was never shown
+    ],
+)
+def test_explorer_with_a_filter_it_cannot_read_says_so_not_that_nothing_matches(
+    staff_client, tenant, sent, query, error
+):
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/events/?{query}").content.decode()
+
+    assert error in body
+    assert "Nothing listed: correct the filters above." in body
+    assert "No events match these filters." not in body  # nothing was searched
