@@ -161,7 +161,7 @@ def test_explorer_filtered_on_a_profile_says_whose_events_they_are(staff_client,
     assert names(response) == ["Signup", "Purchase"]
     note = re.search(r'data-testid="profile-filter">(.*?)</p>', response.content.decode(), flags=re.DOTALL)
     assert note is not None
-    assert f"#{profile.id}</a> (ada@example.com)" in note.group(1)
+    assert f"#{profile.id}</a> (<bdi>ada@example.com</bdi>)" in note.group(1)
     assert 'href="?">Show every profile' in note.group(1)
 
 
@@ -238,3 +238,13 @@ def test_explorer_with_a_filter_it_cannot_read_says_so_not_that_nothing_matches(
     assert error in body
     assert "Nothing listed: correct the filters above." in body
     assert "No events match these filters." not in body  # nothing was searched
+
+
+def test_explorer_filtered_on_a_profile_isolates_each_identifiers_writing_direction(staff_client, tenant):
+    # U+202E (right-to-left override) in an identifier reversed the rest of the sentence,
+    # "Show every profile's events" included, into "stneve s'eliforp yreve wohS".
+    profile = profile_make(project=tenant.project, identifiers=["\u202eresu-live"])
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/events/?profile={profile.id}").content.decode()
+
+    assert "(<bdi>\u202eresu-live</bdi>), merged profiles included." in body

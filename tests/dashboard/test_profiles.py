@@ -13,7 +13,7 @@ from django.utils.html import escape
 
 from ingestion.models import Event
 from profiles.models import Account, AccountMembership, IngestionWarning, Profile
-from tests.dashboard.conftest import identity_resolve, intempt_send, ms, profile_make
+from tests.dashboard.conftest import identity_resolve, intempt_send, ms, profile_make, profile_merge_make
 
 pytestmark = pytest.mark.django_db
 
@@ -285,7 +285,7 @@ def test_search_says_so_when_more_profiles_match_than_are_shown(staff_client, te
     body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/", {"q": "user"}).content.decode()
 
     assert len(result_ids(body)) == 2
-    assert ("More profiles match “user” than the 2 shown" in body) is says_more
+    assert ("More profiles match “<bdi>user</bdi>” than the 2 shown" in body) is says_more
     assert ("More profiles match" in body) is says_more
 
 
@@ -331,3 +331,19 @@ def test_an_accounts_member_count_has_thousands_separators(staff_client, tenant,
 
     assert 'Members</span><span class="stat-value small">1,212<' in body  # was 1212
     assert "the 50 most recently seen of 1,212" in body
+
+
+def test_profile_texts_isolate_what_producers_wrote_from_the_sentence_around_it(staff_client, tenant):
+    # A right-to-left override in the query or an event name turned the text after it around.
+    survivor = profile_make(project=tenant.project, identifiers=["\u202eresu"])
+    merged = profile_make(project=tenant.project, identifiers=["other"])
+    profile_merge_make(survivor=survivor, merged=merged, event_name="\u202eLogin", event_id="e-1")
+    project_url = f"/dashboard/{tenant.project.id}"
+
+    search = staff_client.get(f"{project_url}/profiles/", {"q": "\u202eres"}).content.decode()
+    missing = staff_client.get(f"{project_url}/profiles/", {"q": "\u202enobody"}).content.decode()
+    detail = staff_client.get(f"{project_url}/profiles/{survivor.id}/").content.decode()
+
+    assert "Profiles matching “<bdi>\u202eres</bdi>”" in search
+    assert "starting with “<bdi>\u202enobody</bdi>”." in missing
+    assert "<bdi>\u202eLogin</bdi> · <bdi>e-1</bdi>" in detail
