@@ -7,6 +7,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 
 from dashboard.charts import compact as compact_number
@@ -43,6 +44,16 @@ def utc_date(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+@register.simple_tag
+def stamp(value: datetime | None) -> str:
+    """``2026-11-23 14:05:09`` in a list, its date in an element of its own that a phone
+    puts above the time (``.stamp-date``): a list spans days, and the whole stamp in one
+    line widened a phone's tables past the screen."""
+    if value is None:
+        return "—"
+    return format_html('<span class="stamp-date">{}</span> {}', utc_date(value), utc_time(value))
 
 
 @register.filter

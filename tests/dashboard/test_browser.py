@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from dashboard.services import project_membership_grant
 from ingestion.services import api_key_create, source_ensure
-from profiles.models import Profile
+from profiles.models import Account, Profile
 from tests.conftest import tenant_create
 from tests.dashboard.conftest import identity_resolve, ms
 
@@ -217,7 +217,14 @@ def long_values(transactional_db):
     user = User.objects.create_user("sam", password="correct-horse-battery", is_staff=True)
     project_membership_grant(user=user, project=tenant.project)
     profile = Profile.objects.get(project=tenant.project, identities__value=user_id)
-    return {"project": tenant.project, "profile": profile, "user_id": user_id, "url": tenant.intempt_url}
+    account = Account.objects.get(project=tenant.project)
+    return {
+        "project": tenant.project,
+        "profile": profile,
+        "account": account,
+        "user_id": user_id,
+        "url": tenant.intempt_url,
+    }
 
 
 def test_long_names_and_identifiers_do_not_widen_the_phone_layout(long_values, live_server, browser):
@@ -486,3 +493,24 @@ def test_the_home_link_has_a_name_when_its_text_is_hidden_on_a_phone(long_projec
 
     assert not phone.locator(".brand span").is_visible()  # the logo alone, whose alt is ""
     assert phone.get_by_role("link", name="TrackHub").count() == 1
+
+
+def test_every_list_fits_a_phone_without_scrolling_sideways(with_rejections, live_server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, live_server)
+    project_url = f"{live_server.url}/dashboard/{with_rejections['project'].id}"
+
+    # A whole date and time on one line, and headings as wide as they are long, widened the
+    # profiles', members', warnings' and rejections' tables past the screen.
+    for path in [
+        "/",
+        "/events/",
+        "/profiles/",
+        f"/accounts/{with_rejections['account'].id}/",
+        "/warnings/",
+        "/rejected/",
+    ]:
+        phone.goto(project_url + path)
+        tables = phone.evaluate(TABLES_FIT)
+        assert tables, path
+        assert all(table["fits"] for table in tables), path

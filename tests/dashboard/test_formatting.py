@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
 from dashboard.charts import compact
-from dashboard.templatetags.dashboard_tags import ago, number
+from dashboard.templatetags.dashboard_tags import ago, number, stamp
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,10 @@ def test_ago_says_just_now_within_a_minute_either_way_and_ago_for_the_past():
 )
 def test_number_writes_thousands_separators(value, text):
     assert number(value) == text
+
+
+def test_stamp_puts_the_date_in_its_own_element_and_says_dash_for_none():
+    moment = datetime(2026, 11, 23, 14, 5, 9, tzinfo=UTC)
+
+    assert stamp(moment) == '<span class="stamp-date">2026-11-23</span> 14:05:09'
+    assert stamp(None) == "—"

@@ -241,7 +241,7 @@ def test_account_page_query_count_does_not_grow_with_members(staff_client, tenan
         response = staff_client.get(f"/dashboard/{tenant.project.id}/accounts/{team.id}/")
 
     assert response.status_code == 200
-    assert response.content.decode().count('class="event-name" href="/dashboard/') == 12
+    assert response.content.decode().count('class="id-link" href="/dashboard/') == 12
 
 
 @pytest.mark.parametrize("page", ["account", "profile", "account search"])
