@@ -1,6 +1,7 @@
 // Live tail: every element with data-live-url is refreshed with the HTML rows that URL
 // returns, every 5 seconds while the page is visible (and, inside a closed <details>,
-// only once it is opened).
+// only once it is opened), and not while the keyboard focus is on one of its rows: the
+// rows replaced under it took the focus away to the page's start every 5 seconds.
 (function () {
   "use strict";
   var INTERVAL_MS = 5000;
@@ -9,6 +10,7 @@
     var details = body.closest("details");
     if (details && !details.open) return;
     if (document.hidden) return;
+    if (body.contains(document.activeElement)) return;
     fetch(body.dataset.liveUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       // A redirect means the session ended (login page): keep the rows rather than paste it in.
       .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })

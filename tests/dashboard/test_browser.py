@@ -514,3 +514,15 @@ def test_every_list_fits_a_phone_without_scrolling_sideways(with_rejections, liv
         tables = phone.evaluate(TABLES_FIT)
         assert tables, path
         assert all(table["fits"] for table in tables), path
+
+
+def test_the_live_list_keeps_the_keyboard_focus_on_its_row(long_values, live_server, browser):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, live_server)
+    page.focus("[data-testid=live-events] a.event-name")
+    page.evaluate("window.focusedLink = document.activeElement")
+
+    page.wait_for_timeout(5_600)  # the list refreshes every 5 s
+
+    # The rows were replaced under the focus, which fell back to the page's start.
+    assert page.evaluate("document.activeElement === window.focusedLink && window.focusedLink.isConnected")
