@@ -248,3 +248,15 @@ def test_a_non_staff_user_gets_the_dashboards_403_saying_why_with_a_way_out(clie
     assert_dashboard_page(body)
     assert "signed in as visitor, which is not a staff account" in body
     assert '<form method="post" action="/accounts/logout/">' in body
+
+
+def test_a_form_sent_without_its_csrf_token_gets_the_dashboards_page_saying_what_to_do(tenant, staff_user):
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post("/accounts/login/", {"username": "sam", "password": "correct-horse-battery"})
+
+    assert response.status_code == 403
+    body = response.content.decode()
+    assert_dashboard_page(body)  # was Django's bare technical page
+    assert "<h1>This form has expired</h1>" in body
+    assert "Reload the page and send the form again." in body
