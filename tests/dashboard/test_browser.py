@@ -526,3 +526,10 @@ def test_the_live_list_keeps_the_keyboard_focus_on_its_row(long_values, live_ser
 
     # The rows were replaced under the focus, which fell back to the page's start.
     assert page.evaluate("document.activeElement === window.focusedLink && window.focusedLink.isConnected")
+
+
+def test_the_live_dot_does_not_pulse_for_someone_who_asked_for_less_motion(long_values, live_server, browser):
+    page = browser.new_page(viewport={"width": 1366, "height": 768}, reduced_motion="reduce")
+    sign_in(page, live_server)
+
+    assert page.locator(".pulse").evaluate("e => getComputedStyle(e).animationName") == "none"
