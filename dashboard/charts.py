@@ -50,6 +50,8 @@ class Column:
     width: float
     height: float
     label: str  # tooltip: "2026-11-23 14:00 — 1,234 events"
+    when: str  # the bucket in full, for the chart's table: "2026-11-23 14:00"
+    count: int
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,16 @@ class TimeSeriesChart:
 
 
 def time_series_chart(
-    series: Sequence[tuple[datetime, int]], *, time_format: str, tick_every: int, width: int = 720, height: int = 220
+    series: Sequence[tuple[datetime, int]],
+    *,
+    time_format: str,
+    tick_every: int,
+    table_format: str = "%Y-%m-%d %H:%M",
+    width: int = 720,
+    height: int = 220,
 ) -> TimeSeriesChart:
-    """Columns and a line for counts per bucket, oldest first."""
+    """Columns and a line for counts per bucket, oldest first; ``table_format`` writes a
+    bucket in the table of the chart's counts."""
     left, right, top, bottom = 44, 8, 10, 26
     plot_width = width - left - right
     plot_height = height - top - bottom
@@ -97,6 +106,8 @@ def time_series_chart(
                 width=round(slot - gap, 2),
                 height=round(column_height, 2),
                 label=f"{moment.strftime(time_format)} — {count:,} event{pluralize(count)}",
+                when=moment.strftime(table_format),
+                count=count,
             )
         )
         points.append(f"{x + slot / 2:.2f},{top + plot_height - column_height:.2f}")

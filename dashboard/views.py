@@ -167,9 +167,11 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
         "dashboard/overview.html",
         "overview",
         {
-            "hourly": charts.time_series_chart(activity.hourly(hours=24), time_format="%H:00", tick_every=4),
+            "hourly": charts.time_series_chart(
+                activity.hourly(hours=24), time_format="%H:00", tick_every=4, table_format="%Y-%m-%d %H:00"
+            ),
             "daily": charts.time_series_chart(
-                activity.daily(days=selectors.ACTIVITY_DAYS), time_format="%b %d", tick_every=5
+                activity.daily(days=selectors.ACTIVITY_DAYS), time_format="%b %d", tick_every=5, table_format="%Y-%m-%d"
             ),
             "names_24h": breakdown("name", last_24h=True),
             "names_30d": breakdown("name", last_24h=False),

@@ -195,3 +195,22 @@ def test_overview_counts_in_chart_labels_have_thousands_separators(client, staff
 
     assert "<title>Signup: 1,000</title>" in body  # was "Signup: 1000"
     assert 'aria-label="Events per day: 1,000 events"' in body
+
+
+def test_time_series_counts_are_also_a_table_for_the_keyboard_and_screen_readers(client, staff_client, tenant):
+    # Each column's count was only in its tooltip (a mouse hover).
+    now = timezone.now()
+    intempt_send(client, tenant, [{"timestamp": ms(now)}, {"timestamp": ms(now)}], name="Signup")
+    intempt_send(client, tenant, [{"timestamp": ms(now - timedelta(days=3))}], name="Signup")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    tables = re.findall(r'<details class="chart-data">\s*<summary>([^<]*)</summary>(.*?)</details>', body, re.S)
+    assert [summary for summary, _ in tables] == ["Events per hour, as a table", "Events per day, as a table"]
+    hourly, daily = (
+        dict(re.findall(r'<td class="mono">([^<]*)</td><td class="num">([^<]*)</td>', t)) for _, t in tables
+    )
+    assert len(hourly) == 24 and len(daily) == 30
+    assert hourly[now.strftime("%Y-%m-%d %H:00")] == "2"
+    assert daily[now.strftime("%Y-%m-%d")] == "2"
+    assert daily[(now - timedelta(days=3)).strftime("%Y-%m-%d")] == "1"
