@@ -362,10 +362,10 @@ def test_event_lists_on_a_phone_show_each_events_date_not_only_its_time(long_val
     sign_in(phone, live_server)
     project_url = f"{live_server.url}/dashboard/{long_values['project'].id}"
 
-    for path in ["/", "/events/"]:
+    for path, table in [("/", "live-events"), ("/events/", "event-results")]:
         phone.goto(project_url + path)
         # A list spans 30 days: "01:38:15" alone could be any of them.
-        when = phone.locator("tbody td.mono").first.inner_text()
+        when = phone.locator(f"[data-testid={table}] td.mono").first.inner_text()
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}\s+\d{2}:\d{2}:\d{2}", when), (path, when)
 
 
