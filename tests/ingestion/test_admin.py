@@ -192,6 +192,19 @@ def test_staff_who_may_only_view_credentials_cannot_revoke_them(client, tenant, 
     assert model.objects.get(pk=pk).revoked_at is None
 
 
+@pytest.mark.parametrize("model", [ApiKey, AccessToken])
+@pytest.mark.parametrize("lookup", ["secret_hash__startswith", "secret_hash"])
+def test_the_credential_list_refuses_a_filter_on_the_stored_hash(staff_client, tenant, model, lookup):
+    presented = tenant.api_key if model is ApiKey else tenant.read_token
+    stored = model.objects.get(identifier=presented.split(".")[0]).secret_hash
+    value = stored[:2] if lookup.endswith("startswith") else stored
+
+    response = staff_client.get(f"/admin/ingestion/{model._meta.model_name}/", {lookup: value})
+
+    assert response.status_code == 400
+    assert presented.split(".")[0] not in response.content.decode()
+
+
 def test_ingested_event_appears_in_admin_list_and_search(staff_client, tenant, client):
     client.post(tenant.intempt_url, data=seed_body("intempt_curl.json"), content_type="application/json")
     event = Event.objects.get()
