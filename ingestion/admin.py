@@ -323,7 +323,7 @@ class CredentialAdmin(ProjectScopedAdmin):
     # What the credential writes to or reads: fixed once it exists (``get_readonly_fields``).
     tenant_fields: tuple[str, ...] = ("source",)
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
         # The stored hash authenticates nobody, but a list filter on it in the URL
         # (``?secret_hash__startswith=ab``) would read it out a few characters at a time:
         # no lookup may touch it (a 400, as for any lookup the admin refuses).
