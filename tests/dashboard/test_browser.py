@@ -533,3 +533,39 @@ def test_the_live_dot_does_not_pulse_for_someone_who_asked_for_less_motion(long_
     sign_in(page, live_server)
 
     assert page.locator(".pulse").evaluate("e => getComputedStyle(e).animationName") == "none"
+
+
+def test_the_project_switcher_closes_like_a_menu(long_values, live_server, browser):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, live_server)
+    is_open = "document.querySelector('details.switcher').open"
+    on_summary = "document.activeElement === document.querySelector('.switcher summary')"
+
+    # Escape, from a project in the list: closed, and the focus back on its button rather
+    # than at the page's start. Nothing but the summary closed it: it stayed open over the tabs.
+    page.focus(".switcher summary")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate(is_open) and page.evaluate("!!document.activeElement.closest('.switcher-menu')")
+    page.keyboard.press("Escape")
+    assert not page.evaluate(is_open)
+    assert page.evaluate(on_summary)
+
+    # A click outside it.
+    page.click(".switcher summary")
+    assert page.evaluate(is_open)
+    page.click("h1")
+    assert not page.evaluate(is_open)
+
+    # The keyboard moving on past its last project (to Sign out).
+    page.click(".switcher summary")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Sign out"
+    assert not page.evaluate(is_open)
+
+    # On a page without a live list (the script was the overview's and the sources' alone).
+    page.goto(f"{live_server.url}/dashboard/{long_values['project'].id}/events/")
+    page.click(".switcher summary")
+    page.keyboard.press("Escape")
+    assert not page.evaluate(is_open)

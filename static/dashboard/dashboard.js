@@ -1,3 +1,6 @@
+// The dashboard's one script, loaded on every page of a project (nothing inline: the pages'
+// Content-Security-Policy allows none).
+//
 // Live tail: every element with data-live-url is refreshed with the HTML rows that URL
 // returns, every 5 seconds while the page is visible (and, inside a closed <details>,
 // only once it is opened), and not while the keyboard focus is on one of its rows: the
@@ -22,5 +25,30 @@
     var details = body.closest("details");
     if (details) details.addEventListener("toggle", function () { refresh(body); });
     setInterval(function () { refresh(body); }, INTERVAL_MS);
+  });
+})();
+
+// Project switcher: a <details>, which the browser closes only from its own summary. Its
+// open list covers the tabs and the top of the page, so it closes as a menu does: Escape
+// (the focus goes back to the summary, not to the page's start), a press anywhere outside
+// it, or the keyboard's focus moving on past it (Tab after the last project).
+(function () {
+  "use strict";
+  var switcher = document.querySelector("details.switcher");
+  if (!switcher) return;
+  var summary = switcher.querySelector("summary");
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !switcher.open) return;
+    switcher.open = false;
+    summary.focus();
+  });
+  // pointerdown, not click: Safari on iOS sends no click for a tap on plain text or space.
+  document.addEventListener("pointerdown", function (event) {
+    if (switcher.open && !switcher.contains(event.target)) switcher.open = false;
+  });
+  // relatedTarget is null when the window itself loses focus: the menu stays as it was.
+  switcher.addEventListener("focusout", function (event) {
+    if (event.relatedTarget && !switcher.contains(event.relatedTarget)) switcher.open = false;
   });
 })();
