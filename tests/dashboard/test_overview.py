@@ -214,3 +214,20 @@ def test_time_series_counts_are_also_a_table_for_the_keyboard_and_screen_readers
     assert hourly[now.strftime("%Y-%m-%d %H:00")] == "2"
     assert daily[now.strftime("%Y-%m-%d")] == "2"
     assert daily[(now - timedelta(days=3)).strftime("%Y-%m-%d")] == "1"
+
+
+def test_overview_totals_are_also_given_exactly(client, staff_client, tenant):
+    now = timezone.now()
+    for size in (1_000, 234):  # a request carries at most 1,000 events
+        recent = [{"timestamp": ms(now - timedelta(minutes=1))}] * size
+        assert intempt_send(client, tenant, recent, name="Signup").status_code == 200
+    intempt_send(client, tenant, [{"timestamp": ms(now - timedelta(days=2))}] * 5, name="Signup")
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    # The card showed "1.2k" and nowhere the figure it stood for.
+    assert stat(body, "events-24h") == "1.2k"
+    assert 'title="1,234 events" data-testid="events-24h"' in body
+    assert stat(body, "events-24h-exact") == "1,234 events, peak 1,234/hour"
+    assert 'title="1,239 events" data-testid="events-30d"' in body
+    assert stat(body, "events-30d-exact") == "1,239 events, peak 1,234/day"
