@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import re
@@ -107,3 +108,20 @@ def assert_source_link_opens_its_card(client: Client, page_url: str, *, source_i
 
     card = re.search(rf'<article class="card source" id="{link.group(2)}" data-testid="source-(\d+)"', sources)
     assert card is not None and card.group(1) == str(source_id)
+
+
+def invalid_fields(body: str) -> dict[str, str]:
+    """Each form field marked aria-invalid, by name, with the text of the elements its
+    aria-describedby names ("" for an id that is nowhere on the page): what a screen reader
+    says of the error when the field is focused."""
+    found = {}
+    for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", body):
+        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+        if attrs.get("aria-invalid") != "true":
+            continue
+        texts = []
+        for element_id in attrs.get("aria-describedby", "").split():
+            element = re.search(rf'<[^>]* id="{re.escape(element_id)}"[^>]*>([^<]*)<', body)
+            texts.append(html.unescape(element.group(1)) if element else "")
+        found[attrs["name"]] = " ".join(texts)
+    return found

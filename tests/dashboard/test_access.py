@@ -8,9 +8,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from dashboard.forms import NOT_STAFF_MESSAGE
 from dashboard.models import ProjectMembership
 from dashboard.services import project_membership_grant
 from tests.conftest import tenant_create
+from tests.dashboard.conftest import invalid_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -260,3 +262,18 @@ def test_a_form_sent_without_its_csrf_token_gets_the_dashboards_page_saying_what
     assert_dashboard_page(body)  # was Django's bare technical page
     assert "<h1>This form has expired</h1>" in body
     assert "Reload the page and send the form again." in body
+
+
+def test_sign_in_errors_are_tied_to_the_fields_they_are_about(tenant):
+    User.objects.create_user("visitor", password="x-password-123")
+    wrong = "Your username and password didn't match, or the account is not allowed in. Try again."
+
+    refused = Client().post("/accounts/login/", {"username": "visitor", "password": "wrong"}).content.decode()
+    not_staff = (
+        Client().post("/accounts/login/", {"username": "visitor", "password": "x-password-123"}).content.decode()
+    )
+
+    # The message was a paragraph above the form, which a screen reader in a field never heard.
+    assert invalid_fields(refused) == {"username": wrong, "password": wrong}
+    assert invalid_fields(not_staff) == {"username": NOT_STAFF_MESSAGE}  # the password was right
+    assert invalid_fields(Client().get("/accounts/login/").content.decode()) == {}

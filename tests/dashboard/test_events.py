@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from ingestion.models import Event
 from ingestion.services import source_ensure
-from tests.dashboard.conftest import assert_source_link_opens_its_card, intempt_send, ms, profile_make
+from tests.dashboard.conftest import (
+    assert_source_link_opens_its_card,
+    intempt_send,
+    invalid_fields,
+    ms,
+    profile_make,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -248,3 +254,19 @@ def test_explorer_filtered_on_a_profile_isolates_each_identifiers_writing_direct
     body = staff_client.get(f"/dashboard/{tenant.project.id}/events/?profile={profile.id}").content.decode()
 
     assert "(<bdi>\u202eresu-live</bdi>), merged profiles included." in body
+
+
+def test_filter_errors_are_tied_to_their_fields(staff_client, tenant):
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/events/?value=x&since=soon").content.decode()
+
+    # Each field was marked invalid and described by an id no element had.
+    assert invalid_fields(body) == {
+        "since": "Enter a valid date/time.",
+        "property": "Give the property key to match this value.",
+    }
+    # The error describes the field and is not part of its name: it was inside the label.
+    assert '<label for="id_property">Property key</label>' in body
+    assert (
+        invalid_fields(staff_client.get(f"/dashboard/{tenant.project.id}/events/?value=x&property=k").content.decode())
+        == {}
+    )
