@@ -37,10 +37,14 @@ def compact(value: int) -> str:
     return f"{round(value / 1_000_000_000, 1):g}B"
 
 
-def _tick_label(value: float) -> str:
-    """An axis value: compact when whole, else as is (the middle of a 0-1 or 0-5 axis is
-    0.5 or 2.5, not the 0 or 2 that rounding down would claim)."""
-    return compact(int(value)) if float(value).is_integer() else f"{value:g}"
+def _y_tick_values(peak: int, ceiling: int) -> list[int]:
+    """The y axis's gridlines: 0, the middle and the top, whole numbers only, since counts
+    are. The middle of a 0-1 or 0-5 axis (0.5, 2.5) is left out rather than labelled with a
+    count that cannot happen or rounded to one that is not there; an all-zero chart has its
+    0 alone (a 0-1 scale would be made up)."""
+    if peak == 0:
+        return [0]
+    return [0, ceiling // 2, ceiling] if ceiling % 2 == 0 else [0, ceiling]
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class TimeSeriesChart:
     width: int
     height: int
     plot_left: int
+    plot_top: int
     plot_bottom: float
     plot_right: int
     columns: list[Column]
@@ -74,6 +79,14 @@ class TimeSeriesChart:
     x_ticks: list[Tick]
     total: int
     peak: int
+
+    @property
+    def plot_center_x(self) -> float:
+        return (self.plot_left + self.plot_right) / 2
+
+    @property
+    def plot_center_y(self) -> float:
+        return (self.plot_top + self.plot_bottom) / 2
 
 
 def time_series_chart(
@@ -118,8 +131,8 @@ def time_series_chart(
         last_x = points[-1].split(",")[0]
         area = " ".join([f"{first_x},{baseline:.2f}", *points, f"{last_x},{baseline:.2f}"])
     y_ticks = [
-        Tick(position=round(top + plot_height - plot_height * fraction, 2), label=_tick_label(ceiling * fraction))
-        for fraction in (0, 0.5, 1)
+        Tick(position=round(top + plot_height - plot_height * value / ceiling, 2), label=compact(value))
+        for value in _y_tick_values(peak, ceiling)
     ]
     x_ticks = [
         Tick(position=round(left + index * slot + slot / 2, 2), label=moment.strftime(time_format))
@@ -130,6 +143,7 @@ def time_series_chart(
         width=width,
         height=height,
         plot_left=left,
+        plot_top=top,
         plot_bottom=baseline,
         plot_right=width - right,
         columns=columns,

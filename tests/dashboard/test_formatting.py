@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from dashboard.charts import compact
+from dashboard.charts import compact, time_series_chart
 from dashboard.templatetags.dashboard_tags import ago, number, stamp
 
 
@@ -42,3 +42,20 @@ def test_stamp_puts_the_date_in_its_own_element_and_says_dash_for_none():
 
     assert stamp(moment) == '<span class="stamp-date">2026-11-23</span> 14:05:09'
     assert stamp(None) == "—"
+
+
+@pytest.mark.parametrize(
+    "peak, labels",
+    [(0, ["0"]), (1, ["0", "1"]), (2, ["0", "1", "2"]), (4, ["0", "5"]), (7, ["0", "5", "10"]),
+     (1_234, ["0", "1k", "2k"]), (4_100, ["0", "2.5k", "5k"])],
+)  # fmt: skip
+def test_time_series_y_axis_has_whole_counts_only(peak, labels):
+    hours = [datetime(2026, 11, 23, hour, tzinfo=UTC) for hour in range(24)]
+    chart = time_series_chart(
+        [(hour, peak if hour.hour == 12 else 0) for hour in hours], time_format="%H", tick_every=4
+    )
+
+    assert [tick.label for tick in chart.y_ticks] == labels
+    # Each gridline sits at its value: the top one is the top of the plot, 0 its bottom.
+    assert chart.y_ticks[0].position == chart.plot_bottom
+    assert chart.y_ticks[-1].position == (chart.plot_top if peak else chart.plot_bottom)
