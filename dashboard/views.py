@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods
 
 from dashboard import charts, selectors
@@ -118,6 +119,38 @@ def _render(request: HttpRequest, project: Project, template: str, tab: str, con
         template,
         {"project": project, "organizations": organizations, "tab": tab, **context},
     )
+
+
+def _project_of_missing_page(request: HttpRequest) -> Project | None:
+    """The project a missing page's address is under (``/dashboard/<id>/…``), if the user
+    may see it; None otherwise, so that a 404 never names a project the user may not see
+    (nor tells them it exists)."""
+    prefix = reverse("dashboard:home")
+    if not request.path.startswith(prefix):
+        return None
+    project_id = digits_parse(request.path[len(prefix) :].partition("/")[0], max_digits=len(str(MAX_ID)))
+    user = getattr(request, "user", None)
+    if project_id is None or user is None or not user.is_authenticated or not user.is_staff:
+        return None
+    # Set when a project's view raised the 404 (a missing event): no second query.
+    projects: list[Project] | None = getattr(request, "dashboard_projects", None)
+    if projects is None:
+        projects = selectors.projects_visible(user=user)
+        request.dashboard_projects = projects  # type: ignore[attr-defined]
+    return next((p for p in projects if p.id == project_id), None)
+
+
+@private_page
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 404 page (``handler404``). Inside a project the user may see, it keeps that
+    project's top bar, switcher and tabs: a missing event or profile left the user on a
+    page with no way back to where they were but the browser's back button."""
+    project = _project_of_missing_page(request)
+    if project is None:
+        return defaults.page_not_found(request, exception)
+    response = _render(request, project, "404.html", "", {})
+    response.status_code = 404
+    return response
 
 
 @require_GET

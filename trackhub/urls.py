@@ -32,4 +32,5 @@ urlpatterns = [
     *profiles_api_urlpatterns,
 ]
 
+handler404 = "dashboard.views.page_not_found"
 handler500 = "ops.views.server_error"

@@ -229,9 +229,9 @@ def assert_dashboard_page(body: str) -> None:
     assert '<header class="topbar">' in body
 
 
-@pytest.mark.parametrize("path", ["/dashboard/{project}/events/999999/", "/dashboard/999999/", "/no-such-page/"])
+@pytest.mark.parametrize("path", ["/dashboard/999999/", "/dashboard/999999/events/1/", "/no-such-page/"])
 def test_a_missing_page_is_the_dashboards_404_with_a_way_back(staff_client, tenant, path):
-    response = staff_client.get(path.format(project=tenant.project.id))
+    response = staff_client.get(path)
 
     assert response.status_code == 404
     body = response.content.decode()
@@ -277,3 +277,59 @@ def test_sign_in_errors_are_tied_to_the_fields_they_are_about(tenant):
     assert invalid_fields(refused) == {"username": wrong, "password": wrong}
     assert invalid_fields(not_staff) == {"username": NOT_STAFF_MESSAGE}  # the password was right
     assert invalid_fields(Client().get("/accounts/login/").content.decode()) == {}
+
+
+@pytest.mark.parametrize(
+    "path", ["events/999999/", "profiles/999999/", "accounts/999999/", "rejected/999999/", "no-such-page/"]
+)
+def test_a_missing_page_inside_a_project_keeps_the_projects_tabs_and_switcher(staff_client, tenant, path):
+    project = tenant.project
+
+    response = staff_client.get(f"/dashboard/{project.id}/{path}")
+
+    # It was the bare 404: no tabs, no switcher, and a way back only to the first project.
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "<h1>Page not found</h1>" in body
+    assert '<nav class="tabs" aria-label="Sections">' in body
+    assert 'data-testid="project-switcher"' in body and f"<strong>{project.name}</strong>" in body
+    assert f"""href="/dashboard/{project.id}/">Go to the project's overview</a>""" in body
+    assert 'src="/static/dashboard/dashboard.js"' in body  # the switcher's script
+    assert "no-store" in response["Cache-Control"] and "script-src 'self'" in response["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", ["events/1/", "no-such-page/"])
+def test_a_missing_page_under_a_project_the_user_may_not_see_names_nothing(staff_client, tenant, other_tenant, path):
+    response = staff_client.get(f"/dashboard/{other_tenant.project.id}/{path}")
+
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "<h1>Page not found</h1>" in body
+    assert "other-project" not in body and "other-org" not in body
+    assert 'class="tabs"' not in body and "project-switcher" not in body
+
+
+def test_a_missing_page_under_a_project_is_plain_for_anyone_but_staff(client, tenant):
+    # Signed out, then signed in without staff status: neither may see the project.
+    visitor = User.objects.create_user("visitor", password="x-password-123")
+    for _ in range(2):
+        response = client.get(f"/dashboard/{tenant.project.id}/no-such-page/")
+
+        assert response.status_code == 404
+        body = response.content.decode()
+        assert tenant.project.name not in body and 'class="tabs"' not in body
+        client.force_login(visitor)
+
+
+def test_a_superuser_gets_any_projects_tabs_on_its_missing_page(superuser_client, tenant):
+    response = superuser_client.get(f"/dashboard/{tenant.project.id}/events/999999/")
+
+    assert response.status_code == 404
+    assert '<nav class="tabs" aria-label="Sections">' in response.content.decode()
+
+
+def test_a_missing_page_under_thousands_of_digits_is_a_plain_404(staff_client, tenant):
+    # int() refuses more than 4,300 digits: this must not become a 500.
+    response = staff_client.get(f"/dashboard/{'9' * 5000}/events/")
+
+    assert response.status_code == 404
