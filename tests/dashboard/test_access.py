@@ -12,7 +12,7 @@ from dashboard.forms import NOT_STAFF_MESSAGE
 from dashboard.models import ProjectMembership
 from dashboard.services import project_membership_grant
 from tests.conftest import tenant_create
-from tests.dashboard.conftest import invalid_fields
+from tests.dashboard.conftest import client_for, invalid_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -333,3 +333,19 @@ def test_a_missing_page_under_thousands_of_digits_is_a_plain_404(staff_client, t
     response = staff_client.get(f"/dashboard/{'9' * 5000}/events/")
 
     assert response.status_code == 404
+
+
+def test_the_home_link_leads_to_the_overview_of_the_project_you_are_in(db):
+    first = tenant_create(org="a-org", project="first")
+    second = tenant_create(org="b-org", project="second")
+    user = User.objects.create_user("kim", password="pw-123-456-789", is_staff=True)
+    for tenant in (first, second):
+        project_membership_grant(user=user, project=tenant.project)
+    client = client_for(user)
+
+    # It led to /dashboard/, which opens the first project.
+    for path in ["", "events/", "no-such-page/"]:
+        body = client.get(f"/dashboard/{second.project.id}/{path}").content.decode()
+        assert f'<a class="brand" href="/dashboard/{second.project.id}/"' in body, path
+    # Outside a project (the plain 404) it is the dashboard's start.
+    assert '<a class="brand" href="/dashboard/"' in client.get("/no-such-page/").content.decode()
