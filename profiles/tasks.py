@@ -1,16 +1,16 @@
-"""Thin Celery tasks: take ids, call one service."""
+"""Thin Celery tasks: take ids, call one service; they retry transient database errors only."""
 
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import DatabaseError
 
 from profiles import services
+from trackhub.db import TRANSIENT_DATABASE_ERRORS
 
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(DatabaseError,),
+    autoretry_for=TRANSIENT_DATABASE_ERRORS,
     retry_backoff=True,
     max_retries=10,
     time_limit=120,
@@ -24,7 +24,7 @@ def identity_work_drain_task(project_id: int) -> int:
 @shared_task(
     name="profiles.tasks.identity_sweep",
     acks_late=True,
-    autoretry_for=(DatabaseError,),
+    autoretry_for=TRANSIENT_DATABASE_ERRORS,
     retry_backoff=True,
     max_retries=3,
     time_limit=300,

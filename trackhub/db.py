@@ -9,6 +9,11 @@ from typing import Any
 import psycopg
 from django.db import InterfaceError, OperationalError, connection
 
+# What a retry can cure: a lost or refused connection, a deadlock, a database restarting.
+# Tasks retry these only (``autoretry_for``); any other database error is a bug or bad
+# data that a retry would repeat.
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
+
 
 @contextmanager
 def prepared_cursor() -> Iterator[Any]:
