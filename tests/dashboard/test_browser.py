@@ -569,3 +569,18 @@ def test_the_project_switcher_closes_like_a_menu(long_values, live_server, brows
     page.click(".switcher summary")
     page.keyboard.press("Escape")
     assert not page.evaluate(is_open)
+
+
+def test_a_long_organization_and_project_name_wrap_in_a_phones_page_heading(long_project_names, live_server, browser):
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    sign_in(phone, live_server)
+    project_id = long_project_names.id
+
+    for tab in ("", "events/", "profiles/", "rejected/"):
+        phone.goto(f"{live_server.url}/dashboard/{project_id}/{tab}")
+        overflowing = phone.evaluate(
+            "[...document.querySelectorAll('.page-head .eyebrow, .page-head h1')]"
+            ".filter(e => e.scrollWidth > e.clientWidth || e.getBoundingClientRect().right > 390)"
+            ".map(e => e.innerText.slice(0, 30))"
+        )
+        assert overflowing == [], tab  # an unbroken organization name ran past the screen's edge
