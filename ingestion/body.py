@@ -14,6 +14,18 @@ from ingestion.formats.base import RequestProblem
 _CHUNK = 64 * 1024
 
 
+def gzip_read_limit(limit: int) -> int:
+    """The most compressed bytes a gzip body within ``limit`` decompressed bytes can take.
+
+    An encoder adds a few bytes per deflate block (5 for a stored one, which holds up to
+    64 KiB) and 18 per gzip member (a client gzipping in parts), so this is generous for
+    any real body, even of random bytes. A stream past it is padding that inflates to
+    (almost) nothing, empty blocks or empty members, which would otherwise hold a web
+    worker for as long as the client kept sending: it is refused as too large.
+    """
+    return limit + limit // 1000 + _CHUNK
+
+
 def body_read(request: HttpRequest, *, limit: int) -> bytes:
     """The request body, gunzipped if ``Content-Encoding: gzip``, at most ``limit`` bytes.
 
@@ -25,11 +37,12 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
         raise RequestProblem(f"Unsupported Content-Encoding {encoding!r}; use gzip or none", status=415)
     gzipped = encoding in ("gzip", "x-gzip")
     declared = request.META.get("CONTENT_LENGTH") or ""
-    if not gzipped and ascii_digits(declared):
+    read_limit = gzip_read_limit(limit) if gzipped else limit
+    if ascii_digits(declared):
         # A length of more digits than any limit has is too large without int(), which
         # refuses more than 4,300 digits.
-        length = digits_parse(declared.lstrip("0") or "0", max_digits=len(str(limit)))
-        if length is None or length > limit:
+        length = digits_parse(declared.lstrip("0") or "0", max_digits=len(str(read_limit)))
+        if length is None or length > read_limit:
             raise _too_large(limit)
 
     stream: Any = request
@@ -40,6 +53,7 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
 
     raw = bytearray()
     gunzip = _Gunzip() if gzipped else None
+    compressed = 0
     while True:
         chunk = stream.read(_CHUNK)
         if not chunk:
@@ -47,6 +61,9 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
         if gunzip is None:
             raw += chunk
         else:
+            compressed += len(chunk)
+            if compressed > read_limit:
+                raise _too_large(limit)
             # One byte over the limit at most: enough to know it is too large.
             raw += gunzip.feed(chunk, max_length=limit + 1 - len(raw))
         if len(raw) > limit:

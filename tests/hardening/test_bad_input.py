@@ -3,8 +3,10 @@ store nothing; a NUL character refuses just its event."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import os
 
 import pytest
 
@@ -93,6 +95,36 @@ def test_gzip_bomb_is_refused_without_inflating_it(client, tenant, fmt):
 
     assert response.status_code == 400
     assert fmt.is_error(response_json(response))
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_gzip_padding_that_inflates_to_nothing_is_refused_as_too_large(client, tenant, fmt):
+    # Empty gzip members, one after another: megabytes that decompress to nothing, which
+    # a client could keep sending for as long as a worker kept reading.
+    empty_member = gzip.compress(b"")
+    padding = empty_member * (2 * LIMIT // len(empty_member))
+
+    response = post(client, fmt, tenant, padding, HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code == 400
+    assert fmt.is_error(response_json(response))
+    assert "larger than" in response.content.decode()
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_a_body_near_the_limit_gzipped_in_a_thousand_parts_is_read(client, tenant, fmt):
+    # The bound on compressed bytes leaves room for an encoder's overhead: a client
+    # gzipping its body in parts (a member each), of data that hardly compresses.
+    blob = base64.b64encode(os.urandom(LIMIT * 3 // 4 - 4096)).decode()
+    body = fmt.body([{"id": "parts", "user": "u", "props": {"blob": blob}}])
+    assert LIMIT - 8192 < len(body) <= LIMIT
+    part = len(body) // 1000 + 1
+    compressed = b"".join(gzip.compress(body[at : at + part]) for at in range(0, len(body), part))
+
+    response = post(client, fmt, tenant, compressed, HTTP_CONTENT_ENCODING="gzip")
+
+    assert response.status_code in (200, 202)
+    assert Event.objects.count() == 1
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
