@@ -87,3 +87,13 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             line["exc"] = scrub(self.formatException(record.exc_info))
         return orjson.dumps(line, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """``TRACKHUB_LOG_FORMAT=text``: one line per record, its message's line breaks written
+    as ``\\n``. A message quotes what clients sent (a path holding ``%0A``, decoded, a
+    header): taken as it came, it could start a line of its own that reads as another
+    record. A traceback, appended after the message, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")

@@ -14,8 +14,10 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from prometheus_client.parser import text_string_to_metric_families
 
+from ops.logging import RequestIdFilter
 from profiles.models import IdentityWork
 from tests.database import empty_database
 from tests.hardening.formats import event_specs, post, present_formats
@@ -303,3 +305,22 @@ def test_log_lines_are_json_with_the_request_id(client, tenant):
     assert lines
     assert any(line["request_id"] == "trace-123" and line["level"] == "WARNING" for line in lines)
     assert all({"ts", "level", "logger", "message"} <= line.keys() for line in lines)
+
+
+def test_a_text_log_line_cannot_be_split_by_a_newline_a_client_sent(settings):
+    # TRACKHUB_LOG_FORMAT=text: the formatter as the settings build it.
+    config = settings.LOGGING["formatters"]["text"]
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(import_string(config["()"])(fmt=config["format"]))
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger("tests.text_log")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("Not Found: %s", "/x\n2026-11-25 03:00:00,000 ERROR django.request forged\r")
+    finally:
+        logger.removeHandler(handler)
+
+    lines = handler.stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].endswith("Not Found: /x\\n2026-11-25 03:00:00,000 ERROR django.request forged\\r")
