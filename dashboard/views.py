@@ -100,13 +100,17 @@ def project_page(view: ProjectView) -> ProjectView:
             projects = _staff_projects(request)
         except _LoginRequired:
             return redirect_to_login(request.get_full_path())
-        project = next((p for p in projects if p.id == project_id), None)
+        project = _project_among(projects, project_id)
         if project is None:
             raise Http404("No such project")
         request.dashboard_projects = projects  # type: ignore[attr-defined]
         return view(request, project, *args, **kwargs)
 
     return wrapper
+
+
+def _project_among(projects: list[Project], project_id: int | None) -> Project | None:
+    return next((project for project in projects if project.id == project_id), None)
 
 
 def _render(request: HttpRequest, project: Project, template: str, tab: str, context: dict[str, Any]) -> HttpResponse:
@@ -129,15 +133,17 @@ def _project_of_missing_page(request: HttpRequest) -> Project | None:
     if not request.path.startswith(prefix):
         return None
     project_id = digits_parse(request.path[len(prefix) :].partition("/")[0], max_digits=len(str(MAX_ID)))
-    user = getattr(request, "user", None)
-    if project_id is None or user is None or not user.is_authenticated or not user.is_staff:
+    if project_id is None:
         return None
     # Set when a project's view raised the 404 (a missing event): no second query.
     projects: list[Project] | None = getattr(request, "dashboard_projects", None)
     if projects is None:
-        projects = selectors.projects_visible(user=user)
+        try:
+            projects = _staff_projects(request)
+        except (_LoginRequired, PermissionDenied):
+            return None
         request.dashboard_projects = projects  # type: ignore[attr-defined]
-    return next((p for p in projects if p.id == project_id), None)
+    return _project_among(projects, project_id)
 
 
 @private_page
