@@ -9,25 +9,20 @@ from here; each module holds one subject:
 """
 
 from ingestion.services.credentials import (
-    LAST_USED_RESOLUTION,
     access_token_check,
     access_token_create,
     api_key_check,
     api_key_create,
-    credential_label_check,
     credential_mark_used,
     credential_revoke,
-    credential_scopes_check,
 )
 from ingestion.services.events import (
     ReplayRefused,
     ReplayResult,
-    StoredBatch,
     event_partitions_maintain,
     events_ingest,
     new_request_id,
     rejected_event_replay,
-    rejected_events_store,
     wire_document_ingest,
 )
 from ingestion.services.tenants import (
@@ -47,20 +42,16 @@ from ingestion.services.tenants import (
 )
 
 __all__ = [
-    "LAST_USED_RESOLUTION",
     "PROJECT_PURGE_STRAGGLER_SECONDS",
     "Provisioned",
     "ReplayRefused",
     "ReplayResult",
-    "StoredBatch",
     "access_token_check",
     "access_token_create",
     "api_key_check",
     "api_key_create",
-    "credential_label_check",
     "credential_mark_used",
     "credential_revoke",
-    "credential_scopes_check",
     "deleted_projects_purge",
     "event_partitions_maintain",
     "events_ingest",
@@ -70,7 +61,6 @@ __all__ = [
     "project_data_purge",
     "project_delete",
     "rejected_event_replay",
-    "rejected_events_store",
     "source_ensure",
     "source_id_check",
     "source_provision",
