@@ -35,6 +35,7 @@ from ingestion.canonical import digits_parse
 from ingestion.formats.base import RequestProblem
 from ingestion.models import MAX_ID, Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
+from ops.pages import page_content_security_policy_add
 from profiles import selectors as profile_selectors
 from profiles.models import Account
 from profiles.selectors import profile_ids_for_identifiers
@@ -47,19 +48,9 @@ MEMBERS_LIMIT = 50  # the most recently seen members an account page lists
 ProjectView = Callable[..., HttpResponse]
 _Response = TypeVar("_Response", bound=HttpResponseBase)  # a page's, or the sign-in view's
 
-# What a dashboard page (and the sign-in page, which shares its template) may load: this
-# site's own stylesheet, script and images, nothing inline (the templates have no inline
-# script or style) and no other host. Names, properties and identifiers on these pages
-# are whatever producers sent; if one ever slipped past the templates' escaping, the
-# browser would still run nothing it carried.
-PAGE_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
 
 def private_page(view: Callable[..., _Response]) -> Callable[..., _Response]:
-    """Answers no cache may keep, under the dashboard's Content-Security-Policy.
+    """Answers no cache may keep, under the pages' Content-Security-Policy (``ops.pages``).
 
     The pages show tenants' events, profiles and credential identifiers, and nothing told
     a browser (its back/forward cache, after signing out on a shared computer) or a proxy
@@ -71,8 +62,7 @@ def private_page(view: Callable[..., _Response]) -> Callable[..., _Response]:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> _Response:
         response = view(request, *args, **kwargs)
         add_never_cache_headers(response)
-        if "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = PAGE_CONTENT_SECURITY_POLICY
+        page_content_security_policy_add(response)
         return response
 
     return wrapper

@@ -1,4 +1,6 @@
-"""No admin page sends a NUL character to PostgreSQL (``trackhub.admin_site``)."""
+"""No admin page sends a NUL character to PostgreSQL, and every admin page carries the
+pages' Content-Security-Policy (``trackhub.admin_site``; in a browser:
+``test_admin_site_browser.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.db import models
 from django.test import RequestFactory
+
+from ops.pages import PAGE_CONTENT_SECURITY_POLICY
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +57,53 @@ def test_an_anonymous_visitor_is_still_sent_to_the_login_page(client):
     response = client.get("/admin/ingestion/event/?name=%00")
 
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def _admin_pages(user: User) -> list[str]:
+    """The site's own pages, and every registered model's list and add form (where this
+    user may add)."""
+    request = RequestFactory().get("/")
+    request.user = user
+    pages = ["/admin/", "/admin/password_change/", "/admin/jsi18n/", "/admin/ingestion/"]
+    for model, model_admin in REGISTERED:
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        pages += [url, f"{url}add/"] if model_admin.has_add_permission(request) else [url]
+    return pages
+
+
+def test_every_admin_page_carries_the_page_policy(client, superuser, tenant):
+    client.force_login(superuser)
+
+    for url in _admin_pages(superuser):
+        response = client.get(url)
+
+        assert response.status_code == 200, url
+        assert response["Content-Security-Policy"] == PAGE_CONTENT_SECURITY_POLICY, url
+
+
+def test_an_object_page_and_the_autocomplete_carry_the_page_policy(client, superuser, tenant):
+    client.force_login(superuser)
+    query = {"app_label": "dashboard", "model_name": "projectmembership", "field_name": "project", "term": "p"}
+
+    for url, data in [(f"/admin/ingestion/source/{tenant.source.id}/change/", None), ("/admin/autocomplete/", query)]:
+        response = client.get(url, data)
+
+        assert response.status_code == 200, url
+        assert response["Content-Security-Policy"] == PAGE_CONTENT_SECURITY_POLICY, url
+
+
+def test_the_admin_login_page_carries_the_page_policy(client):
+    response = client.get("/admin/login/")
+
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == PAGE_CONTENT_SECURITY_POLICY
+
+
+def test_a_credential_shown_once_in_the_admin_carries_the_page_policy(client, superuser, tenant):
+    client.force_login(superuser)
+    form = {"source": tenant.source.id, "scopes": '["track:events"]', "label": "shown once"}
+
+    response = client.post("/admin/ingestion/apikey/add/", form)
+
+    assert response.status_code == 200 and b"key_" in response.content
+    assert response["Content-Security-Policy"] == PAGE_CONTENT_SECURITY_POLICY

@@ -1,5 +1,5 @@
 """The admin site: Django's, except that no admin page passes a NUL character to the
-database.
+database, and every admin page carries the pages' Content-Security-Policy.
 
 PostgreSQL text cannot hold a NUL (``\\x00``), and a query comparing a text column with one
 fails rather than matching nothing. Any admin list takes a lookup on any of its model's
@@ -7,6 +7,10 @@ own fields from the URL (``/admin/ingestion/event/?name=%00``, ``?user_id=a%00b`
 filter's parameter), and the autocomplete takes a search term: each was a 500. No stored
 value holds a NUL, so a query string with one is a bad request, answered here for every
 admin, Django's own (users, groups) included.
+
+The admin is where credentials are made and shown, and its lists show what producers
+sent (event names, identifiers): it gets the dashboard's policy (``ops.pages``), which
+lets a page run only this site's own script files.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from ops.pages import page_content_security_policy_add
 
 
 def _nul_in_query(request: HttpRequest) -> bool:
@@ -43,10 +49,26 @@ def _nul_refused(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return guarded
 
 
+def _page_policy(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def with_policy(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        page_content_security_policy_add(response)
+        return response
+
+    return with_policy
+
+
 class TrackHubAdminSite(admin.AdminSite):
     def admin_view(self, view: Any, cacheable: bool = False) -> Any:
-        # Inside Django's wrapper: anonymous visitors still get the login page first.
-        return super().admin_view(_nul_refused(view), cacheable)
+        # The NUL check inside Django's wrapper: anonymous visitors still get the login
+        # page first. Every admin URL but the login page comes through here.
+        return _page_policy(super().admin_view(_nul_refused(view), cacheable))
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().login(request, extra_context)
+        page_content_security_policy_add(response)
+        return response
 
 
 class TrackHubAdminConfig(AdminConfig):

@@ -24,16 +24,6 @@ from tests.dashboard.conftest import identity_resolve, ms
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 EVENT_MIX = [("Page Viewed", 10), ("Signup", 2), ("Feature Used", 6), ("Purchase", 2), ("Invite Sent", 1)]
@@ -101,18 +91,6 @@ def seed_demo_project(client: Client) -> dict:
         identity_resolve()
     survivor = Profile.objects.get(project=tenant.project, identities__value="ada@example.com")
     return {"project": tenant.project, "profile": survivor}
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does it when root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
