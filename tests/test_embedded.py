@@ -181,3 +181,46 @@ def test_concurrent_writers_on_sqlite_wait_for_the_lock_instead_of_failing(embed
     outcome = embedded.script(CONCURRENT_SCRIPT)
 
     assert outcome == {"statuses": [200], "answers": 24, "events": 720}
+
+
+ERASE_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from django.test import Client
+creds = json.loads(sys.argv[1])
+client = Client()
+url = f"/o/projects/p/sources/5/track?apiKey={creds['api_key']}"
+for items in ([{"eventId": "1", "userId": "alice", "timestamp": 1000},
+               {"eventId": "2", "userId": "bob", "timestamp": 1000}],
+              [{"eventId": "3", "userId": "alice", "data": {"note": "\\u0000"}}],
+              [{"eventId": "4", "userId": "bob", "data": {"note": "\\u0000"}}]):
+    client.post(url, json.dumps({"track": [{"name": "Signup", "payload": items}]}), content_type="application/json")
+print(json.dumps({}))
+"""
+
+COUNT_SCRIPT = """
+import json
+import django
+django.setup()
+from ingestion.models import Event, RejectedEvent
+from profiles.models import Identity
+print(json.dumps({
+    "events": sorted(Event.objects.values_list("user_id", flat=True)),
+    "rejected": sorted(RejectedEvent.objects.values_list("payload__payload__0__userId", flat=True)),
+    "identities": sorted(Identity.objects.values_list("value", flat=True)),
+}))
+"""
+
+
+def test_embedded_setup_erases_a_person(embedded):
+    embedded.script(ERASE_SCRIPT)
+
+    printed = embedded.run(
+        "manage.py", "erase_profile", "--org", "o", "--project", "p", "--identifier", "alice", "--yes", "--json"
+    )
+
+    erased = json.loads(printed)
+    assert isinstance(erased.pop("profile_id"), int)
+    assert erased == {"identifiers": ["alice"], "profiles": 1, "events": 1, "rejected_events": 1}
+    assert embedded.script(COUNT_SCRIPT) == {"events": ["bob"], "rejected": ["bob"], "identities": ["bob"]}

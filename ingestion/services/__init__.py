@@ -5,7 +5,8 @@ from here; each module holds one subject:
 - ``credentials``: API keys and bearer tokens;
 - ``events``: the one track path (``wire_document_ingest``), rejected events and their
   replay, partition upkeep;
-- ``event_writes``: how the events reach the database, each once (the dedupe ledger, COPY).
+- ``event_writes``: how the events reach the database, each once (the dedupe ledger, COPY);
+- ``erasure``: deleting one person's events and rejected events (``profiles`` decides whose).
 """
 
 from ingestion.services.credentials import (
@@ -16,6 +17,7 @@ from ingestion.services.credentials import (
     credential_mark_used,
     credential_revoke,
 )
+from ingestion.services.erasure import events_erase, rejected_events_erase
 from ingestion.services.events import (
     ReplayRefused,
     ReplayResult,
@@ -54,6 +56,7 @@ __all__ = [
     "credential_revoke",
     "deleted_projects_purge",
     "event_partitions_maintain",
+    "events_erase",
     "events_ingest",
     "new_request_id",
     "organization_delete",
@@ -61,6 +64,7 @@ __all__ = [
     "project_data_purge",
     "project_delete",
     "rejected_event_replay",
+    "rejected_events_erase",
     "source_ensure",
     "source_id_check",
     "source_provision",

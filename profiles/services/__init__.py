@@ -5,7 +5,8 @@ module holds one step of identity work:
   transaction, and the drain queued once it commits;
 - ``drain``: the workers' side: draining a project's outbox under its identity lock, the
   sweep, the prune, and purging a deleted project;
-- ``resolution``: applying the facts: identities, profiles, accounts, merges, attributes.
+- ``resolution``: applying the facts: identities, profiles, accounts, merges, attributes;
+- ``erasure``: deleting one person and their data on request.
 """
 
 from profiles.services.drain import (
@@ -15,6 +16,7 @@ from profiles.services.drain import (
     identity_work_sweep,
     profiles_project_purge,
 )
+from profiles.services.erasure import ProfileErasure, profile_erase
 from profiles.services.outbox import (
     event_identity_key,
     identity_facts,
@@ -25,6 +27,7 @@ from profiles.services.outbox import (
 )
 
 __all__ = [
+    "ProfileErasure",
     "event_identity_key",
     "identity_facts",
     "identity_work_drain",
@@ -35,5 +38,6 @@ __all__ = [
     "identity_work_prune",
     "identity_work_record",
     "identity_work_sweep",
+    "profile_erase",
     "profiles_project_purge",
 ]

@@ -109,6 +109,19 @@ def identity_work_process(*, work_id: int) -> bool:
     return True
 
 
+def identity_work_settle(*, project_id: int) -> None:
+    """Take the project's identity lock and apply every batch still pending, inside the
+    caller's transaction: until it commits, the project's profiles are what its stored
+    events say and no drain changes them (``profile_erase`` relies on both)."""
+    _project_lock(project_id=project_id)
+    while True:
+        pending, more_waiting = _work_pending(project_id=project_id)
+        if pending:
+            _work_apply(project_id=project_id, work=pending)
+        if not more_waiting:
+            return
+
+
 def _work_pending(*, project_id: int) -> tuple[list[tuple[int, list[dict[str, Any]]]], bool]:
     """The project's oldest unprocessed batches, up to about DRAIN_FACTS_PER_TRANSACTION
     facts (at least one batch) and WORK_ROWS_PER_TRANSACTION rows, and whether more may be

@@ -1,0 +1,73 @@
+"""Erasing one person's data from the events and the rejected events (a data subject's
+request to be forgotten). ``profiles.services.profile_erase`` decides whose data it is
+and calls these inside its transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from django.db import connection
+
+from ingestion.models import Event, RejectedEvent
+
+# Rejected events read per query on SQLite, where no SQL finds a value inside the JSON.
+_REJECTED_CHUNK = 500
+
+
+def events_erase(*, project_id: int, identity_keys: Sequence[str]) -> int:
+    """Delete the project's events whose ``identity_key`` is one of ``identity_keys``
+    (exactly the events a profile's page lists); return how many. One statement over every
+    time partition, through the partial index on (project, identity_key). Their dedupe
+    keys stay in the ledger, so a producer re-sending one of them stores nothing again."""
+    if not identity_keys:
+        return 0
+    deleted, _ = Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys)).delete()
+    return deleted
+
+
+def rejected_events_erase(*, project_id: int, values: Sequence[str]) -> int:
+    """Delete the project's rejected events whose payload holds one of ``values`` as a
+    JSON string anywhere (a refused event keeps its raw payload, identifiers included);
+    return how many."""
+    if not values:
+        return 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM ingestion_rejectedevent WHERE project_id = %s AND EXISTS ("
+                " SELECT 1 FROM unnest(%s::text[]) AS v(value)"
+                " WHERE jsonb_path_exists(payload, '$.** ? (@ == $value)', jsonb_build_object('value', v.value)))",
+                [project_id, list(values)],
+            )
+            return cursor.rowcount
+    wanted = set(values)
+    matching = [row_id for row_id, payload in _rejected_payloads(project_id) if wanted & set(_strings(payload))]
+    RejectedEvent.objects.filter(id__in=matching).delete()
+    return len(matching)
+
+
+def _rejected_payloads(project_id: int) -> Iterator[tuple[int, Any]]:
+    after_id = 0
+    while True:
+        chunk = list(
+            RejectedEvent.objects.filter(project_id=project_id, id__gt=after_id)
+            .order_by("id")
+            .values_list("id", "payload")[:_REJECTED_CHUNK]
+        )
+        yield from chunk
+        if len(chunk) < _REJECTED_CHUNK:
+            return
+        after_id = chunk[-1][0]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string value inside a decoded JSON value (keys are field names, not data)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
