@@ -1,15 +1,20 @@
 """Read-only staff views of identity resolution: profiles, accounts, merges, warnings.
 
 Everything here is derived from events by ``profiles.services``; editing it by hand would
-break the invariants documented in ``profiles.models``, so the admin only shows it.
+break the invariants documented in ``profiles.models``, so the admin only shows it. The one
+write is erasing a person on request, through ``profiles.services.profile_erase``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth import get_permission_codename
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from ingestion.admin import ProjectScopedAdmin, ScopedRelatedListFilter
 from profiles.models import (
@@ -23,6 +28,7 @@ from profiles.models import (
     Profile,
     ProfileMerge,
 )
+from profiles.services import profile_erase
 
 
 class ReadOnlyMixin:
@@ -76,6 +82,38 @@ class IdentityOwnerAdmin(ReadOnlyMixin, ProjectScopedAdmin):
 @admin.register(Profile)
 class ProfileAdmin(IdentityOwnerAdmin):
     inlines = (IdentityInline, ProfileMembershipInline)
+    actions = ("erase",)
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        # Profiles cannot be deleted here (the invariants); erasing goes through the
+        # service, for whoever Django would let delete profiles.
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('delete', self.opts)}")
+
+    @admin.action(description="Erase the selected people and all their data", permissions=["erase"])
+    def erase(self, request: HttpRequest, queryset: QuerySet[Profile]) -> TemplateResponse | None:
+        """A confirmation page first, as Django's own delete action has, then
+        ``profile_erase`` for each (one transaction each)."""
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Erase these people?",
+                "opts": self.opts,
+                "profiles": list(queryset.select_related("project__organization")),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/profiles/profile/erase_confirmation.html", context)
+        self.log_deletions(request, queryset)  # before, as Django asks: it reads the rows
+        erasures = [
+            erased
+            for profile in queryset
+            if (erased := profile_erase(project_id=profile.project_id, profile_id=profile.id)) is not None
+        ]
+        events = sum(erased.events for erased in erasures)
+        rejected = sum(erased.rejected_events for erased in erasures)
+        messages.success(
+            request, f"Erased {len(erasures)} people with {events:,} events and {rejected:,} rejected events."
+        )
+        return None
 
 
 @admin.register(Account)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
+from dashboard.services import project_membership_grant
+from ingestion.models import Event
 from profiles.models import Account, AccountMerge, IdentityWork, IngestionWarning, Profile, ProfileMerge
 from tests.profiles.conftest import identity_drain
 from tests.seeds import seed_body
@@ -78,3 +80,55 @@ def test_a_member_cannot_open_another_tenants_profile(member_client, other_tenan
     response = member_client.get(f"/admin/profiles/profile/{profile.pk}/change/")
 
     assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+@pytest.fixture
+def two_people(client, tenant):
+    for user in ("alice", "bob"):
+        response = client.post(
+            tenant.intempt_url,
+            data=f'{{"track": [{{"name": "Signup", "payload": [{{"eventId": "{user}-1", "userId": "{user}"}}]}}]}}',
+            content_type="application/json",
+        )
+        assert response.status_code == 200
+    identity_drain()
+    return {identity: Profile.objects.get(identities__value=identity) for identity in ("alice", "bob")}
+
+
+def _erase_action(client, profile, **confirm: str):
+    return client.post(
+        "/admin/profiles/profile/", {"action": "erase", "_selected_action": [profile.pk], **confirm}, follow=True
+    )
+
+
+def test_the_erase_action_asks_first_and_erases_nothing_until_confirmed(two_people, staff_client):
+    response = _erase_action(staff_client, two_people["alice"])
+
+    assert response.status_code == 200
+    assert f"profile {two_people['alice'].pk}" in response.content.decode()
+    assert 'name="post" value="yes"' in response.content.decode()
+    assert Profile.objects.filter(pk=two_people["alice"].pk).exists()
+
+
+def test_the_confirmed_erase_action_erases_the_person_and_their_events(two_people, staff_client):
+    response = _erase_action(staff_client, two_people["alice"], post="yes")
+
+    assert response.status_code == 200
+    assert "Erased 1 people with 1 events and 0 rejected events." in response.content.decode()
+    assert not Profile.objects.filter(pk=two_people["alice"].pk).exists()
+    assert not Event.objects.filter(identity_key="alice").exists()
+    assert Event.objects.filter(identity_key="bob").exists()
+
+
+def test_staff_who_may_only_view_profiles_get_no_erase_action(two_people, client):
+    viewer = User.objects.create_user("viewer", password="pw-viewer-123", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_profile"))
+    project_membership_grant(user=viewer, project=two_people["alice"].project)
+    client.force_login(viewer)
+
+    listing = client.get("/admin/profiles/profile/")
+    response = _erase_action(client, two_people["alice"], post="yes")
+
+    assert listing.status_code == 200 and 'value="erase"' not in listing.content.decode()
+    assert response.status_code == 200
+    assert Profile.objects.filter(pk=two_people["alice"].pk).exists()
