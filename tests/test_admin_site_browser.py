@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 
+from profiles.models import Identity, Profile
 from tests.conftest import tenant_create
 
 pytestmark = pytest.mark.browser
@@ -19,6 +21,7 @@ PAGES = [
     "/admin/ingestion/apikey/add/",
     "/admin/ingestion/accesstoken/add/",
     "/admin/ingestion/event/",
+    "/admin/profiles/profile/",
     "/admin/ingestion/source/add/",
     "/admin/dashboard/projectmembership/add/",
     "/admin/auth/user/add/",
@@ -31,7 +34,11 @@ def admin_site(transactional_db) -> dict[str, Any]:
     """A superuser and a tenant, made before the browser starts (see the dashboard's
     browser tests: ORM calls inside Playwright's loop would open another connection)."""
     User.objects.create_superuser("root", "root@example.com", "correct-horse-battery")
-    return {"tenant": tenant_create(org="acme-inc", project="web-app", source_id=8101)}
+    tenant = tenant_create(org="acme-inc", project="web-app", source_id=8101)
+    now = timezone.now()
+    person = Profile.objects.create(project=tenant.project, first_seen=now, last_seen=now)
+    Identity.objects.create(project=tenant.project, value="jane@example.com", profile=person)
+    return {"tenant": tenant, "profile": person}
 
 
 def _signed_in_page(browser, live_server) -> tuple[Any, list[str]]:
@@ -98,4 +105,19 @@ def test_the_add_another_popup_of_a_form_opens(admin_site, live_server, browser)
     popup.wait_for_load_state("load")
 
     assert "/admin/ingestion/project/add/" in popup.url and "_popup=1" in popup.url
+    assert violations == []
+
+
+def test_erasing_a_person_from_the_profile_list_asks_then_erases(admin_site, live_server, browser):
+    page, violations = _signed_in_page(browser, live_server)
+    page.goto(f"{live_server.url}/admin/profiles/profile/")
+
+    page.check("input.action-select")
+    page.select_option("select[name=action]", "erase")
+    page.click("button[name=index]")
+    page.wait_for_selector("text=Erase these people?")
+    page.click("input[value='Yes, erase them']")
+
+    page.wait_for_selector(".messagelist")
+    assert "Erased 1 people" in page.inner_text(".messagelist")
     assert violations == []
