@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +31,7 @@ from django.test import Client
 from ingestion.api.export import EXPORT_CHUNK_ROWS
 from ingestion.models import Event
 from profiles.models import Identity, IdentityWork, Profile, ProfileMerge
+from profiles.services import identity_work_sweep
 from profiles.services.drain import WORK_ROWS_PER_TRANSACTION
 from profiles.tasks import identity_sweep
 from tests.conftest import Tenant, tenant_create
@@ -97,6 +99,34 @@ def stack(pgbouncer: live.PrivatePgBouncer) -> Iterator[Stack]:
         live.gunicorn(env, workers=2) as server,
     ):
         yield Stack(port=server.port)
+
+
+@pytest.fixture(autouse=True)
+def worker_idle_before_flush(transactional_db: None) -> Iterator[None]:
+    """The module's celery worker outlives each test, and the test database is flushed
+    (a TRUNCATE of every table) when a test ends. A drain still working on the test's
+    identity work, or one queued by its last request, then takes its locks in another order
+    than the TRUNCATE: PostgreSQL found a deadlock, and the flush failed. So before the
+    flush: do whatever identity work is left here, then wait until the worker has no task
+    left (queued drains find nothing) and no other session of the database is busy."""
+    yield
+    identity_work_sweep(older_than=timedelta(0))
+    wait_for(lambda: _worker_has_no_task() and not _other_sessions_busy(), what="the worker to go idle")
+
+
+def _worker_has_no_task() -> bool:
+    inspect = celery_app.control.inspect(timeout=0.5)
+    answers = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+    return all(not tasks for answer in answers if answer for tasks in answer.values())
+
+
+def _other_sessions_busy() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state NOT IN ('idle')"
+        )
+        return cursor.fetchone()[0] > 0
 
 
 FORMATS = present_formats()
