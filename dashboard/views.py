@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from itertools import groupby
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import orjson
@@ -20,11 +20,10 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import DataError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 from django.views import defaults
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -35,7 +34,7 @@ from ingestion.canonical import digits_parse
 from ingestion.formats.base import RequestProblem
 from ingestion.models import MAX_ID, Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
-from ops.pages import page_content_security_policy_add
+from ops.pages import private_page
 from profiles import selectors as profile_selectors
 from profiles.models import Account
 from profiles.selectors import profile_ids_for_identifiers
@@ -46,26 +45,6 @@ SEARCH_LIMIT = 50  # profiles listed for a search or the recently seen
 MEMBERS_LIMIT = 50  # the most recently seen members an account page lists
 
 ProjectView = Callable[..., HttpResponse]
-_Response = TypeVar("_Response", bound=HttpResponseBase)  # a page's, or the sign-in view's
-
-
-def private_page(view: Callable[..., _Response]) -> Callable[..., _Response]:
-    """Answers no cache may keep, under the pages' Content-Security-Policy (``ops.pages``).
-
-    The pages show tenants' events, profiles and credential identifiers, and nothing told
-    a browser (its back/forward cache, after signing out on a shared computer) or a proxy
-    between it and TrackHub not to keep them: the admin and Django's sign-in page send
-    ``Cache-Control: no-store``, the dashboard sent no Cache-Control at all.
-    """
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> _Response:
-        response = view(request, *args, **kwargs)
-        add_never_cache_headers(response)
-        page_content_security_policy_add(response)
-        return response
-
-    return wrapper
 
 
 def _staff_projects(request: HttpRequest) -> list[Project]:

@@ -25,7 +25,7 @@ from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from ops.pages import page_content_security_policy_add
+from ops.pages import page_content_security_policy_add, page_policy
 
 
 def _nul_in_query(request: HttpRequest) -> bool:
@@ -49,21 +49,11 @@ def _nul_refused(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return guarded
 
 
-def _page_policy(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @wraps(view)
-    def with_policy(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        page_content_security_policy_add(response)
-        return response
-
-    return with_policy
-
-
 class TrackHubAdminSite(admin.AdminSite):
     def admin_view(self, view: Any, cacheable: bool = False) -> Any:
         # The NUL check inside Django's wrapper: anonymous visitors still get the login
         # page first. Every admin URL but the login page comes through here.
-        return _page_policy(super().admin_view(_nul_refused(view), cacheable))
+        return page_policy(super().admin_view(_nul_refused(view), cacheable))
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         response = super().login(request, extra_context)

@@ -6,8 +6,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from dashboard.forms import StaffAuthenticationForm
-from dashboard.views import private_page
 from ingestion.urls import api_urlpatterns, track_urlpatterns
+from ops.pages import private_page
 from profiles.urls import api_urlpatterns as profiles_api_urlpatterns
 
 urlpatterns = [
