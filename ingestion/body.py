@@ -68,7 +68,9 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
             raw += gunzip.feed(chunk, max_length=limit + 1 - len(raw))
         if len(raw) > limit:
             raise _too_large(limit)
-    if gunzip is not None and not gunzip.complete and raw:
+    # Bytes were sent but the gzip stream never ended (cut short, or too short to hold
+    # even its header): truncated, not the empty body it may have decoded to so far.
+    if gunzip is not None and not gunzip.complete and compressed:
         raise RequestProblem("The gzip body is truncated")
     return bytes(raw)
 

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from ingestion import views
 from ingestion.api import views as api_views
 
-# Repeated slashes are taken as one (``/*``, ``/+``), a trailing one too: a producer's base
+# Repeated slashes are taken as one (``/*``, ``/+``), trailing ones too: a producer's base
 # URL configured with a trailing slash makes its SDK post to ``//track``, which the
 # vendors' proxies take (nginx merges slashes by default); a 404 page would drop events.
 # The leading slashes are written ``(?:/*)``, not ``/*``: Django's urls.W002 check
@@ -14,7 +14,7 @@ from ingestion.api import views as api_views
 # ``//projects//sources/0/track?apiKey``, and it gets Intempt's 401, not a 404 page.
 track_urlpatterns = [
     re_path(
-        r"^(?:/*)(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+sources/+(?P<source_id>[^/]*)/+track/?$",
+        r"^(?:/*)(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+sources/+(?P<source_id>[^/]*)/+track/*$",
         views.IntemptTrackView.as_view(),
         name="track-intempt",
     ),
@@ -23,22 +23,22 @@ track_urlpatterns = [
     # lands here. After the pattern above, so an org named ``v1`` keeps its own URL. The
     # same operation, so the OpenAPI schema shows it once (``track_intempt_v1_hidden``).
     re_path(
-        r"^(?:/*)v1/+(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+sources/+(?P<source_id>[^/]*)/+track/?$",
+        r"^(?:/*)v1/+(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+sources/+(?P<source_id>[^/]*)/+track/*$",
         views.IntemptTrackView.as_view(),
         name="track-intempt-v1",
     ),
     # The SDK built without a ``source_id`` (optional there) posts to the project's
     # ``/track``: the API key then names the source, in that organization and project.
     re_path(
-        r"^(?:/*)v1/+(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+track/?$",
+        r"^(?:/*)v1/+(?P<org_name>[^/]*)/+projects/+(?P<project_name>[^/]*)/+track/*$",
         views.IntemptTrackView.as_view(),
         name="track-intempt-v1-project",
     ),
-    re_path(r"^(?:/*)api/+track/?$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
-    re_path(r"^(?:/*)track/?$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
+    re_path(r"^(?:/*)api/+track/*$", views.ThriveStackTrackView.as_view(), name="track-thrivestack"),
+    re_path(r"^(?:/*)track/*$", views.DatabuddyTrackView.as_view(), name="track-databuddy"),
     # Databuddy's SDKs' identify() call (not in the seed): see DatabuddyIdentifyAdapter.
-    re_path(r"^(?:/*)identify/?$", views.DatabuddyIdentifyView.as_view(), name="track-databuddy-identify"),
-    re_path(r"^(?:/*)v1/+track/?$", views.UserpilotTrackView.as_view(), name="track-userpilot"),
+    re_path(r"^(?:/*)identify/*$", views.DatabuddyIdentifyView.as_view(), name="track-databuddy-identify"),
+    re_path(r"^(?:/*)v1/+track/*$", views.UserpilotTrackView.as_view(), name="track-userpilot"),
 ]
 
 api_urlpatterns = [

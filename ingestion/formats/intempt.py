@@ -8,8 +8,11 @@ schema omits it: it is a user identifier.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
+
+import orjson
+from django.conf import settings
 
 from ingestion.canonical import (
     INTEMPT_IDENTITY_FIELDS,
@@ -38,11 +41,34 @@ _IDENTIFIER_COLUMNS = {"user_id": "userId", "profile_id": "profileId", "account_
 _GROUP_FIELDS = {"name", "payload"}
 
 
-def _timestamp_unset(value: Any) -> bool:
-    """``timestamp`` sent as 0 (or "0", or "") is not set: "if not set, the current
-    timestamp will be applied" (the seed). An SDK whose int64 field cannot be absent sends
-    0 for an event it did not stamp, and nobody tracks an event at the epoch."""
-    return not isinstance(value, bool) and value in (0, "0", "")
+def _copied_size(group: dict[str, Any]) -> int:
+    """The JSON size of what ``group`` copies into each of its events (all but its payload)."""
+    try:
+        return len(orjson.dumps({key: value for key, value in group.items() if key != "payload"}))
+    except orjson.JSONEncodeError:  # nested past what orjson writes: each event is refused for that
+        return 0
+
+
+def _timestamp_of_its_own(value: Any) -> datetime | None:
+    """``timestamp`` as a datetime; None when not set; ValueError when it is no timestamp.
+
+    0, in any spelling (``0``, ``"0"``, ``"00"``, ``" 0 "``, ``0.4``: anything within the
+    epoch's first millisecond), and ``""`` are not set: "if not set, the current timestamp
+    will be applied" (the seed). An SDK whose int64 field cannot be absent sends 0 for an
+    event it did not stamp, and nobody tracks an event at the epoch.
+    """
+    if value is None or value == "":
+        return None
+    parsed = datetime_from_ms_or_digits(value)
+    if parsed is None:
+        raise ValueError(value)
+    if _EPOCH <= parsed < _EPOCH_FIRST_MS_END:
+        return None
+    return parsed
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_FIRST_MS_END = _EPOCH + timedelta(milliseconds=1)
 
 
 class IntemptAdapter(WireFormatAdapter):
@@ -62,25 +88,47 @@ class IntemptAdapter(WireFormatAdapter):
         # Fields the docs don't list around the events (an SDK's sentAt, a group's source)
         # are kept, as the contract keeps unlisted fields, in each event's context.
         around = {key: value for key, value in document.items() if key != "track"}
+        # A refused event is kept as its group with just that item, and the fields around
+        # the track array go into that group: replayed, they reach the event's context as
+        # they first did, and the checks for NUL characters and nesting, which look at the
+        # kept group, see them too. (Not a body-level name or payload: in a group they
+        # would be its own.)
+        around_kept = {key: value for key, value in around.items() if key not in _GROUP_FIELDS}
         events: list[WireEvent] = []
+        copied_bytes = 0
         for g, group in enumerate(groups):
             if not isinstance(group, dict) or not isinstance(group.get("payload"), list):
                 # A group with no usable payload array is one rejected "event".
-                events.append(WireEvent(index=f"track[{g}]", raw=group, replay_payload=group))
+                kept_group = {**around_kept, **group} if isinstance(group, dict) else group
+                events.append(WireEvent(index=f"track[{g}]", raw=group, replay_payload=kept_group))
                 continue
             group_fields = {key: value for key, value in group.items() if key not in _GROUP_FIELDS}
             shared = {**around, **group_fields} or None
+            kept_group = {**around_kept, **group}
+            copied_bytes += _copied_size(kept_group) * len(group["payload"])
             for i, item in enumerate(group["payload"]):
                 events.append(
                     WireEvent(
                         index=f"track[{g}].payload[{i}]",
                         raw=item,
                         # As sent: a group without a name is kept without one.
-                        replay_payload={**group, "payload": [item]},
+                        replay_payload={**kept_group, "payload": [item]},
                         group_name=group.get("name"),
                         shared=shared,
                     )
                 )
+        # What a group carries besides its payload (its name, the fields around) is
+        # copied into each of its events, stored or refused: counted once per event, it
+        # must stay within the request's size limit, or a small body would store a
+        # thousand times its size (a 1 MB sentAt beside 1,000 events: 1 GB).
+        limit = settings.TRACKHUB_MAX_BODY_BYTES
+        if copied_bytes > limit:
+            raise RequestProblem(
+                f"The fields beside payload and track are copied into each of their events: {copied_bytes} bytes "
+                f"in all, more than the {limit}-byte limit",
+                field="track",
+                kind="too_large",
+            )
         return events
 
     def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
@@ -108,17 +156,14 @@ class IntemptAdapter(WireFormatAdapter):
         if not any(item.get(key) not in (None, "") for key in _USER_FIELDS):
             problems.append(EventProblem(index, "userId", "userId is required when profileId is not set"))
 
-        timestamp = received_at
-        raw_ts = item.get("timestamp")
-        if _timestamp_unset(raw_ts):
-            raw_ts = None  # the time received, and no timestamp of its own (for the derived id)
-        if raw_ts is not None:
-            parsed = datetime_from_ms_or_digits(raw_ts)
-            if parsed is None:
-                message = "timestamp must be a number of milliseconds since the epoch"
-                problems.append(EventProblem(index, "timestamp", message))
-            else:
-                timestamp = parsed
+        try:
+            own_timestamp = _timestamp_of_its_own(item.get("timestamp"))
+        except ValueError:
+            own_timestamp = None
+            message = "timestamp must be a number of milliseconds since the epoch"
+            problems.append(EventProblem(index, "timestamp", message))
+        # Not set: the time received, and no timestamp of its own (for the derived id).
+        timestamp = own_timestamp or received_at
 
         data = json_object(item, "data", index=index, problems=problems, allow_json_string=True)
         context: dict[str, Any] = {key: value for key, value in item.items() if key not in _OWN_FIELDS}
@@ -134,7 +179,7 @@ class IntemptAdapter(WireFormatAdapter):
         assert isinstance(name, str)
         return CanonicalEvent(
             name=name,
-            event_id=event_id or derived_event_id(name=name, raw=item, has_own_timestamp=raw_ts is not None),
+            event_id=event_id or derived_event_id(name=name, raw=item, has_own_timestamp=own_timestamp is not None),
             timestamp=timestamp,
             user_id=user_id or None,
             profile_id=profile_id or None,

@@ -138,6 +138,17 @@ def test_corrupt_gzip_and_unknown_encoding_are_refused(client, tenant, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+@pytest.mark.parametrize("cut", [1, 2, 10], ids=lambda n: f"first-{n}-bytes")
+def test_a_gzip_body_cut_short_is_refused_as_truncated(client, tenant, fmt, cut):
+    # Cut before its deflate data yields a byte: not "the body is empty".
+    response = post(client, fmt, tenant, gzip.compress(fmt.body(event_specs(1)))[:cut], HTTP_CONTENT_ENCODING="gzip")
+
+    assert_clean_refusal(fmt, response)
+    assert "The gzip body is truncated" in response.content.decode()
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
 def test_a_huge_string_within_the_limit_is_not_a_500(client, tenant, fmt):
     body = fmt.body([{"id": "long", "user": "u" * 1_500_000, "props": {}}])
 

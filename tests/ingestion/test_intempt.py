@@ -107,7 +107,7 @@ def test_a_timestamp_sent_as_a_string_of_digits_is_milliseconds(client, tenant):
     assert Event.objects.get().timestamp.isoformat() == "2024-05-02T06:38:24+00:00"
 
 
-@pytest.mark.parametrize("unset", [0, 0.0, "0", ""])
+@pytest.mark.parametrize("unset", [0, 0.0, -0.0, 0.4, "0", "00", " 0 ", ""])
 def test_a_timestamp_of_0_is_not_set_so_the_time_received_applies_and_each_request_is_new(client, tenant, unset):
     # An SDK whose int64 field cannot be absent sends 0 for an event it did not stamp.
     body = {"track": [{"name": "Ping", "payload": [{"userId": "u1", "timestamp": unset}]}]}
@@ -237,6 +237,73 @@ def test_fields_beside_the_payload_and_the_track_are_kept_in_each_events_context
     }
 
 
+def test_a_refused_event_is_kept_with_the_fields_beside_the_track_and_replays_with_them(client, tenant):
+    bad = {"eventId": "bad", "userId": ""}
+    body = {"sentAt": 1714631904123, "track": [{"name": "X", "payload": [{"eventId": "ok", "userId": "u"}, bad]}]}
+
+    assert post(client, tenant, body).status_code == 200
+
+    kept = RejectedEvent.objects.get().payload
+    assert kept == {"sentAt": 1714631904123, "name": "X", "payload": [bad]}
+    replayed = post(client, tenant, {"track": [{**kept, "payload": [{**bad, "userId": "u"}]}]})
+    assert replayed.status_code == 200
+    assert Event.objects.get(event_id="bad").context == {"sentAt": 1714631904123}
+
+
+def test_a_nul_beside_the_track_refuses_each_event_naming_the_field(client, tenant):
+    events = [{"eventId": "a", "userId": "u"}, {"eventId": "b", "userId": "v"}]
+    response = post(client, tenant, {"sentAt": "2024\u0000", "track": [{"name": "X", "payload": events}]})
+
+    message = "sentAt contains a NUL character (\\u0000)"
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "errors": [{"index": f"track[0].payload[{i}]", "field": "sentAt", "message": message} for i in range(2)]
+    }
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.count() == 2
+
+
+def test_nesting_too_deep_beside_the_track_refuses_each_event_not_a_500(client, tenant):
+    # 1,000 levels: within what the parser reads, past what the encoder writes back.
+    deep = "[" * 1000 + "]" * 1000
+    body = '{"meta": DEEP, "track": [{"name": "X", "payload": [{"eventId": "a", "userId": "u"}]}]}'.replace(
+        "DEEP", deep
+    )
+
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    (problem,) = response.json()["errors"]
+    assert problem["index"] == "track[0].payload[0]" and "nested deeper" in problem["message"]
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize("where", ["body", "group"])
+def test_fields_copied_into_every_event_count_once_per_event_against_the_size_limit(client, tenant, where):
+    # 3 KB copied into 1,000 events is 3 MB stored: over the 2 MiB a request may carry.
+    payload = [{"eventId": str(i), "userId": "u"} for i in range(1000)]
+    group = {"name": "X", "payload": payload}
+    body = {"sentAt": "s" * 3000, "track": [group]} if where == "body" else {"track": [{**group, "sdk": "s" * 3000}]}
+
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "track" and "copied into each of their events" in error["message"]
+    assert not Event.objects.exists() and not RejectedEvent.objects.exists()
+
+
+def test_small_fields_beside_a_thousand_events_are_within_the_limit(client, tenant):
+    payload = [{"eventId": str(i), "userId": "u"} for i in range(1000)]
+
+    response = post(client, tenant, {"sentAt": 1714631904123, "track": [{"name": "X", "payload": payload}]})
+
+    assert response.status_code == 200
+    assert Event.objects.count() == 1000
+
+
 def test_a_retry_with_another_sent_at_is_stored_once(client, tenant):
     event = {"userId": "u", "timestamp": 1714631904000}
     for sent_at in (1, 2):
@@ -357,11 +424,16 @@ def test_body_over_2_mib_is_refused(client, tenant):
     assert Event.objects.count() == 0
 
 
-@pytest.mark.parametrize("doubled", ["leading", "inner", "trailing"])
+@pytest.mark.parametrize("doubled", ["leading", "inner", "trailing", "trailing-doubled"])
 def test_the_endpoint_answers_with_a_doubled_or_trailing_slash(client, tenant, doubled):
     """A base URL configured with a trailing slash gives ``//org/...``."""
     path = tenant.intempt_url.split("?")[0]
-    path = {"leading": "/" + path, "inner": path.replace("/projects/", "//projects//"), "trailing": path + "/"}[doubled]
+    path = {
+        "leading": "/" + path,
+        "inner": path.replace("/projects/", "//projects//"),
+        "trailing": path + "/",
+        "trailing-doubled": path + "//",
+    }[doubled]
     response = post(client, tenant, seed_body("intempt_example_1.json"), PATH_INFO=path)
 
     assert response.status_code == 200, (path, response.content[:200])

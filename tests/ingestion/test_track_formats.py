@@ -155,7 +155,9 @@ def test_the_body_is_json_whatever_the_content_type_says(client, tenant, spec, c
 
 @formats
 @pytest.mark.parametrize(
-    "shape", ["/{path}", "/{path}/", "//{path}", "/{spaced}"], ids=["path", "trailing", "base", "inner"]
+    "shape",
+    ["/{path}", "/{path}/", "/{path}//", "//{path}", "/{spaced}"],
+    ids=["path", "trailing", "trailing-doubled", "base", "inner"],
 )
 def test_the_endpoint_answers_with_a_trailing_or_doubled_slash(client, tenant, spec, shape):
     """A base URL configured with a trailing slash gives ``//track``: the vendors' proxies
