@@ -219,13 +219,44 @@ def _track_token_admit(verified: VerifiedCredential) -> TrackPrincipal:
 
 def website_allowed_origin(website: Website, origin: str | None) -> str | None:
     """The ``Access-Control-Allow-Origin`` value for ``origin``: ``*`` when the website
-    allows any origin (no list, or ``*`` in it), ``origin`` when listed, else None."""
-    allowed = [entry.strip().rstrip("/").lower() for entry in website.allowed_origins or []]
+    allows any origin (no list, or ``*`` in it), ``origin`` when listed, else None.
+
+    Compared as browsers send them: in any case, without a final slash or the scheme's
+    default port (``https://shop.example:443`` allows ``https://shop.example``); an entry
+    ``https://*.example.com`` allows every subdomain of example.com (not example.com
+    itself), on that scheme and port.
+    """
+    allowed = [origin_normalized(entry) for entry in website.allowed_origins or []]
     if not allowed or "*" in allowed:
         return "*"
-    if origin and origin.strip().rstrip("/").lower() in allowed:
-        return origin
-    return None
+    if not origin:
+        return None
+    sent = origin_normalized(origin)
+    return origin if any(_origin_matches(entry, sent) for entry in allowed) else None
+
+
+def _origin_matches(entry: str, origin: str) -> bool:
+    """Whether the normalized ``origin`` is the normalized ``entry``, or one of its
+    subdomains when ``entry`` is ``scheme://*.host[:port]``."""
+    if origin == entry:
+        return True
+    scheme, wildcard, host = entry.partition("://*.")
+    if not wildcard:
+        return False
+    sent_scheme, _, sent_host = origin.partition("://")
+    return sent_scheme == scheme and sent_host.endswith(f".{host}") and "/" not in sent_host
+
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def origin_normalized(origin: str) -> str:
+    """``origin`` lower-cased, without a final slash or its scheme's default port."""
+    value = origin.strip().rstrip("/").lower()
+    default_port = _DEFAULT_PORTS.get(value.partition("://")[0])
+    if default_port and value.endswith(default_port):
+        value = value[: -len(default_port)]
+    return value
 
 
 class WebsiteAuthentication(BaseAuthentication):

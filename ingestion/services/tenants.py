@@ -49,7 +49,10 @@ def website_origins_check(*, origins: object) -> None:
         raise ValueError("allowed origins must be a list of strings")
     for origin in origins:
         if origin != "*" and not _ORIGIN.match(origin.rstrip("/")):
-            raise ValueError(f"origin must be * or scheme://host[:port] like https://shop.example.com, not {origin!r}")
+            raise ValueError(
+                "origin must be * or scheme://host[:port] like https://shop.example.com "
+                f"(or https://*.example.com for its subdomains), not {origin!r}"
+            )
 
 
 def website_create(*, source: Source, origins: Sequence[str] = ()) -> Website:
@@ -70,7 +73,10 @@ class Provisioned:
 
 # Names appear as path segments of the Intempt URL.
 _NAME_MAX_LENGTH = 200
-_ORIGIN = re.compile(r"^https?://[^/\s?#]+$", re.IGNORECASE)
+# What a browser's Origin header holds (no path), or ``*.`` before the host for every
+# subdomain (``ingestion.authentication.website_allowed_origin``); a "*" anywhere else
+# would be taken as a character and match no browser.
+_ORIGIN = re.compile(r"^https?://(\*\.)?[^/\s?#*]+$", re.IGNORECASE)
 
 
 def tenant_name_check(*, what: str, name: str) -> None:

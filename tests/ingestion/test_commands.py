@@ -47,6 +47,12 @@ def test_provision_twice_reuses_tenant_and_keeps_earlier_credentials_valid():
     assert api_key_verify(presented=second["api_key"]) is not None
 
 
+def test_provision_takes_a_wildcard_origin_for_subdomains():
+    provision("1001", "--origin", "https://*.example.com")
+
+    assert Website.objects.get().allowed_origins == ["https://*.example.com"]
+
+
 def test_provision_sets_website_origins():
     provision("1001", "--origin", "https://shop.example.com")
 
@@ -91,6 +97,10 @@ def test_create_api_key_with_scopes():
         (("provision", "--org", "o", "--project", "p", "--source-id", "9223372036854775808"), "source id must be"),
         (
             ("provision", "--org", "o", "--project", "p", "--source-id", "7", "--origin", "https://a.example/x"),
+            "origin",
+        ),
+        (
+            ("provision", "--org", "o", "--project", "p", "--source-id", "7", "--origin", "https://shop*.example"),
             "origin",
         ),
         (

@@ -512,6 +512,45 @@ def test_post_from_an_unlisted_origin_is_refused(client, tenant):
     assert Event.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("listed", "origin"),
+    [
+        ("https://shop.example:443", "https://shop.example"),
+        ("https://shop.example", "https://shop.example:443"),
+        ("http://shop.example:80", "http://shop.example"),
+        ("https://*.shop.example", "https://eu.shop.example"),
+        ("https://*.shop.example", "https://a.b.shop.example"),
+        ("https://*.shop.example:8443", "https://eu.shop.example:8443"),
+    ],
+)
+def test_an_origin_is_allowed_as_a_browser_writes_it(client, tenant, listed, origin):
+    set_origins(tenant, [listed])
+    response = post(client, tenant, {"name": "x"}, query=f"?website_id={tenant.website_id}", HTTP_ORIGIN=origin)
+
+    assert response.status_code == 200, response.content
+    assert response["Access-Control-Allow-Origin"] == origin
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("listed", "origin"),
+    [
+        ("https://*.shop.example", "https://shop.example"),
+        ("https://*.shop.example", "http://eu.shop.example"),
+        ("https://*.shop.example", "https://eu.shop.example:8443"),
+        ("https://*.shop.example", "https://evilshop.example"),
+        ("https://*.shop.example", "https://evil.example/x.shop.example"),
+        ("https://shop.example:8443", "https://shop.example"),
+    ],
+)
+def test_an_origin_outside_the_listed_one_or_its_wildcard_is_refused(client, tenant, listed, origin):
+    set_origins(tenant, [listed])
+    response = post(client, tenant, {"name": "x"}, query=f"?website_id={tenant.website_id}", HTTP_ORIGIN=origin)
+
+    assert response.status_code == 403
+    assert Event.objects.count() == 0
+
+
 def test_website_id_of_the_requesting_website_is_kept_in_context(client, tenant):
     post(client, tenant, {"name": "x", "websiteId": tenant.website_id}, query=f"?website_id={tenant.website_id}")
 
