@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.database import empty_database
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -261,6 +263,31 @@ def test_manage_py_against_an_unreachable_database_stops_with_one_line_not_a_tra
     assert "TrackHub cannot connect to the database of DATABASE_URL: connection failed" in result.stderr
     assert str(port) in result.stderr
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
+
+
+@pytest.fixture
+def never_migrated_database_url(request, tmp_path, db):
+    """An empty PostgreSQL database beside the test database, or a new SQLite file."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    with empty_database("never_migrated") as url:
+        yield url
+
+
+@pytest.mark.parametrize("never_migrated_database_url", ["postgresql", "sqlite"], indirect=True)
+def test_manage_py_on_a_database_never_migrated_says_to_migrate_not_a_traceback(never_migrated_database_url):
+    url = never_migrated_database_url
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    env |= {"DATABASE_URL": url, "DJANGO_SECRET_KEY": "s"}
+    command = [sys.executable, "manage.py", "provision", "--org", "a", "--project", "b", "--source-id", "1"]
+
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert "TrackHub's database (DATABASE_URL) is not migrated" in result.stderr, result.stderr[-3000:]
+    assert "Run: python manage.py migrate" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(("variable", "value"), [("GUNICORN_WORKERS", "four"), ("GUNICORN_TIMEOUT", "-1")])

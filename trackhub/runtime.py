@@ -69,3 +69,26 @@ def database_connect_failure_message(*, error: BaseException) -> str | None:
             detail = " ".join(str(error).split())  # psycopg's message spans lines
             return f"TrackHub cannot connect to the database of {variable}: {detail}"
     return None
+
+
+def database_unmigrated_message(*, error: BaseException, command: str) -> str | None:
+    """The one-line message for ``error`` when the database it came from has migrations
+    still to apply (created but never migrated, or a release's migrations not yet run),
+    else None. A command then fails on a missing table or column, whose traceback says
+    nothing of the cause. Not for ``migrate`` itself, whose own failure is the news."""
+    from django.db import DatabaseError, connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    if command == "migrate" or not isinstance(error, DatabaseError):
+        return None
+    try:
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception:  # the database cannot even say: leave the original error to be told
+        return None
+    if not pending:
+        return None
+    return (
+        f"TrackHub's database (DATABASE_URL) is not migrated: {len(pending)} migration(s) to apply. "
+        "Run: python manage.py migrate"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from io import StringIO
@@ -248,6 +249,15 @@ def test_delete_project_asks_for_the_projects_name(monkeypatch):
     monkeypatch.setattr("builtins.input", lambda prompt: "not-web")
 
     with pytest.raises(CommandError, match="not deleted"):
+        run("delete_project", "--org", "acme", "--project", "web")
+    assert Project.objects.filter(name="web").exists()
+
+
+def test_delete_project_without_an_answer_deletes_nothing_and_says_why(monkeypatch):
+    provision()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a script run without --yes: end of input
+
+    with pytest.raises(CommandError, match=r"not deleted \(no confirmation; --yes skips it\)"):
         run("delete_project", "--org", "acme", "--project", "web")
     assert Project.objects.filter(name="web").exists()
 

@@ -4,6 +4,7 @@ rejected events go; everybody else's data stays."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -140,6 +141,17 @@ def test_the_erase_profile_command_erases_and_says_what(alice_and_bob, capsys):
 def test_the_erase_profile_command_erases_nothing_unless_confirmed(alice_and_bob, monkeypatch):
     project = alice_and_bob.project
     monkeypatch.setattr("builtins.input", lambda prompt: "no")
+
+    with pytest.raises(CommandError, match="not erased"):
+        call_command("erase_profile", "--org", project.organization.name, "--project", project.name,
+                     "--identifier", "alice")  # fmt: skip
+
+    assert _events_of("alice") == 2
+
+
+def test_the_erase_profile_command_without_an_answer_erases_nothing(alice_and_bob, monkeypatch):
+    project = alice_and_bob.project
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a script run without --yes: end of input
 
     with pytest.raises(CommandError, match="not erased"):
         call_command("erase_profile", "--org", project.organization.name, "--project", project.name,

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.selectors import project_get_by_names, projects_contents_count
 from ingestion.services import project_delete
+from ops.commands import confirmation_require
 from profiles.selectors import profiles_count
 
 
@@ -25,7 +26,11 @@ class Command(BaseCommand):
         counts = {**projects_contents_count(project_ids=[project.pk]), **profiles_count(project_ids=[project.pk])}
         summary = ", ".join(f"{kind} {count:,}" for kind, count in counts.items())
         self.stdout.write(f"{project}: {summary}")
-        if not options["yes"] and input("Delete all of it? Type the project's name to confirm: ") != project.name:
-            raise CommandError("not deleted")
+        if not options["yes"]:
+            confirmation_require(
+                prompt="Delete all of it? Type the project's name to confirm: ",
+                answer=project.name,
+                refused="not deleted",
+            )
         project_delete(project_id=project.pk)
         self.stdout.write(f"deleted {project}; its events are being purged by the Celery workers")

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.selectors import project_get_by_names
+from ops.commands import confirmation_require
 from profiles.services import profile_erase
 
 
@@ -36,8 +37,12 @@ class Command(BaseCommand):
             )
         else:
             person, unknown = f"profile {profile_id}", f"no profile {profile_id}"
-        if not options["yes"] and input(f"Erase {person} in {project} and all their data? Type 'erase': ") != "erase":
-            raise CommandError("not erased")
+        if not options["yes"]:
+            confirmation_require(
+                prompt=f"Erase {person} in {project} and all their data? Type 'erase': ",
+                answer="erase",
+                refused="not erased",
+            )
         erased = profile_erase(project_id=project.pk, profile_id=profile_id, identifier=identifier)
         if erased is None:
             raise CommandError(f"{unknown} in {project}: nothing erased")
