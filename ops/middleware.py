@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.common import CommonMiddleware
@@ -162,18 +163,32 @@ class MachineHttpsMiddleware:
             redirect = self.security.process_request(request)
             if redirect is not None:
                 message = f"TrackHub takes requests over HTTPS only: send this request to {redirect['Location']}"
-                return _refusal(request, status=403, message=message, kind="https_required")
+                return refusal_before_view(request, status=403, message=message, kind="https_required")
         return self.get_response(request)
 
 
-def _refusal(request: HttpRequest, *, status: int, message: str, kind: str) -> HttpResponse:
+def refusal_before_view(request: HttpRequest, *, status: int, message: str, kind: str) -> HttpResponse:
     """An error answered before the view runs: in the wire format's own shape at a track
     URL (its view names the format's adapter), else ``{"detail": ...}`` as DRF's."""
-    try:
-        view_class = getattr(resolve(request.path_info).func, "view_class", None)
-    except Resolver404:
-        view_class = None
-    adapter = getattr(view_class, "adapter", None)
+    adapter = _track_adapter(request)
     if adapter is None:
         return JsonResponse({"detail": message}, status=status)
     return adapter.error(status=status, message=message, kind=kind, request_id=request_uuid(request))
+
+
+def machine_request(request: HttpRequest) -> bool:
+    """Whether a program rather than a browser page visit sent ``request``: the read API,
+    a track URL, or any other method than a page visit's. Its errors are JSON."""
+    return (
+        request.path_info.startswith("/api/")
+        or request.method not in _PAGE_METHODS
+        or _track_adapter(request) is not None
+    )
+
+
+def _track_adapter(request: HttpRequest) -> Any:
+    try:
+        view_class = getattr(resolve(request.path_info).func, "view_class", None)
+    except Resolver404:
+        return None
+    return getattr(view_class, "adapter", None)

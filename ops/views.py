@@ -1,5 +1,5 @@
 """``/healthz`` (process up), ``/readyz`` (database migrated and broker reachable), ``/metrics``;
-the site's 404 and 500 answers."""
+the site's 400, 404 and 500 answers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from ops.api import RETRY_AFTER_SECONDS, database_unavailable
 from ops.metrics import metrics_render
+from ops.middleware import machine_request, refusal_before_view
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +136,21 @@ _DATABASE_UNAVAILABLE_PAGE = (
     "  <h1>Service Unavailable (503)</h1><p>The database is unavailable; retry in a few seconds.</p>\n"
     "</body>\n</html>\n"
 )
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """What Django refuses before any view runs (a Host header not in
+    DJANGO_ALLOWED_HOSTS, above all): in the track format's own shape at a track URL, JSON
+    for the read API and other machines (their SDKs parse the body), Django's page for a
+    browser. The producer of a host the operator left out of the list learns why."""
+    if not machine_request(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, DisallowedHost):
+        host = request.META.get("HTTP_HOST", "")[:200]
+        message = f"This TrackHub does not serve the host {host!r}: its operator lists hosts in DJANGO_ALLOWED_HOSTS"
+    else:
+        message = "Bad request"
+    return refusal_before_view(request, status=400, message=message, kind="invalid_body")
 
 
 # Under /api/ every answer is JSON, also for a URL no pattern matches (``/api/v1/profiles/abc/``)

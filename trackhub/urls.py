@@ -32,5 +32,6 @@ urlpatterns = [
     *profiles_api_urlpatterns,
 ]
 
+handler400 = "ops.views.bad_request"
 handler404 = "dashboard.views.page_not_found"
 handler500 = "ops.views.server_error"
