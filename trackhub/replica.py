@@ -5,13 +5,20 @@ credentials are always checked on the primary, so a revoked read token is refuse
 once however far the replica lags. The track path, the identity workers, the dashboard
 and the admin read and write the primary. Without ``DATABASE_REPLICA_URL`` the router is
 not installed and everything uses the primary.
+
+Each read API answer is also one snapshot of the database (``read_snapshot``): its
+queries see the same committed state, whichever database they read.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from rest_framework.request import Request
 
 REPLICA = "replica"
@@ -36,20 +43,49 @@ class ReplicaRouter:
         return db != REPLICA  # it replicates the primary's schema
 
 
+@contextlib.contextmanager
+def read_snapshot(*, using: str) -> Iterator[None]:
+    """Every query inside sees one snapshot: a read-only REPEATABLE READ transaction on
+    PostgreSQL (a plain transaction on SQLite, whose reads see one state anyway).
+
+    Under PostgreSQL's default READ COMMITTED each statement sees what had committed when
+    it started, so a profile read in one query and its identifiers in the next could come
+    out empty, or its events missing, when an identity merge committed in between. Inside
+    a transaction already open (a test's) it only adds a savepoint: the isolation level
+    can only be set as a transaction begins.
+    """
+    connection = connections[using]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 class ReplicaReadsMixin:
     """For DRF views of the read API: their queries after authentication, permissions and
-    throttling read the replica (when one is configured). A streamed response must pin its
-    querysets with ``queryset.using(queryset.db)`` inside the handler: it is iterated after
-    the view has returned."""
+    throttling read the replica (when one is configured), in one snapshot
+    (``read_snapshot``). A streamed response must pin its querysets with
+    ``queryset.using(queryset.db)`` inside the handler, and set ``snapshot_reads`` off: it
+    is iterated after the view has returned, when the snapshot is over."""
+
+    snapshot_reads = True
 
     def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         # Whatever happens in the view, the flag is off again for the worker's next request.
         token = _replica_reads.set(False)
+        # Entered once the request is authenticated (``initial``), left as the view returns.
+        self._snapshot = contextlib.ExitStack()
         try:
-            return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+            with self._snapshot:
+                return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
         finally:
             _replica_reads.reset(token)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         _replica_reads.set(True)
+        if self.snapshot_reads:
+            using = REPLICA if REPLICA in settings.DATABASES else DEFAULT_DB_ALIAS
+            self._snapshot.enter_context(read_snapshot(using=using))

@@ -108,6 +108,7 @@ class _EventExportView(ProjectScopedMixin, generics.GenericAPIView):
     extra_query_params = (EventPagination.ordering_query_param,)
     content_type = ""
     filename = ""
+    snapshot_reads = False  # streamed after the view returns
 
     model = Event
 

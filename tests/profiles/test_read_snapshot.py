@@ -1,0 +1,103 @@
+"""Each read API answer is one snapshot (``trackhub.replica.read_snapshot``): a merge
+committed between its queries does not show half-applied. These tests commit for real
+(``transaction=True``): inside a test's own transaction the snapshot is only a savepoint."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from profiles.models import Profile
+from tests.profiles.conftest import identity_drain, intempt_post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@contextlib.contextmanager
+def merge_committed_before_the_first_query_on(table: str, *, tenant, link: dict) -> Iterator[None]:
+    """While inside, this thread's first query naming ``table`` runs only once another
+    connection has posted ``link`` and committed the merge it makes."""
+    merged = threading.Event()
+
+    def merge() -> None:
+        try:
+            intempt_post(Client(), tenant, link)
+            identity_drain()
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def before_query(execute, sql, params, many, context):
+        if not merged.is_set() and table in sql:
+            merged.set()
+            thread = threading.Thread(target=merge)
+            thread.start()
+            thread.join()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(before_query):
+        yield
+    assert merged.is_set(), f"no query named {table}"
+
+
+@pytest.fixture
+def ann_and_bob(client, tenant):
+    """Two people, Ann seen first (so she survives their merge)."""
+    intempt_post(client, tenant, {"userId": "ann", "eventId": "e1", "timestamp": 1_000})
+    intempt_post(client, tenant, {"userId": "bob", "eventId": "e2", "timestamp": 2_000})
+    identity_drain()
+    return Profile.objects.get(identities__value="ann"), Profile.objects.get(identities__value="bob")
+
+
+def test_a_profile_read_while_it_is_merged_away_shows_it_whole_as_it_was(tenant, read_client, ann_and_bob):
+    _, bob = ann_and_bob
+
+    with merge_committed_before_the_first_query_on(
+        "profiles_identity", tenant=tenant, link={"userId": "ann", "anotherUserId": "bob", "eventId": "e3"}
+    ):
+        response = read_client.get(f"/api/v1/profiles/{bob.id}/")
+
+    assert response.status_code == 200
+    assert response.json()["identifiers"] == ["bob"]  # not [] (the identities moved in between)
+    assert Profile.objects.get(id=bob.id).merged_into_id is not None  # the merge did commit meanwhile
+
+
+def test_a_profiles_events_read_while_it_is_merged_away_are_its_events_as_they_were(tenant, read_client, ann_and_bob):
+    _, bob = ann_and_bob
+
+    with merge_committed_before_the_first_query_on(
+        "profiles_identity", tenant=tenant, link={"userId": "ann", "anotherUserId": "bob", "eventId": "e3"}
+    ):
+        response = read_client.get(f"/api/v1/profiles/{bob.id}/events/")
+
+    assert response.status_code == 200
+    assert [event["event_id"] for event in response.json()["results"]] == ["e2"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/events/",
+        "/api/v1/events/?profile={profile}",
+        "/api/v1/rejected-events/",
+        "/api/v1/profiles/",
+        "/api/v1/profiles/?identifier=ann",
+        "/api/v1/profiles/{profile}/",
+        "/api/v1/profiles/{profile}/events/",
+        "/api/v1/accounts/",
+        "/api/v1/events/export.ndjson",
+        "/api/v1/events/export.csv",
+    ],
+)
+def test_every_read_endpoint_answers_in_its_read_only_snapshot(read_client, ann_and_bob, path):
+    ann, _ = ann_and_bob
+
+    response = read_client.get(path.format(profile=ann.id))
+
+    assert response.status_code == 200, response.content
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    assert b"ann" in body or path.startswith(("/api/v1/rejected-events/", "/api/v1/accounts/"))
