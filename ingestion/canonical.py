@@ -176,6 +176,10 @@ def rejected_event_key(
 
 
 # --- timestamps -------------------------------------------------------------------------
+#
+# Kept to the millisecond, the precision the read API writes them in: ordered by
+# timestamp then id, events that read as simultaneous then come out in id order, as the
+# contract orders them (microseconds nobody sees had ordered them otherwise).
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Milliseconds that still fit a datetime: year 1 to 9999.
@@ -206,12 +210,14 @@ def datetime_from_ms(value: Any) -> datetime | None:
         return None
     if not _MIN_MS <= value <= _MAX_MS:
         return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int):
-        # Integer arithmetic: value / 1000 as a float is microseconds off for far dates.
-        return _EPOCH + timedelta(milliseconds=value)
-    return _EPOCH + timedelta(microseconds=round(value * 1000))
+    # Whole milliseconds, in integer arithmetic: value / 1000 as a float is microseconds
+    # off for far dates.
+    return _EPOCH + timedelta(milliseconds=math.floor(value))
+
+
+def milliseconds_only(value: datetime) -> datetime:
+    """``value`` without the microseconds past its millisecond."""
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
 
 
 def datetime_from_ms_or_digits(value: Any) -> datetime | None:
@@ -246,9 +252,9 @@ def datetime_from_iso(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
+        return milliseconds_only(parsed.replace(tzinfo=UTC))
     try:
-        return parsed.astimezone(UTC)
+        return milliseconds_only(parsed.astimezone(UTC))
     except OverflowError:  # an offset that moves year 1 or 9999 out of range
         return None
 

@@ -26,6 +26,7 @@ from ingestion.canonical import (
     RejectedItem,
     identifier_too_long,
     json_encodable,
+    milliseconds_only,
     nul_field,
     nul_replaced,
     rejected_event_key,
@@ -133,6 +134,7 @@ def wire_document_ingest(
     one nested deeper than the JSON encoder can write back (``scan_depth``, likewise).
     ``credential_check``: see ``events_ingest``.
     """
+    received_at = milliseconds_only(received_at)  # what the events get that have no time of their own
     wire_events = adapter.split(document)
     if not wire_events:
         raise RequestProblem("No events in the request", field="events")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ingestion.models import Event
 from ingestion.services import access_token_create
 from tests.seeds import seed_body
 
@@ -615,3 +616,29 @@ def test_an_api_failure_is_a_json_500(rf):
     assert response.status_code == 500
     assert response["Content-Type"] == "application/json"
     assert "request id" in json.loads(response.content)["detail"]
+
+
+def test_events_that_read_as_simultaneous_are_listed_by_id_newest_first(client, tenant, read_client):
+    # Microseconds apart, in the opposite order to their ids: the same millisecond as read.
+    events = [
+        {"name": "tick", "anonymousId": "a", "eventId": "first", "timestamp": "2024-04-01T00:00:02.123789Z"},
+        {"name": "tick", "anonymousId": "a", "eventId": "second", "timestamp": "2024-04-01T00:00:02.123456Z"},
+    ]
+    auth = f"Bearer {tenant.api_key}"
+    response = client.post("/track", data=json.dumps(events), content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 200, response.content
+
+    results = read_client.get("/api/v1/events/").json()["results"]
+
+    assert [(event["event_id"], event["timestamp"]) for event in results] == [
+        ("second", "2024-04-01T00:00:02.123Z"),
+        ("first", "2024-04-01T00:00:02.123Z"),
+    ]
+    assert results[0]["id"] > results[1]["id"]
+
+
+def test_an_event_without_a_time_of_its_own_is_stamped_to_the_millisecond(client, tenant):
+    ingest(client, tenant, {"track": [{"name": "Ping", "payload": [{"userId": "u"}]}]})
+
+    event = Event.objects.get()
+    assert event.timestamp.microsecond % 1000 == 0 and event.received_at.microsecond % 1000 == 0
