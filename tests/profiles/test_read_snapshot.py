@@ -53,13 +53,18 @@ def ann_and_bob(client, tenant):
     return Profile.objects.get(identities__value="ann"), Profile.objects.get(identities__value="bob")
 
 
-def test_a_profile_read_while_it_is_merged_away_shows_it_whole_as_it_was(tenant, read_client, ann_and_bob):
-    _, bob = ann_and_bob
-
+def read_while_bob_is_merged_into_ann(read_client, tenant, path: str):
+    """GET ``path``, Bob's merge into Ann committing after its first query (his profile)."""
     with merge_committed_before_the_first_query_on(
         "profiles_identity", tenant=tenant, link={"userId": "ann", "anotherUserId": "bob", "eventId": "e3"}
     ):
-        response = read_client.get(f"/api/v1/profiles/{bob.id}/")
+        return read_client.get(path)
+
+
+def test_a_profile_read_while_it_is_merged_away_shows_it_whole_as_it_was(tenant, read_client, ann_and_bob):
+    _, bob = ann_and_bob
+
+    response = read_while_bob_is_merged_into_ann(read_client, tenant, f"/api/v1/profiles/{bob.id}/")
 
     assert response.status_code == 200
     assert response.json()["identifiers"] == ["bob"]  # not [] (the identities moved in between)
@@ -69,10 +74,7 @@ def test_a_profile_read_while_it_is_merged_away_shows_it_whole_as_it_was(tenant,
 def test_a_profiles_events_read_while_it_is_merged_away_are_its_events_as_they_were(tenant, read_client, ann_and_bob):
     _, bob = ann_and_bob
 
-    with merge_committed_before_the_first_query_on(
-        "profiles_identity", tenant=tenant, link={"userId": "ann", "anotherUserId": "bob", "eventId": "e3"}
-    ):
-        response = read_client.get(f"/api/v1/profiles/{bob.id}/events/")
+    response = read_while_bob_is_merged_into_ann(read_client, tenant, f"/api/v1/profiles/{bob.id}/events/")
 
     assert response.status_code == 200
     assert [event["event_id"] for event in response.json()["results"]] == ["e2"]
