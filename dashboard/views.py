@@ -38,6 +38,7 @@ from ops.pages import private_page
 from profiles import selectors as profile_selectors
 from profiles.models import Account
 from profiles.selectors import profile_ids_for_identifiers
+from trackhub.db import snapshot_page
 
 PAGE_SIZE = 50
 LIVE_SIZE = 15
@@ -436,6 +437,7 @@ def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: i
 
 @require_GET
 @project_page
+@snapshot_page
 def profiles(request: HttpRequest, project: Project) -> HttpResponse:
     """Search profiles and accounts by any identifier (exact, then prefix); without a
     query, the most recently seen profiles."""
@@ -467,6 +469,7 @@ def profiles(request: HttpRequest, project: Project) -> HttpResponse:
 
 @require_GET
 @project_page
+@snapshot_page
 def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> HttpResponse:
     detail = profile_selectors.profile_detail(project_id=project.id, profile_id=profile_id)
     if detail is None:
@@ -499,6 +502,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
 
 @require_GET
 @project_page
+@snapshot_page
 def account_detail(request: HttpRequest, project: Project, account_id: int) -> HttpResponse:
     detail = profile_selectors.account_detail(project_id=project.id, account_id=account_id, member_ids=False)
     if detail is None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from dashboard.services import project_membership_grant
@@ -135,3 +138,23 @@ def member_client(client: Client, tenant: Tenant) -> Client:
     project_membership_grant(user=member, project=tenant.project)
     client.force_login(member)
     return client
+
+
+_SAVEPOINTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+@pytest.fixture
+def django_assert_max_reads() -> Callable[[int], contextlib.AbstractContextManager[list[str]]]:
+    """Like pytest-django's ``django_assert_max_num_queries``, without counting savepoints:
+    a page or answer read in one snapshot (``trackhub.db.read_snapshot``) takes one inside
+    a test's transaction (in production, one SET TRANSACTION). Yields the queries counted."""
+
+    @contextlib.contextmanager
+    def assert_max_reads(most: int) -> Iterator[list[str]]:
+        reads: list[str] = []
+        with CaptureQueriesContext(connection) as captured:
+            yield reads
+        reads += [query["sql"] for query in captured.captured_queries if not query["sql"].startswith(_SAVEPOINTS)]
+        assert len(reads) <= most, f"{len(reads)} queries, at most {most} expected:\n" + "\n".join(reads)
+
+    return assert_max_reads

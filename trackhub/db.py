@@ -1,13 +1,14 @@
-"""Cursors for the track path's hot statements."""
+"""Cursors for the track path's hot statements; one snapshot for a page's reads."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from django.db import InterfaceError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, transaction
 
 # What a retry can cure: a lost or refused connection, a deadlock, a database restarting.
 # Tasks retry these only (``autoretry_for``); any other database error is a bug or bad
@@ -71,3 +72,38 @@ def _fetchall(sql: str, params: Any) -> list[tuple[Any, ...]]:
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+@contextmanager
+def read_snapshot(*, using: str) -> Iterator[None]:
+    """Every query inside sees one snapshot: a read-only REPEATABLE READ transaction on
+    PostgreSQL (a plain transaction on SQLite, whose reads see one state anyway).
+
+    Under PostgreSQL's default READ COMMITTED each statement sees what had committed when
+    it started, so a profile read in one query and its identifiers in the next could come
+    out empty, or its events missing, when an identity merge committed in between. Inside
+    a transaction already open (a test's) it only adds a savepoint: the isolation level
+    can only be set as a transaction begins.
+    """
+    connection = connections[using]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=using):
+        if outermost and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def snapshot_page(view: View) -> View:
+    """A view whose reads all see one snapshot of the primary (``read_snapshot``): a page
+    showing a profile, its identifiers and its timeline, read while a merge commits."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with read_snapshot(using=DEFAULT_DB_ALIAS):
+            return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -13,13 +13,14 @@ queries see the same committed state, whichever database they read.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS
 from rest_framework.request import Request
+
+from trackhub.db import read_snapshot
 
 REPLICA = "replica"
 
@@ -41,26 +42,6 @@ class ReplicaRouter:
 
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
         return db != REPLICA  # it replicates the primary's schema
-
-
-@contextlib.contextmanager
-def read_snapshot(*, using: str) -> Iterator[None]:
-    """Every query inside sees one snapshot: a read-only REPEATABLE READ transaction on
-    PostgreSQL (a plain transaction on SQLite, whose reads see one state anyway).
-
-    Under PostgreSQL's default READ COMMITTED each statement sees what had committed when
-    it started, so a profile read in one query and its identifiers in the next could come
-    out empty, or its events missing, when an identity merge committed in between. Inside
-    a transaction already open (a test's) it only adds a savepoint: the isolation level
-    can only be set as a transaction begins.
-    """
-    connection = connections[using]
-    outermost = not connection.in_atomic_block
-    with transaction.atomic(using=using):
-        if outermost and connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
 
 
 class ReplicaReadsMixin:

@@ -1,10 +1,17 @@
-"""Helpers for identity tests: post Intempt bodies and drain the identity outbox."""
+"""Helpers for identity tests: post Intempt bodies, drain the identity outbox, commit a
+merge in the middle of a read."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
+
+from django.db import connection, connections
+from django.test import Client
 
 from profiles.services import identity_work_sweep
 
@@ -19,3 +26,29 @@ def intempt_post(client: Any, tenant: Any, *items: dict[str, Any], name: str = "
 def identity_drain() -> int:
     """Run the sweep over everything pending, as the periodic task does."""
     return identity_work_sweep(older_than=timedelta(0))
+
+
+@contextlib.contextmanager
+def merge_committed_before_the_first_query_on(table: str, *, tenant: Any, link: dict[str, Any]) -> Iterator[None]:
+    """While inside, this thread's first query naming ``table`` runs only once another
+    connection has posted ``link`` and committed the merge it makes."""
+    merged = threading.Event()
+
+    def merge() -> None:
+        try:
+            intempt_post(Client(), tenant, link)
+            identity_drain()
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    def before_query(execute, sql, params, many, context):
+        if not merged.is_set() and table in sql:
+            merged.set()
+            thread = threading.Thread(target=merge)
+            thread.start()
+            thread.join()
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(before_query):
+        yield
+    assert merged.is_set(), f"no query named {table}"

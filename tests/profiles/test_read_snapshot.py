@@ -1,47 +1,15 @@
-"""Each read API answer is one snapshot (``trackhub.replica.read_snapshot``): a merge
+"""Each read API answer is one snapshot (``trackhub.db.read_snapshot``): a merge
 committed between its queries does not show half-applied. These tests commit for real
 (``transaction=True``): inside a test's own transaction the snapshot is only a savepoint."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
-
 import pytest
-from django.db import connection, connections
-from django.test import Client
 
 from profiles.models import Profile
-from tests.profiles.conftest import identity_drain, intempt_post
+from tests.profiles.conftest import identity_drain, intempt_post, merge_committed_before_the_first_query_on
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@contextlib.contextmanager
-def merge_committed_before_the_first_query_on(table: str, *, tenant, link: dict) -> Iterator[None]:
-    """While inside, this thread's first query naming ``table`` runs only once another
-    connection has posted ``link`` and committed the merge it makes."""
-    merged = threading.Event()
-
-    def merge() -> None:
-        try:
-            intempt_post(Client(), tenant, link)
-            identity_drain()
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    def before_query(execute, sql, params, many, context):
-        if not merged.is_set() and table in sql:
-            merged.set()
-            thread = threading.Thread(target=merge)
-            thread.start()
-            thread.join()
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(before_query):
-        yield
-    assert merged.is_set(), f"no query named {table}"
 
 
 @pytest.fixture

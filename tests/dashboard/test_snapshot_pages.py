@@ -1,0 +1,44 @@
+"""The dashboard's profile pages read one snapshot (``trackhub.db.snapshot_page``): a
+merge committed while a page is read does not show half-applied. Committed for real
+(``transaction=True``): inside a test's transaction the snapshot is only a savepoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from profiles.models import Account, Profile
+from tests.profiles.conftest import identity_drain, intempt_post, merge_committed_before_the_first_query_on
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def ann_and_bob(client, tenant):
+    """Two people, Ann seen first (so she survives their merge), Ann with an account."""
+    intempt_post(client, tenant, {"userId": "ann", "accountId": "acme", "eventId": "e1", "timestamp": 1_000})
+    intempt_post(client, tenant, {"userId": "bob", "eventId": "e2", "timestamp": 2_000})
+    identity_drain()
+    return Profile.objects.get(identities__value="ann"), Profile.objects.get(identities__value="bob")
+
+
+def test_a_profile_page_read_while_it_is_merged_away_shows_its_identifiers(superuser_client, tenant, ann_and_bob):
+    _, bob = ann_and_bob
+
+    with merge_committed_before_the_first_query_on(
+        "profiles_identity", tenant=tenant, link={"userId": "ann", "anotherUserId": "bob", "eventId": "e3"}
+    ):
+        response = superuser_client.get(f"/dashboard/{tenant.project.id}/profiles/{bob.id}/")
+
+    assert response.status_code == 200
+    assert response.context["profile"].identifiers == ["bob"]
+
+
+@pytest.mark.parametrize("page", ["profiles/", "profiles/?q=an", "profiles/{ann}/", "accounts/{account}/"])
+def test_the_snapshot_pages_answer_in_their_read_only_transaction(superuser_client, tenant, ann_and_bob, page):
+    ann, _ = ann_and_bob
+    account = Account.objects.get()
+
+    response = superuser_client.get(f"/dashboard/{tenant.project.id}/" + page.format(ann=ann.id, account=account.id))
+
+    assert response.status_code == 200
+    assert b"ann" in response.content
