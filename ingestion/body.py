@@ -43,7 +43,7 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
         # refuses more than 4,300 digits.
         length = digits_parse(declared.lstrip("0") or "0", max_digits=len(str(read_limit)))
         if length is None or length > read_limit:
-            raise _too_large(limit)
+            raise body_too_large(limit)
 
     stream: Any = request
     if not declared and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
@@ -63,11 +63,11 @@ def body_read(request: HttpRequest, *, limit: int) -> bytes:
         else:
             compressed += len(chunk)
             if compressed > read_limit:
-                raise _too_large(limit)
+                raise body_too_large(limit)
             # One byte over the limit at most: enough to know it is too large.
             raw += gunzip.feed(chunk, max_length=limit + 1 - len(raw))
         if len(raw) > limit:
-            raise _too_large(limit)
+            raise body_too_large(limit)
     # Bytes were sent but the gzip stream never ended (cut short, or too short to hold
     # even its header): truncated, not the empty body it may have decoded to so far.
     if gunzip is not None and not gunzip.complete and compressed:
@@ -103,7 +103,8 @@ class _Gunzip:
         return bytes(out)
 
 
-def _too_large(limit: int) -> RequestProblem:
+def body_too_large(limit: int) -> RequestProblem:
+    """The refusal of a body over ``limit`` bytes (a request's, or a replayed payload's)."""
     return RequestProblem(f"The body is larger than {limit} bytes (after decompression)", kind="too_large")
 
 

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from ingestion import partitions
+from ingestion.body import body_too_large
 from ingestion.canonical import (
     CONTEXT_IDENTIFIERS,
     MAX_DEPTH,
@@ -243,12 +245,11 @@ def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: 
             adapter = adapter_for(rejected.wire_format)
         except KeyError as exc:
             raise ReplayRefused(f"no adapter for the {rejected.wire_format} format") from exc
+        document = adapter.replay_document(payload)
+        _request_size_check(document)
         savepoint = transaction.savepoint()
         outcome = wire_document_ingest(
-            adapter=adapter,
-            source=rejected.source,
-            document=adapter.replay_document(payload),
-            received_at=replayed_at,
+            adapter=adapter, source=rejected.source, document=document, received_at=replayed_at
         )
         events = outcome.accepted + len({problem.index for problem in outcome.rejected})
         if events > 1:
@@ -263,6 +264,18 @@ def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: 
         rejected.replayed_at = replayed_at
         rejected.save(update_fields=["payload", "replayed_at"])
     return ReplayResult(replayed=True, outcome=outcome)
+
+
+def _request_size_check(document: Any) -> None:
+    """RequestProblem, as a track request gets, when ``document`` written as JSON is over
+    the request size limit: an edited payload replays only what a producer could send."""
+    limit = settings.TRACKHUB_MAX_BODY_BYTES
+    try:
+        size = len(orjson.dumps(document))
+    except orjson.JSONEncodeError:  # nested past what can be written: wire_document_ingest refuses it
+        return
+    if size > limit:
+        raise body_too_large(limit)
 
 
 def rejected_events_store(

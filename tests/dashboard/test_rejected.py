@@ -147,6 +147,20 @@ def test_replay_of_a_payload_as_large_as_a_track_request_takes_is_not_refused_fo
     assert Event.objects.get(event_id="evt-big").properties == {"note": note}
 
 
+def test_replay_of_a_payload_larger_than_a_track_request_may_be_is_refused(staff_client, tenant, rejected):
+    payload = json.loads(fixed_payload(rejected))
+    payload["payload"][0]["data"] = {"note": "x" * (2 * 1024 * 1024)}
+
+    response = staff_client.post(
+        f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": json.dumps(payload)}
+    )
+
+    assert response.status_code == 400
+    assert "The body is larger than 2097152 bytes" in response.content.decode()
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.get().replayed_at is None
+
+
 def test_replay_twice_is_refused(staff_client, tenant, rejected):
     url = f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/"
     staff_client.post(url, {"payload": fixed_payload(rejected)})
