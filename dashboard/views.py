@@ -25,7 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import defaults
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from dashboard import charts, selectors
 from dashboard.filters import EventExplorerFilterSet
@@ -129,7 +129,7 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @private_page
 def home(request: HttpRequest) -> HttpResponse:
     """The first project the user may see, or a page saying there is none."""
@@ -147,7 +147,7 @@ def _profile_links(project: Project, events: list[Event]) -> dict[str, int]:
     return profile_ids_for_identifiers(project_id=project.id, identifiers=keys) if keys else {}
 
 
-@require_GET
+@require_safe
 @project_page
 def overview(request: HttpRequest, project: Project) -> HttpResponse:
     activity = selectors.project_activity(project_id=project.id, now=timezone.now())
@@ -207,7 +207,7 @@ def _source_from_query(request: HttpRequest) -> int | None:
     return source_id if source_id is not None and source_id <= MAX_ID else None
 
 
-@require_GET
+@require_safe
 @project_page
 def live_events(request: HttpRequest, project: Project) -> HttpResponse:
     """The newest events as table rows (polled by the live tail); ``?source=`` narrows."""
@@ -228,7 +228,7 @@ def live_events(request: HttpRequest, project: Project) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @project_page
 def sources(request: HttpRequest, project: Project) -> HttpResponse:
     now = timezone.now()
@@ -260,7 +260,7 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
     )  # fmt: skip
 
 
-@require_GET
+@require_safe
 @project_page
 def events(request: HttpRequest, project: Project) -> HttpResponse:
     filterset = EventExplorerFilterSet(
@@ -305,7 +305,7 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-@require_GET
+@require_safe
 @project_page
 def event_detail(request: HttpRequest, project: Project, event_id: int) -> HttpResponse:
     event = selectors.event_get(project_id=project.id, event_id=event_id)
@@ -342,7 +342,7 @@ def event_detail(request: HttpRequest, project: Project, event_id: int) -> HttpR
     )
 
 
-@require_GET
+@require_safe
 @project_page
 def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     include_replayed = request.GET.get("replayed") == "1"
@@ -389,7 +389,7 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @project_page
 def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: int) -> HttpResponse:
     rejected = selectors.rejected_event_get(project_id=project.id, rejected_id=rejected_id)
@@ -435,7 +435,7 @@ def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: i
 # --- profiles, accounts, warnings ---------------------------------------------------------
 
 
-@require_GET
+@require_safe
 @project_page
 @snapshot_page
 def profiles(request: HttpRequest, project: Project) -> HttpResponse:
@@ -467,7 +467,7 @@ def profiles(request: HttpRequest, project: Project) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @project_page
 @snapshot_page
 def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> HttpResponse:
@@ -500,7 +500,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
     )
 
 
-@require_GET
+@require_safe
 @project_page
 @snapshot_page
 def account_detail(request: HttpRequest, project: Project, account_id: int) -> HttpResponse:
@@ -525,7 +525,7 @@ def account_detail(request: HttpRequest, project: Project, account_id: int) -> H
     )
 
 
-@require_GET
+@require_safe
 @project_page
 def warnings(request: HttpRequest, project: Project) -> HttpResponse:
     """Identifiers identity resolution refused, each linked to the stored event it came on."""

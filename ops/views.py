@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ops.api import RETRY_AFTER_SECONDS, database_unavailable
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 _LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
-@require_GET
+@require_safe
 def healthz(request: HttpRequest) -> HttpResponse:
     """The process answers; says nothing about its dependencies (that is /readyz)."""
     return HttpResponse("ok", content_type="text/plain")
@@ -76,7 +76,7 @@ def _broker_ready() -> str | None:
     return None
 
 
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> HttpResponse:
     """200 when the database answers with every migration applied and the broker answers,
     else 503 naming what is not ready."""
@@ -122,7 +122,7 @@ def metrics_allowed(*, remote_addr: str, forwarded: bool) -> bool:
     return any(address in net for net in _allowed_networks(tuple(settings.TRACKHUB_METRICS_ALLOW)))
 
 
-@require_GET
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     if not metrics_allowed(
         remote_addr=request.META.get("REMOTE_ADDR", ""), forwarded=request_forwarded(meta=request.META)

@@ -80,6 +80,14 @@ def test_every_dashboard_page_is_not_cached_and_runs_only_its_own_script(staff_c
         assert _InlineCode(body).found == [], url
 
 
+def test_every_dashboard_page_answers_head_as_a_link_checker_sends_it(staff_client, pages):
+    for page in pages:
+        response = staff_client.head(page)
+
+        assert response.status_code == staff_client.get(page).status_code != 405, page
+        assert response.content == b"", page
+
+
 def test_the_redirect_to_sign_in_and_the_sign_in_page_are_not_cached(tenant):
     client = Client()
 

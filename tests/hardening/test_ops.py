@@ -68,6 +68,14 @@ def test_readyz_is_503_naming_the_schema_on_an_unmigrated_database(empty_databas
     assert _on_unmigrated(empty_database_url, code) == "503 ['schema']"
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_answer_head_as_uptime_checks_send_it(client, path):
+    response = client.head(path)
+
+    assert response.status_code == 200
+    assert response.content == b""
+
+
 @override_settings(ALLOWED_HOSTS=["track.example.com"])
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
 def test_probes_answer_whatever_host_they_were_addressed_by(client, path):
