@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeAlias
 
@@ -343,6 +344,20 @@ def events_for_identity_keys(*, project_id: int, identity_keys: Iterable[str]) -
     """Events of the project whose ``identity_key`` is one of ``identity_keys`` (a profile's
     events: the profiles app passes the identifiers of one profile)."""
     return Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys))
+
+
+def event_keys_stored(*, project_id: int, events: Iterable[tuple[str, str, datetime]]) -> set[tuple[str, str]]:
+    """Which of ``events`` (name, event id, timestamp) the project's events table holds,
+    as (name, event id). The timestamp leads each lookup to its partition and through the
+    primary key's (project, timestamp) prefix."""
+    wanted = list(events)
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(wanted), 500):
+        matches = Q()
+        for name, event_id, timestamp in wanted[start : start + 500]:
+            matches |= Q(timestamp=timestamp, name=name, event_id=event_id)
+        found.update(Event.objects.filter(matches, project_id=project_id).values_list("name", "event_id"))
+    return found
 
 
 class _PropertyFunc(Func):

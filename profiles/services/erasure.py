@@ -5,13 +5,16 @@ memberships, and its events and rejected events go; the accounts it belonged to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
-from profiles.models import AccountMembership, Identity, Profile, ProfileMerge
+from profiles.models import AccountMembership, Identity, IdentityWork, Profile, ProfileMerge
 from profiles.selectors import profile_ids_for_identifiers, profile_resolve
 from profiles.services.drain import identity_work_drain, identity_work_settle
+from profiles.services.outbox import EPOCH
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ def profile_erase(
         profile_ids = [profile.id, *Profile.objects.filter(merged_into=profile).values_list("id", flat=True)]
         identifiers = sorted(Identity.objects.filter(profile_id=profile.id).values_list("value", flat=True))
         events = events_erase(project_id=project_id, identity_keys=identifiers)
+        _pending_facts_of_erased_events_drop(project_id=project_id, identifiers=set(identifiers))
         rejected_events = rejected_events_erase(project_id=project_id, values=identifiers)
         AccountMembership.objects.filter(profile_id__in=profile_ids).delete()
         ProfileMerge.objects.filter(Q(survivor_id__in=profile_ids) | Q(merged_id__in=profile_ids)).delete()
@@ -62,3 +66,49 @@ def profile_erase(
         profile_id=profile.id, identifiers=identifiers, profiles=len(profile_ids), events=events,
         rejected_events=rejected_events,
     )  # fmt: skip
+
+
+_IDENTIFIER_FACTS = ("user_id", "profile_id", "anonymous_id", "another_user_id")
+
+
+def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[str]) -> None:
+    """Take out of the outbox the facts of the events the erasure just deleted.
+
+    An event committed after the settle but before the events delete began is deleted with
+    the rest, while its identity facts sit in an outbox row the settle never read: applied
+    after the erasure, they would re-create the erased identifiers (and attributes) from
+    an event that no longer exists. Such a row is visible now, as its event was to the
+    delete (one transaction wrote both). A pending fact naming an erased identifier whose
+    event is gone is dropped; one whose event is still stored (it committed after the
+    delete began) stays: it is new data. The drains wait on the project's identity lock,
+    which this transaction holds.
+    """
+    # Imported here: ingestion.services imports this package (the outbox) as it loads.
+    from ingestion.selectors import event_keys_stored
+
+    rows = list(
+        IdentityWork.objects.select_for_update().filter(project_id=project_id, processed_at__isnull=True).order_by("id")
+    )
+    suspects = [
+        fact
+        for row in rows
+        for fact in row.facts
+        if fact and any(fact.get(key) in identifiers for key in _IDENTIFIER_FACTS)
+    ]
+    if not suspects:
+        return
+    stored = event_keys_stored(
+        project_id=project_id,
+        events=[(fact["name"], fact["event_id"], EPOCH + timedelta(microseconds=fact["ts_us"])) for fact in suspects],
+    )
+    gone = {(fact["name"], fact["event_id"]) for fact in suspects} - stored
+    for row in rows:
+        kept = [fact for fact in row.facts if not fact or (fact["name"], fact["event_id"]) not in gone]
+        if len(kept) == len(row.facts):
+            continue
+        row.facts = kept
+        if kept:
+            row.save(update_fields=["facts"])
+        else:
+            row.processed_at = timezone.now()
+            row.save(update_fields=["facts", "processed_at"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -29,26 +29,38 @@ def identity_drain() -> int:
 
 
 @contextlib.contextmanager
-def merge_committed_before_the_first_query_on(table: str, *, tenant: Any, link: dict[str, Any]) -> Iterator[None]:
-    """While inside, this thread's first query naming ``table`` runs only once another
-    connection has posted ``link`` and committed the merge it makes."""
-    merged = threading.Event()
+def committed_before_the_first_query_on(sql: str, action: Callable[[], None]) -> Iterator[None]:
+    """While inside, this thread's first query whose SQL holds ``sql`` runs only once
+    ``action`` has run and committed, in another thread on its own connection."""
+    done = threading.Event()
 
-    def merge() -> None:
+    def act() -> None:
         try:
-            intempt_post(Client(), tenant, link)
-            identity_drain()
+            action()
         finally:
-            connections.close_all()  # this thread's own connection
+            connections.close_all()  # that thread's own connection
 
-    def before_query(execute, sql, params, many, context):
-        if not merged.is_set() and table in sql:
-            merged.set()
-            thread = threading.Thread(target=merge)
+    def before_query(execute, query, params, many, context):
+        if not done.is_set() and sql in query:
+            done.set()
+            thread = threading.Thread(target=act)
             thread.start()
             thread.join()
-        return execute(sql, params, many, context)
+        return execute(query, params, many, context)
 
     with connection.execute_wrapper(before_query):
         yield
-    assert merged.is_set(), f"no query named {table}"
+    assert done.is_set(), f"no query held {sql}"
+
+
+def merge_committed_before_the_first_query_on(
+    table: str, *, tenant: Any, link: dict[str, Any]
+) -> contextlib.AbstractContextManager[None]:
+    """While inside, this thread's first query naming ``table`` runs only once another
+    connection has posted ``link`` and committed the merge it makes."""
+
+    def merge() -> None:
+        intempt_post(Client(), tenant, link)
+        identity_drain()
+
+    return committed_before_the_first_query_on(table, merge)
