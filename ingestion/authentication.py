@@ -226,12 +226,12 @@ def website_allowed_origin(website: Website, origin: str | None) -> str | None:
     ``https://*.example.com`` allows every subdomain of example.com (not example.com
     itself), on that scheme and port.
     """
-    allowed = [origin_normalized(entry) for entry in website.allowed_origins or []]
+    allowed = [_origin_normalized(entry) for entry in website.allowed_origins or []]
     if not allowed or "*" in allowed:
         return "*"
     if not origin:
         return None
-    sent = origin_normalized(origin)
+    sent = _origin_normalized(origin)
     return origin if any(_origin_matches(entry, sent) for entry in allowed) else None
 
 
@@ -250,7 +250,7 @@ def _origin_matches(entry: str, origin: str) -> bool:
 _DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
-def origin_normalized(origin: str) -> str:
+def _origin_normalized(origin: str) -> str:
     """``origin`` lower-cased, without a final slash or its scheme's default port."""
     value = origin.strip().rstrip("/").lower()
     default_port = _DEFAULT_PORTS.get(value.partition("://")[0])

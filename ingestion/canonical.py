@@ -181,7 +181,7 @@ def rejected_event_key(
 # timestamp then id, events that read as simultaneous then come out in id order, as the
 # contract orders them (microseconds nobody sees had ordered them otherwise).
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Milliseconds that still fit a datetime: year 1 to 9999.
 _MIN_MS = -62135596800000
 _MAX_MS = 253402300799999
@@ -212,7 +212,7 @@ def datetime_from_ms(value: Any) -> datetime | None:
         return None
     # Whole milliseconds, in integer arithmetic: value / 1000 as a float is microseconds
     # off for far dates.
-    return _EPOCH + timedelta(milliseconds=math.floor(value))
+    return EPOCH + timedelta(milliseconds=math.floor(value))
 
 
 def milliseconds_only(value: datetime) -> datetime:
@@ -322,11 +322,16 @@ def json_scans(text: str | bytes) -> tuple[bool, bool]:
 
 def json_encodable(value: Any) -> bool:
     """Whether orjson can write ``value`` back (False past MAX_DEPTH levels of nesting)."""
+    return json_size(value) is not None
+
+
+def json_size(value: Any) -> int | None:
+    """The bytes of ``value`` written as JSON; None if orjson cannot write it (past
+    MAX_DEPTH levels of nesting, which the per-event depth check refuses)."""
     try:
-        orjson.dumps(value)
+        return len(orjson.dumps(value))
     except TypeError:
-        return False
-    return True
+        return None
 
 
 # --- value checks -----------------------------------------------------------------------

@@ -13,7 +13,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.http import require_safe
@@ -22,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from ops.api import RETRY_AFTER_SECONDS, database_unavailable
 from ops.metrics import metrics_render
 from ops.middleware import machine_request, refusal_before_view
+from trackhub.runtime import migrations_unapplied
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +54,11 @@ def _schema_ready() -> str | None:
     if _schema_seen_migrated:
         return None
     try:
-        executor = MigrationExecutor(connection)
-        unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        unapplied = migrations_unapplied()
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}".strip()
     if unapplied:
-        return f"{len(unapplied)} migrations not applied: run python manage.py migrate"
+        return f"{unapplied} migrations not applied: run python manage.py migrate"
     _schema_seen_migrated = True
     return None
 

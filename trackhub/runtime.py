@@ -76,19 +76,27 @@ def database_unmigrated_message(*, error: BaseException, command: str) -> str | 
     still to apply (created but never migrated, or a release's migrations not yet run),
     else None. A command then fails on a missing table or column, whose traceback says
     nothing of the cause. Not for ``migrate`` itself, whose own failure is the news."""
-    from django.db import DatabaseError, connection
-    from django.db.migrations.executor import MigrationExecutor
+    from django.db import DatabaseError
 
     if command == "migrate" or not isinstance(error, DatabaseError):
         return None
     try:
-        executor = MigrationExecutor(connection)
-        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        pending = migrations_unapplied()
     except Exception:  # the database cannot even say: leave the original error to be told
         return None
     if not pending:
         return None
     return (
-        f"TrackHub's database (DATABASE_URL) is not migrated: {len(pending)} migration(s) to apply. "
+        f"TrackHub's database (DATABASE_URL) is not migrated: {pending} migration(s) to apply. "
         "Run: python manage.py migrate"
     )
+
+
+def migrations_unapplied() -> int:
+    """How many migrations the default database has yet to apply (raising what the
+    database raises when it cannot say)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))

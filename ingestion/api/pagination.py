@@ -14,7 +14,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -26,9 +26,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from ingestion.canonical import digits_parse
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from ingestion.canonical import EPOCH, digits_parse
 
 INVALID_CURSOR_MESSAGE = "Invalid cursor; use the next or previous link as given"
 
@@ -87,7 +85,7 @@ class Cursor:
 
 
 def cursor_encode(cursor: Cursor) -> str:
-    micros = (cursor.time - _EPOCH) // timedelta(microseconds=1)
+    micros = (cursor.time - EPOCH) // timedelta(microseconds=1)
     raw = orjson.dumps({"t": micros, "i": cursor.id, "b": int(cursor.backwards)})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -100,7 +98,7 @@ def cursor_decode(token: str) -> Cursor:
         micros, row_id, backwards = data["t"], data["i"], data["b"]
         if not all(type(value) is int for value in (micros, row_id, backwards)):
             raise TypeError
-        cursor = Cursor(time=_EPOCH + timedelta(microseconds=micros), id=row_id, backwards=bool(backwards))
+        cursor = Cursor(time=EPOCH + timedelta(microseconds=micros), id=row_id, backwards=bool(backwards))
         # Only a cursor as the links write it: base64 decoding skips characters outside
         # its alphabet, and "b": 7 or an extra key would otherwise pass as another cursor.
         if cursor_encode(cursor) != token.rstrip("="):

@@ -8,13 +8,13 @@ schema omits it: it is a user identifier.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
-import orjson
 from django.conf import settings
 
 from ingestion.canonical import (
+    EPOCH,
     INTEMPT_IDENTITY_FIELDS,
     CanonicalEvent,
     EventProblem,
@@ -22,6 +22,7 @@ from ingestion.canonical import (
     derived_event_id,
     empty_identifiers,
     json_object,
+    json_size,
     optional_string,
 )
 from ingestion.formats.base import (
@@ -42,18 +43,16 @@ _GROUP_FIELDS = {"name", "payload"}
 
 
 def _copied_size(group: dict[str, Any]) -> int:
-    """The JSON size of what ``group`` copies into each of its events (all but its payload)."""
-    try:
-        return len(orjson.dumps({key: value for key, value in group.items() if key != "payload"}))
-    except orjson.JSONEncodeError:  # nested past what orjson writes: each event is refused for that
-        return 0
+    """The JSON size of what ``group`` copies into each of its events (all but its payload);
+    0 past what orjson writes (each event is refused for its nesting)."""
+    return json_size({key: value for key, value in group.items() if key != "payload"}) or 0
 
 
 def _timestamp_of_its_own(value: Any) -> datetime | None:
     """``timestamp`` as a datetime; None when not set; ValueError when it is no timestamp.
 
-    0, in any spelling (``0``, ``"0"``, ``"00"``, ``" 0 "``, ``0.4``: anything within the
-    epoch's first millisecond), and ``""`` are not set: "if not set, the current timestamp
+    0, in any spelling (``0``, ``"0"``, ``"00"``, ``" 0 "``, ``0.4``: milliseconds are
+    whole, so anything that reads as the epoch), and ``""`` are not set: "if not set, the current timestamp
     will be applied" (the seed). An SDK whose int64 field cannot be absent sends 0 for an
     event it did not stamp, and nobody tracks an event at the epoch.
     """
@@ -62,13 +61,7 @@ def _timestamp_of_its_own(value: Any) -> datetime | None:
     parsed = datetime_from_ms_or_digits(value)
     if parsed is None:
         raise ValueError(value)
-    if _EPOCH <= parsed < _EPOCH_FIRST_MS_END:
-        return None
-    return parsed
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_FIRST_MS_END = _EPOCH + timedelta(milliseconds=1)
+    return None if parsed == EPOCH else parsed
 
 
 class IntemptAdapter(WireFormatAdapter):

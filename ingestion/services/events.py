@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -28,6 +27,7 @@ from ingestion.canonical import (
     RejectedItem,
     identifier_too_long,
     json_encodable,
+    json_size,
     milliseconds_only,
     nul_field,
     nul_replaced,
@@ -270,11 +270,8 @@ def _request_size_check(document: Any) -> None:
     """RequestProblem, as a track request gets, when ``document`` written as JSON is over
     the request size limit: an edited payload replays only what a producer could send."""
     limit = settings.TRACKHUB_MAX_BODY_BYTES
-    try:
-        size = len(orjson.dumps(document))
-    except orjson.JSONEncodeError:  # nested past what can be written: wire_document_ingest refuses it
-        return
-    if size > limit:
+    size = json_size(document)  # None past what can be written: wire_document_ingest refuses that
+    if size is not None and size > limit:
         raise body_too_large(limit)
 
 

@@ -5,7 +5,6 @@ memberships, and its events and rejected events go; the accounts it belonged to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -14,7 +13,8 @@ from django.utils import timezone
 from profiles.models import AccountMembership, Identity, IdentityWork, Profile, ProfileMerge
 from profiles.selectors import profile_ids_for_identifiers, profile_resolve
 from profiles.services.drain import identity_work_drain, identity_work_settle
-from profiles.services.outbox import EPOCH
+from profiles.services.outbox import fact_instant
+from profiles.services.resolution import USER_FIELDS
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,6 @@ def profile_erase(
     )  # fmt: skip
 
 
-_IDENTIFIER_FACTS = ("user_id", "profile_id", "anonymous_id", "another_user_id")
-
-
 def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[str]) -> None:
     """Take out of the outbox the facts of the events the erasure just deleted.
 
@@ -90,16 +87,13 @@ def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[st
         IdentityWork.objects.select_for_update().filter(project_id=project_id, processed_at__isnull=True).order_by("id")
     )
     suspects = [
-        fact
-        for row in rows
-        for fact in row.facts
-        if fact and any(fact.get(key) in identifiers for key in _IDENTIFIER_FACTS)
+        fact for row in rows for fact in row.facts if fact and any(fact.get(key) in identifiers for key in USER_FIELDS)
     ]
     if not suspects:
         return
     stored = event_keys_stored(
         project_id=project_id,
-        events=[(fact["name"], fact["event_id"], EPOCH + timedelta(microseconds=fact["ts_us"])) for fact in suspects],
+        events=[(fact["name"], fact["event_id"], fact_instant(fact["ts_us"])) for fact in suspects],
     )
     gone = {(fact["name"], fact["event_id"]) for fact in suspects} - stored
     for row in rows:

@@ -82,6 +82,11 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
 _MICROSECOND = timedelta(microseconds=1)
 
 
+def fact_instant(ts_us: int) -> datetime:
+    """A fact's ``ts_us`` (its event's timestamp) as the aware datetime it was."""
+    return EPOCH + timedelta(microseconds=ts_us)
+
+
 # The outbox row, as both write paths insert it (one row per request's stored events).
 _WORK_INSERT = "INSERT INTO profiles_identitywork (project_id, facts, created_at)"
 

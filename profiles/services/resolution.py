@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -24,7 +24,7 @@ from profiles.models import (
     Profile,
     ProfileMerge,
 )
-from profiles.services.outbox import EPOCH, event_identity_key
+from profiles.services.outbox import event_identity_key, fact_instant
 from trackhub.db import prepared_cursor
 
 # Which facts are user identifiers (one namespace per project) and which name accounts.
@@ -46,10 +46,6 @@ Stamp = tuple[int, str, str]
 
 def _stamp(fact: dict[str, Any]) -> Stamp:
     return (int(fact["ts_us"]), str(fact["event_id"]), str(fact["name"]))
-
-
-def _instant(ts_us: int) -> datetime:
-    return EPOCH + timedelta(microseconds=ts_us)
 
 
 def attributes_fold(
@@ -322,7 +318,7 @@ def _resolve(
         created = _owners_insert(
             kind=kind,
             project_id=project_id,
-            spans=[(_instant(first_fact_ts[root][0]), _instant(first_fact_ts[root][1])) for root in new_roots],
+            spans=[(fact_instant(first_fact_ts[root][0]), fact_instant(first_fact_ts[root][1])) for root in new_roots],
             now=now,
         )
         for root, new_owner in zip(new_roots, created, strict=True):
@@ -528,7 +524,7 @@ def _owners_touch(
     for owner_id, facts in per_owner.items():
         owner = loaded[owner_id]
         for fact, own in facts:
-            seen = _instant(int(fact["ts_us"]))
+            seen = fact_instant(int(fact["ts_us"]))
             if seen < owner.first_seen:
                 owner.first_seen = seen
                 dirty.add(owner_id)
