@@ -20,25 +20,25 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
 
 
-def machine_request(request: HttpRequest) -> bool:
+def carries_own_credentials(request: HttpRequest) -> bool:
     """A producer's track request (a path one of the track URLs takes) or the read API
     (``/api/``, its schema and docs included). Decided once per request: each of the
-    three middleware asks."""
-    decided = getattr(request, "_trackhub_machine_request", None)
+    three middleware asks. (``ops.middleware.machine_request`` asks another question:
+    whether an error should be JSON.)"""
+    decided = getattr(request, "_trackhub_own_credentials", None)
     if decided is None:
-        decided = request._trackhub_machine_request = _machine_path(request.path_info)  # type: ignore[attr-defined]
+        decided = request._trackhub_own_credentials = _credentials_path(request.path_info)  # type: ignore[attr-defined]
     return decided
 
 
-def _machine_path(path: str) -> bool:
+def _credentials_path(path: str) -> bool:
     if path.startswith("/api/"):
         return True
-    # Ending in "/track" is not enough: the admin also answers such paths (its catch-all
-    # "/admin/track", an object's "/admin/ingestion/event/1/track/"), and without the
-    # signed-in user its permission check fails (a 500, not the login page).
-    return path.endswith(("/track", "/track/")) and any(
-        pattern.match(path.removeprefix("/")) for pattern in _track_patterns()
-    )
+    # The track URLs' own patterns, not a suffix: the admin also answers paths ending in
+    # "/track" (an object's "/admin/ingestion/event/1/track/"), and without the signed-in
+    # user its permission check fails (a 500, not the login page); and the track URLs
+    # include "/identify" and any number of trailing slashes.
+    return any(pattern.match(path.removeprefix("/")) for pattern in _track_patterns())
 
 
 @cache
@@ -53,24 +53,24 @@ def _track_patterns() -> tuple[re.Pattern[str], ...]:
 
 class BrowserSessionMiddleware(SessionMiddleware):
     def process_request(self, request: HttpRequest) -> None:
-        if not machine_request(request):
+        if not carries_own_credentials(request):
             super().process_request(request)
 
     def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        if machine_request(request):
+        if carries_own_credentials(request):
             return response
         return super().process_response(request, response)
 
 
 class BrowserAuthenticationMiddleware(AuthenticationMiddleware):
     def process_request(self, request: HttpRequest) -> None:
-        if not machine_request(request):
+        if not carries_own_credentials(request):
             super().process_request(request)
 
 
 class BrowserMessageMiddleware(MessageMiddleware):
     def process_request(self, request: HttpRequest) -> None:
-        if not machine_request(request):
+        if not carries_own_credentials(request):
             super().process_request(request)
 
     # process_response already skips a request without a message store.

@@ -34,6 +34,17 @@ def test_every_task_has_a_time_limit(our_tasks):
     assert [task.name for task in our_tasks if (task.time_limit or app.conf.task_time_limit) is None] == []
 
 
+def test_every_task_s_soft_limit_comes_just_before_its_own_hard_limit(our_tasks):
+    # The worker applies its default soft limit to a task that sets none, however long the
+    # task's own hard limit: a one-hour purge would be stopped after 100 s.
+    def soft_limit_misplaced(task: Any) -> bool:
+        hard = task.time_limit or app.conf.task_time_limit
+        soft = task.soft_time_limit or app.conf.task_soft_time_limit
+        return not hard - 60 <= soft < hard
+
+    assert [task.name for task in our_tasks if soft_limit_misplaced(task)] == []
+
+
 def test_every_task_retries_transient_database_errors_only(our_tasks):
     def retries_too_much(task: Any) -> bool:
         retried = tuple(getattr(task, "autoretry_for", ()))

@@ -22,10 +22,11 @@ def test_a_track_request_gets_no_session_user_or_messages(client, tenant):
     assert not any(hasattr(response.wsgi_request, name) for name in ("session", "_messages"))
 
 
-@pytest.mark.parametrize("path", ["/track/", "//v1/track/"])
-def test_a_track_request_with_a_trailing_slash_gets_no_session_or_messages(client, tenant, path):
+@pytest.mark.parametrize("path", ["/track/", "//v1/track/", "/track//", "/identify", "/identify/"])
+def test_a_track_request_at_any_track_path_gets_no_session_or_messages(client, tenant, path):
+    body = b'{"profileId": "ann"}' if "identify" in path else b'{"name": "x", "user_id": "ann", "event_name": "x"}'
     response = client.post(
-        path, data=b'{"name": "x", "user_id": "ann", "event_name": "x"}', content_type="application/json",
+        path, data=body, content_type="application/json",
         HTTP_AUTHORIZATION=f"{'Token' if 'v1' in path else 'Bearer'} {tenant.api_key}", PATH_INFO=path,
     )  # fmt: skip
 
