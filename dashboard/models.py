@@ -15,7 +15,10 @@ from ingestion.models import Project
 
 
 class ProjectMembership(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships")
+    # No index of its own: the unique (user, project) one leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships", db_index=False
+    )
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -22,7 +22,8 @@ class Organization(models.Model):
 
 
 class Project(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    # No index of its own: the unique (organization, name) one leads with it.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects", db_index=False)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -227,8 +228,9 @@ class RejectedEvent(models.Model):
     through the same adapter.
     """
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    # No indexes of their own: the Meta's (project, ...) and (source, ...) ones lead with them.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+", db_index=False)
     wire_format = models.CharField(max_length=16, choices=WireFormat.choices)
     received_at = models.DateTimeField(default=timezone.now)
     index = models.CharField(max_length=64)

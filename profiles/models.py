@@ -56,7 +56,8 @@ class IdentityOwner(models.Model):
     its own ``merged_into`` (the live survivor, set once it is merged away)."""
 
     id = models.BigAutoField(primary_key=True)
-    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: each subclass's (project, -last_seen) one leads with it.
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
     attributes = models.JSONField(default=dict, blank=True)
     attribute_stamps = models.JSONField(default=dict, blank=True)
     first_seen = models.DateTimeField()
@@ -97,7 +98,8 @@ class Profile(IdentityOwner):
 class Identity(models.Model):
     """A user identifier value in a project's one namespace, owned by one live profile."""
 
-    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (project, value) one leads with the project.
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
     value = models.TextField()
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="identities")
     created_at = models.DateTimeField(default=timezone.now)
@@ -105,7 +107,6 @@ class Identity(models.Model):
     class Meta:
         verbose_name_plural = "identities"
         constraints = [models.UniqueConstraint(fields=["project", "value"], name="identity_value_unique_in_project")]
-        indexes = [models.Index(fields=["profile"], name="identity_profile")]
 
     def __str__(self) -> str:
         return self.value
@@ -131,7 +132,8 @@ class Account(IdentityOwner):
 class AccountIdentity(models.Model):
     """An account identifier value in a project, owned by one live account."""
 
-    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the unique (project, value) one leads with the project.
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
     value = models.TextField()
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="identities")
     created_at = models.DateTimeField(default=timezone.now)
@@ -141,7 +143,6 @@ class AccountIdentity(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "value"], name="account_identity_value_unique_in_project")
         ]
-        indexes = [models.Index(fields=["account"], name="account_identity_account")]
 
     def __str__(self) -> str:
         return self.value
@@ -150,13 +151,13 @@ class AccountIdentity(models.Model):
 class AccountMembership(models.Model):
     """A profile belongs to every account named on its events."""
 
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    # No index of its own: the unique (account, profile) one leads with the account.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="memberships")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "profile"], name="account_membership_unique")]
-        indexes = [models.Index(fields=["profile"], name="account_membership_profile")]
 
     def __str__(self) -> str:
         return f"{self.profile_id} in {self.account_id}"
@@ -166,7 +167,8 @@ class ProfileMerge(models.Model):
     """History: ``merged`` was merged into ``survivor`` by the event (name, event_id)."""
 
     project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
-    survivor = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_received")
+    # No index of its own: the Meta's (survivor, -merged_at) one leads with it.
+    survivor = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="merges_received", db_index=False)
     merged = models.OneToOneField(Profile, on_delete=models.CASCADE, related_name="merge")
     event_name = models.TextField()
     event_id = models.TextField()
@@ -183,7 +185,8 @@ class AccountMerge(models.Model):
     """History: ``merged`` was merged into ``survivor`` by the event (name, event_id)."""
 
     project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
-    survivor = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="merges_received")
+    # No index of its own: the Meta's (survivor, -merged_at) one leads with it.
+    survivor = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="merges_received", db_index=False)
     merged = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="merge")
     event_name = models.TextField()
     event_id = models.TextField()
@@ -200,7 +203,8 @@ class IngestionWarning(models.Model):
     """An identifier identity resolution refused (a placeholder): the event was stored, but
     this value neither created nor joined a profile or account."""
 
-    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+")
+    # No index of its own: both of the Meta's lead with it.
+    project = models.ForeignKey("ingestion.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
     event_name = models.TextField()
     event_id = models.TextField()
     field = models.CharField(max_length=64)
