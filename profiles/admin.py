@@ -74,7 +74,7 @@ class IdentityOwnerAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_display = ("id", "project", "merged_into", "first_seen", "last_seen")
     list_filter = (("project", ScopedRelatedListFilter),)
     search_fields = ("=id", "identities__value")
-    list_select_related = ("project__organization",)
+    list_select_related = ("project__organization", "merged_into")
     readonly_fields = ("project", "merged_into", "attributes", "first_seen", "last_seen", "created_at", "updated_at")
     exclude = ("attribute_stamps",)
 

@@ -132,3 +132,22 @@ def test_staff_who_may_only_view_profiles_get_no_erase_action(two_people, client
     assert listing.status_code == 200 and 'value="erase"' not in listing.content.decode()
     assert response.status_code == 200
     assert Profile.objects.filter(pk=two_people["alice"].pk).exists()
+
+
+@pytest.mark.parametrize("model", [Profile, Account])
+def test_the_list_of_merged_profiles_and_accounts_reads_their_survivors_in_one_query(
+    tenant, staff_client, django_assert_max_num_queries, model
+):
+    now = timezone.now()
+    survivor = model.objects.create(project=tenant.project, first_seen=now, last_seen=now)
+    model.objects.bulk_create(
+        [model(project=tenant.project, first_seen=now, last_seen=now, merged_into=survivor) for _ in range(20)]
+    )
+    name = model._meta.model_name
+    staff_client.get(f"/admin/profiles/{name}/")  # the session, the site's caches
+
+    with django_assert_max_num_queries(6):
+        listing = staff_client.get(f"/admin/profiles/{name}/")
+
+    assert listing.status_code == 200
+    assert listing.content.decode().count(f">{survivor}<") >= 20
