@@ -10,9 +10,9 @@ is not a counter: it is read from the database at scrape time.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.db import DatabaseError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import REGISTRY, GaugeMetricFamily, Metric
@@ -104,7 +104,7 @@ class IdentityQueueCollector(Collector):
 
 def metrics_render() -> bytes:
     """The text exposition of every metric, summed over processes in multiprocess mode."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.PROMETHEUS_MULTIPROC_DIR:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     else:

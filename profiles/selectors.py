@@ -180,16 +180,6 @@ def profile_merges(*, project_id: int, profile_id: int) -> list[ProfileMerge]:
 # --- accounts ---------------------------------------------------------------------------------
 
 
-def account_ids_for_identifiers(*, project_id: int, identifiers: Iterable[str]) -> dict[str, int]:
-    """TrackHub account id of each resolved account identifier (one query)."""
-    values = list(set(identifiers))
-    if not values:
-        return {}
-    return dict(
-        AccountIdentity.objects.filter(project_id=project_id, value__in=values).values_list("value", "account_id")
-    )
-
-
 def account_resolve(*, project_id: int, account_id: int) -> Account | None:
     """The live account for ``account_id``, following a merge to its survivor."""
     account = Account.objects.select_related("merged_into").filter(project_id=project_id, id=account_id).first()

@@ -293,7 +293,8 @@ for _network in TRACKHUB_METRICS_ALLOW:
         ipaddress.ip_network(_network, strict=False)
     except ValueError as _exc:
         raise ImproperlyConfigured(f"TRACKHUB_METRICS_ALLOW: {_network!r} is not an address or CIDR network") from _exc
-# prometheus_client reads it itself; gunicorn.conf.py sets it (see docs/hardening.md).
+# prometheus_client reads it itself, and /metrics (ops.metrics) sums its files when set;
+# gunicorn.conf.py sets it (see docs/hardening.md).
 PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 # The track views read their body raw (``ingestion.body``), which this setting does not
 # limit: they enforce the contract's 2 MiB while reading, in the format's own error shape.

@@ -157,7 +157,6 @@ INTEMPT_REJECTED_LIST: dict[str, Any] = {
     "items": _problem_schema(_PATH, required=["index", "field", "message"]),
 }
 _ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
-_RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}
 
 TRACK_RULES = (
     "At most 1,000 events and 2 MiB (after decompression; `Content-Encoding: gzip` accepted) per request. "
