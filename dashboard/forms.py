@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from ingestion.models import MAX_ID
+from ingestion.canonical import MAX_ID
 
 NOT_STAFF_MESSAGE = "This account is not staff: the dashboard is for staff."
 

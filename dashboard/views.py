@@ -30,9 +30,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 from dashboard import charts, selectors
 from dashboard.filters import EventExplorerFilterSet
 from dashboard.forms import RejectedFilterForm
-from ingestion.canonical import digits_parse
+from ingestion.canonical import id_parse
 from ingestion.formats.base import RequestProblem
-from ingestion.models import MAX_ID, Event, Project
+from ingestion.models import Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
 from ops.pages import private_page
 from profiles import selectors as profile_selectors
@@ -102,7 +102,7 @@ def _project_of_missing_page(request: HttpRequest) -> Project | None:
     prefix = reverse("dashboard:home")
     if not request.path.startswith(prefix):
         return None
-    project_id = digits_parse(request.path[len(prefix) :].partition("/")[0], max_digits=len(str(MAX_ID)))
+    project_id = id_parse(request.path[len(prefix) :].partition("/")[0])
     if project_id is None:
         return None
     # Set when a project's view raised the 404 (a missing event): no second query.
@@ -203,8 +203,7 @@ def _query_time(moment: datetime) -> str:
 
 def _source_from_query(request: HttpRequest) -> int | None:
     """The ``?source=`` id, or None when absent or not an id."""
-    source_id = digits_parse(request.GET.get("source") or "", max_digits=len(str(MAX_ID)))
-    return source_id if source_id is not None and source_id <= MAX_ID else None
+    return id_parse(request.GET.get("source") or "")
 
 
 @require_safe

@@ -202,6 +202,16 @@ def digits_parse(text: str, *, max_digits: int) -> int | None:
     return int(text)
 
 
+# Ids (sources' own, rows') are 64-bit columns: a larger number is no id at all.
+MAX_ID = 2**63 - 1
+
+
+def id_parse(text: str) -> int | None:
+    """``text`` (a path segment, a query value) as an id, or None if it is none."""
+    number = digits_parse(text, max_digits=len(str(MAX_ID)))
+    return number if number is not None and number <= MAX_ID else None
+
+
 def datetime_from_ms(value: Any) -> datetime | None:
     """Milliseconds since the epoch as an aware UTC datetime; None if not a valid number."""
     if isinstance(value, bool) or not isinstance(value, int | float):

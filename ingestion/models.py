@@ -34,10 +34,6 @@ class Project(models.Model):
         return f"{self.organization.name}/{self.name}"
 
 
-# Ids (sources' own, rows') are 64-bit columns: a larger number is no id at all.
-MAX_ID = 2**63 - 1
-
-
 class Source(models.Model):
     class Kind(models.TextChoices):
         WEB = "web"

@@ -14,8 +14,9 @@ from django.db import connection
 from django.db.models import F, Func, Model, Q, QuerySet, TextField
 from django.utils import timezone
 
+from ingestion.canonical import MAX_ID
 from ingestion.credentials import CredentialCheck, credential_split, secret_matches
-from ingestion.models import MAX_ID, AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
+from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from trackhub.db import request_first_fetchone
 
 _Credential: TypeAlias = ApiKey | AccessToken | Website

@@ -27,14 +27,13 @@ from ingestion.authentication import (
     track_principal,
 )
 from ingestion.body import body_read, json_decode
-from ingestion.canonical import digits_parse, json_scans
+from ingestion.canonical import id_parse, json_scans
 from ingestion.credentials import CredentialChanged
 from ingestion.formats.base import IngestOutcome, RequestProblem, WireFormatAdapter
 from ingestion.formats.databuddy import DatabuddyAdapter, DatabuddyIdentifyAdapter
 from ingestion.formats.intempt import IntemptAdapter
 from ingestion.formats.thrivestack import ThriveStackAdapter
 from ingestion.formats.userpilot import UserpilotAdapter
-from ingestion.models import MAX_ID
 from ingestion.services import new_request_id, wire_document_ingest
 from ingestion.throttling import CredentialRateThrottle
 from ops import metrics
@@ -168,7 +167,7 @@ class TrackView(APIView):
         each made-up id (``/o/projects/p/sources/<anything>/track``, no credential needed)
         added a metric series to every web process for good, and to the files and the
         scrape of ``/metrics`` (1,000 such requests: 4 MB more of both)."""
-        source_id = digits_parse(str(self.kwargs.get("source_id", "")), max_digits=len(str(MAX_ID)))
+        source_id = id_parse(str(self.kwargs.get("source_id", "")))
         if source_id is None:
             return None
         try:

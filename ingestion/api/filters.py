@@ -13,8 +13,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from ingestion.authentication import read_principal
-from ingestion.canonical import ascii_digits, datetime_from_iso, datetime_from_ms, digits_parse
-from ingestion.models import MAX_ID, Event, RejectedEvent, WireFormat
+from ingestion.canonical import MAX_ID, ascii_digits, datetime_from_iso, datetime_from_ms, digits_parse
+from ingestion.models import Event, RejectedEvent, WireFormat
 from ingestion.selectors import events_with_property
 from profiles.selectors import profile_identifiers
 

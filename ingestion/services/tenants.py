@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from ingestion.canonical import MAX_ID
 from ingestion.models import (
-    MAX_ID,
     DeletedProject,
     Event,
     EventKey,

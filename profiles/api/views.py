@@ -17,8 +17,7 @@ from ingestion.api.pagination import INVALID_CURSOR_MESSAGE, page_parameters_sch
 from ingestion.api.query import QueryParamsCheckedMixin
 from ingestion.api.views import EventListView
 from ingestion.authentication import read_principal
-from ingestion.canonical import digits_parse
-from ingestion.models import MAX_ID
+from ingestion.canonical import id_parse
 from profiles import selectors
 from profiles.api.filters import AccountFilterSet, ProfileFilterSet
 from profiles.api.serializers import AccountSerializer, ProfileSerializer
@@ -63,11 +62,7 @@ class NewestFirstCursorPagination(CursorPagination):
             raise NotFound(self.invalid_cursor_message)
         # The position is the id the page ended on (the order is by id). DRF hands any
         # text on to the query, where a forged one ("abc", a NUL, 5,000 digits) was a 500.
-        if (
-            cursor is not None
-            and cursor.position is not None
-            and digits_parse(str(cursor.position), max_digits=len(str(MAX_ID))) is None
-        ):
+        if cursor is not None and cursor.position is not None and id_parse(str(cursor.position)) is None:
             raise NotFound(self.invalid_cursor_message)
         return cursor
 
