@@ -25,12 +25,13 @@ from dashboard.selectors import (
 )
 from dashboard.services import project_membership_grant
 from ingestion import selectors
-from ingestion.credentials import ACCESS_TOKEN_PREFIX, API_KEY_PREFIX, TRACK_EVENTS_SCOPE, credential_generate
+from ingestion.credentials import TRACK_EVENTS_SCOPE
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from ingestion.services import (
     access_token_check,
     api_key_check,
     credential_revoke,
+    credential_secret_issue,
     organization_delete,
     project_delete,
     source_id_check,
@@ -310,9 +311,8 @@ class WebsiteAdmin(ProjectScopedAdmin):
 
 
 class CredentialAdmin(ProjectScopedAdmin):
-    """Creating a credential generates its secret and shows it once, in a message."""
+    """Creating a credential generates its secret and shows it once, on its own page."""
 
-    prefix = ""
     project_field = "source__project"
     list_display: tuple[str, ...] = ("identifier", "label", "scopes", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
@@ -339,11 +339,10 @@ class CredentialAdmin(ProjectScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
         if not change:
-            parts, hashed = credential_generate(self.prefix)
-            obj.identifier, obj.secret_hash = parts.identifier, hashed
+            presented = credential_secret_issue(credential=obj)
             super().save_model(request, obj, form, change)
             # For ``response_add``, on this request only: never stored anywhere.
-            request._trackhub_new_credential = f"{parts.identifier}.{parts.secret}"  # type: ignore[attr-defined]
+            request._trackhub_new_credential = presented  # type: ignore[attr-defined]
             return
         super().save_model(request, obj, form, change)
 
@@ -412,7 +411,6 @@ class ApiKeyForm(CredentialForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(CredentialAdmin):
-    prefix = API_KEY_PREFIX
     form = ApiKeyForm
     list_display = ("identifier", "source", *CredentialAdmin.list_display[1:])
     list_select_related = ("source",)
@@ -458,7 +456,6 @@ class AccessTokenForm(CredentialForm):
 
 @admin.register(AccessToken)
 class AccessTokenAdmin(CredentialAdmin):
-    prefix = ACCESS_TOKEN_PREFIX
     form = AccessTokenForm
     project_field = "project"
     tenant_fields = ("project", "source")

@@ -16,6 +16,7 @@ from ingestion.services.credentials import (
     api_key_create,
     credential_mark_used,
     credential_revoke,
+    credential_secret_issue,
 )
 from ingestion.services.erasure import events_erase, rejected_events_erase
 from ingestion.services.events import (
@@ -54,6 +55,7 @@ __all__ = [
     "api_key_create",
     "credential_mark_used",
     "credential_revoke",
+    "credential_secret_issue",
     "deleted_projects_purge",
     "event_partitions_maintain",
     "events_erase",

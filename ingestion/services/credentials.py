@@ -49,15 +49,24 @@ def credential_label_check(*, label: str) -> None:
         raise ValueError(f"a label is at most {max_length} characters, not {len(label)}")
 
 
-def api_key_create(*, source: Source, scopes: Sequence[str] = ("track:events",), label: str = "") -> tuple[ApiKey, str]:
+def credential_secret_issue(*, credential: ApiKey | AccessToken) -> str:
+    """Give a credential not yet saved its identifier and the hash of a new secret; return
+    ``identifier.secret``, which is shown only this once (the commands, the admin)."""
+    parts, hashed = credential_generate(API_KEY_PREFIX if isinstance(credential, ApiKey) else ACCESS_TOKEN_PREFIX)
+    credential.identifier, credential.secret_hash = parts.identifier, hashed
+    return f"{parts.identifier}.{parts.secret}"
+
+
+def api_key_create(
+    *, source: Source, scopes: Sequence[str] = (TRACK_EVENTS_SCOPE,), label: str = ""
+) -> tuple[ApiKey, str]:
     """A new API key and its ``identifier.secret``, which is shown only this once."""
     api_key_check(scopes=scopes)
     credential_label_check(label=label)
-    parts, hashed = credential_generate(API_KEY_PREFIX)
-    key = ApiKey.objects.create(
-        source=source, identifier=parts.identifier, secret_hash=hashed, scopes=list(scopes), label=label
-    )
-    return key, f"{parts.identifier}.{parts.secret}"
+    key = ApiKey(source=source, scopes=list(scopes), label=label)
+    presented = credential_secret_issue(credential=key)
+    key.save()
+    return key, presented
 
 
 def access_token_check(*, project: Project, source: Source | None, scopes: object) -> None:
@@ -83,17 +92,16 @@ def access_token_create(
     """A new bearer token (a track token when ``source`` is given, else a read token)."""
     access_token_check(project=project, source=source, scopes=scopes)
     credential_label_check(label=label)
-    parts, hashed = credential_generate(ACCESS_TOKEN_PREFIX)
-    token = AccessToken.objects.create(
+    token = AccessToken(
         project=project,
         source=source,
-        identifier=parts.identifier,
-        secret_hash=hashed,
         scopes=list(scopes),
         expires_at=timezone.now() + expires_in if expires_in else None,
         label=label,
     )
-    return token, f"{parts.identifier}.{parts.secret}"
+    presented = credential_secret_issue(credential=token)
+    token.save()
+    return token, presented
 
 
 def credential_revoke(*, presented_or_identifier: str) -> tuple[ApiKey | AccessToken, bool] | None:
