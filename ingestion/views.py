@@ -37,11 +37,10 @@ from ingestion.formats.userpilot import UserpilotAdapter
 from ingestion.services import new_request_id, wire_document_ingest
 from ingestion.throttling import CredentialRateThrottle
 from ops import metrics
+from ops.api import RETRY_AFTER_SECONDS
 from ops.context import request_uuid
 
 logger = logging.getLogger(__name__)
-
-RETRY_AFTER_UNAVAILABLE = "5"
 
 
 class TrackView(APIView):
@@ -212,7 +211,7 @@ class TrackView(APIView):
                 logger.exception("database error on track request")
             return self.adapter.error(
                 status=503, message="Service temporarily unavailable, retry later", kind="unavailable",
-                request_id=request_id, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE},
+                request_id=request_id, headers={"Retry-After": RETRY_AFTER_SECONDS},
             )  # fmt: skip
         return super().handle_exception(exc)
 

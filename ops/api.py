@@ -13,6 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 logger = logging.getLogger(__name__)
 
+# What every 503 asks a client to wait (the track endpoints, the read API, the pages).
 RETRY_AFTER_SECONDS = "5"
 
 

@@ -85,7 +85,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
     if failing:
         logger.warning("not ready: %s", failing)
         response = JsonResponse({"status": "unavailable", "failing": sorted(failing)}, status=503)
-        response["Retry-After"] = "5"
+        response["Retry-After"] = RETRY_AFTER_SECONDS
         return response
     return JsonResponse({"status": "ok"})
 

@@ -112,6 +112,9 @@ def source_provision(*, org: str, project: str, source_id: int, origins: Sequenc
     with transaction.atomic():
         project_obj = organization_project_ensure(org=org, project=project)
         source = source_ensure(project=project_obj, source_id=source_id)
+        # Row lock: two provisions of one source at once would each find no website and
+        # make one (the second waits here, then finds the first's).
+        Source.objects.select_for_update().filter(id=source.id).exists()
         website = source.websites.order_by("created_at").first()
         if website is None:
             website = website_create(source=source, origins=origins)
@@ -168,7 +171,10 @@ def organization_delete(*, organization_id: int) -> bool:
         organization = Organization.objects.select_for_update().filter(id=organization_id).first()
         if organization is None:
             return False
-        for project_id in Project.objects.filter(organization=organization).values_list("id", flat=True):
+        # The organization's row lock serializes two deletions of it; its projects are then
+        # locked one by one (``project_delete``) in a fixed order, by id.
+        projects = Project.objects.filter(organization=organization).order_by("id")
+        for project_id in projects.values_list("id", flat=True):
             project_delete(project_id=project_id)
         organization.delete()
     return True
