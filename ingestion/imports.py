@@ -147,7 +147,7 @@ def _ingest(
     problems_by_index: dict[str | int, list[dict[str, str | int]]] = {}
     for problem in outcome.rejected:
         problems_by_index.setdefault(problem.index, []).append(problem.as_dict())
-    summary.events_rejected += len(problems_by_index)
+    summary.events_rejected += outcome.rejected_events
     for index, errors in problems_by_index.items():
         record = {
             "line": int(index) if line_no is None else line_no,

@@ -10,7 +10,7 @@ is not a counter: it is read from the database at scrape time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -18,7 +18,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import REGISTRY, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ingestion.canonical import EventProblem
 from ingestion.formats.base import IngestOutcome
 
 logger = logging.getLogger(__name__)
@@ -52,14 +51,9 @@ def track_outcome_observe(*, source_id: int | str, wire_format: str, outcome: In
         EVENTS_ACCEPTED.labels(**labels).inc(outcome.accepted)
     if outcome.duplicates:
         EVENTS_DEDUPLICATED.labels(**labels).inc(outcome.duplicates)
-    rejected = rejected_event_count(outcome.rejected)
+    rejected = outcome.rejected_events
     if rejected:
         EVENTS_REJECTED.labels(**labels).inc(rejected)
-
-
-def rejected_event_count(problems: Sequence[EventProblem]) -> int:
-    """Problems are listed per field; an event with two bad fields is one rejected event."""
-    return len({problem.index for problem in problems})
 
 
 def request_rejection_observe(*, source_id: int | str | None, wire_format: str, status: int) -> None:

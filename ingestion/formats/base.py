@@ -44,6 +44,11 @@ class IngestOutcome:
     def duplicates(self) -> int:
         return self.accepted - self.stored
 
+    @property
+    def rejected_events(self) -> int:
+        """Problems are listed per field; an event with two bad fields is one rejected event."""
+        return len({problem.index for problem in self.rejected})
+
 
 class WireEvent:
     """One event as it arrived: where it sits in the body and its raw JSON value.

@@ -251,7 +251,7 @@ def rejected_event_replay(*, rejected_event_id: int, payload: Any, replayed_at: 
         outcome = wire_document_ingest(
             adapter=adapter, source=rejected.source, document=document, received_at=replayed_at
         )
-        events = outcome.accepted + len({problem.index for problem in outcome.rejected})
+        events = outcome.accepted + outcome.rejected_events
         if events > 1:
             # The row stands for one event; an edit that adds more would store events no
             # rejection ever stood for, under one "replayed" mark.
