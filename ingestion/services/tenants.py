@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ingestion.canonical import MAX_ID
+from ingestion.credentials import READ_SCOPE, TRACK_EVENTS_SCOPE, TRACK_TOKEN_SCOPES
 from ingestion.models import (
     DeletedProject,
     Event,
@@ -121,11 +122,11 @@ def source_provision(*, org: str, project: str, source_id: int, origins: Sequenc
         elif origins:
             website.allowed_origins = list(origins)
             website.save(update_fields=["allowed_origins"])
-        _, api_key = api_key_create(source=source, scopes=["track:events"], label="provision")
+        _, api_key = api_key_create(source=source, scopes=[TRACK_EVENTS_SCOPE], label="provision")
         _, bearer = access_token_create(
-            project=project_obj, source=source, scopes=["track_api", "telemetry_apis"], label="provision"
+            project=project_obj, source=source, scopes=sorted(TRACK_TOKEN_SCOPES), label="provision"
         )
-        _, read_token = access_token_create(project=project_obj, scopes=["read"], label="provision")
+        _, read_token = access_token_create(project=project_obj, scopes=[READ_SCOPE], label="provision")
     return Provisioned(
         org=org, project=project, source_id=source.id, api_key=api_key, bearer_token=bearer,
         website_id=str(website.id), read_token=read_token,
