@@ -227,48 +227,6 @@ class _TrackViewExtension(OpenApiViewExtension):
         return decorate(Documented)
 
 
-# --- read views whose queryset needs the token ---------------------------------------------
-
-
-class _ProjectScopedViewExtension(OpenApiViewExtension):
-    """Schema generation has no request and no token: such a view lists ``model`` rows."""
-
-    optional = True
-    model_path = ""
-
-    def view_replacement(self) -> Any:
-        from django.utils.module_loading import import_string
-
-        model = import_string(self.model_path)
-
-        view_class: Any = self.target  # the view class this extension matched
-
-        class Documented(view_class):
-            def get_queryset(self) -> Any:
-                if getattr(self, "swagger_fake_view", False):
-                    return model.objects.none()
-                return super().get_queryset()
-
-        Documented.__name__ = view_class.__name__
-        Documented.__doc__ = view_class.__doc__
-        return Documented
-
-
-class ProfileListViewSchema(_ProjectScopedViewExtension):
-    target_class = "profiles.api.views.ProfileListView"
-    model_path = "profiles.models.Profile"
-
-
-class AccountListViewSchema(_ProjectScopedViewExtension):
-    target_class = "profiles.api.views.AccountListView"
-    model_path = "profiles.models.Account"
-
-
-class ProfileEventListViewSchema(_ProjectScopedViewExtension):
-    target_class = "profiles.api.views.ProfileEventListView"
-    model_path = "ingestion.models.Event"
-
-
 # --- Intempt ----------------------------------------------------------------------------
 
 INTEMPT_EVENT: dict[str, Any] = {
