@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 
 from dashboard.forms import EventExplorerForm
 from ingestion.api.filters import IdFilter
-from ingestion.models import Project, Source
-from ingestion.selectors import events_with_property
+from ingestion.models import Project
+from ingestion.selectors import events_with_property, sources_for_project
 from profiles.selectors import profile_identifiers
 
 
@@ -36,9 +36,8 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     # Values as stored, exactly (as in the read API): a form field would strip " ann " to
     # "ann", another person, and a chart's link for the name "Signup " to "Signup".
     name = django_filters.CharFilter(field_name="name", label="Event name", strip=False)
-    source = django_filters.ModelChoiceFilter(
-        field_name="source", queryset=Source.objects.none(), empty_label="All sources"
-    )
+    # The project's sources, set in __init__.
+    source = django_filters.ModelChoiceFilter(field_name="source", queryset=None, empty_label="All sources")
     user = django_filters.CharFilter(field_name="user_id", label="User id", strip=False)
     account = django_filters.CharFilter(field_name="account_id", label="Account id", strip=False)
     since = django_filters.DateTimeFilter(
@@ -59,7 +58,7 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     def __init__(self, data: Any, queryset: QuerySet, *, project: Project) -> None:
         super().__init__(data, queryset=queryset)
         self.project = project
-        self.filters["source"].queryset = Source.objects.filter(project=project).order_by("name", "id")
+        self.filters["source"].queryset = sources_for_project(project_id=project.id)
         self.form.fields["source"].queryset = self.filters["source"].queryset
         for name in ("name", "user", "account", "property", "value"):
             self.form.fields[name].widget.attrs["autocomplete"] = "off"
