@@ -13,7 +13,7 @@ from dashboard.forms import EventExplorerForm
 from ingestion.api.filters import IdFilter
 from ingestion.models import Project
 from ingestion.selectors import events_with_property, sources_for_project
-from profiles.selectors import profile_identifiers
+from profiles.selectors import profile_events
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -73,7 +73,9 @@ class EventExplorerFilterSet(django_filters.FilterSet):
         return events_with_property(queryset, key=key, value=self.form.cleaned_data.get("value") or None)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
-        identifiers = profile_identifiers(project_id=self.project.id, profile_id=int(value))
+        found = profile_events(project_id=self.project.id, profile_id=int(value), events=queryset)
         # For the page to say whose events these are (or that there is no such profile).
-        self.profile_shown = ProfileShown(profile_id=int(value), identifiers=identifiers)
-        return queryset.filter(identity_key__in=identifiers or [])
+        self.profile_shown = ProfileShown(
+            profile_id=int(value), identifiers=None if found is None else found.identifiers
+        )
+        return queryset.none() if found is None else found.events

@@ -485,7 +485,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
     timeline = profile_selectors.profile_events(project_id=project.id, profile_id=detail.id)
     assert timeline is not None  # the profile exists
     cursor = selectors.cursor_from_query(request.GET.get("before"))
-    page = selectors.keyset_page(rows=timeline.order_by("-timestamp", "-id"), cursor=cursor, size=PAGE_SIZE)
+    page = selectors.keyset_page(rows=timeline.events, cursor=cursor, size=PAGE_SIZE)
     return _render(
         request,
         project,

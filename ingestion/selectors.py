@@ -433,10 +433,10 @@ def event_names(*, project_ids: Sequence[int] | None = None, limit: int = 1000) 
     return list(events.order_by("name").values_list("name", flat=True).distinct()[:limit])
 
 
-def events_for_identity_keys(*, project_id: int, identity_keys: Iterable[str]) -> QuerySet[Event]:
-    """Events of the project whose ``identity_key`` is one of ``identity_keys`` (a profile's
-    events: the profiles app passes the identifiers of one profile)."""
-    return Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys))
+def events_for_identity_keys(events: QuerySet[Event], *, identity_keys: Iterable[str]) -> QuerySet[Event]:
+    """Those of ``events`` whose ``identity_key`` is one of ``identity_keys`` (a profile's
+    events: ``profiles.selectors.profile_events`` passes the identifiers of one profile)."""
+    return events.filter(identity_key__in=list(identity_keys))
 
 
 # Keys looked up per query, each an ORed condition of its WHERE clause.

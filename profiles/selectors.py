@@ -157,15 +157,30 @@ def profiles_search_prefix(*, project_id: int, query: str, limit: int = 50) -> l
     return profile_details(profiles=profiles)
 
 
-def profile_events(*, project_id: int, profile_id: int) -> QuerySet[Event] | None:
-    """The events of a profile (of every identifier merged into it), as an Event queryset the
-    caller orders, filters and pages; None if the profile is unknown."""
-    from ingestion.selectors import events_for_identity_keys
+@dataclass(frozen=True)
+class ProfileEvents:
+    """A profile's identifiers (every one merged into it, sorted) and its events."""
+
+    identifiers: list[str]
+    events: QuerySet[Event]
+
+
+def profile_events(*, project_id: int, profile_id: int, events: QuerySet[Event] | None = None) -> ProfileEvents | None:
+    """The events of a profile (those of every identifier merged into it) with those
+    identifiers; None if the profile is unknown. The one place "events of profile X" is
+    written: the read API's profile events and ``?profile=`` filter, and the dashboard's.
+
+    ``events`` (the project's events, newest first, by default) is narrowed to the
+    profile's: the filters pass the queryset they are filtering. The caller may filter,
+    order and page the result further."""
+    from ingestion.selectors import events_for_identity_keys, events_for_project
 
     identifiers = profile_identifiers(project_id=project_id, profile_id=profile_id)
     if identifiers is None:
         return None
-    return events_for_identity_keys(project_id=project_id, identity_keys=identifiers)
+    if events is None:
+        events = events_for_project(project_id=project_id)
+    return ProfileEvents(identifiers=identifiers, events=events_for_identity_keys(events, identity_keys=identifiers))
 
 
 def profile_merges(*, project_id: int, profile_id: int) -> list[ProfileMerge]:
