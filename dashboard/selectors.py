@@ -4,14 +4,14 @@ the keyset pager. Events, sources and rejected events are read through
 
 Lists are keyset-paged (never OFFSET or COUNT(*)). Every chart comes from one aggregate
 (``project_activity``): counts per UTC hour, source and name over a bounded 30-day range,
-computed in one grouped query and cached with stale-while-revalidate, so a page view never
-recounts a million events.
+computed in one grouped query and cached (``services.project_activity_refresh``) with
+stale-while-revalidate, so a page view never recounts a million events.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -24,7 +24,7 @@ from rest_framework.exceptions import ValidationError
 from dashboard.models import ProjectMembership
 from ingestion.api.pagination import Cursor, cursor_decode, cursor_encode, keyset_beyond
 from ingestion.models import Project
-from ingestion.selectors import events_count_hourly, events_since_at_least
+from ingestion.selectors import events_since_at_least
 
 # --- access ---------------------------------------------------------------------------------
 
@@ -113,6 +113,41 @@ class ProjectActivity:
         empty: dict[Any, int] = {}
         return cls(project_id, now, _floor_hour(now), empty, empty, empty, empty, empty, empty, pending=True)
 
+    @classmethod
+    def from_hourly_counts(
+        cls, *, project_id: int, now: datetime, counts: Iterable[tuple[datetime, int, str, int]]
+    ) -> ProjectActivity:
+        """The totals the pages show, from (hour, source id, name, count) rows over
+        ``activity_hours(now=now)``."""
+        last_hour = _floor_hour(now)
+        day_start = last_hour - timedelta(hours=23)  # = window's
+        per_hour: dict[datetime, int] = defaultdict(int)
+        per_day_and_source: dict[tuple[datetime, int], int] = defaultdict(int)
+        names_24h: dict[str, int] = defaultdict(int)
+        names_30d: dict[str, int] = defaultdict(int)
+        sources_24h: dict[int, int] = defaultdict(int)
+        sources_30d: dict[int, int] = defaultdict(int)
+        for hour, source_id, name, n in counts:
+            hour = hour.astimezone(UTC)
+            per_hour[hour] += n
+            per_day_and_source[(hour.replace(hour=0), source_id)] += n
+            names_30d[name] += n
+            sources_30d[source_id] += n
+            if hour >= day_start:
+                names_24h[name] += n
+                sources_24h[source_id] += n
+        return cls(
+            project_id=project_id,
+            computed_at=now,
+            last_hour=last_hour,
+            per_hour=dict(per_hour),
+            per_day_and_source=dict(per_day_and_source),
+            names_24h=dict(names_24h),
+            names_30d=dict(names_30d),
+            sources_24h=dict(sources_24h),
+            sources_30d=dict(sources_30d),
+        )
+
     def hourly(self, *, hours: int) -> list[tuple[datetime, int]]:
         first = self.last_hour - timedelta(hours=hours - 1)
         return [(first + timedelta(hours=i), self.per_hour.get(first + timedelta(hours=i), 0)) for i in range(hours)]
@@ -144,44 +179,13 @@ def _activity_start(now: datetime) -> datetime:
     return _floor_day(now) - timedelta(days=ACTIVITY_DAYS - 1)
 
 
-def project_activity_compute(*, project_id: int, now: datetime) -> ProjectActivity:
-    """One grouped pass over the project's last 30 days of events (bounded by the
-    (project, -timestamp) index), stored in the cache for the pages to read."""
-    last_hour = _floor_hour(now)
-    first_hour = _activity_start(now)
-    day_start = last_hour - timedelta(hours=23)  # = ProjectActivity.window's
-    rows = events_count_hourly(project_id=project_id, since=first_hour, until=last_hour + timedelta(hours=1))
-    per_hour: dict[datetime, int] = defaultdict(int)
-    per_day_and_source: dict[tuple[datetime, int], int] = defaultdict(int)
-    names_24h: dict[str, int] = defaultdict(int)
-    names_30d: dict[str, int] = defaultdict(int)
-    sources_24h: dict[int, int] = defaultdict(int)
-    sources_30d: dict[int, int] = defaultdict(int)
-    for hour, source_id, name, n in rows:
-        hour = hour.astimezone(UTC)
-        per_hour[hour] += n
-        per_day_and_source[(hour.replace(hour=0), source_id)] += n
-        names_30d[name] += n
-        sources_30d[source_id] += n
-        if hour >= day_start:
-            names_24h[name] += n
-            sources_24h[source_id] += n
-    activity = ProjectActivity(
-        project_id=project_id,
-        computed_at=now,
-        last_hour=last_hour,
-        per_hour=dict(per_hour),
-        per_day_and_source=dict(per_day_and_source),
-        names_24h=dict(names_24h),
-        names_30d=dict(names_30d),
-        sources_24h=dict(sources_24h),
-        sources_30d=dict(sources_30d),
-    )
-    cache.set(_activity_key(project_id), activity, ACTIVITY_KEEP_SECONDS)
-    return activity
+def activity_hours(*, now: datetime) -> tuple[datetime, datetime]:
+    """The [since, until) of event timestamps the charts count: from midnight UTC,
+    ACTIVITY_DAYS - 1 days ago, to the end of the current hour."""
+    return _activity_start(now), _floor_hour(now) + timedelta(hours=1)
 
 
-def _activity_key(project_id: int) -> str:
+def activity_cache_key(*, project_id: int) -> str:
     return f"dashboard:activity:v3:{project_id}"
 
 
@@ -192,33 +196,26 @@ def project_activity(*, project_id: int, now: datetime) -> ProjectActivity:
     says when it was counted) and one refresh is queued for a worker, so a project with
     millions of events is never counted inside a request.
     """
-    activity: ProjectActivity | None = cache.get(_activity_key(project_id))
+    # Imported here: the services import this module (ProjectActivity, its cache key).
+    from dashboard import services
+
+    activity: ProjectActivity | None = cache.get(activity_cache_key(project_id=project_id))
     if activity is None:
         # No copy yet. A small project is counted here; a big one would hold the page for
         # seconds (about 1 s per million events), so its first view queues the count and
         # says so, and the charts appear on a reload a few seconds later.
         if events_since_at_least(project_id=project_id, since=_activity_start(now), count=ACTIVITY_INLINE_LIMIT):
-            _activity_refresh_queue(project_id=project_id)
+            services.project_activity_refresh_queue(project_id=project_id)
             return ProjectActivity.counting(project_id=project_id, now=now)
-        return project_activity_compute(project_id=project_id, now=now)
+        return services.project_activity_refresh(project_id=project_id, now=now)
     if now - activity.computed_at > ACTIVITY_FRESH:
-        _activity_refresh_queue(project_id=project_id)
+        services.project_activity_refresh_queue(project_id=project_id)
     return activity
 
 
 # Events in the 30-day window up to which a first view counts them itself (a few tens of
 # milliseconds); past it the count is left to a worker.
 ACTIVITY_INLINE_LIMIT = 50_000
-
-
-def _activity_refresh_queue(*, project_id: int) -> None:
-    """Queue one recount for a worker (``cache.add`` makes it one per minute however many
-    views ask). A broker outage must not break the page: what there is is still shown."""
-    if cache.add(f"{_activity_key(project_id)}:refreshing", 1, int(ACTIVITY_FRESH.total_seconds())):
-        from dashboard.tasks import project_activity_refresh_task
-
-        with contextlib.suppress(Exception):
-            project_activity_refresh_task.delay(project_id)
 
 
 # --- paging ---------------------------------------------------------------------------------
