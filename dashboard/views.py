@@ -37,7 +37,6 @@ from ingestion.models import MAX_ID, Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
 from ops.pages import private_page
 from profiles import selectors as profile_selectors
-from profiles.models import Account
 from profiles.selectors import profile_ids_for_identifiers
 from trackhub.db import snapshot_page
 
@@ -494,10 +493,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
         {
             "profile": detail,
             "attributes": sorted(detail.attributes.items()),
-            "accounts": profile_selectors.account_details(
-                accounts=Account.objects.filter(project_id=project.id, id__in=detail.accounts).order_by("id"),
-                member_ids=False,
-            ),
+            "accounts": profile_selectors.profile_accounts(project_id=project.id, profile=detail, member_ids=False),
             "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id),
             "page": page,
             "is_first_page": cursor is None,  # a mangled ?before= shows the first page

@@ -1,5 +1,6 @@
-"""Reads of the profiles domain. Other apps (ingestion's read API, the dashboard) call only
-the public functions here.
+"""Reads of the profiles domain. Other apps (ingestion's read API and admin, the dashboard,
+ops' metrics) read profiles' data only through the public functions here, never through
+``profiles.models``.
 
 Merged-away ids resolve to their survivor in one hop (``merged_into`` always points at a
 live row, see ``profiles.models``).
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count
+from django.db.models import Count, Min
+from django.utils import timezone
 
 from profiles.models import (
     Account,
@@ -20,6 +22,7 @@ from profiles.models import (
     AccountMembership,
     AccountMerge,
     Identity,
+    IdentityWork,
     IngestionWarning,
     Profile,
     ProfileMerge,
@@ -253,6 +256,13 @@ def account_detail(*, project_id: int, account_id: int, member_ids: bool = True)
     return None if account is None else account_details(accounts=[account], member_ids=member_ids)[0]
 
 
+def profile_accounts(*, project_id: int, profile: ProfileDetail, member_ids: bool = True) -> list[AccountDetail]:
+    """The accounts ``profile`` (a ``profile_detail``) belongs to, by id, as
+    ``account_details`` gives them (``member_ids`` as there): three queries however many."""
+    accounts = Account.objects.filter(project_id=project_id, id__in=profile.accounts).order_by("id")
+    return account_details(accounts=accounts, member_ids=member_ids)
+
+
 def account_members(*, account_id: int, limit: int) -> list[ProfileDetail]:
     """The ``limit`` most recently seen (live) profiles of an account, in three queries
     however many members it has."""
@@ -292,3 +302,21 @@ def ingestion_warnings_for_project(*, project_id: int) -> QuerySet[IngestionWarn
     """Refused identifiers (placeholders), newest first, for the caller to page by
     (created_at, id)."""
     return IngestionWarning.objects.filter(project_id=project_id).order_by("-created_at", "-id")
+
+
+# --- identity work ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityQueueState:
+    pending: int
+    lag_seconds: float
+
+
+def identity_queue_state() -> IdentityQueueState:
+    """How many identity work rows wait and the age of the oldest (0 when none), for the
+    metrics. Uses the partial index on pending rows: cheap however large the table grows."""
+    row = IdentityWork.objects.filter(processed_at__isnull=True).aggregate(oldest=Min("created_at"), n=Count("id"))
+    oldest = row["oldest"]
+    lag = (timezone.now() - oldest).total_seconds() if oldest is not None else 0.0
+    return IdentityQueueState(pending=row["n"], lag_seconds=max(lag, 0.0))
