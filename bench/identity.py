@@ -130,7 +130,7 @@ def merge_of_big_profiles(project_id: int, source_id: int, events: int, pairs: i
         wall_ms.append(wall * 1000)
         survivor = profile_ids_for_identifiers(project_id=project_id, identifiers=[a, b])
         assert survivor[a] == survivor[b], "the link did not merge"
-        merged_events = profile_events(project_id=project_id, profile_id=survivor[a]).count()
+        merged_events = profile_events(project_id=project_id, profile_id=survivor[a]).events.count()
         assert merged_events == 2 * events, merged_events
         print(
             f"  pair {pair + 1}: merged 2 x {events:,} events: statements {timer.seconds * 1000:.1f} ms "

@@ -11,9 +11,9 @@ from django.db.models import QuerySet
 
 from dashboard.forms import EventExplorerForm
 from ingestion.api.filters import IdFilter
-from ingestion.models import Project, Source
-from ingestion.selectors import events_with_property
-from profiles.selectors import profile_identifiers
+from ingestion.models import Project
+from ingestion.selectors import events_with_property, sources_for_project
+from profiles.selectors import profile_events
 
 
 class DateTimeLocalInput(forms.DateTimeInput):
@@ -36,9 +36,8 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     # Values as stored, exactly (as in the read API): a form field would strip " ann " to
     # "ann", another person, and a chart's link for the name "Signup " to "Signup".
     name = django_filters.CharFilter(field_name="name", label="Event name", strip=False)
-    source = django_filters.ModelChoiceFilter(
-        field_name="source", queryset=Source.objects.none(), empty_label="All sources"
-    )
+    # The project's sources, set in __init__.
+    source = django_filters.ModelChoiceFilter(field_name="source", queryset=None, empty_label="All sources")
     user = django_filters.CharFilter(field_name="user_id", label="User id", strip=False)
     account = django_filters.CharFilter(field_name="account_id", label="Account id", strip=False)
     since = django_filters.DateTimeFilter(
@@ -59,7 +58,7 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     def __init__(self, data: Any, queryset: QuerySet, *, project: Project) -> None:
         super().__init__(data, queryset=queryset)
         self.project = project
-        self.filters["source"].queryset = Source.objects.filter(project=project).order_by("name", "id")
+        self.filters["source"].queryset = sources_for_project(project_id=project.id)
         self.form.fields["source"].queryset = self.filters["source"].queryset
         for name in ("name", "user", "account", "property", "value"):
             self.form.fields[name].widget.attrs["autocomplete"] = "off"
@@ -74,7 +73,9 @@ class EventExplorerFilterSet(django_filters.FilterSet):
         return events_with_property(queryset, key=key, value=self.form.cleaned_data.get("value") or None)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
-        identifiers = profile_identifiers(project_id=self.project.id, profile_id=int(value))
+        found = profile_events(project_id=self.project.id, profile_id=int(value), events=queryset)
         # For the page to say whose events these are (or that there is no such profile).
-        self.profile_shown = ProfileShown(profile_id=int(value), identifiers=identifiers)
-        return queryset.filter(identity_key__in=identifiers or [])
+        self.profile_shown = ProfileShown(
+            profile_id=int(value), identifiers=None if found is None else found.identifiers
+        )
+        return queryset.none() if found is None else found.events

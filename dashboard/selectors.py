@@ -1,32 +1,30 @@
-"""Reads behind the dashboard pages.
+"""Reads behind the dashboard pages: who may see which project, the charts' aggregate and
+the keyset pager. Events, sources and rejected events are read through
+``ingestion.selectors``, profiles through ``profiles.selectors``.
 
-Every query is scoped to one project and shaped for the Event indexes:
-(project, -timestamp, -id), (project, name, -timestamp), (project, source, -timestamp) and
-(project, identity_key, -timestamp). Lists are keyset-paged (never OFFSET or COUNT(*)).
-Every chart comes from one aggregate (``project_activity``): counts per UTC hour, source
-and name over a bounded 30-day range, computed in one grouped query and cached with
+Lists are keyset-paged (never OFFSET or COUNT(*)). Every chart comes from one aggregate
+(``project_activity``): counts per UTC hour, source and name over a bounded 30-day range,
+computed in one grouped query and cached (``services.project_activity_refresh``) with
 stale-while-revalidate, so a page view never recounts a million events.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
-from django.db import connection
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, TruncHour
+from django.db.models import Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
 from dashboard.models import ProjectMembership
 from ingestion.api.pagination import Cursor, cursor_decode, cursor_encode, keyset_beyond
-from ingestion.models import AccessToken, ApiKey, Event, Project, RejectedEvent, Source
+from ingestion.models import Project
+from ingestion.selectors import events_since_at_least
 
 # --- access ---------------------------------------------------------------------------------
 
@@ -115,6 +113,41 @@ class ProjectActivity:
         empty: dict[Any, int] = {}
         return cls(project_id, now, _floor_hour(now), empty, empty, empty, empty, empty, empty, pending=True)
 
+    @classmethod
+    def from_hourly_counts(
+        cls, *, project_id: int, now: datetime, counts: Iterable[tuple[datetime, int, str, int]]
+    ) -> ProjectActivity:
+        """The totals the pages show, from (hour, source id, name, count) rows over
+        ``activity_hours(now=now)``."""
+        last_hour = _floor_hour(now)
+        day_start = last_hour - timedelta(hours=23)  # = window's
+        per_hour: dict[datetime, int] = defaultdict(int)
+        per_day_and_source: dict[tuple[datetime, int], int] = defaultdict(int)
+        names_24h: dict[str, int] = defaultdict(int)
+        names_30d: dict[str, int] = defaultdict(int)
+        sources_24h: dict[int, int] = defaultdict(int)
+        sources_30d: dict[int, int] = defaultdict(int)
+        for hour, source_id, name, n in counts:
+            hour = hour.astimezone(UTC)
+            per_hour[hour] += n
+            per_day_and_source[(hour.replace(hour=0), source_id)] += n
+            names_30d[name] += n
+            sources_30d[source_id] += n
+            if hour >= day_start:
+                names_24h[name] += n
+                sources_24h[source_id] += n
+        return cls(
+            project_id=project_id,
+            computed_at=now,
+            last_hour=last_hour,
+            per_hour=dict(per_hour),
+            per_day_and_source=dict(per_day_and_source),
+            names_24h=dict(names_24h),
+            names_30d=dict(names_30d),
+            sources_24h=dict(sources_24h),
+            sources_30d=dict(sources_30d),
+        )
+
     def hourly(self, *, hours: int) -> list[tuple[datetime, int]]:
         first = self.last_hour - timedelta(hours=hours - 1)
         return [(first + timedelta(hours=i), self.per_hour.get(first + timedelta(hours=i), 0)) for i in range(hours)]
@@ -146,53 +179,13 @@ def _activity_start(now: datetime) -> datetime:
     return _floor_day(now) - timedelta(days=ACTIVITY_DAYS - 1)
 
 
-def project_activity_compute(*, project_id: int, now: datetime) -> ProjectActivity:
-    """One grouped pass over the project's last 30 days of events (bounded by the
-    (project, -timestamp) index), stored in the cache for the pages to read."""
-    last_hour = _floor_hour(now)
-    first_hour = _activity_start(now)
-    day_start = last_hour - timedelta(hours=23)  # = ProjectActivity.window's
-    rows = (
-        Event.objects.filter(
-            project_id=project_id, timestamp__gte=first_hour, timestamp__lt=last_hour + timedelta(hours=1)
-        )
-        .annotate(hour=TruncHour("timestamp", tzinfo=UTC))
-        .values("hour", "source_id", "name")
-        .annotate(n=Count("*"))
-        .values_list("hour", "source_id", "name", "n")
-        .order_by()
-    )
-    per_hour: dict[datetime, int] = defaultdict(int)
-    per_day_and_source: dict[tuple[datetime, int], int] = defaultdict(int)
-    names_24h: dict[str, int] = defaultdict(int)
-    names_30d: dict[str, int] = defaultdict(int)
-    sources_24h: dict[int, int] = defaultdict(int)
-    sources_30d: dict[int, int] = defaultdict(int)
-    for hour, source_id, name, n in rows:
-        hour = hour.astimezone(UTC)
-        per_hour[hour] += n
-        per_day_and_source[(hour.replace(hour=0), source_id)] += n
-        names_30d[name] += n
-        sources_30d[source_id] += n
-        if hour >= day_start:
-            names_24h[name] += n
-            sources_24h[source_id] += n
-    activity = ProjectActivity(
-        project_id=project_id,
-        computed_at=now,
-        last_hour=last_hour,
-        per_hour=dict(per_hour),
-        per_day_and_source=dict(per_day_and_source),
-        names_24h=dict(names_24h),
-        names_30d=dict(names_30d),
-        sources_24h=dict(sources_24h),
-        sources_30d=dict(sources_30d),
-    )
-    cache.set(_activity_key(project_id), activity, ACTIVITY_KEEP_SECONDS)
-    return activity
+def activity_hours(*, now: datetime) -> tuple[datetime, datetime]:
+    """The [since, until) of event timestamps the charts count: from midnight UTC,
+    ACTIVITY_DAYS - 1 days ago, to the end of the current hour."""
+    return _activity_start(now), _floor_hour(now) + timedelta(hours=1)
 
 
-def _activity_key(project_id: int) -> str:
+def activity_cache_key(*, project_id: int) -> str:
     return f"dashboard:activity:v3:{project_id}"
 
 
@@ -203,17 +196,20 @@ def project_activity(*, project_id: int, now: datetime) -> ProjectActivity:
     says when it was counted) and one refresh is queued for a worker, so a project with
     millions of events is never counted inside a request.
     """
-    activity: ProjectActivity | None = cache.get(_activity_key(project_id))
+    # Imported here: the services import this module (ProjectActivity, its cache key).
+    from dashboard import services
+
+    activity: ProjectActivity | None = cache.get(activity_cache_key(project_id=project_id))
     if activity is None:
         # No copy yet. A small project is counted here; a big one would hold the page for
         # seconds (about 1 s per million events), so its first view queues the count and
         # says so, and the charts appear on a reload a few seconds later.
-        if _events_since_at_least(project_id=project_id, since=_activity_start(now), count=ACTIVITY_INLINE_LIMIT):
-            _activity_refresh_queue(project_id=project_id)
+        if events_since_at_least(project_id=project_id, since=_activity_start(now), count=ACTIVITY_INLINE_LIMIT):
+            services.project_activity_refresh_queue(project_id=project_id)
             return ProjectActivity.counting(project_id=project_id, now=now)
-        return project_activity_compute(project_id=project_id, now=now)
+        return services.project_activity_refresh(project_id=project_id, now=now)
     if now - activity.computed_at > ACTIVITY_FRESH:
-        _activity_refresh_queue(project_id=project_id)
+        services.project_activity_refresh_queue(project_id=project_id)
     return activity
 
 
@@ -222,72 +218,7 @@ def project_activity(*, project_id: int, now: datetime) -> ProjectActivity:
 ACTIVITY_INLINE_LIMIT = 50_000
 
 
-def _events_since_at_least(*, project_id: int, since: datetime, count: int) -> bool:
-    """Whether the project has ``count`` events since ``since``: reads at most that many
-    index entries, however many there are."""
-    return Event.objects.filter(project_id=project_id, timestamp__gte=since)[:count].count() >= count
-
-
-def _activity_refresh_queue(*, project_id: int) -> None:
-    """Queue one recount for a worker (``cache.add`` makes it one per minute however many
-    views ask). A broker outage must not break the page: what there is is still shown."""
-    if cache.add(f"{_activity_key(project_id)}:refreshing", 1, int(ACTIVITY_FRESH.total_seconds())):
-        from dashboard.tasks import project_activity_refresh_task
-
-        with contextlib.suppress(Exception):
-            project_activity_refresh_task.delay(project_id)
-
-
-# --- events ---------------------------------------------------------------------------------
-
-
-def events_recent(*, project_id: int, source_id: int | None = None, limit: int = 20) -> list[Event]:
-    events = Event.objects.filter(project_id=project_id)
-    if source_id is not None:
-        events = events.filter(source_id=source_id)
-    return list(events.order_by("-timestamp", "-id")[:limit])
-
-
-def events_by_keys(*, project_id: int, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Event]:
-    """Events by their dedupe key (name, event_id), in one query on that unique index."""
-    if not keys:
-        return {}
-    condition = Q()
-    for name, event_id in set(keys):
-        condition |= Q(name=name, event_id=event_id)
-    rows = Event.objects.filter(condition, project_id=project_id).only("id", "name", "event_id", "timestamp")
-    return {(event.name, event.event_id): event for event in rows}
-
-
-_NAMES_SKIP_SCAN = """
-WITH RECURSIVE names(name) AS (
-    (SELECT name FROM ingestion_event WHERE project_id = %s ORDER BY name LIMIT 1)
-    UNION ALL
-    SELECT (SELECT e.name FROM ingestion_event e WHERE e.project_id = %s AND e.name > names.name
-            ORDER BY e.name LIMIT 1)
-    FROM names WHERE names.name IS NOT NULL
-)
-SELECT name FROM names WHERE name IS NOT NULL LIMIT %s
-"""
-
-
-def event_names(*, project_id: int, limit: int = 200) -> list[str]:
-    """The project's distinct event names, alphabetically (the explorer's suggestions).
-
-    On PostgreSQL a skip scan of the (project, name, -timestamp) index: one index probe per
-    distinct name, however many events each has.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_NAMES_SKIP_SCAN, [project_id, project_id, limit])
-            return [row[0] for row in cursor.fetchall()]
-    names = Event.objects.filter(project_id=project_id).order_by("name").values_list("name", flat=True).distinct()
-    return list(names[:limit])
-
-
-def events_for_project(*, project_id: int) -> QuerySet[Event]:
-    """The project's events newest first; the explorer filters and pages this."""
-    return Event.objects.filter(project_id=project_id).order_by("-timestamp", "-id")
+# --- paging ---------------------------------------------------------------------------------
 
 
 def cursor_from_query(token: str | None) -> Cursor | None:
@@ -324,48 +255,6 @@ def keyset_page(*, rows: QuerySet, cursor: Cursor | None, size: int, time_field:
     return KeysetPage(rows=page, next_cursor=next_cursor)
 
 
-def event_get(*, project_id: int, event_id: int) -> Event | None:
-    return Event.objects.filter(project_id=project_id, id=event_id).select_related("source").first()
-
-
-# --- sources --------------------------------------------------------------------------------
-
-
-def sources_with_stats(*, project_id: int, since: datetime) -> list[Source]:
-    """The project's sources with ``last_received_at`` (of its newest event),
-    ``rejected_count`` (not yet replayed, since ``since``) and its keys and tokens, in
-    four queries whatever the number of sources."""
-    newest = Event.objects.filter(project_id=OuterRef("project_id"), source_id=OuterRef("id")).order_by("-timestamp")
-    rejected = (
-        RejectedEvent.objects.filter(source_id=OuterRef("id"), received_at__gte=since, replayed_at__isnull=True)
-        .order_by()
-        .values("source_id")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return list(
-        Source.objects.filter(project_id=project_id)
-        .annotate(
-            last_received_at=Subquery(newest.values("received_at")[:1]),
-            last_timestamp=Subquery(newest.values("timestamp")[:1]),
-            rejected_count=Coalesce(Subquery(rejected, output_field=IntegerField()), 0),
-        )
-        .prefetch_related(
-            Prefetch("api_keys", queryset=ApiKey.objects.order_by("-created_at")),
-            Prefetch("access_tokens", queryset=AccessToken.objects.order_by("-created_at")),
-        )
-        .order_by("name", "id")
-    )
-
-
-def source_get(*, project_id: int, source_id: int) -> Source | None:
-    return Source.objects.filter(project_id=project_id, id=source_id).first()
-
-
-def sources_for_project(*, project_id: int) -> QuerySet[Source]:
-    return Source.objects.filter(project_id=project_id).order_by("name", "id")
-
-
 # --- rejected events ------------------------------------------------------------------------
 
 
@@ -378,20 +267,3 @@ def rejected_window_start(*, now: datetime) -> datetime:
     """The first instant a source's card counts rejections from: 30 days ago to the
     minute, since the card's link carries it to the minute and must list exactly those."""
     return (now - REJECTED_WINDOW).replace(second=0, microsecond=0)
-
-
-def rejected_events_for_project(
-    *, project_id: int, include_replayed: bool, source_id: int | None = None, since: datetime | None = None
-) -> QuerySet[RejectedEvent]:
-    rows = RejectedEvent.objects.filter(project_id=project_id)
-    if source_id is not None:
-        rows = rows.filter(source_id=source_id)
-    if since is not None:
-        rows = rows.filter(received_at__gte=since)
-    if not include_replayed:
-        rows = rows.filter(replayed_at__isnull=True)
-    return rows.order_by("-received_at", "-id")
-
-
-def rejected_event_get(*, project_id: int, rejected_id: int) -> RejectedEvent | None:
-    return RejectedEvent.objects.filter(project_id=project_id, id=rejected_id).select_related("source").first()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.utils import timezone
 
-from dashboard import selectors
+from dashboard import services
 
 
 @shared_task(acks_late=True, ignore_result=True, time_limit=120, soft_time_limit=100)
 def project_activity_refresh_task(project_id: int) -> None:
     """Recount a project's chart aggregate into the cache (idempotent: last one wins)."""
-    selectors.project_activity_compute(project_id=project_id, now=timezone.now())
+    services.project_activity_refresh(project_id=project_id)

@@ -30,13 +30,13 @@ from django.views.decorators.http import require_http_methods, require_safe
 from dashboard import charts, selectors
 from dashboard.filters import EventExplorerFilterSet
 from dashboard.forms import RejectedFilterForm
+from ingestion import selectors as ingestion_selectors
 from ingestion.canonical import id_parse
 from ingestion.formats.base import RequestProblem
 from ingestion.models import Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
 from ops.pages import private_page
 from profiles import selectors as profile_selectors
-from profiles.models import Account
 from profiles.selectors import profile_ids_for_identifiers
 from trackhub.db import snapshot_page
 
@@ -44,6 +44,7 @@ PAGE_SIZE = 50
 LIVE_SIZE = 15
 SEARCH_LIMIT = 50  # profiles listed for a search or the recently seen
 MEMBERS_LIMIT = 50  # the most recently seen members an account page lists
+EVENT_NAMES_LIMIT = 200  # the explorer's name suggestions, alphabetically
 
 ProjectView = Callable[..., HttpResponse]
 
@@ -153,7 +154,8 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
     activity = selectors.project_activity(project_id=project.id, now=timezone.now())
     events_url = reverse("dashboard:events", args=[project.id])
     source_names = {
-        source.id: source.name or str(source.id) for source in selectors.sources_for_project(project_id=project.id)
+        source.id: source.name or str(source.id)
+        for source in ingestion_selectors.sources_for_project(project_id=project.id)
     }
 
     def breakdown(field: Literal["name", "source_id"], last_24h: bool) -> charts.BarChart:
@@ -189,7 +191,7 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
             "sources_30d": breakdown("source_id", last_24h=False),
             "computed_at": activity.computed_at,
             "counting": activity.pending,
-            "recent_events": selectors.events_recent(project_id=project.id, limit=LIVE_SIZE),
+            "recent_events": ingestion_selectors.events_recent(project_id=project.id, limit=LIVE_SIZE),
             "source_names": source_names,
             "live_url": reverse("dashboard:live-events", args=[project.id]),
         },
@@ -211,10 +213,12 @@ def _source_from_query(request: HttpRequest) -> int | None:
 def live_events(request: HttpRequest, project: Project) -> HttpResponse:
     """The newest events as table rows (polled by the live tail); ``?source=`` narrows."""
     source_filter = _source_from_query(request)
-    recent = selectors.events_recent(project_id=project.id, source_id=source_filter, limit=LIVE_SIZE)
+    recent = ingestion_selectors.events_recent(project_id=project.id, source_id=source_filter, limit=LIVE_SIZE)
     source_names = {}
     if source_filter is None:
-        source_names = {s.id: s.name or str(s.id) for s in selectors.sources_for_project(project_id=project.id)}
+        source_names = {
+            s.id: s.name or str(s.id) for s in ingestion_selectors.sources_for_project(project_id=project.id)
+        }
     return render(
         request,
         "dashboard/_live_rows.html",
@@ -233,7 +237,7 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
     now = timezone.now()
     days = 14
     rejected_since = selectors.rejected_window_start(now=now)
-    rows = selectors.sources_with_stats(project_id=project.id, since=rejected_since)
+    rows = ingestion_selectors.sources_with_stats(project_id=project.id, since=rejected_since)
     rejected_url = reverse("dashboard:rejected", args=[project.id])
     activity = selectors.project_activity(project_id=project.id, now=now)
     daily = {source.id: activity.daily(days=days, source_id=source.id) for source in rows}
@@ -263,7 +267,7 @@ def sources(request: HttpRequest, project: Project) -> HttpResponse:
 @project_page
 def events(request: HttpRequest, project: Project) -> HttpResponse:
     filterset = EventExplorerFilterSet(
-        request.GET or None, queryset=selectors.events_for_project(project_id=project.id), project=project
+        request.GET or None, queryset=ingestion_selectors.events_for_project(project_id=project.id), project=project
     )
     page = selectors.KeysetPage(rows=[], next_cursor=None)
     cursor = None
@@ -271,7 +275,7 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
     if invalid:
         rows = None
     else:
-        rows = filterset.qs if filterset.is_bound else selectors.events_for_project(project_id=project.id)
+        rows = filterset.qs if filterset.is_bound else ingestion_selectors.events_for_project(project_id=project.id)
         cursor = selectors.cursor_from_query(request.GET.get("before"))
         page = selectors.keyset_page(rows=rows, cursor=cursor, size=PAGE_SIZE)
     query = request.GET.copy()
@@ -295,7 +299,7 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
             # with a filter it cannot read, nothing was searched.
             "filtered": any(request.GET.get(name) for name in filterset.filters),
             "invalid": invalid,
-            "event_names": selectors.event_names(project_id=project.id),
+            "event_names": ingestion_selectors.event_names(project_ids=[project.id], limit=EVENT_NAMES_LIMIT),
         },
     )
 
@@ -307,7 +311,7 @@ def _pretty(value: Any) -> str:
 @require_safe
 @project_page
 def event_detail(request: HttpRequest, project: Project, event_id: int) -> HttpResponse:
-    event = selectors.event_get(project_id=project.id, event_id=event_id)
+    event = ingestion_selectors.event_get(project_id=project.id, pk=event_id)
     if event is None:
         raise Http404("No such event")
     fields = [
@@ -355,7 +359,7 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     cursor = selectors.cursor_from_query(request.GET.get("before"))
     page = selectors.KeysetPage(rows=[], next_cursor=None)
     if valid:
-        rows = selectors.rejected_events_for_project(
+        rows = ingestion_selectors.rejected_events_for_project(
             project_id=project.id, include_replayed=include_replayed, source_id=source_id, since=since
         )
         page = selectors.keyset_page(
@@ -391,7 +395,7 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @project_page
 def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: int) -> HttpResponse:
-    rejected = selectors.rejected_event_get(project_id=project.id, rejected_id=rejected_id)
+    rejected = ingestion_selectors.rejected_event_get(project_id=project.id, pk=rejected_id)
     if rejected is None:
         raise Http404("No such rejected event")
     payload_text = _pretty(rejected.payload)
@@ -479,7 +483,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
     timeline = profile_selectors.profile_events(project_id=project.id, profile_id=detail.id)
     assert timeline is not None  # the profile exists
     cursor = selectors.cursor_from_query(request.GET.get("before"))
-    page = selectors.keyset_page(rows=timeline.order_by("-timestamp", "-id"), cursor=cursor, size=PAGE_SIZE)
+    page = selectors.keyset_page(rows=timeline.events, cursor=cursor, size=PAGE_SIZE)
     return _render(
         request,
         project,
@@ -488,10 +492,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
         {
             "profile": detail,
             "attributes": sorted(detail.attributes.items()),
-            "accounts": profile_selectors.account_details(
-                accounts=Account.objects.filter(project_id=project.id, id__in=detail.accounts).order_by("id"),
-                member_ids=False,
-            ),
+            "accounts": profile_selectors.profile_accounts(project_id=project.id, profile=detail, member_ids=False),
             "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id),
             "page": page,
             "is_first_page": cursor is None,  # a mangled ?before= shows the first page
@@ -535,7 +536,9 @@ def warnings(request: HttpRequest, project: Project) -> HttpResponse:
         size=PAGE_SIZE,
         time_field="created_at",
     )
-    events = selectors.events_by_keys(project_id=project.id, keys=[(w.event_name, w.event_id) for w in page.rows])
+    events = ingestion_selectors.events_by_keys(
+        project_id=project.id, keys=[(w.event_name, w.event_id) for w in page.rows]
+    )
     return _render(
         request,
         project,

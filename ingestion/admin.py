@@ -488,7 +488,7 @@ class CappedCountPaginator(Paginator):
 
 
 class EventNameFilter(admin.SimpleListFilter):
-    """The names from an index skip scan (``selectors.event_names_all``), not Django's
+    """The names from an index skip scan (``selectors.event_names``), not Django's
     SELECT DISTINCT over every event."""
 
     title = "name"
@@ -496,7 +496,7 @@ class EventNameFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         project_ids = project_ids_visible(user=request.user)  # None: every project's names
-        return [(name, name) for name in selectors.event_names_all(project_ids=project_ids)]
+        return [(name, name) for name in selectors.event_names(project_ids=project_ids)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()

@@ -6,12 +6,25 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeAlias
 
 from django.db import connection
-from django.db.models import F, Func, Model, Q, QuerySet, TextField
+from django.db.models import (
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+)
+from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from ingestion.canonical import MAX_ID
@@ -308,6 +321,85 @@ def website_ids_in_project(*, project_id: int, website_ids: Iterable[uuid.UUID])
     )
 
 
+# --- sources ----------------------------------------------------------------------------------
+
+
+def sources_for_project(*, project_id: int) -> QuerySet[Source]:
+    """The project's sources by name."""
+    return Source.objects.filter(project_id=project_id).order_by("name", "id")
+
+
+def sources_with_stats(*, project_id: int, since: datetime) -> list[Source]:
+    """The project's sources with ``last_received_at`` (of its newest event),
+    ``rejected_count`` (not yet replayed, since ``since``) and its keys and tokens, in
+    four queries whatever the number of sources."""
+    newest = Event.objects.filter(project_id=OuterRef("project_id"), source_id=OuterRef("id")).order_by("-timestamp")
+    rejected = (
+        RejectedEvent.objects.filter(source_id=OuterRef("id"), received_at__gte=since, replayed_at__isnull=True)
+        .order_by()
+        .values("source_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return list(
+        Source.objects.filter(project_id=project_id)
+        .annotate(
+            last_received_at=Subquery(newest.values("received_at")[:1]),
+            last_timestamp=Subquery(newest.values("timestamp")[:1]),
+            rejected_count=Coalesce(Subquery(rejected, output_field=IntegerField()), 0),
+        )
+        .prefetch_related(
+            Prefetch("api_keys", queryset=ApiKey.objects.order_by("-created_at")),
+            Prefetch("access_tokens", queryset=AccessToken.objects.order_by("-created_at")),
+        )
+        .order_by("name", "id")
+    )
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+def events_for_project(*, project_id: int) -> QuerySet[Event]:
+    """The project's events newest first, for the caller to filter and page by
+    (timestamp, id)."""
+    return Event.objects.filter(project_id=project_id).order_by("-timestamp", "-id")
+
+
+def events_recent(*, project_id: int, source_id: int | None = None, limit: int = 20) -> list[Event]:
+    """The project's (or one of its sources') ``limit`` newest events."""
+    events = Event.objects.filter(project_id=project_id)
+    if source_id is not None:
+        events = events.filter(source_id=source_id)
+    return list(events.order_by("-timestamp", "-id")[:limit])
+
+
+def event_get(*, project_id: int, pk: int) -> Event | None:
+    """The project's event with TrackHub's id ``pk`` (not the producer's ``event_id``),
+    with its source."""
+    return Event.objects.filter(project_id=project_id, id=pk).select_related("source").first()
+
+
+def events_since_at_least(*, project_id: int, since: datetime, count: int) -> bool:
+    """Whether the project has ``count`` events since ``since``: reads at most that many
+    index entries, however many there are."""
+    return Event.objects.filter(project_id=project_id, timestamp__gte=since)[:count].count() >= count
+
+
+def events_count_hourly(*, project_id: int, since: datetime, until: datetime) -> list[tuple[datetime, int, str, int]]:
+    """The project's events with a timestamp in [since, until), counted per UTC hour,
+    source and name: (hour, source id, name, count), in no order. One grouped pass bounded
+    by the (project, -timestamp) index."""
+    rows = (
+        Event.objects.filter(project_id=project_id, timestamp__gte=since, timestamp__lt=until)
+        .annotate(hour=TruncHour("timestamp", tzinfo=UTC))
+        .values("hour", "source_id", "name")
+        .annotate(n=Count("*"))
+        .values_list("hour", "source_id", "name", "n")
+        .order_by()
+    )
+    return list(rows)
+
+
 # One index probe per distinct (project, name) on the (project, name, -timestamp) index,
 # however many events each has (a DISTINCT over the events table reads all of them):
 # started at each of the given projects and kept inside it, so a walk never reads through
@@ -328,9 +420,10 @@ SELECT DISTINCT name FROM (SELECT name FROM pairs LIMIT %s) limited ORDER BY nam
 """
 
 
-def event_names_all(*, project_ids: Sequence[int] | None = None, limit: int = 1000) -> list[str]:
+def event_names(*, project_ids: Sequence[int] | None = None, limit: int = 1000) -> list[str]:
     """The distinct event names of every project (or of ``project_ids``), alphabetically,
-    from at most ``limit`` (project, name) pairs: the admin's name filter."""
+    from at most ``limit`` (project, name) pairs: the admin's name filter and, for one
+    project, the dashboard explorer's suggestions (its first ``limit`` names)."""
     if connection.vendor == "postgresql":
         if project_ids is None:
             project_ids = list(Project.objects.order_by("id").values_list("id", flat=True))
@@ -341,24 +434,60 @@ def event_names_all(*, project_ids: Sequence[int] | None = None, limit: int = 10
     return list(events.order_by("name").values_list("name", flat=True).distinct()[:limit])
 
 
-def events_for_identity_keys(*, project_id: int, identity_keys: Iterable[str]) -> QuerySet[Event]:
-    """Events of the project whose ``identity_key`` is one of ``identity_keys`` (a profile's
-    events: the profiles app passes the identifiers of one profile)."""
-    return Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys))
+def events_for_identity_keys(events: QuerySet[Event], *, identity_keys: Iterable[str]) -> QuerySet[Event]:
+    """Those of ``events`` whose ``identity_key`` is one of ``identity_keys`` (a profile's
+    events: ``profiles.selectors.profile_events`` passes the identifiers of one profile)."""
+    return events.filter(identity_key__in=list(identity_keys))
 
 
-def event_keys_stored(*, project_id: int, events: Iterable[tuple[str, str, datetime]]) -> set[tuple[str, str]]:
-    """Which of ``events`` (name, event id, timestamp) the project's events table holds,
-    as (name, event id). The timestamp leads each lookup to its partition and through the
-    primary key's (project, timestamp) prefix."""
-    wanted = list(events)
-    found: set[tuple[str, str]] = set()
-    for start in range(0, len(wanted), 500):
+# Keys looked up per query, each an ORed condition of its WHERE clause.
+_KEYS_PER_QUERY = 500
+
+
+def events_by_keys(
+    *, project_id: int, keys: Iterable[tuple[str, str] | tuple[str, str, datetime]]
+) -> dict[tuple[str, str], Event]:
+    """The project's events whose dedupe key (name, event id) is among ``keys``, by that
+    key; only their id, name, event id and timestamp are loaded. A key may also carry the
+    event's timestamp, which leads its lookup to its partition and through the primary
+    key's (project, timestamp) prefix; without it every partition's (project, name) index
+    is probed."""
+    wanted = list(set(keys))
+    found: dict[tuple[str, str], Event] = {}
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
         matches = Q()
-        for name, event_id, timestamp in wanted[start : start + 500]:
-            matches |= Q(timestamp=timestamp, name=name, event_id=event_id)
-        found.update(Event.objects.filter(matches, project_id=project_id).values_list("name", "event_id"))
+        for name, event_id, *timestamp in wanted[start : start + _KEYS_PER_QUERY]:
+            key_matches = Q(name=name, event_id=event_id)
+            if timestamp:
+                key_matches &= Q(timestamp=timestamp[0])
+            matches |= key_matches
+        rows = Event.objects.filter(matches, project_id=project_id).only("id", "name", "event_id", "timestamp")
+        found.update(((event.name, event.event_id), event) for event in rows)
     return found
+
+
+# --- rejected events --------------------------------------------------------------------------
+
+
+def rejected_events_for_project(
+    *, project_id: int, include_replayed: bool, source_id: int | None = None, since: datetime | None = None
+) -> QuerySet[RejectedEvent]:
+    """The project's rejected events (or one source's, or those received since
+    ``since``) newest first, for the caller to page by (received_at, id); the replayed
+    ones only with ``include_replayed``."""
+    rows = RejectedEvent.objects.filter(project_id=project_id)
+    if source_id is not None:
+        rows = rows.filter(source_id=source_id)
+    if since is not None:
+        rows = rows.filter(received_at__gte=since)
+    if not include_replayed:
+        rows = rows.filter(replayed_at__isnull=True)
+    return rows.order_by("-received_at", "-id")
+
+
+def rejected_event_get(*, project_id: int, pk: int) -> RejectedEvent | None:
+    """The project's rejected event ``pk``, with its source."""
+    return RejectedEvent.objects.filter(project_id=project_id, id=pk).select_related("source").first()
 
 
 class _PropertyFunc(Func):

@@ -76,7 +76,7 @@ class IdentityQueueCollector(Collector):
     whether the database answered that question (``trackhub_database_up``)."""
 
     def collect(self) -> Iterable[Metric]:
-        from ops.selectors import identity_queue_state
+        from profiles.selectors import identity_queue_state
 
         up = GaugeMetricFamily("trackhub_database_up", "1 if the database answered this scrape's queries, else 0")
         try:

@@ -1,5 +1,6 @@
-"""Reads of the profiles domain. Other apps (ingestion's read API, the dashboard) call only
-the public functions here.
+"""Reads of the profiles domain. Other apps (ingestion's read API and admin, the dashboard,
+ops' metrics) read profiles' data only through the public functions here, never through
+``profiles.models``.
 
 Merged-away ids resolve to their survivor in one hop (``merged_into`` always points at a
 live row, see ``profiles.models``).
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count
+from django.db.models import Count, Min
+from django.utils import timezone
 
 from profiles.models import (
     Account,
@@ -20,6 +22,7 @@ from profiles.models import (
     AccountMembership,
     AccountMerge,
     Identity,
+    IdentityWork,
     IngestionWarning,
     Profile,
     ProfileMerge,
@@ -157,15 +160,30 @@ def profiles_search_prefix(*, project_id: int, query: str, limit: int = 50) -> l
     return profile_details(profiles=profiles)
 
 
-def profile_events(*, project_id: int, profile_id: int) -> QuerySet[Event] | None:
-    """The events of a profile (of every identifier merged into it), as an Event queryset the
-    caller orders, filters and pages; None if the profile is unknown."""
-    from ingestion.selectors import events_for_identity_keys
+@dataclass(frozen=True)
+class ProfileEvents:
+    """A profile's identifiers (every one merged into it, sorted) and its events."""
+
+    identifiers: list[str]
+    events: QuerySet[Event]
+
+
+def profile_events(*, project_id: int, profile_id: int, events: QuerySet[Event] | None = None) -> ProfileEvents | None:
+    """The events of a profile (those of every identifier merged into it) with those
+    identifiers; None if the profile is unknown. The one place "events of profile X" is
+    written: the read API's profile events and ``?profile=`` filter, and the dashboard's.
+
+    ``events`` (the project's events, newest first, by default) is narrowed to the
+    profile's: the filters pass the queryset they are filtering. The caller may filter,
+    order and page the result further."""
+    from ingestion.selectors import events_for_identity_keys, events_for_project
 
     identifiers = profile_identifiers(project_id=project_id, profile_id=profile_id)
     if identifiers is None:
         return None
-    return events_for_identity_keys(project_id=project_id, identity_keys=identifiers)
+    if events is None:
+        events = events_for_project(project_id=project_id)
+    return ProfileEvents(identifiers=identifiers, events=events_for_identity_keys(events, identity_keys=identifiers))
 
 
 def profile_merges(*, project_id: int, profile_id: int) -> list[ProfileMerge]:
@@ -228,6 +246,13 @@ def account_detail(*, project_id: int, account_id: int, member_ids: bool = True)
     return None if account is None else account_details(accounts=[account], member_ids=member_ids)[0]
 
 
+def profile_accounts(*, project_id: int, profile: ProfileDetail, member_ids: bool = True) -> list[AccountDetail]:
+    """The accounts ``profile`` (a ``profile_detail``) belongs to, by id, as
+    ``account_details`` gives them (``member_ids`` as there): three queries however many."""
+    accounts = Account.objects.filter(project_id=project_id, id__in=profile.accounts).order_by("id")
+    return account_details(accounts=accounts, member_ids=member_ids)
+
+
 def account_members(*, account_id: int, limit: int) -> list[ProfileDetail]:
     """The ``limit`` most recently seen (live) profiles of an account, in three queries
     however many members it has."""
@@ -267,3 +292,21 @@ def ingestion_warnings_for_project(*, project_id: int) -> QuerySet[IngestionWarn
     """Refused identifiers (placeholders), newest first, for the caller to page by
     (created_at, id)."""
     return IngestionWarning.objects.filter(project_id=project_id).order_by("-created_at", "-id")
+
+
+# --- identity work ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityQueueState:
+    pending: int
+    lag_seconds: float
+
+
+def identity_queue_state() -> IdentityQueueState:
+    """How many identity work rows wait and the age of the oldest (0 when none), for the
+    metrics. Uses the partial index on pending rows: cheap however large the table grows."""
+    row = IdentityWork.objects.filter(processed_at__isnull=True).aggregate(oldest=Min("created_at"), n=Count("id"))
+    oldest = row["oldest"]
+    lag = (timezone.now() - oldest).total_seconds() if oldest is not None else 0.0
+    return IdentityQueueState(pending=row["n"], lag_seconds=max(lag, 0.0))

@@ -16,7 +16,7 @@ from ingestion.authentication import read_principal
 from ingestion.canonical import MAX_ID, ascii_digits, datetime_from_iso, datetime_from_ms, digits_parse
 from ingestion.models import Event, RejectedEvent, WireFormat
 from ingestion.selectors import events_with_property
-from profiles.selectors import profile_identifiers
+from profiles.selectors import profile_events
 
 _ID_SCHEMA = {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID}
 
@@ -115,8 +115,8 @@ class EventFilterSet(TimeRangeFilterSet):
         if self.request is None:  # no request, so no project: no profile matches
             return queryset.none()
         project_id = read_principal(self.request).project.id
-        identifiers = profile_identifiers(project_id=project_id, profile_id=int(value)) or []
-        return queryset.filter(identity_key__in=identifiers)
+        found = profile_events(project_id=project_id, profile_id=int(value), events=queryset)
+        return queryset.none() if found is None else found.events
 
 
 class RejectedEventFilterSet(TimeRangeFilterSet):

@@ -131,10 +131,10 @@ class ProfileEventListView(ReadProjectMixin, EventListView):
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no token
             return super().get_queryset()
-        events = selectors.profile_events(project_id=self._project_id(), profile_id=self.kwargs["profile_id"])
-        if events is None:
+        found = selectors.profile_events(project_id=self._project_id(), profile_id=self.kwargs["profile_id"])
+        if found is None:
             raise Http404
-        return events
+        return found.events
 
 
 class AccountListView(ReadProjectMixin, generics.ListAPIView):

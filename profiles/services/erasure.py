@@ -81,7 +81,7 @@ def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[st
     which this transaction holds.
     """
     # Imported here: ingestion.services imports this package (the outbox) as it loads.
-    from ingestion.selectors import event_keys_stored
+    from ingestion.selectors import events_by_keys
 
     rows = list(
         IdentityWork.objects.select_for_update().filter(project_id=project_id, processed_at__isnull=True).order_by("id")
@@ -91,11 +91,11 @@ def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[st
     ]
     if not suspects:
         return
-    stored = event_keys_stored(
+    stored = events_by_keys(
         project_id=project_id,
-        events=[(fact["name"], fact["event_id"], fact_instant(fact["ts_us"])) for fact in suspects],
+        keys=[(fact["name"], fact["event_id"], fact_instant(fact["ts_us"])) for fact in suspects],
     )
-    gone = {(fact["name"], fact["event_id"]) for fact in suspects} - stored
+    gone = {(fact["name"], fact["event_id"]) for fact in suspects} - stored.keys()
     for row in rows:
         kept = [fact for fact in row.facts if not fact or (fact["name"], fact["event_id"]) not in gone]
         if len(kept) == len(row.facts):

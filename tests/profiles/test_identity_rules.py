@@ -340,7 +340,7 @@ def test_dashboard_selectors_follow_merges_and_find_by_prefix(client, tenant):
 
     (found,) = selectors.profiles_search_prefix(project_id=project_id, query="ann")
     (merge,) = selectors.profile_merges(project_id=project_id, profile_id=loser)
-    events = selectors.profile_events(project_id=project_id, profile_id=loser)
+    events = selectors.profile_events(project_id=project_id, profile_id=loser).events
 
     assert found.id == survivor and found.identifiers == ["ann-phone", "ann@x.io"]
     assert (merge.merged_id, merge.survivor_id, merge.event_id) == (loser, survivor, "3")
