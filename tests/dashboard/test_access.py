@@ -143,8 +143,16 @@ def test_staff_without_projects_gets_explanation(db):
 
 def test_memberships_are_managed_in_the_admin(superuser_client, tenant):
     response = superuser_client.get("/admin/dashboard/projectmembership/add/")
+    # The project select is an autocomplete: its options are what this URL answers.
+    choices = superuser_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "dashboard", "model_name": "projectmembership", "field_name": "project", "term": "demo"},
+    )
 
-    assert response.status_code == 200 and b"project" in response.content
+    assert response.status_code == 200
+    assert '<select name="project" required id="id_project" class="admin-autocomplete"' in response.content.decode()
+    assert choices.status_code == 200
+    assert {"id": str(tenant.project.pk), "text": "demo-organization/demo-project"} in choices.json()["results"]
 
 
 @pytest.mark.parametrize("query", ["project=abc", "user=abc", "project=abc&user=x%20y"])

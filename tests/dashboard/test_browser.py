@@ -7,16 +7,21 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
 from dashboard.services import project_membership_grant
+from ingestion.models import Event
 from ingestion.services import api_key_create, source_ensure
 from profiles.models import Account, Profile
 from tests.conftest import tenant_create
@@ -25,6 +30,7 @@ from tests.dashboard.conftest import identity_resolve, ms
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+T = TypeVar("T")
 
 EVENT_MIX = [("Page Viewed", 10), ("Signup", 2), ("Feature Used", 6), ("Purchase", 2), ("Invite Sent", 1)]
 
@@ -33,6 +39,21 @@ def send(client: Client, url: str, name: str, payload: list[dict]) -> None:
     body = json.dumps({"track": [{"name": name, "payload": payload}]})
     response = client.post(url, data=body, content_type="application/json")
     assert response.status_code == 200, response.content
+
+
+def outside_playwrights_loop(query: Callable[[], T]) -> T:
+    """Run ORM ``query`` in a thread of its own: Django refuses the ORM in this one while
+    Playwright's event loop runs here. The thread's connection is closed after, so the
+    test database's teardown finds none left open."""
+
+    def run() -> T:
+        try:
+            return query()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()
 
 
 def seed_demo_project(client: Client) -> dict:
@@ -161,6 +182,10 @@ def test_staff_goes_from_login_to_merged_timeline(demo, live_server, browser):
     page.click("text=Replay through ingestion")
     page.wait_for_selector(".flash")
     assert "Replayed" in page.inner_text(".flash")
+    replayed = outside_playwrights_loop(
+        lambda: list(Event.objects.filter(event_id="bad-1").values_list("name", "user_id", "source_id"))
+    )
+    assert replayed == [("Signup", "grace@example.com", 7001)]
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
     phone.context.add_cookies(page.context.cookies())
@@ -494,15 +519,37 @@ def test_every_list_fits_a_phone_without_scrolling_sideways(with_rejections, liv
         assert all(table["fits"] for table in tables), path
 
 
+# Counts the ticks of every setInterval timer once its callback has run (the live tail's
+# refresh is the overview's one timer), so a test can wait for a tick instead of a time.
+COUNT_INTERVAL_TICKS = """
+window.intervalTicks = 0;
+const setIntervalOfThePage = window.setInterval;
+window.setInterval = (callback, ms, ...args) => setIntervalOfThePage(
+  (...tickArgs) => { try { callback(...tickArgs); } finally { window.intervalTicks += 1; } }, ms, ...args);
+"""
+FIRST_LIVE_ROW = "document.querySelector('[data-testid=live-events] a.event-name')"
+
+
 def test_the_live_list_keeps_the_keyboard_focus_on_its_row(long_values, live_server, browser):
     page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.add_init_script(COUNT_INTERVAL_TICKS)
     sign_in(page, live_server)
+    project_id = long_values["project"].id
+    live_requests: list[str] = []
+    page.on("request", lambda request: live_requests.append(request.url) if "/live/" in request.url else None)
+    # Unfocused, a refresh does replace the rows (what took the focus away to the page's start).
+    page.evaluate(f"window.rowBefore = {FIRST_LIVE_ROW}")
+    with page.expect_response(lambda response: response.url.endswith(f"/dashboard/{project_id}/live/")) as refresh:
+        pass
+    assert refresh.value.ok
+    page.wait_for_function(f"() => !window.rowBefore.isConnected && document.contains({FIRST_LIVE_ROW})")
+
     page.focus("[data-testid=live-events] a.event-name")
-    page.evaluate("window.focusedLink = document.activeElement")
+    page.evaluate("window.focusedLink = document.activeElement; window.ticksWhenFocused = window.intervalTicks")
+    requests_when_focused = len(live_requests)
+    page.wait_for_function("() => window.intervalTicks > window.ticksWhenFocused")  # the next refresh's turn
 
-    page.wait_for_timeout(5_600)  # the list refreshes every 5 s
-
-    # The rows were replaced under the focus, which fell back to the page's start.
+    assert len(live_requests) == requests_when_focused  # it left the rows alone
     assert page.evaluate("document.activeElement === window.focusedLink && window.focusedLink.isConnected")
 
 

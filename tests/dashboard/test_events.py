@@ -8,10 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from dashboard.services import project_membership_grant
 from ingestion.models import Event
-from ingestion.services import source_ensure
+from ingestion.services import organization_project_ensure, source_ensure
+from tests.conftest import tenant_create
 from tests.dashboard.conftest import (
     assert_source_link_opens_its_card,
+    identity_resolve,
     intempt_send,
     invalid_fields,
     ms,
@@ -68,10 +71,13 @@ def test_explorer_filters_by_time_range(staff_client, tenant, sent):
     assert names(response) == ["Signup", "Purchase"]
 
 
-def test_explorer_filters_by_source(staff_client, tenant, sent):
+def test_explorer_filters_by_source(client, staff_client, tenant, sent):
+    second = tenant_create(org=tenant.project.organization.name, project=tenant.project.name, source_id=9301)
+    assert intempt_send(client, second, [{}], name="Elsewhere").status_code == 200
+
     response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?source={tenant.source.id}")
 
-    assert len(names(response)) == 3
+    assert names(response) == ["Signup", "Purchase", "Purchase"]  # not the second source's event
 
 
 def test_explorer_refuses_source_of_another_project(staff_client, tenant, other_tenant, sent):
@@ -99,11 +105,22 @@ def test_explorer_pages_with_a_cursor(client, staff_client, tenant, monkeypatch)
     assert "« Newest" in second.content.decode() and "« Newest" not in first.content.decode()
 
 
-def test_explorer_query_count_is_bounded(staff_client, tenant, sent, django_assert_max_num_queries):
+MANY = 30  # rows on one page, well over any query bound below: a query per row would show
+
+
+def test_explorer_query_count_is_bounded(client, staff_client, tenant, sent, django_assert_max_num_queries):
+    intempt_send(client, tenant, [{"accountId": f"acct-{i}", "data": {"i": i}} for i in range(MANY)], name="Purchase")
+    identity_resolve()  # each row links its profile
+
     with django_assert_max_num_queries(9):
         response = staff_client.get(f"/dashboard/{tenant.project.id}/events/?name=Purchase&user=ada@example.com")
 
     assert response.status_code == 200
+    assert names(response) == ["Purchase"] * (MANY + 1)
+    profile_cells = re.findall(
+        r'<td class="hide-sm"><a href="/dashboard/\d+/profiles/\d+/">', response.content.decode()
+    )
+    assert len(profile_cells) == MANY + 1
 
 
 def test_event_page_shows_every_field_and_links_profile(staff_client, tenant, sent):
@@ -201,14 +218,24 @@ def test_explorer_with_filters_matching_nothing_says_so(staff_client, tenant, se
     assert empty_row(response) == "No events match these filters."
 
 
-def test_event_page_query_count_is_bounded(staff_client, tenant, sent, django_assert_max_num_queries):
+def test_event_page_query_count_is_bounded(staff_user, staff_client, tenant, sent, django_assert_max_num_queries):
+    # The page's one list is the project switcher: MANY projects in three organizations.
+    for i in range(MANY):
+        project = organization_project_ensure(org=f"org-{i % 3}", project=f"project-{i}")
+        project_membership_grant(user=staff_user, project=project)
     event = Event.objects.get(name="Purchase", user_id="ada@example.com")
-    profile_make(project=tenant.project, identifiers=["ada@example.com"])
+    profile = profile_make(
+        project=tenant.project, identifiers=["ada@example.com", *(f"alias-{i}" for i in range(MANY))]
+    )
 
     with django_assert_max_num_queries(5):
         response = staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/")
 
+    body = response.content.decode()
     assert response.status_code == 200
+    switcher = body.split('data-testid="project-switcher"')[1].split("</details>")[0]
+    assert len(re.findall(r'<a href="/dashboard/\d+/"', switcher)) == MANY + 1
+    assert f"Open profile #{profile.id}" in body
 
 
 def test_event_page_source_link_opens_that_sources_card(staff_client, tenant, sent):

@@ -166,11 +166,15 @@ def test_live_fragment_query_count_does_not_grow_with_rows(
     assert response.content.decode().count('class="event-name"') == 15
 
 
-def test_live_tail_with_a_source_of_thousands_of_digits_is_not_narrowed(staff_client, tenant):
+def test_live_tail_with_a_source_of_thousands_of_digits_is_not_narrowed(client, staff_client, tenant):
     # int() refuses more than 4,300 digits: no such source, so the tail is the project's.
+    intempt_send(client, tenant, [{"userId": "tail@example.com"}], name="Tailed")
+
     response = staff_client.get(f"/dashboard/{tenant.project.id}/live/?source={'9' * 5000}")
 
     assert response.status_code == 200
+    assert response.content.decode().count('class="event-name"') == 1
+    assert "Tailed" in response.content.decode() and "tail@example.com" in response.content.decode()
 
 
 def test_overview_uses_aria_roles_as_defined(client, staff_client, tenant):

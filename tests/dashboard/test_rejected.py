@@ -176,10 +176,14 @@ def test_replay_requires_csrf_token(tenant, rejected, staff_user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff_user)
 
-    response = client.post(f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": "{}"})
+    response = client.post(
+        f"/dashboard/{tenant.project.id}/rejected/{rejected.id}/", {"payload": fixed_payload(rejected)}
+    )  # a payload the replay would store, but no CSRF token
 
     assert response.status_code == 403
     assert not Event.objects.exists()
+    rejected.refresh_from_db()
+    assert rejected.replayed_at is None
 
 
 def test_replayed_rows_are_hidden_unless_asked(staff_client, tenant, rejected):

@@ -5,9 +5,16 @@ merge committed while a page is read does not show half-applied. Committed for r
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from profiles.models import Account, Profile
-from tests.profiles.conftest import identity_drain, intempt_post, merge_committed_before_the_first_query_on
+from tests.profiles.conftest import (
+    assert_read_in_one_snapshot,
+    identity_drain,
+    intempt_post,
+    merge_committed_before_the_first_query_on,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +45,12 @@ def test_the_snapshot_pages_answer_in_their_read_only_transaction(superuser_clie
     ann, _ = ann_and_bob
     account = Account.objects.get()
 
-    response = superuser_client.get(f"/dashboard/{tenant.project.id}/" + page.format(ann=ann.id, account=account.id))
+    with CaptureQueriesContext(connection) as captured:
+        response = superuser_client.get(
+            f"/dashboard/{tenant.project.id}/" + page.format(ann=ann.id, account=account.id)
+        )
 
     assert response.status_code == 200
-    assert b"ann" in response.content
+    assert b'<span class="chip">ann</span>' in response.content
+    # The session, user and project are read before; the page's own rows all in the snapshot.
+    assert_read_in_one_snapshot(captured.captured_queries, tables=('"profiles_', '"ingestion_event"'))

@@ -3,6 +3,7 @@ and random bytes never produce a 5xx, and only valid events are ever stored."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from bench.wire import EVENT_NAME
 from ingestion.canonical import nul_field
 from ingestion.models import Event
 from tests.hardening.formats import FIXED_TS_MS, READ_PATHS, post, present_formats
@@ -97,10 +99,13 @@ def test_random_bytes_never_cause_a_5xx(client, tenant, fmt):
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
 def test_valid_events_with_random_extra_fields_are_accepted(client, tenant, fmt):
+    ids = itertools.count()
+
     @FUZZ
     @given(extra=st.dictionaries(st.text(min_size=1, max_size=12).filter(lambda k: k not in LISTED), json_values))
     def run(extra):
-        document = fmt.build([{"id": "fz", "user": "fuzz-user", "props": {}}])
+        marker = f"fz-{next(ids)}"  # a new event each time, never a duplicate of an earlier one
+        document = fmt.build([{"id": marker, "user": "fuzz-user", "props": {}}])
         target = document["track"][0]["payload"][0] if fmt.name == "intempt" else document
         target = target[0] if isinstance(target, list) else target
         target.update(extra)
@@ -108,6 +113,8 @@ def test_valid_events_with_random_extra_fields_are_accepted(client, tenant, fmt)
         assert response.status_code < 500, response.content[:500]
         if nul_field(extra) is None:
             assert response.status_code == fmt.success_status, response.content[:500]
+            stored = Event.objects.get(properties__marker=marker)
+            assert (stored.name, stored.source_id) == (EVENT_NAME, tenant.source.id)
 
     run()
     assert_only_valid_events_stored()

@@ -50,7 +50,8 @@ REQUESTS_PER_CONNECTION = 20  # well past psycopg's prepare threshold default (5
 def pgbouncer(django_db_setup: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[live.PrivatePgBouncer]:
     """A private pgbouncer in front of the test database, its pool filled."""
     if live.PGBOUNCER is None:
-        pytest.skip("pgbouncer is not installed: apt-get install pgbouncer (scripts/test.sh does as root)")
+        # CI installs it: fail rather than skip, so a missing pgbouncer cannot pass unseen.
+        pytest.fail("pgbouncer is not installed: apt-get install pgbouncer (scripts/test.sh does as root)")
     db = connection.settings_dict
     directory = tmp_path_factory.mktemp("pgbouncer")
     bouncer = live.PrivatePgBouncer(

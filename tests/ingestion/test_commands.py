@@ -136,8 +136,10 @@ def test_a_label_too_long_to_store_is_a_command_error_and_makes_nothing(args):
 
 
 def test_create_api_key_for_unknown_source_fails():
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match=r"^no source 999$"):
         run("create_api_key", "--source-id", "999", "--json")
+
+    assert not ApiKey.objects.exists()
 
 
 def test_create_access_token_for_source_without_scope_has_none():
@@ -229,7 +231,7 @@ def test_revoke_credential_says_when_it_was_already_revoked():
 
 
 def test_revoke_unknown_credential_fails():
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match=r"^no such key or token$"):
         run("revoke_credential", "key_nope.secret")
 
 

@@ -156,16 +156,23 @@ def test_a_scope_granted_after_a_refusal_admits_the_next_request(client, tenant,
 
 def test_a_renamed_project_moves_the_intempt_url_on_the_next_request(client, tenant):
     old_url = tenant.intempt_url
-    body = {"track": [{"name": "e", "payload": [{"eventId": "a", "userId": "u", "timestamp": 1714631904000}]}]}
-    assert client.post(old_url, data=body, content_type="application/json").status_code == 200
+
+    def body(event_id: str) -> str:
+        return json.dumps(
+            {"track": [{"name": "e", "payload": [{"eventId": event_id, "userId": "u", "timestamp": 1714631904000}]}]}
+        )
+
+    assert client.post(old_url, data=body("a"), content_type="application/json").status_code == 200
 
     Project.objects.filter(id=tenant.project.id).update(name="renamed")
     tenant.project.name = "renamed"
-    stale = client.post(old_url, data=body, content_type="application/json")
-    moved = client.post(tenant.intempt_url, data=body, content_type="application/json")
+    stale = client.post(old_url, data=body("stale"), content_type="application/json")
+    moved = client.post(tenant.intempt_url, data=body("moved"), content_type="application/json")
 
     assert stale.status_code == 401
+    assert stale.json() == {"errors": [{"message": "API key is not valid for this source"}]}
     assert moved.status_code == 200
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["a", "moved"]
 
 
 def test_a_new_key_of_the_same_source_is_admitted_while_the_old_one_is_cached(client, tenant):

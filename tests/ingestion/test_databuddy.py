@@ -264,13 +264,23 @@ def test_a_timestamp_string_of_thousands_of_digits_is_a_400_naming_timestamp(cli
 
 
 @pytest.mark.parametrize(
-    ("field", "longest"),
-    [("name", 256), ("namespace", 64), ("anonymousId", 256), ("sessionId", 256), ("source", 64), ("profileId", 256)],
+    ("field", "longest", "stored_in"),
+    [
+        ("name", 256, "name"),
+        ("namespace", 64, "namespace"),
+        ("anonymousId", 256, "anonymous_id"),
+        ("sessionId", 256, "session_id"),
+        ("source", 64, "context"),  # no column of its own
+        ("profileId", 256, "profile_id"),
+    ],
 )
-def test_field_at_its_length_limit_is_accepted(client, tenant, field, longest):
+def test_field_at_its_length_limit_is_accepted(client, tenant, field, longest, stored_in):
     response = post_key(client, tenant, {"name": "x", field: "a" * longest})
 
     assert response.status_code == 200
+    event = Event.objects.get()
+    stored = event.context[field] if stored_in == "context" else getattr(event, stored_in)
+    assert stored == "a" * longest
 
 
 @pytest.mark.parametrize(

@@ -8,19 +8,28 @@ writes what the browser let it read into the DOM, which Chromium dumps.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import threading
 import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from ingestion.models import Event, Website
-from tests.conftest import tenant_create
+from tests.conftest import CHROMIUM, tenant_create
 
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def chromium_installed() -> None:
+    """CI installs it: a missing browser fails these tests rather than skipping them (as
+    ``tests.conftest.browser`` does)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does it when root)")
+
 
 PAGE = """<!doctype html><html><body><pre id="result">pending</pre><script>
 fetch(%(url)s, {
@@ -93,7 +102,7 @@ def run_page(tmp_path, page_origin: str, track_url: str, *, page: str = PAGE, we
     (tmp_path / "page.html").write_text(page % {"url": json.dumps(track_url), "website_id": json.dumps(website_id)})
     completed = subprocess.run(
         [
-            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
             f"{page_origin}/page.html",

@@ -509,10 +509,15 @@ def test_an_api_key_with_a_nul_in_its_identifier_is_an_invalid_key(client, tenan
 
 
 def test_revoked_key_is_refused_on_the_next_request(client, tenant):
+    first = {"track": [{"name": "e", "payload": [{"eventId": "before", "userId": "u", "timestamp": 1714631904000}]}]}
+    assert post(client, tenant, first).status_code == 200
     credential_revoke(presented_or_identifier=tenant.api_key)
+
     response = post(client, tenant, seed_body("intempt_example_1.json"))
 
     assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "Invalid API key"}]}
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["before"]
 
 
 def test_key_of_another_source_is_refused(client, tenant, other_tenant):
@@ -528,6 +533,8 @@ def test_wrong_org_or_project_in_path_is_refused(client, tenant):
     response = client.post(url, data=seed_body("intempt_example_1.json"), content_type="application/json")
 
     assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "API key is not valid for this source"}]}
+    assert Event.objects.count() == 0
 
 
 def test_key_without_track_scope_is_refused(client, tenant):
@@ -539,3 +546,5 @@ def test_key_without_track_scope_is_refused(client, tenant):
     response = client.post(url, data=seed_body("intempt_example_1.json"), content_type="application/json")
 
     assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "API key missing track:events scope"}]}
+    assert Event.objects.count() == 0

@@ -130,11 +130,16 @@ def test_a_deleted_projects_events_go_in_the_purge_after_the_deletion(filled):
 
 def test_a_deleted_projects_credentials_are_refused(client, filled):
     project_delete(project_id=filled.project.id)
+    rejected_before = RejectedEvent.objects.count()
+    body = json.dumps({"track": [{"name": "After", "payload": [{"eventId": "after", "userId": "ada"}]}]})
 
-    response = client.post(filled.intempt_url, data=b'{"track": []}', content_type="application/json")
+    response = client.post(filled.intempt_url, data=body, content_type="application/json")
     read = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {filled.read_token}")
 
     assert response.status_code == 401
+    assert response.json() == {"errors": [{"message": "Invalid API key"}]}
+    assert not Event.objects.filter(event_id="after").exists()
+    assert RejectedEvent.objects.count() == rejected_before
     assert read.status_code == 401
 
 

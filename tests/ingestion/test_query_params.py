@@ -168,9 +168,15 @@ def test_an_empty_cursor_is_the_first_page(client, tenant, read_client):
 
 
 def test_an_empty_value_beside_property_matches_any_value(client, tenant, read_client):
-    ingest(client, tenant)
+    ingest(client, tenant)  # amount 150
+    others = [
+        {"eventId": "other-amount", "userId": "u", "timestamp": 1714631905000, "data": {"amount": 7}},
+        {"eventId": "no-amount", "userId": "u", "timestamp": 1714631906000, "data": {"productName": "Wine"}},
+    ]
+    body = json.dumps({"track": [{"name": "Purchase", "payload": others}]})
+    assert client.post(tenant.intempt_url, data=body, content_type="application/json").status_code == 200
 
     response = read_client.get("/api/v1/events/?property=amount&value=")
 
     assert response.status_code == 200
-    assert len(response.json()["results"]) == 1
+    assert sorted(event["event_id"] for event in response.json()["results"]) == ["generated-event-id", "other-amount"]

@@ -58,11 +58,25 @@ def test_a_list_of_many_rows_costs_a_fixed_number_of_queries(
     assert rows >= ROWS
 
 
-def test_a_profile_s_events_cost_a_fixed_number_of_queries(read_client, full_page, django_assert_max_reads):
-    profile = read_client.get("/api/v1/profiles/", {"identifier": "u0"}).json()["results"][0]["id"]
+@pytest.fixture
+def busy_profile(client, tenant, read_client, full_page) -> int:
+    """The id of u0's profile, given ROWS more events: its pages hold many rows."""
+    intempt_post(client, tenant, *({"userId": "u0", "eventId": f"u0-{i}", "timestamp": 2_000 + i} for i in range(ROWS)))
+    identity_drain()
+    return read_client.get("/api/v1/profiles/", {"identifier": "u0"}).json()["results"][0]["id"]
 
+
+def test_a_profile_s_events_cost_a_fixed_number_of_queries(read_client, busy_profile, django_assert_max_reads):
     with django_assert_max_reads(4):  # the profile, its identifiers, the page, its profiles
-        read_all(read_client, f"/api/v1/profiles/{profile}/events/")
+        rows = read_all(read_client, f"/api/v1/profiles/{busy_profile}/events/")
 
+    assert rows > ROWS  # the fixture's event and the ROWS more
+
+
+def test_the_events_filtered_by_profile_cost_a_fixed_number_of_queries(
+    read_client, busy_profile, django_assert_max_reads
+):
     with django_assert_max_reads(4):
-        read_all(read_client, f"/api/v1/events/?profile={profile}")
+        rows = read_all(read_client, f"/api/v1/events/?profile={busy_profile}")
+
+    assert rows > ROWS

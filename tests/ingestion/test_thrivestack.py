@@ -278,6 +278,9 @@ def test_either_track_scope_is_enough(client, tenant, scopes):
     response = post(client, tenant, [THRIVESTACK.event(1)], authorization=f"Bearer {token}")
 
     assert response.status_code == 200
+    assert response.json()["success"] is True
+    event = Event.objects.get()
+    assert (event.user_id, event.source_id) == ("user-1", tenant.source.id)
 
 
 @pytest.mark.parametrize("authorization", ["", "Bearer", "Bearer nope", "Basic abc"])

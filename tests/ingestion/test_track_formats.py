@@ -323,6 +323,9 @@ def test_a_track_token_is_not_an_api_key(client, tenant, spec):
     response = spec.post(client, tenant, [spec.event(1)], authorization=f"{_scheme(spec)} {tenant.bearer_token}")
 
     assert response.status_code == 401
+    assert_error_shape(spec, response)
+    assert "Invalid API key" in response.content.decode()
+    assert Event.objects.count() == 0
 
 
 # --- no input is a server error -------------------------------------------------------------

@@ -70,3 +70,4 @@ def test_without_the_setting_a_plain_http_post_is_taken(client, tenant):
     response = client.post(tenant.intempt_url, data=INTEMPT_BODY, content_type="application/json")
 
     assert response.status_code == 200
+    assert Event.objects.get().event_id == "e-1"

@@ -23,6 +23,23 @@ def intempt_post(client: Any, tenant: Any, *items: dict[str, Any], name: str = "
     assert response.status_code == 200, response.content
 
 
+# What ``trackhub.db.read_snapshot`` issues as its transaction begins (outside a test's
+# own transaction: inside one it only adds a savepoint).
+READ_SNAPSHOT_SQL = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+
+def assert_read_in_one_snapshot(queries: list[dict[str, Any]], *, tables: tuple[str, ...]) -> None:
+    """``queries`` (a ``CaptureQueriesContext``'s) entered one read-only REPEATABLE READ
+    transaction and every query naming one of ``tables`` ran inside it, before its COMMIT."""
+    sql = [query["sql"] for query in queries]
+    assert sql.count(READ_SNAPSHOT_SQL) == 1, sql
+    start = sql.index(READ_SNAPSHOT_SQL)
+    end = sql.index("COMMIT", start)
+    assert any(table in statement for statement in sql[start:end] for table in tables), sql
+    outside = [statement for statement in sql[:start] + sql[end:] if any(table in statement for table in tables)]
+    assert outside == []
+
+
 def identity_drain() -> int:
     """Run the sweep over everything pending, as the periodic task does."""
     return identity_work_sweep(older_than=timedelta(0))
