@@ -1,13 +1,38 @@
-"""Faults of the test database that a test can switch on for a moment, and empty
-databases beside it."""
+"""Faults of the test database that a test can switch on for a moment, empty databases
+beside it, and calls made at the same moment on connections of their own."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from django.db import connection
+
+T = TypeVar("T")
+
+
+def at_once(call: Callable[[], T], *, copies: int) -> list[T]:
+    """Run ``call`` in ``copies`` threads released together, each on its own database
+    connection (a ``transaction=True`` test sees what they commit); their results."""
+    barrier = threading.Barrier(copies)
+    results: list[T] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(call())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 @contextlib.contextmanager

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.test import Client
 
 from ingestion.models import Event
 from profiles.models import IdentityWork
+from tests.database import at_once
 from tests.hardening.formats import event_specs, present_formats
 
 FORMATS = present_formats()
@@ -21,24 +19,14 @@ COPIES = 4
 def test_the_same_batch_sent_concurrently_is_stored_once(tenant, fmt):
     n = 50 if fmt.batch else 1
     body = fmt.body(event_specs(n, prefix="concurrent"))
-    barrier = threading.Barrier(COPIES)
-    statuses: list[int] = []
 
-    def send() -> None:
-        try:
-            client = Client()
-            barrier.wait()
-            response = client.post(fmt.url(tenant), data=body, content_type="application/json",
-                                   **fmt.client_headers(tenant))  # fmt: skip
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
+    def send() -> int:
+        response = Client().post(
+            fmt.url(tenant), data=body, content_type="application/json", **fmt.client_headers(tenant)
+        )
+        return response.status_code
 
-    threads = [threading.Thread(target=send) for _ in range(COPIES)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once(send, copies=COPIES)
 
     assert statuses == [fmt.success_status] * COPIES
     assert Event.objects.filter(project=tenant.project).count() == n

@@ -21,6 +21,7 @@ from ingestion.services.event_writes import PG_EVENTS_INSERT_SMALL_MAX
 from ingestion.tasks import event_partitions_maintain_task
 from profiles.models import IdentityWork
 from tests.conftest import Tenant
+from tests.database import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -255,22 +256,11 @@ def test_identical_batches_sent_at_once_are_stored_once(tenant, size):
     items = [{"eventId": f"evt-{n}", "userId": f"user-{n % 7}", "timestamp": ms(2026, 11, 2)} for n in range(size)]
     body = intempt_body(items)
     senders = 4
-    barrier = threading.Barrier(senders)
-    statuses: list[int] = []
 
-    def send() -> None:
-        try:
-            barrier.wait()
-            response = Client().post(tenant.intempt_url, data=body, content_type="application/json")
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = at_once(
+        lambda: Client().post(tenant.intempt_url, data=body, content_type="application/json").status_code,
+        copies=senders,
+    )
 
     assert statuses == [200] * senders
     assert Event.objects.filter(project=tenant.project).count() == size
