@@ -8,11 +8,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from profiles.models import Account, Profile
+from profiles.models import Account
 from tests.profiles.conftest import (
+    ann_and_bob_resolve,
     assert_read_in_one_snapshot,
-    identity_drain,
-    intempt_post,
     merge_committed_before_the_first_query_on,
 )
 
@@ -21,11 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def ann_and_bob(client, tenant):
-    """Two people, Ann seen first (so she survives their merge), Ann with an account."""
-    intempt_post(client, tenant, {"userId": "ann", "accountId": "acme", "eventId": "e1", "timestamp": 1_000})
-    intempt_post(client, tenant, {"userId": "bob", "eventId": "e2", "timestamp": 2_000})
-    identity_drain()
-    return Profile.objects.get(identities__value="ann"), Profile.objects.get(identities__value="bob")
+    return ann_and_bob_resolve(client, tenant)
 
 
 def test_a_profile_page_read_while_it_is_merged_away_shows_its_identifiers(superuser_client, tenant, ann_and_bob):

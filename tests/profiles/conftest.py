@@ -13,6 +13,7 @@ from typing import Any
 from django.db import connection, connections
 from django.test import Client
 
+from profiles.models import Profile
 from profiles.services import identity_work_sweep
 
 
@@ -43,6 +44,20 @@ def assert_read_in_one_snapshot(queries: list[dict[str, Any]], *, tables: tuple[
 def identity_drain() -> int:
     """Run the sweep over everything pending, as the periodic task does."""
     return identity_work_sweep(older_than=timedelta(0))
+
+
+def ann_and_bob_resolve(client: Any, tenant: Any) -> tuple[Profile, Profile]:
+    """Two people, resolved: Ann seen first (so she survives a merge of the two), Ann with
+    an account and a rejected event of hers; their profiles."""
+    intempt_post(
+        client,
+        tenant,
+        {"userId": "ann", "accountId": "acme", "eventId": "e1", "timestamp": 1_000},
+        {"userId": "", "eventId": "ann-rejected", "timestamp": 1_000},
+    )
+    intempt_post(client, tenant, {"userId": "bob", "eventId": "e2", "timestamp": 2_000})
+    identity_drain()
+    return Profile.objects.get(identities__value="ann"), Profile.objects.get(identities__value="bob")
 
 
 @contextlib.contextmanager

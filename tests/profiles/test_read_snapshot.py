@@ -11,9 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from profiles.models import Profile
 from tests.profiles.conftest import (
     READ_SNAPSHOT_SQL,
+    ann_and_bob_resolve,
     assert_read_in_one_snapshot,
-    identity_drain,
-    intempt_post,
     merge_committed_before_the_first_query_on,
 )
 
@@ -22,17 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def ann_and_bob(client, tenant):
-    """Two people, Ann seen first (so she survives their merge), Ann with an account, and
-    a rejected event of hers."""
-    intempt_post(
-        client,
-        tenant,
-        {"userId": "ann", "accountId": "acme", "eventId": "e1", "timestamp": 1_000},
-        {"userId": "", "eventId": "ann-rejected", "timestamp": 1_000},
-    )
-    intempt_post(client, tenant, {"userId": "bob", "eventId": "e2", "timestamp": 2_000})
-    identity_drain()
-    return Profile.objects.get(identities__value="ann"), Profile.objects.get(identities__value="bob")
+    return ann_and_bob_resolve(client, tenant)
 
 
 def read_while_bob_is_merged_into_ann(read_client, tenant, path: str):
