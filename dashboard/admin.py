@@ -6,8 +6,8 @@ from django.contrib.auth.models import Group, User
 from django.http import HttpRequest
 
 from dashboard.models import ProjectMembership
+from dashboard.scoped_admin import ProjectScopedAdmin, ScopedRelatedListFilter
 from dashboard.selectors import projects_all_visible
-from ingestion.admin import ProjectScopedAdmin, ScopedRelatedListFilter
 
 
 @admin.register(ProjectMembership)

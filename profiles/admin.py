@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from ingestion.admin import ProjectScopedAdmin, ScopedRelatedListFilter
+from dashboard.scoped_admin import ProjectScopedAdmin, ScopedRelatedListFilter
 from profiles.models import (
     Account,
     AccountIdentity,

@@ -34,8 +34,10 @@ def _adapters() -> dict[str, WireFormatAdapter]:
 
 
 def adapter_names() -> list[str]:
-    """Every name ``adapter_for`` accepts."""
-    return sorted({*_adapters(), *(alias for alias, name in _ALIASES.items() if name in _adapters())})
+    """The format names a user gives (``import_events --format``): each adapter's
+    ``wire_format``, or its alias where it has one (``ndjson``, not ``import``)."""
+    aliased = {name: alias for alias, name in _ALIASES.items()}
+    return sorted(aliased.get(name, name) for name in _adapters())
 
 
 def adapter_for(name: str) -> WireFormatAdapter:

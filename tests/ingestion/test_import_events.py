@@ -11,7 +11,7 @@ from unittest.mock import ANY
 import pytest
 from django.core.management import CommandError, call_command
 
-from ingestion.formats import adapter_for
+from ingestion.formats import adapter_for, adapter_names
 from ingestion.formats.intempt import IntemptAdapter
 from ingestion.models import Event, RejectedEvent
 from tests.conftest import tenant_create
@@ -273,6 +273,17 @@ def test_adapter_for_finds_formats_by_name():
     assert adapter_for("ndjson").wire_format == "import"
     with pytest.raises(KeyError):
         adapter_for("segment")
+
+
+def test_import_events_offers_every_wire_format_and_ndjson(tmp_path, tenant):
+    assert adapter_names() == ["databuddy", "intempt", "ndjson", "thrivestack", "userpilot"]
+    path = tmp_path / "history.json"
+    path.write_text("{}\n")
+
+    with pytest.raises(CommandError, match="invalid choice: 'segment'"):
+        run_import(path, tenant, "segment")
+    with pytest.raises(CommandError, match="invalid choice: 'import'"):
+        run_import(path, tenant, "import")
 
 
 @pytest.mark.parametrize(("wire_format", "linked"), [("intempt", True), ("thrivestack", False)])

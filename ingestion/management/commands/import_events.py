@@ -8,11 +8,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template.defaultfilters import pluralize
 
-from ingestion.formats import adapter_for
+from ingestion.formats import adapter_for, adapter_names
 from ingestion.imports import ImportSummary, events_file_import
 from ingestion.selectors import source_get
 
-FORMATS = ("intempt", "thrivestack", "databuddy", "userpilot", "ndjson")
 PROGRESS_EVERY_SECONDS = 0.25
 BAR_WIDTH = 24
 
@@ -63,7 +62,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="The file to import ('-' for stdin).")
         parser.add_argument("--source-id", type=int, required=True)
-        parser.add_argument("--format", required=True, choices=FORMATS, dest="file_format")
+        parser.add_argument("--format", required=True, choices=adapter_names(), dest="file_format")
         parser.add_argument(
             "--rejected-file",
             help="Where rejected lines and events go with their reasons (default FILE.rejected.ndjson).",
