@@ -147,9 +147,11 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if isinstance(exception, DisallowedHost):
         host = request.META.get("HTTP_HOST", "")[:200]
         message = f"This TrackHub does not serve the host {host!r}: its operator lists hosts in DJANGO_ALLOWED_HOSTS"
+        # Not ``invalid_body``: the body may be fine, and Userpilot names the cause by kind.
+        kind = "host_not_allowed"
     else:
-        message = "Bad request"
-    return refusal_before_view(request, status=400, message=message, kind="invalid_body")
+        message, kind = "Bad request", "invalid_request"
+    return refusal_before_view(request, status=400, message=message, kind=kind)
 
 
 # Under /api/ every answer is JSON, also for a URL no pattern matches (``/api/v1/profiles/abc/``)

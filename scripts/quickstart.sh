@@ -18,7 +18,6 @@ fi
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e .
 
-export DJANGO_DEBUG="${DJANGO_DEBUG:-1}"
 .venv/bin/python manage.py migrate --noinput -v0
 .venv/bin/python manage.py collectstatic --noinput -v0
 
@@ -73,4 +72,7 @@ Read it back:
   curl -H 'Authorization: Bearer ${READ}' ${BASE}/api/v1/events/
 
 MSG
-exec .venv/bin/python manage.py runserver "127.0.0.1:${PORT}"
+# gunicorn, as in production (Django's development server would answer errors with debug
+# pages instead of each format's shape, and read a chunked request body as empty).
+exec .venv/bin/gunicorn -c gunicorn.conf.py --bind "127.0.0.1:${PORT}" --workers "${GUNICORN_WORKERS:-2}" \
+  trackhub.wsgi:application

@@ -80,7 +80,9 @@ class TrackFailure:
     ``kind`` names the cause for formats whose messages are fixed (Databuddy):
     ``invalid_body``, ``too_large``, ``too_many_events``, ``missing_credentials``,
     ``invalid_credentials``, ``missing_scope``, ``website_not_found``,
-    ``origin_not_allowed``, ``method``, ``rate_limited``, ``unavailable``.
+    ``origin_not_allowed``, ``method``, ``rate_limited``, ``unavailable``,
+    ``host_not_allowed`` and ``invalid_request`` (refused before the view: a Host header
+    not in DJANGO_ALLOWED_HOSTS, another bad request).
     """
 
     status: int

@@ -31,6 +31,17 @@ def test_a_track_post_for_another_host_is_a_400_in_the_format_shape(client, tena
     assert not Event.objects.exists()
 
 
+def test_userpilot_names_a_refused_host_as_a_request_error_not_a_body_error(client, tenant, one_allowed_host):
+    fmt = next(fmt for fmt in FORMATS if fmt.name == "userpilot")
+    response = post(client, fmt, tenant, fmt.body(event_specs(1)), HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    [error] = response_json(response)["errors"]
+    assert error["error_code"] == "INVALID_REQUEST"
+    assert error["message"].startswith(HOST_REFUSED)
+    assert not Event.objects.exists()
+
+
 def test_a_read_api_request_for_another_host_is_a_json_400(client, one_allowed_host):
     response = client.get("/api/v1/events/", HTTP_HOST="evil.example")
 
