@@ -282,29 +282,39 @@ def format_timestamp(value: datetime) -> str:
 NUL = "\x00"
 
 
-def nul_field(value: Any, path: str = "") -> str | None:
-    """The path of the first string (value or key) in ``value`` holding a NUL character,
-    which PostgreSQL text and jsonb cannot store; None if there is none.
+def nul_fields(value: Any, path: str = "") -> list[str]:
+    """The paths of every string (value or key) in ``value`` holding a NUL character,
+    which PostgreSQL text and jsonb cannot store; empty if there is none. A key holding
+    one is named (its NUL written ``\\u0000``), not walked into.
 
     Callers run it only when the raw body contains ``\\u0000``, so clean traffic pays
-    nothing for it.
+    nothing for it, and only on values no deeper than ``MAX_DEPTH``: it recurses once
+    per level.
     """
+    found: list[str] = []
+    _nul_walk(value, path, found)
+    return found
+
+
+def _nul_walk(value: Any, path: str, found: list[str]) -> None:
     if isinstance(value, str):
-        return path or "value" if NUL in value else None
-    if isinstance(value, dict):
+        if NUL in value:
+            found.append(path or "value")
+    elif isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
             if NUL in key:
-                return child.replace(NUL, "\\u0000")
-            found = nul_field(item, child)
-            if found is not None:
-                return found
+                found.append(child.replace(NUL, "\\u0000"))
+            else:
+                _nul_walk(item, child, found)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            found = nul_field(item, f"{path}[{i}]")
-            if found is not None:
-                return found
-    return None
+            _nul_walk(item, f"{path}[{i}]", found)
+
+
+def nul_problems(index: int | str, fields: list[str]) -> list[EventProblem]:
+    """One problem per field holding a NUL character (``nul_fields``)."""
+    return [EventProblem(index, field[:200], f"{field[:200]} contains a NUL character (\\u0000)") for field in fields]
 
 
 def nul_replaced(value: Any) -> Any:
@@ -396,12 +406,13 @@ def json_object(
             return None
         # What the string decodes to was not in the body the request checks: a NUL or a
         # depth that cannot be stored is this event's problem, not the request's.
+        # Depth first: the NUL walk recurses once per level.
         may_hold_nul, may_be_deep = json_scans(text)
-        if may_hold_nul and (nul_at := nul_field(value, key)) is not None:
-            problems.append(EventProblem(index, nul_at[:200], f"{nul_at[:200]} contains a NUL character (\\u0000)"))
-            return None
         if may_be_deep and not json_encodable(value):
             problems.append(EventProblem(index, key, f"{key} is nested deeper than {MAX_DEPTH} levels"))
+            return None
+        if may_hold_nul and (nul_at := nul_fields(value, key)):
+            problems.extend(nul_problems(index, nul_at))
             return None
     if not isinstance(value, dict):
         problems.append(EventProblem(index, key, f"{key} must be a JSON object"))

@@ -22,7 +22,7 @@ from django.db import DataError
 from django.utils import timezone
 
 from ingestion.body import json_decode
-from ingestion.canonical import import_position
+from ingestion.canonical import import_position, json_encodable
 from ingestion.formats.base import RequestProblem, WireFormatAdapter
 from ingestion.formats.ndjson import FileLines
 from ingestion.models import Source
@@ -143,7 +143,12 @@ def _ingest(
     summary.events_duplicate += outcome.duplicates
     if not outcome.rejected:
         return
-    payloads = {event.index: event.replay_payload for event in adapter.split(document)}
+    # As in the rejected-events store: an event nested past what can be written back is
+    # kept without its payload.
+    payloads = {
+        event.index: event.replay_payload if json_encodable(event.replay_payload) else None
+        for event in adapter.split(document)
+    }
     problems_by_index: dict[str | int, list[dict[str, str | int]]] = {}
     for problem in outcome.rejected:
         problems_by_index.setdefault(problem.index, []).append(problem.as_dict())

@@ -29,7 +29,8 @@ from ingestion.canonical import (
     json_encodable,
     json_size,
     milliseconds_only,
-    nul_field,
+    nul_fields,
+    nul_problems,
     nul_replaced,
     rejected_event_key,
 )
@@ -155,15 +156,16 @@ def wire_document_ingest(
         rejected.append(RejectedItem(problems=problems, payload=payload, key=key))
 
     for wire_event in wire_events:
-        nul_at = (nul_field(wire_event.raw) or nul_field(wire_event.replay_payload)) if scan_nul else None
-        if nul_at is not None:
-            field = nul_at[:200]
-            problem = EventProblem(wire_event.index, field, f"{field} contains a NUL character (\\u0000)")
-            reject(wire_event, [problem], nul_replaced(wire_event.replay_payload))
-            continue
+        # Depth first: the NUL walk recurses once per level, and the parser reads up to
+        # 1,024 of them, past Python's recursion limit (a 500 when a NUL came with them).
         if scan_depth and not json_encodable(wire_event.replay_payload):
             problem = EventProblem(wire_event.index, "", f"The event is nested deeper than {MAX_DEPTH} levels")
             reject(wire_event, [problem], None)
+            continue
+        # Paths within the event; else (a NUL only in fields its envelope shares) within that.
+        nul_at = (nul_fields(wire_event.raw) or nul_fields(wire_event.replay_payload)) if scan_nul else []
+        if nul_at:
+            reject(wire_event, nul_problems(wire_event.index, nul_at), nul_replaced(wire_event.replay_payload))
             continue
         result = adapter.to_canonical(wire_event, received_at=received_at)
         # Checked once the event is otherwise valid: each identifier that is too long.

@@ -202,6 +202,20 @@ def test_properties_nested_deeper_than_can_be_stored_are_a_400_saying_so(client,
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_properties_nested_past_the_stack_with_a_nul_character_are_a_400_not_a_500(client, tenant, fmt):
+    # 1,000 levels, as the parser reads: a NUL makes the request walked for it, and that
+    # walk must not go deeper than what can be stored.
+    body = fmt.body([{"id": "deep", "user": "u", "props": {"deep": "DEEP", "note": "a\x00b"}}])
+    body = body.replace(b'"DEEP"', b'{"n":' * 1000 + b"1" + b"}" * 1000)
+
+    response = post(client, fmt, tenant, body)
+
+    assert response.status_code == 400
+    assert [e["message"] for e in response_json(response)["errors"]] == ["The event is nested deeper than 254 levels"]
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
 def test_deeply_nested_properties_that_can_be_stored_are_stored_whole(client, tenant, fmt):
     body = fmt.body([{"id": "deep", "user": "u", "props": {"deep": nested(250)}}])
 
@@ -284,6 +298,18 @@ def test_a_request_whose_only_event_has_a_nul_character_is_a_400_naming_the_fiel
     assert "NUL" in response.content.decode()
     assert Event.objects.count() == 0
     assert RejectedEvent.objects.filter(project=tenant.project).count() == 1
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_every_field_holding_a_nul_character_is_listed(client, tenant, fmt):
+    body = fmt.body([{"id": "dirty", "user": "u", "props": {"a": "x\x00", "b\x00": 1, "c": ["ok", "\x00"]}}])
+
+    response = post(client, fmt, tenant, body)
+
+    assert response.status_code == 400
+    messages = [error["message"] for error in response_json(response)["errors"]]
+    assert len(messages) == 3 and all("NUL" in message for message in messages), messages
+    assert Event.objects.count() == 0
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)

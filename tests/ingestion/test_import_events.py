@@ -348,3 +348,41 @@ def test_an_imported_intempt_event_with_a_non_string_another_user_id_is_stored_w
 
     assert "1 event stored" in out
     assert Event.objects.get(event_id="e1").identity_key is None
+
+
+def nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("file_format", "line"),
+    [
+        ("intempt", '{"track":[{"name":"deep","payload":[{"eventId":"deep","userId":"u","data":%s}]}]}'),
+        ("databuddy", '{"name":"deep","anonymousId":"u","timestamp":1714631904000,"properties":%s}'),
+        ("ndjson", '{"name":"deep","event_id":"deep","timestamp":"2024-05-02T06:38:24Z","properties":%s}'),
+    ],
+)
+@pytest.mark.parametrize("depth", [260, 1000])
+def test_an_event_nested_too_deep_is_rejected_and_the_import_goes_on(tmp_path, tenant, file_format, line, depth):
+    path = tmp_path / "history.json"
+    path.write_text("\n".join([line.replace('"deep"', '"before"', 1) % "{}", line % nested(depth),
+                               line.replace('"deep"', '"after"', 1) % "{}"]) + "\n")  # fmt: skip
+
+    out, _ = run_import(path, tenant, file_format)
+
+    assert "2 events stored" in out
+    assert sorted(Event.objects.values_list("name", flat=True)) == ["after", "before"]
+    [record] = rejected_records(tmp_path / "history.json.rejected.ndjson")
+    assert record["line"] == 2
+    assert "nested deeper than 254 levels" in json.dumps(record)
+
+
+def test_a_rejected_file_that_is_the_input_is_refused_and_the_input_kept(tmp_path, tenant):
+    path = tmp_path / "history.ndjson"
+    path.write_text(ndjson_event("a") + "\n")
+
+    with pytest.raises(CommandError, match="is the file being imported"):
+        run_import(path, tenant, "ndjson", "--rejected-file", str(tmp_path / "." / "history.ndjson"))
+
+    assert path.read_text() == ndjson_event("a") + "\n"
+    assert not Event.objects.exists()

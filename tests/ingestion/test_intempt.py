@@ -209,6 +209,28 @@ def test_a_json_string_field_nested_too_deep_to_store_refuses_only_its_event(cli
     assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
 
 
+def test_a_json_string_field_nested_past_the_stack_with_a_nul_refuses_only_its_event(client, tenant):
+    # 1,000 levels (the parser reads 1,024) and a NUL: the NUL walk must not run on it.
+    deep = '{"n":' * 1000 + '"a\\u0000b"' + "}" * 1000
+    bad = {"eventId": "bad", "userId": "u", "data": deep}
+    body = {"track": [{"name": "X", "payload": [{"eventId": "ok", "userId": "u"}, bad]}]}
+    response = post(client, tenant, body)
+
+    assert response.status_code == 200, response.content
+    (problem,) = response.json()["rejected"]
+    assert problem["field"] == "data" and "nested deeper" in problem["message"]
+    assert list(Event.objects.values_list("event_id", flat=True)) == ["ok"]
+
+
+def test_every_nul_inside_a_json_string_field_is_listed(client, tenant):
+    bad = {"eventId": "bad", "userId": "u", "data": json.dumps({"k": "a\u0000b", "n\u0000": 1, "j": ["\u0000"]})}
+    body = {"track": [{"name": "X", "payload": [{"eventId": "ok", "userId": "u"}, bad]}]}
+    response = post(client, tenant, body)
+
+    assert response.status_code == 200, response.content
+    assert [problem["field"] for problem in response.json()["rejected"]] == ["data.k", "data.n\\u0000", "data.j[0]"]
+
+
 def test_unlisted_fields_are_kept_in_context(client, tenant):
     post(client, tenant, {"track": [{"name": "X", "payload": [{"userId": "u", "sdkVersion": "1.2", "eventId": "1"}]}]})
 

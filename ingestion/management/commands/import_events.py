@@ -96,6 +96,9 @@ class Command(BaseCommand):
             stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        if path != "-" and rejected_path.resolve() == Path(path).resolve():
+            # Opening it for writing would empty the file before a line of it was read.
+            raise CommandError(f"--rejected-file {rejected_path} is the file being imported; name another file")
         try:
             rejected_out = rejected_path.open("wb")
         except OSError as exc:
