@@ -35,7 +35,6 @@ from ingestion.canonical import id_parse
 from ingestion.formats.base import RequestProblem
 from ingestion.models import Event, Project
 from ingestion.services import ReplayRefused, rejected_event_replay
-from ops.pages import private_page
 from profiles import selectors as profile_selectors
 from profiles.selectors import profile_ids_for_identifiers
 from trackhub.db import snapshot_page
@@ -64,7 +63,6 @@ class _LoginRequired(Exception):
 def project_page(view: ProjectView) -> ProjectView:
     """Resolve ``project_id`` to a project the user may see and pass it on."""
 
-    @private_page
     @wraps(view)
     def wrapper(request: HttpRequest, project_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
@@ -117,7 +115,6 @@ def _project_of_missing_page(request: HttpRequest) -> Project | None:
     return _project_among(projects, project_id)
 
 
-@private_page
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """The 404 page (``handler404``). Inside a project the user may see, it keeps that
     project's top bar, switcher and tabs: a missing event or profile left the user on a
@@ -131,7 +128,6 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 
 @require_safe
-@private_page
 def home(request: HttpRequest) -> HttpResponse:
     """The first project the user may see, or a page saying there is none."""
     try:

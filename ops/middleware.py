@@ -118,7 +118,7 @@ class PrivateApiMiddleware:
 
     They are one tenant's events, profiles and accounts, fetched with a bearer token, and
     nothing told a proxy or a browser's cache not to keep them (the dashboard's pages say
-    so, ``ops.pages.private_page``). The schema and its docs (``/api/schema/``,
+    so, ``ops.pages.PageHeadersMiddleware``). The schema and its docs (``/api/schema/``,
     ``/api/docs/``) are public and may be cached.
     """
 

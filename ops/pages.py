@@ -13,13 +13,9 @@ need inline code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import add_never_cache_headers
-
-_Response = TypeVar("_Response", bound=HttpResponseBase)  # a page's, or the sign-in view's
 
 PAGE_CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -33,31 +29,34 @@ def page_content_security_policy_add(response: HttpResponseBase) -> None:
         response["Content-Security-Policy"] = PAGE_CONTENT_SECURITY_POLICY
 
 
-def page_policy(view: Callable[..., _Response]) -> Callable[..., _Response]:
-    """``view`` with its answers under the page policy."""
-
-    @wraps(view)
-    def with_policy(request: HttpRequest, *args: Any, **kwargs: Any) -> _Response:
-        response = view(request, *args, **kwargs)
-        page_content_security_policy_add(response)
-        return response
-
-    return with_policy
-
-
-def private_page(view: Callable[..., _Response]) -> Callable[..., _Response]:
-    """Answers no cache may keep, under the page policy (the dashboard, the sign-in page).
+class PageHeadersMiddleware:
+    """Every answer of the pages, and every HTML answer, is kept by no cache and runs
+    under the page policy: the dashboard's, the admin's and the sign-in pages, the redirects to sign in, and the
+    error pages Django makes when a view raises (the 403 of a user no longer staff, a
+    CSRF failure, a 405, a 500). A middleware, not decorators on the views: those error
+    pages are made outside the views, and went out with neither header.
 
     The pages show tenants' events, profiles and credential identifiers, and nothing told
     a browser (its back/forward cache, after signing out on a shared computer) or a proxy
-    between it and TrackHub not to keep them: the admin and Django's sign-in page send
-    ``Cache-Control: no-store``, the dashboard sent no Cache-Control at all.
+    between it and TrackHub not to keep them. The API docs' viewers (Swagger UI, ReDoc)
+    need inline code and are public: they are left alone.
     """
 
-    @wraps(view)
-    def never_cached(request: HttpRequest, *args: Any, **kwargs: Any) -> _Response:
-        response = view(request, *args, **kwargs)
-        add_never_cache_headers(response)
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        path = request.path_info
+        if not path.startswith(_PUBLIC_HTML_PREFIXES) and (
+            path.startswith(_PAGE_PREFIXES) or response.get("Content-Type", "").startswith("text/html")
+        ):
+            page_content_security_policy_add(response)
+            add_never_cache_headers(response)
         return response
 
-    return page_policy(never_cached)
+
+# Where trackhub/urls.py puts the pages: every answer there (the admin's autocomplete's
+# JSON too) is a signed-in person's.
+_PAGE_PREFIXES = ("/admin/", "/dashboard/", "/accounts/")
+_PUBLIC_HTML_PREFIXES = ("/api/docs/", "/api/redoc/")

@@ -44,6 +44,23 @@ def test_every_list_answers_a_nul_in_any_parameter_as_a_bad_lookup(client, super
         assert (response.status_code, response.get("Location")) == (302, f"{url}?e=1"), parameter
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "timestamp__year=0",  # Django's ValueError: year 0 is out of range
+        "name__regex=%28",  # PostgreSQL's DataError: an invalid regular expression
+        "name__range=1,99999999999999999999",  # PostgreSQL's ProgrammingError
+    ],
+)
+def test_a_list_lookup_the_database_refuses_is_a_bad_lookup_not_a_500(client, superuser, tenant, query):
+    client.force_login(superuser)
+
+    response = client.get(f"/admin/ingestion/event/?{query}")
+
+    assert (response.status_code, response.get("Location")) == (302, "/admin/ingestion/event/?e=1")
+    assert client.get(response["Location"]).status_code == 200
+
+
 def test_the_autocomplete_refuses_a_nul_in_its_term(client, superuser, tenant):
     client.force_login(superuser)
     query = {"app_label": "dashboard", "model_name": "projectmembership", "field_name": "project", "term": "a\x00b"}

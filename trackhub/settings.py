@@ -144,6 +144,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "ops.middleware.RequestIdMiddleware",
+    # No cache keeps, and the page policy confines, every HTML answer: error pages too.
+    "ops.pages.PageHeadersMiddleware",
     "ops.middleware.ProbeMiddleware",
     "ops.middleware.JsonNotFoundMiddleware",
     "ops.middleware.PrivateApiMiddleware",

@@ -7,7 +7,6 @@ from django.views.generic import RedirectView
 
 from dashboard.forms import StaffAuthenticationForm
 from ingestion.urls import api_urlpatterns, track_urlpatterns
-from ops.pages import private_page
 from profiles.urls import api_urlpatterns as profiles_api_urlpatterns
 
 urlpatterns = [
@@ -20,8 +19,7 @@ urlpatterns = [
     # are reset with ``manage.py changepassword`` or in the admin.
     path(
         "accounts/login/",
-        # The dashboard's headers: the page is built from its template.
-        private_page(auth_views.LoginView.as_view(authentication_form=StaffAuthenticationForm)),
+        auth_views.LoginView.as_view(authentication_form=StaffAuthenticationForm),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -107,3 +107,30 @@ def test_a_replay_answer_is_not_cached(staff_client, tenant, pages):
 
     assert response.status_code == 400
     _assert_private_and_confined(response)
+
+
+def test_the_403_of_a_user_no_longer_staff_is_not_cached(staff_client, staff_user, tenant):
+    staff_user.is_staff = False
+    staff_user.save(update_fields=["is_staff"])
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/")
+
+    assert response.status_code == 403
+    _assert_private_and_confined(response)
+
+
+def test_a_csrf_failure_page_is_not_cached(staff_user, tenant):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+
+    response = client.post(f"/dashboard/{tenant.project.id}/rejected/1/", {"payload": "{}"})
+
+    assert response.status_code == 403 and b"This form has expired" in response.content
+    _assert_private_and_confined(response)
+
+
+def test_a_405_page_is_not_cached(staff_client, tenant):
+    response = staff_client.post(f"/dashboard/{tenant.project.id}/")
+
+    assert response.status_code == 405
+    _assert_private_and_confined(response)
