@@ -9,7 +9,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 
-from dashboard.forms import EventExplorerForm
+from dashboard.forms import EventExplorerForm, UtcDateTimeField
 from ingestion.api.filters import IdFilter
 from ingestion.models import Project
 from ingestion.selectors import events_with_property, sources_for_project
@@ -21,6 +21,10 @@ class DateTimeLocalInput(forms.DateTimeInput):
 
     def __init__(self) -> None:
         super().__init__(format="%Y-%m-%dT%H:%M")
+
+
+class UtcDateTimeFilter(django_filters.DateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 @dataclass(frozen=True)
@@ -40,10 +44,10 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     source = django_filters.ModelChoiceFilter(field_name="source", queryset=None, empty_label="All sources")
     user = django_filters.CharFilter(field_name="user_id", label="User id", strip=False)
     account = django_filters.CharFilter(field_name="account_id", label="Account id", strip=False)
-    since = django_filters.DateTimeFilter(
+    since = UtcDateTimeFilter(
         field_name="timestamp", lookup_expr="gte", label="From (UTC)", widget=DateTimeLocalInput()
     )
-    until = django_filters.DateTimeFilter(
+    until = UtcDateTimeFilter(
         field_name="timestamp", lookup_expr="lt", label="Until (UTC)", widget=DateTimeLocalInput()
     )
     property = django_filters.CharFilter(method="filter_property", label="Property key", strip=False)

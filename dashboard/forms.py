@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -30,6 +31,21 @@ class StaffAuthenticationForm(AuthenticationForm):
         return self.has_error(NON_FIELD_ERRORS, "not_staff")
 
 
+class UtcDateTimeField(forms.DateTimeField):
+    """A date and time, in UTC once read. One whose offset takes it past the calendar's
+    ends in UTC (``0001-01-01T00:00:00+00:01``) is invalid here: it could be neither
+    compared in the database nor shown (a 500)."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+
+
 class EventExplorerForm(forms.Form):
     """The event explorer's filter form (its fields come from ``EventExplorerFilterSet``)."""
 
@@ -52,6 +68,6 @@ class RejectedFilterForm(forms.Form):
         required=False, min_value=1, max_value=MAX_ID,
         error_messages={"invalid": _SOURCE_ERROR, "min_value": _SOURCE_ERROR, "max_value": _SOURCE_ERROR},
     )  # fmt: skip
-    since = forms.DateTimeField(
+    since = UtcDateTimeField(
         required=False, error_messages={"invalid": "since must be a date and time, such as 2026-11-24T09:30."}
     )

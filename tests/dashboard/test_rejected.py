@@ -343,8 +343,11 @@ def test_rejected_page_source_link_opens_that_sources_card(staff_client, tenant,
         # More digits than int() takes (4,300): the same message, not a 500.
         ("source=" + "9" * 5000, "source must be a source id"),
         ("since=yesterday", "since must be a date and time"),
+        # Valid as written, before the year 1 once in UTC: a 500.
+        ("since=0001-01-01T00:00:00%2B00:01", "since must be a date and time"),
+        ("since=9999-12-31T23:59:59-00:01", "since must be a date and time"),
     ],
-    ids=["letters", "thousands of digits", "since"],
+    ids=["letters", "thousands of digits", "since", "since before the year 1", "since after 9999"],
 )
 def test_rejected_list_with_an_unreadable_filter_says_so_and_lists_nothing(
     staff_client, tenant, rejected, query, message
