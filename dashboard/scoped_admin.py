@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import ForeignKey, Q, QuerySet
 from django.http import HttpRequest
 
-from dashboard.selectors import projects_visible_condition
+from dashboard.selectors import projects_all_visible, projects_visible_condition
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise  # dev dependency: for the type checker only
@@ -33,6 +33,23 @@ class ProjectScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).filter(self.rows_visible(request))
+
+    # A row of a project the user is no member of is not theirs to change or delete, even
+    # where Django reaches it by another path than this admin's list: deleting a user
+    # cascades into their memberships, and Django's confirmation listed (and the deletion
+    # removed) those of every project. Asked of such a row, "no" makes Django refuse the
+    # deletion and name only the kind of row.
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._row_visible(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._row_visible(request, obj)
+
+    def _row_visible(self, request: HttpRequest, obj: Any) -> bool:
+        """Whether ``obj`` (None: this admin's rows in general) is one the user sees."""
+        if obj is None or projects_all_visible(user=request.user):
+            return True
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def choices(self, request: HttpRequest) -> QuerySet:
         """The rows another admin's form or filter offers: those this user sees, in one

@@ -7,6 +7,8 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 
+from dashboard.models import ProjectMembership
+from dashboard.services import project_membership_grant
 from tests.dashboard.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +109,34 @@ def test_a_user_manager_still_changes_a_non_staff_users_password(manager_client)
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("new-password-456")
+
+
+def test_deleting_a_user_never_reaches_memberships_of_projects_the_manager_cannot_see(tenant, other_tenant):
+    manager = User.objects.create_user("member-manager", password="pw-manager-123", is_staff=True)
+    manager.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["auth", "dashboard"]))
+    project_membership_grant(user=manager, project=tenant.project)
+    former = User.objects.create_user("former")  # staff once: memberships outlive the flag
+    for project in (tenant.project, other_tenant.project):
+        project_membership_grant(user=former, project=project)
+    client = client_for(manager)
+
+    page = client.get(f"/admin/auth/user/{former.pk}/delete/")
+    deletion = client.post(f"/admin/auth/user/{former.pk}/delete/", {"post": "yes"})
+
+    assert page.status_code == 200 and other_tenant.project.name not in page.content.decode()
+    assert "project membership" in page.content.decode()  # what Django says it may not delete
+    assert deletion.status_code == 403
+    assert ProjectMembership.objects.filter(user=former).count() == 2
+
+
+def test_deleting_a_user_whose_memberships_the_manager_sees_still_works(tenant):
+    manager = User.objects.create_user("member-manager", password="pw-manager-123", is_staff=True)
+    manager.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["auth", "dashboard"]))
+    project_membership_grant(user=manager, project=tenant.project)
+    former = User.objects.create_user("former")
+    project_membership_grant(user=former, project=tenant.project)
+
+    deletion = client_for(manager).post(f"/admin/auth/user/{former.pk}/delete/", {"post": "yes"})
+
+    assert deletion.status_code == 302
+    assert not User.objects.filter(pk=former.pk).exists()
