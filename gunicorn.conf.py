@@ -1,6 +1,8 @@
 """gunicorn settings for production: ``gunicorn -c gunicorn.conf.py trackhub.wsgi:application``.
 
 - Access log without secrets: ``ops.gunicorn.ScrubbingLogger`` replaces ``?apiKey=``.
+- A streamed export that takes longer than GUNICORN_TIMEOUT is not killed while it moves
+  (``post_worker_init``, ``ops.gunicorn.worker_heartbeat``).
 - Prometheus multiprocess mode: every worker writes its counters under
   PROMETHEUS_MULTIPROC_DIR (a fresh temporary directory unless set), and a dead worker's
   live gauges are dropped. See docs/hardening.md.
@@ -71,6 +73,13 @@ def _settings_check():
     except SystemExit:
         on_exit(None)
         raise
+
+
+def post_worker_init(worker):
+    # Streamed exports tell the master they are alive (ops.gunicorn.worker_heartbeat).
+    from ops.gunicorn import worker_heartbeat_register
+
+    worker_heartbeat_register(notify=worker.notify)
 
 
 def child_exit(server, worker):

@@ -1,8 +1,10 @@
-"""A gunicorn logger whose access and error logs never show a query-string API key."""
+"""A gunicorn logger whose access and error logs never show a query-string API key, and
+the worker's heartbeat for answers that stream for longer than GUNICORN_TIMEOUT."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -42,3 +44,26 @@ class ScrubbingLogger(Logger):
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
         return {key: scrub(value) if isinstance(value, str) else value for key, value in atoms.items()}
+
+
+_heartbeat: Callable[[], None] | None = None
+
+
+def worker_heartbeat_register(*, notify: Callable[[], None]) -> None:
+    """Keep the gunicorn worker's ``notify`` for ``worker_heartbeat`` (gunicorn.conf.py's
+    ``post_worker_init``)."""
+    global _heartbeat
+    _heartbeat = notify
+
+
+def worker_heartbeat() -> None:
+    """Tell gunicorn's master that this worker is alive and making progress.
+
+    A sync worker tells it only between requests, so the master killed any worker one
+    request kept busy for GUNICORN_TIMEOUT (30 s): an export of a few hundred thousand
+    events was cut off there, mid-stream. The export calls this for every chunk it sends:
+    a stream that moves is never killed, one that stops (a client no longer reading) still
+    is. Outside gunicorn it does nothing.
+    """
+    if _heartbeat is not None:
+        _heartbeat()

@@ -28,6 +28,7 @@ from django.db.models.functions import Cast
 from ingestion.api.pagination import Cursor, keyset_beyond
 from ingestion.api.serializers import EVENT_FIELDS, event_record
 from ingestion.models import Event
+from ops.gunicorn import worker_heartbeat
 from profiles.selectors import profile_ids_for_identifiers
 
 EXPORT_CHUNK_ROWS = 2000
@@ -50,6 +51,8 @@ def event_record_chunks(
     read-API records in chunks; the JSON text of ``properties`` and ``context`` is passed
     through ``json_text``."""
     for rows in _keyset_chunks(queryset, descending=descending, chunk_rows=chunk_rows):
+        # An export may stream for longer than gunicorn lets one request take.
+        worker_heartbeat()
         for row in rows:
             row["properties"] = json_text(row.pop("properties_json"))
             row["context"] = json_text(row.pop("context_json"))
