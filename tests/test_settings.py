@@ -248,6 +248,30 @@ def test_celery_without_a_production_secret_stops_with_the_message_not_a_traceba
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("urls", "message"),
+    [
+        # The two URLs swapped: the web started, every Celery worker died in kombu.
+        ({"CELERY_BROKER_URL": "postgres://postgres@127.0.0.1:5432/x"}, "CELERY_BROKER_URL names no message broker"),
+        # A database TrackHub's SQL does not run on: a traceback about its missing driver.
+        ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL must be a PostgreSQL URL"),
+    ],
+    ids=["broker url of a database", "mysql database url"],
+)
+@pytest.mark.parametrize("program", ["manage.py", "celery worker"])
+def test_a_url_of_the_wrong_kind_stops_each_program_with_one_line(urls, message, program):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    env |= {**PRODUCTION, **urls}
+    command = [sys.executable, "manage.py", "check"] if program == "manage.py" else [
+        sys.executable, "-m", "celery", "-A", "trackhub", "worker"]  # fmt: skip
+
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert f"TrackHub cannot start: {message}" in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+
+
 def test_manage_py_against_an_unreachable_database_stops_with_one_line_not_a_traceback():
     with socket.socket() as probe:  # a port nothing listens on once closed
         probe.bind(("127.0.0.1", 0))

@@ -18,6 +18,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+from kombu.transport import TRANSPORT_ALIASES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -64,11 +65,19 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
     return value
 
 
+# TrackHub's SQL is PostgreSQL's (the embedded default: SQLite); no other database runs it.
+_DATABASE_ENGINES = ("django.db.backends.postgresql", "django.db.backends.sqlite3")
+
+
 def database_url_parse(name: str, url: str, *, conn_max_age: int | None) -> dj_database_url.DBConfig:
     try:
-        return dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+        config = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
     except (ValueError, dj_database_url.UnknownSchemeError) as exc:
         raise ImproperlyConfigured(f"{name} is not a database URL (postgres://user@host:5432/name): {exc}") from exc
+    if config.get("ENGINE") not in _DATABASE_ENGINES:
+        # A MySQL URL, say, failed later with a 60-line traceback about its missing driver.
+        raise ImproperlyConfigured(f"{name} must be a PostgreSQL URL (postgres://user@host:5432/name) or sqlite:///")
+    return config
 
 
 def env_list(name: str, default: list[str]) -> list[str]:
@@ -86,6 +95,12 @@ if CELERY_BROKER_URL and "://" not in CELERY_BROKER_URL:
     # it forever, and the rate limits would fall back to per-process counters. The value
     # is not echoed: it may hold a password.
     raise ImproperlyConfigured("CELERY_BROKER_URL must be a URL with its scheme, like redis://127.0.0.1:6379/0")
+if CELERY_BROKER_URL and CELERY_BROKER_URL.partition("://")[0].partition("+")[0].lower() not in TRANSPORT_ALIASES:
+    # A database URL put here (the two swapped) let the web start, then stopped every
+    # Celery worker with kombu's 70-line "No such transport" traceback.
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL names no message broker kombu knows (redis://127.0.0.1:6379/0, amqp://...)"
+    )
 # The embedded default: no servers at all. Anything else is a deployment and must be
 # configured explicitly.
 EMBEDDED = not DATABASE_URL and not CELERY_BROKER_URL
