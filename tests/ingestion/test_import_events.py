@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from datetime import timedelta
 from pathlib import Path
 from unittest.mock import ANY
@@ -386,3 +387,19 @@ def test_a_rejected_file_that_is_the_input_is_refused_and_the_input_kept(tmp_pat
 
     assert path.read_text() == ndjson_event("a") + "\n"
     assert not Event.objects.exists()
+
+
+def test_a_rejected_file_that_is_no_regular_file_is_written_to_and_kept(tmp_path, tenant):
+    path = tmp_path / "history.ndjson"
+    path.write_text(ndjson_event("a") + "\n")
+    fifo = tmp_path / "rejected.fifo"  # as /dev/null is: not a file the command made
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so opening it to write does not wait
+
+    try:
+        out, _ = run_import(path, tenant, "ndjson", "--rejected-file", str(fifo))
+    finally:
+        os.close(reader)
+
+    assert "1 event stored" in out
+    assert fifo.exists()

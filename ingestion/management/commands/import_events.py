@@ -1,3 +1,4 @@
+import contextlib
 import os
 import sys
 import time
@@ -121,8 +122,10 @@ class Command(BaseCommand):
             if progress is not None:
                 progress(total_bytes, summary, final=True)
         rejected_any = summary.lines_rejected or summary.events_rejected
-        if not rejected_any:
-            rejected_path.unlink()
+        if not rejected_any and rejected_path.is_file():
+            # Only a file: ``--rejected-file /dev/null`` deleted the device itself.
+            with contextlib.suppress(OSError):  # not ours to remove (/proc/..., a read-only dir)
+                rejected_path.unlink()
         self.stdout.write(
             f"{summary.lines:,} line{pluralize(summary.lines)}: "
             f"{summary.events_stored:,} event{pluralize(summary.events_stored)} stored, "
