@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
@@ -420,6 +421,15 @@ class CappedCountPaginator(Paginator):
     @property
     def capped(self) -> bool:
         return self.count > self.cap
+
+    @cached_property
+    def num_pages(self) -> int:
+        # Past the cap the rows are not counted, so neither are their pages: the list pages
+        # through the first ``cap`` rows, every page full (the one row counted past the cap
+        # made a last page of one), and filters and search reach the others.
+        if self.capped:
+            return math.ceil(self.cap / self.per_page)
+        return super().num_pages
 
 
 class EventNameFilter(admin.SimpleListFilter):

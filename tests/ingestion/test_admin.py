@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.db import connection
@@ -236,6 +237,19 @@ def test_the_event_list_counts_up_to_a_cap_and_says_more_than(staff_client, tena
 
     assert "more than 10 events" in capped
     assert re.search(r"\b2 events", exact) and "more than" not in exact
+
+
+def test_a_capped_event_list_pages_through_full_pages_up_to_the_cap(staff_client, tenant, monkeypatch):
+    monkeypatch.setattr(CappedCountPaginator, "cap", 10)
+    monkeypatch.setattr(admin.site.get_model_admin(Event), "list_per_page", 5)
+    bulk_events(tenant, 30)
+
+    last = staff_client.get("/admin/ingestion/event/?p=2")
+    past = staff_client.get("/admin/ingestion/event/?p=3")
+
+    assert last.status_code == 200 and last.content.decode().count('class="field-name"') == 5
+    assert "filter or search for the others" in last.content.decode()
+    assert (past.status_code, past["Location"]) == (302, "/admin/ingestion/event/?e=1")
 
 
 def test_the_rejected_event_list_counts_up_to_a_cap_and_no_more(staff_client, tenant, monkeypatch):
