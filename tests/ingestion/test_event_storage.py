@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 from datetime import UTC, datetime
 
 import psycopg
@@ -21,7 +20,7 @@ from ingestion.services.event_writes import PG_EVENTS_INSERT_SMALL_MAX
 from ingestion.tasks import event_partitions_maintain_task
 from profiles.models import IdentityWork
 from tests.conftest import Tenant
-from tests.database import at_once
+from tests.database import at_once, waiting_for_locks
 
 pytestmark = pytest.mark.django_db
 
@@ -378,16 +377,6 @@ def test_two_requests_with_the_same_keys_in_opposite_orders_cannot_deadlock(tena
 
     assert statuses == [200, 200]
     assert sorted(Event.objects.filter(project=tenant.project).values_list("event_id", flat=True)) == ids
-
-
-def waiting_for_locks(conn: psycopg.Connection, *, count: int, timeout: float = 10) -> None:
-    """Until ``count`` sessions wait on a lock (``conn`` in autocommit: pg_stat_activity is
-    read once per transaction)."""
-    deadline = time.monotonic() + timeout
-    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    while conn.execute(query).fetchone()[0] < count:
-        assert time.monotonic() < deadline, f"fewer than {count} sessions waiting on a lock"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("size", [1, BULK])
