@@ -49,6 +49,19 @@ def event_partitions() -> list[str]:
     return sorted(name for name in names if _PARTITION_NAME.match(name))
 
 
+def retention_cutoff(*, now: datetime, retention_days: int) -> datetime | None:
+    """The instant before which events are past retention; None when it is off (0)."""
+    if retention_days <= 0:
+        return None
+    return now - timedelta(days=retention_days)
+
+
+def partition_expired(*, start: datetime, cutoff: datetime | None) -> bool:
+    """Whether the month starting at ``start`` is wholly past retention: the one rule both
+    for dropping a partition and for not creating it."""
+    return cutoff is not None and month_start(start.year, start.month + 1) <= cutoff
+
+
 def _partition_create(cursor, start: datetime) -> int:
     """Create the partition of the month starting at ``start``; return the rows moved
     into it from the default partition.
@@ -71,21 +84,29 @@ def _partition_create(cursor, start: datetime) -> int:
     return max(moved, 0)
 
 
-def event_partitions_ensure(*, now: datetime, months_back: int = 1, months_ahead: int = 3) -> PartitionChanges:
+def event_partitions_ensure(
+    *, now: datetime, months_back: int = 1, months_ahead: int = 3, retention_days: int = 0
+) -> PartitionChanges:
     """Make sure the months from ``months_back`` before ``now`` to ``months_ahead`` after
-    it have a partition. Idempotent: existing partitions are left alone."""
+    it have a partition, but for those already past retention (``retention_days``, as
+    ``event_partitions_drop_expired`` drops them). Idempotent: existing partitions are
+    left alone."""
     changes = PartitionChanges()
     if connection.vendor != "postgresql":
         return changes
+    cutoff = retention_cutoff(now=now, retention_days=retention_days)
     existing = set(event_partitions())
     for offset in range(-months_back, months_ahead + 1):
         start = month_start(now.year, now.month + offset)
-        if partition_name(start) in existing:
+        name = partition_name(start)
+        # A month past retention would be dropped again by the same run: its late events
+        # go to the default partition, whose rows past retention are deleted.
+        if name in existing or partition_expired(start=start, cutoff=cutoff):
             continue
         # One transaction per partition: a failure leaves the earlier ones in place.
         with transaction.atomic(), connection.cursor() as cursor:
             changes.default_rows_moved += _partition_create(cursor, start)
-        changes.created.append(partition_name(start))
+        changes.created.append(name)
     return changes
 
 
@@ -93,14 +114,13 @@ def event_partitions_drop_expired(*, now: datetime, retention_days: int) -> Part
     """Drop the monthly partitions that end on or before ``now - retention_days`` and delete
     the default partition's rows older than that. Dedupe keys stay (dedupe is permanent)."""
     changes = PartitionChanges()
-    if connection.vendor != "postgresql" or retention_days <= 0:
+    cutoff = retention_cutoff(now=now, retention_days=retention_days)
+    if connection.vendor != "postgresql" or cutoff is None:
         return changes
-    cutoff = now - timedelta(days=retention_days)
     for name in event_partitions():
         match = _PARTITION_NAME.match(name)
         assert match is not None
-        end = month_start(int(match.group(1)), int(match.group(2)) + 1)
-        if end > cutoff:
+        if not partition_expired(start=month_start(int(match.group(1)), int(match.group(2))), cutoff=cutoff):
             continue
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE {name}")

@@ -139,6 +139,18 @@ def test_retention_off_drops_nothing(settings):
     assert "ingestion_event_p202001" in event_partitions()
 
 
+def test_retention_shorter_than_a_month_leaves_nothing_to_do_the_next_hour(settings):
+    # The upkeep keeps a month back, but last month is past a 1-day retention: it used to
+    # be created and dropped again by every run.
+    settings.TRACKHUB_EVENT_RETENTION_DAYS = 1
+    event_partitions_maintain(now=datetime(2033, 3, 10, tzinfo=UTC))
+
+    again = event_partitions_maintain(now=datetime(2033, 3, 10, 1, tzinfo=UTC))
+
+    assert (again["created"], again["dropped"]) == ([], [])
+    assert "ingestion_event_p203302" not in event_partitions()
+
+
 # Requests of up to PG_EVENTS_INSERT_SMALL_MAX events take the one-statement write, larger
 # ones the ledger COPY + events COPY (the ledger's ON CONFLICT statement when a key is
 # already stored): every storage rule is checked on both sides of the line.
