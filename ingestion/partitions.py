@@ -7,11 +7,14 @@ be years old or ahead). On SQLite every function here does nothing.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 EVENT_TABLE = "ingestion_event"
 DEFAULT_PARTITION = "ingestion_event_default"
@@ -49,6 +52,35 @@ def event_partitions() -> list[str]:
     return sorted(name for name in names if _PARTITION_NAME.match(name))
 
 
+# pg_advisory_xact_lock(key1, key2) namespace of the partition upkeep (identity work uses
+# 0x1D, see profiles.services.drain). Every step of the upkeep takes it first, then looks
+# again at what exists: upkeeps running at once (two beats, a retried task beside a late
+# one) take turns step by step, and each partition is created or dropped, and reported,
+# by one of them, instead of the others failing on "already exists" / "does not exist"
+# (errors no retry would cure). Transaction-level, so it holds behind a pooler too.
+UPKEEP_LOCK_SPACE = 0x2E
+
+
+@contextlib.contextmanager
+def _upkeep_step() -> Iterator[CursorWrapper]:
+    """One transaction of the upkeep, under the upkeep's lock (released at its end)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [UPKEEP_LOCK_SPACE])
+        yield cursor
+
+
+def _partition_exists(cursor: CursorWrapper, name: str) -> bool:
+    # Read from the catalog with this statement's snapshot, so a partition another upkeep
+    # committed while this one waited for the lock is seen.
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = %s::regclass AND c.relname = %s)",
+        [EVENT_TABLE, name],
+    )
+    row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 def retention_cutoff(*, now: datetime, retention_days: int) -> datetime | None:
     """The instant before which events are past retention; None when it is off (0)."""
     if retention_days <= 0:
@@ -62,7 +94,7 @@ def partition_expired(*, start: datetime, cutoff: datetime | None) -> bool:
     return cutoff is not None and month_start(start.year, start.month + 1) <= cutoff
 
 
-def _partition_create(cursor, start: datetime) -> int:
+def _partition_create(cursor: CursorWrapper, start: datetime) -> int:
     """Create the partition of the month starting at ``start``; return the rows moved
     into it from the default partition.
 
@@ -90,7 +122,7 @@ def event_partitions_ensure(
     """Make sure the months from ``months_back`` before ``now`` to ``months_ahead`` after
     it have a partition, but for those already past retention (``retention_days``, as
     ``event_partitions_drop_expired`` drops them). Idempotent: existing partitions are
-    left alone."""
+    left alone, also when another upkeep creates them meanwhile."""
     changes = PartitionChanges()
     if connection.vendor != "postgresql":
         return changes
@@ -104,7 +136,9 @@ def event_partitions_ensure(
         if name in existing or partition_expired(start=start, cutoff=cutoff):
             continue
         # One transaction per partition: a failure leaves the earlier ones in place.
-        with transaction.atomic(), connection.cursor() as cursor:
+        with _upkeep_step() as cursor:
+            if _partition_exists(cursor, name):
+                continue
             changes.default_rows_moved += _partition_create(cursor, start)
         changes.created.append(name)
     return changes
@@ -122,10 +156,12 @@ def event_partitions_drop_expired(*, now: datetime, retention_days: int) -> Part
         assert match is not None
         if not partition_expired(start=month_start(int(match.group(1)), int(match.group(2))), cutoff=cutoff):
             continue
-        with transaction.atomic(), connection.cursor() as cursor:
+        with _upkeep_step() as cursor:
+            if not _partition_exists(cursor, name):
+                continue  # dropped by another upkeep meanwhile
             cursor.execute(f"DROP TABLE {name}")
         changes.dropped.append(name)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with _upkeep_step() as cursor:
         cursor.execute(f'DELETE FROM {DEFAULT_PARTITION} WHERE "timestamp" < %s', [cutoff])
         changes.default_rows_deleted = max(cursor.rowcount, 0)
     return changes
