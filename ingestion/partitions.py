@@ -101,9 +101,19 @@ def _partition_create(cursor: CursorWrapper, start: datetime) -> int:
     A new range may not overlap rows already in the default partition, so they are moved
     first. The default partition is locked for the whole step: an insert routed there in
     the meantime would make the ATTACH fail its check.
+
+    The parent is locked against writes before that (SHARE ROW EXCLUSIVE: reads go on). An
+    insert picks each row's partition from the partitions it sees as it starts, having
+    locked only the parent; one that started before the ATTACH would route a row of this
+    month to the default partition, wait for its lock, then fail the constraint the
+    default partition has after the ATTACH (CheckViolation: a 503 for a valid track
+    request). Held off at the parent, the insert starts after the commit and sees the new
+    partition. Parent first, then the default partition: the order an insert locks them
+    in, so the two cannot deadlock.
     """
     end = month_start(start.year, start.month + 1)
     name = partition_name(start)
+    cursor.execute(f"LOCK TABLE ONLY {EVENT_TABLE} IN SHARE ROW EXCLUSIVE MODE")
     cursor.execute(f"LOCK TABLE {DEFAULT_PARTITION} IN ACCESS EXCLUSIVE MODE")
     cursor.execute(f"CREATE TABLE {name} (LIKE {EVENT_TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
     cursor.execute(

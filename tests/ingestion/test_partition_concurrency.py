@@ -1,11 +1,12 @@
 """Partition upkeep beside other sessions of the database: another upkeep (two beats, a
-retried task beside a late one).
+retried task beside a late one) and track requests for the month being created.
 
 Each test holds a table with a connection of its own, so that everything it starts is
 queued on a lock at a known point (no sleeps), then lets go."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,9 +14,11 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 from django.db import connection
+from django.test import Client
 
 from ingestion.partitions import PartitionChanges, event_partitions, event_partitions_drop_expired
 from ingestion.services import event_partitions_maintain
+from ingestion.services.event_writes import PG_EVENTS_INSERT_SMALL_MAX
 from tests.database import at_once, waiting_for_locks
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,3 +102,31 @@ def test_upkeeps_run_at_once_each_drop_a_partition_once_and_none_fails(connectio
     assert len(results) == 3, "an upkeep failed (its error is in the captured output)"
     assert sorted(name for result in results for name in result.dropped) == expired
     assert not set(expired) & set(event_partitions())
+
+
+# One event takes the one-statement write, a bigger batch the COPY (ingestion.services.event_writes).
+@pytest.mark.parametrize("size", [1, PG_EVENTS_INSERT_SMALL_MAX + 1])
+def test_events_sent_while_their_month_is_created_are_stored_in_that_month(tenant, connections, size):
+    holder, observer = connections
+    holder.execute(DEFAULT_HELD)
+    upkeep = run_in_thread(lambda: event_partitions_maintain(now=NOW))
+    waiting_for_locks(observer, count=1)  # the upkeep, about to create 2041-02
+    february = int(datetime(2041, 2, 15, tzinfo=UTC).timestamp() * 1000)
+    items = [{"eventId": f"feb-{n}", "userId": "u1", "timestamp": february} for n in range(size)]
+    body = json.dumps({"track": [{"name": "Purchase", "payload": items}]})
+    statuses: list[int] = []
+    request = run_in_thread(
+        lambda: statuses.append(
+            Client().post(tenant.intempt_url, data=body, content_type="application/json").status_code
+        )
+    )
+    waiting_for_locks(observer, count=2)  # and the request's insert behind it
+
+    holder.rollback()
+    upkeep.join()
+    request.join()
+
+    assert statuses == [200]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text, count(*) FROM ingestion_event GROUP BY 1")
+        assert cursor.fetchall() == [("ingestion_event_p204102", size)]
