@@ -1,15 +1,20 @@
 """Faults of the test database that a test can switch on for a moment, empty databases
-beside it, and calls made at the same moment on connections of their own."""
+beside it, calls made at the same moment on connections of their own, and a wait until
+sessions are held up by a lock."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from django.db import connection
+
+if TYPE_CHECKING:
+    import psycopg
 
 T = TypeVar("T")
 
@@ -33,6 +38,16 @@ def at_once(call: Callable[[], T], *, copies: int) -> list[T]:
     for thread in threads:
         thread.join()
     return results
+
+
+def waiting_for_locks(conn: psycopg.Connection, *, count: int, timeout: float = 10) -> None:
+    """Until ``count`` sessions of the test database wait on a lock (``conn`` in
+    autocommit: pg_stat_activity is read once per transaction)."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    while conn.execute(query).fetchone()[0] < count:
+        assert time.monotonic() < deadline, f"fewer than {count} sessions waiting on a lock"
+        time.sleep(0.02)
 
 
 @contextlib.contextmanager

@@ -153,6 +153,8 @@ def test_redis_url_defaults_to_the_broker():
         ("DATABASE_PREPARE_THRESHOLD", "20", "settings.DATABASES['default']['OPTIONS']['prepare_threshold']", "20"),
         ("TRACKHUB_EVENT_PARTITIONS_AHEAD", None, "settings.TRACKHUB_EVENT_PARTITIONS_AHEAD", "3"),
         ("TRACKHUB_EVENT_PARTITIONS_AHEAD", "12", "settings.TRACKHUB_EVENT_PARTITIONS_AHEAD", "12"),
+        ("TRACKHUB_EVENT_PARTITIONS_AHEAD", "120", "settings.TRACKHUB_EVENT_PARTITIONS_AHEAD", "120"),
+        ("TRACKHUB_EVENT_RETENTION_DAYS", "36500", "settings.TRACKHUB_EVENT_RETENTION_DAYS", "36500"),
     ],
 )
 def test_numbers_from_the_environment(variable, raw, expression, expected):
@@ -171,6 +173,10 @@ def test_numbers_from_the_environment(variable, raw, expression, expected):
         ("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", "-1", "must be a finite number of at least 0"),
         ("TRACKHUB_RATE_LIMIT", "-5", "TRACKHUB_RATE_LIMIT must be at least 0"),
         ("TRACKHUB_EVENT_RETENTION_DAYS", "-3", "TRACKHUB_EVENT_RETENTION_DAYS must be at least 0"),
+        # Past these the hourly upkeep's dates leave the calendar (OverflowError every hour).
+        ("TRACKHUB_EVENT_RETENTION_DAYS", "999999", "TRACKHUB_EVENT_RETENTION_DAYS must be at most 36500"),
+        ("TRACKHUB_EVENT_RETENTION_DAYS", "999999999999", "TRACKHUB_EVENT_RETENTION_DAYS must be at most 36500"),
+        ("TRACKHUB_EVENT_PARTITIONS_AHEAD", "100000", "TRACKHUB_EVENT_PARTITIONS_AHEAD must be at most 120"),
         ("DATABASE_CONN_MAX_AGE", "-1", "DATABASE_CONN_MAX_AGE must be at least 0"),
         ("TRACKHUB_METRICS_ALLOW", "10.0.0.0/8,notacidr", "'notacidr' is not an address or CIDR network"),
         ("TRACKHUB_LOG_LEVEL", "LOUD", "TRACKHUB_LOG_LEVEL must be DEBUG, INFO"),

@@ -38,7 +38,7 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be one of 1/true/yes or 0/false/no, not {raw!r}")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -48,6 +48,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from exc
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {raw!r}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {raw!r}")
     return value
 
 
@@ -297,10 +299,14 @@ TRACKHUB_RATE_LIMIT = env_int("TRACKHUB_RATE_LIMIT", 60000, minimum=0)  # reques
 TRACKHUB_MAX_EVENTS_PER_REQUEST = 1000
 TRACKHUB_MAX_BODY_BYTES = 2 * 1024 * 1024
 # Events whose timestamp is older than this many days are dropped with their monthly
-# partition (PostgreSQL); 0 keeps them forever. Dedupe keys are kept regardless.
-TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0, minimum=0)
-# Months of partitions the beat task keeps created ahead of now (at least 1).
-TRACKHUB_EVENT_PARTITIONS_AHEAD = env_int("TRACKHUB_EVENT_PARTITIONS_AHEAD", 3, minimum=1)
+# partition (PostgreSQL); 0 keeps them forever. Dedupe keys are kept regardless. At most
+# 100 years: the upkeep computes now minus this, and a few thousand years is before year 1
+# (an OverflowError every hour, after a start that looked fine).
+TRACKHUB_EVENT_RETENTION_DAYS = env_int("TRACKHUB_EVENT_RETENTION_DAYS", 0, minimum=0, maximum=36500)
+# Months of partitions the beat task keeps created ahead of now: 1 to 120 (10 years).
+# Each is a table with its indexes, all made in one hourly run; far beyond that the
+# months leave the calendar (year 10000).
+TRACKHUB_EVENT_PARTITIONS_AHEAD = env_int("TRACKHUB_EVENT_PARTITIONS_AHEAD", 3, minimum=1, maximum=120)
 # How long a queued identity drain waits before it starts, so that the work of every
 # request arriving meanwhile is resolved in one transaction (see profiles.services).
 TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS = env_float("TRACKHUB_IDENTITY_DRAIN_DELAY_SECONDS", 0.25, minimum=0)

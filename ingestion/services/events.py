@@ -305,8 +305,11 @@ def event_partitions_maintain(*, now: datetime | None = None) -> dict[str, objec
     """Create the partitions for the coming months and drop those past retention
     (``TRACKHUB_EVENT_RETENTION_DAYS``, 0 = keep forever). Idempotent; PostgreSQL only."""
     now = now or timezone.now()
-    created = partitions.event_partitions_ensure(now=now, months_ahead=settings.TRACKHUB_EVENT_PARTITIONS_AHEAD)
-    expired = partitions.event_partitions_drop_expired(now=now, retention_days=settings.TRACKHUB_EVENT_RETENTION_DAYS)
+    retention_days = settings.TRACKHUB_EVENT_RETENTION_DAYS
+    created = partitions.event_partitions_ensure(
+        now=now, months_ahead=settings.TRACKHUB_EVENT_PARTITIONS_AHEAD, retention_days=retention_days
+    )
+    expired = partitions.event_partitions_drop_expired(now=now, retention_days=retention_days)
     return {
         "created": created.created,
         "moved_from_default": created.default_rows_moved,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 from datetime import UTC, datetime
 
 import psycopg
@@ -21,7 +20,7 @@ from ingestion.services.event_writes import PG_EVENTS_INSERT_SMALL_MAX
 from ingestion.tasks import event_partitions_maintain_task
 from profiles.models import IdentityWork
 from tests.conftest import Tenant
-from tests.database import at_once
+from tests.database import at_once, waiting_for_locks
 
 pytestmark = pytest.mark.django_db
 
@@ -138,6 +137,18 @@ def test_retention_off_drops_nothing(settings):
 
     assert changes["dropped"] == []
     assert "ingestion_event_p202001" in event_partitions()
+
+
+def test_retention_shorter_than_a_month_leaves_nothing_to_do_the_next_hour(settings):
+    # The upkeep keeps a month back, but last month is past a 1-day retention: it used to
+    # be created and dropped again by every run.
+    settings.TRACKHUB_EVENT_RETENTION_DAYS = 1
+    event_partitions_maintain(now=datetime(2033, 3, 10, tzinfo=UTC))
+
+    again = event_partitions_maintain(now=datetime(2033, 3, 10, 1, tzinfo=UTC))
+
+    assert (again["created"], again["dropped"]) == ([], [])
+    assert "ingestion_event_p203302" not in event_partitions()
 
 
 # Requests of up to PG_EVENTS_INSERT_SMALL_MAX events take the one-statement write, larger
@@ -378,16 +389,6 @@ def test_two_requests_with_the_same_keys_in_opposite_orders_cannot_deadlock(tena
 
     assert statuses == [200, 200]
     assert sorted(Event.objects.filter(project=tenant.project).values_list("event_id", flat=True)) == ids
-
-
-def waiting_for_locks(conn: psycopg.Connection, *, count: int, timeout: float = 10) -> None:
-    """Until ``count`` sessions wait on a lock (``conn`` in autocommit: pg_stat_activity is
-    read once per transaction)."""
-    deadline = time.monotonic() + timeout
-    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    while conn.execute(query).fetchone()[0] < count:
-        assert time.monotonic() < deadline, f"fewer than {count} sessions waiting on a lock"
-        time.sleep(0.02)
 
 
 @pytest.mark.parametrize("size", [1, BULK])
