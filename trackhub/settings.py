@@ -251,6 +251,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, except that a worker holding unacknowledged messages keeps
+    # running when the broker goes away (it exited: trackhub/broker.py). Not for rediss://:
+    # naming a transport skips the TLS defaults kombu gives that scheme.
+    CELERY_BROKER_TRANSPORT = "trackhub.broker:Transport"
 # Identity work (the drains and the sweep) on a queue of its own, so dedicated workers
 # (``celery -A trackhub worker -Q identity``) serve it and nothing else delays it; unset,
 # every task goes to Celery's default queue (``celery``). Both queues are declared, so a
