@@ -161,6 +161,13 @@ def test_a_redis_broker_gets_trackhubs_transport_and_any_other_kombus_own(broker
     assert result == f"('{transport}',)"
 
 
+def test_a_worker_that_lost_the_broker_never_gives_up_reconnecting():
+    # Celery's default, 100 attempts (about 43 minutes), and the worker exits.
+    expression = "__import__('trackhub.celery').celery.app.conf.broker_connection_max_retries"
+
+    assert setting({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/3", "DJANGO_SECRET_KEY": "x"}, expression) == "(None,)"
+
+
 @pytest.mark.parametrize(
     ("variable", "raw", "expression", "expected"),
     [
