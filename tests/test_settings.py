@@ -146,6 +146,29 @@ def test_redis_url_defaults_to_the_broker():
 
 
 @pytest.mark.parametrize(
+    ("broker_url", "transport"),
+    [
+        ("redis://127.0.0.1:6379/3", "trackhub.broker:Transport"),
+        # Naming a transport would skip the TLS defaults kombu gives rediss://.
+        ("rediss://127.0.0.1:6379/3", "rediss"),
+        ("amqp://guest@127.0.0.1//", "amqp"),
+    ],
+)
+def test_a_redis_broker_gets_trackhubs_transport_and_any_other_kombus_own(broker_url, transport):
+    expression = "__import__('trackhub.celery').celery.app.connection_for_write().transport_cls"
+    result = setting({"CELERY_BROKER_URL": broker_url, "DJANGO_SECRET_KEY": "x"}, expression)
+
+    assert result == f"('{transport}',)"
+
+
+def test_a_worker_that_lost_the_broker_never_gives_up_reconnecting():
+    # Celery's default, 100 attempts (about 43 minutes), and the worker exits.
+    expression = "__import__('trackhub.celery').celery.app.conf.broker_connection_max_retries"
+
+    assert setting({"CELERY_BROKER_URL": "redis://127.0.0.1:6379/3", "DJANGO_SECRET_KEY": "x"}, expression) == "(None,)"
+
+
+@pytest.mark.parametrize(
     ("variable", "raw", "expression", "expected"),
     [
         ("DATABASE_PREPARE_THRESHOLD", None, "settings.DATABASES['default']['OPTIONS']['prepare_threshold']", "5"),

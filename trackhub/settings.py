@@ -256,10 +256,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A worker or beat that lost the broker keeps trying to reconnect, 30 s apart at most, for
+# as long as it is down. Celery's default gives up after 100 attempts (about 43 minutes)
+# and the worker exits, leaving identity work in the outbox until someone starts it again.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 # Publishing must not hang a request when the broker is down: the work is recorded in the
 # database (an outbox) and the periodic sweep picks it up later.
 # One immediate retry, no back-off: kombu's default first interval (2 s) held every request
-# for 2 s while the broker was down (tests/hardening/test_faults.py).
+# for 2 s while the broker was down (tests/hardening/test_faults.py). A worker or beat that
+# lost the broker does not reconnect by these but by CELERY_BROKER_CONNECTION_MAX_RETRIES.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 1,
     "interval_start": 0,
@@ -268,6 +273,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": 1,
 }
 CELERY_TASK_PUBLISH_RETRY = False
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, except that a worker holding unacknowledged messages keeps
+    # running when the broker goes away (it exited: trackhub/broker.py). Not for rediss://:
+    # naming a transport skips the TLS defaults kombu gives that scheme.
+    CELERY_BROKER_TRANSPORT = "trackhub.broker:Transport"
 # Identity work (the drains and the sweep) on a queue of its own, so dedicated workers
 # (``celery -A trackhub worker -Q identity``) serve it and nothing else delays it; unset,
 # every task goes to Celery's default queue (``celery``). Both queues are declared, so a

@@ -1,4 +1,4 @@
-"""Real processes for fault and load tests: gunicorn, a private redis-server, a private
+"""Real processes for fault and load tests: gunicorn, celery, a private redis-server, a private
 throwaway PostgreSQL cluster and a private pgbouncer. Never touches the shared services'
 processes."""
 
@@ -108,10 +108,27 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, access_log: Path | None =
         server.stop()
 
 
+@contextlib.contextmanager
+def celery(env: dict[str, str], *args: str) -> Iterator[Any]:
+    """``celery -A trackhub <args>`` (a worker, beat) as production runs it, its output in a
+    temp log (``output()``)."""
+    log = Path(tempfile.mkstemp(prefix="trackhub-celery-", suffix=".log")[1])
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "trackhub", *args],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    program = _Process(process=process, port=0, log=log)
+    try:
+        yield program
+    finally:
+        program.stop()
+
+
 @dataclass
 class _Process:
     process: subprocess.Popen
-    port: int
+    port: int  # 0 for a process that listens on none
     log: Path
 
     def stop(self) -> None:

@@ -187,6 +187,105 @@ def test_a_failed_publish_leaves_no_queued_flag_so_the_next_request_queues_a_dra
     assert not flags.exists(f"trackhub:identity:queued:{tenant.project.id}")
 
 
+@pytest.mark.worker
+def test_the_celery_worker_survives_the_broker_restarting_under_load_and_the_identity_work_gets_done(tmp_path):
+    """gunicorn, a celery worker and beat as in production, on a private redis-server that
+    is killed and started again twice while clients keep posting. The worker used to exit
+    (``Unrecoverable error: AttributeError(... 'hostname')``) whenever the broker went away
+    while it held a message it had not acknowledged, which under load it nearly always
+    does; the outbox then waited for someone to restart it (trackhub/broker.py)."""
+    tenant = tenant_create(org="restart-org", project="restart-project")
+    broker = live.PrivateRedis()
+    broker.start()
+    env = live.base_env(DATABASE_URL=shared_test_db_url(), CELERY_BROKER_URL=broker.url)
+    statuses: list[int] = []
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    sequence = itertools.count()
+
+    def client(port: int) -> None:
+        while not stop.is_set():
+            n = next(sequence)
+            # Users linked in a ring, so the identity work merges profiles as it goes.
+            items = [
+                {"eventId": f"r{n}-{k}", "userId": f"u{(n + k) % 50}", "anotherUserId": f"u{(n + k + 1) % 50}"}
+                for k in range(5)
+            ]
+            body = json.dumps({"track": [{"name": "restart_event", "payload": items}]}).encode()
+            try:
+                answer = live.request(port, "POST", tenant.intempt_url, body, timeout=20)
+            except OSError:
+                continue  # nothing acknowledged
+            with lock:
+                statuses.append(answer.status)
+                if answer.status == 200:
+                    acknowledged.extend(item["eventId"] for item in items)
+
+    def answered() -> int:
+        with lock:
+            return len(statuses)
+
+    def wait_for(predicate, what: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            assert worker.process.poll() is None, (
+                f"the worker exited while waiting for {what}:\n{worker.output()[-3000:]}"
+            )
+            if time.monotonic() > deadline:
+                raise TimeoutError(what)
+            time.sleep(0.05)
+
+    def unacknowledged() -> int:
+        # kombu's Redis transport keeps each message delivered to a worker and not yet
+        # acknowledged in this hash (its ``unacked_key``) until the worker acknowledges it.
+        try:
+            return redis.Redis(host="127.0.0.1", port=broker.port, socket_timeout=1).hlen("unacked")
+        except redis.RedisError:
+            return 0
+
+    try:
+        with (
+            live.gunicorn(env, workers=2) as server,
+            live.celery(env, "worker", "--concurrency", "2", "--loglevel", "WARNING") as worker,
+            live.celery(env, "beat", "--loglevel", "WARNING", "--schedule", str(tmp_path / "schedule")),
+        ):
+            threads = [threading.Thread(target=client, args=(server.port,)) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+            try:
+                for _ in range(2):
+                    # What made the worker exit: a message it holds unacknowledged when the
+                    # broker goes. Seen here, the worker is also consuming (again).
+                    wait_for(lambda: unacknowledged() > 0, "the worker to hold a message")
+                    broker.stop()
+                    before = answered()
+                    time.sleep(12)  # about the audit's outage
+                    wait_for(lambda before=before: answered() >= before + 20, "requests answered with the broker down")
+                    broker.start()  # same port, empty: what was queued is gone, the outbox is not
+                wait_for(lambda: unacknowledged() > 0, "the worker to consume after the last restart")
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join()
+
+            # The drains queued after the restart and beat's sweep (every 30 s) do the rest.
+            wait_for(
+                lambda: not IdentityWork.objects.filter(processed_at__isnull=True).exists(),
+                "the identity work to be done",
+                timeout=240,
+            )
+            assert worker.process.poll() is None
+    finally:
+        broker.stop()
+
+    assert set(statuses) == {200}
+    assert "Unrecoverable error" not in worker.output()
+    stored = list(Event.objects.filter(project=tenant.project).values_list("event_id", flat=True))
+    assert sorted(stored) == sorted(acknowledged)
+    assert IdentityWork.objects.filter(project_id=tenant.project.id).count() > 0
+
+
 @pytest.mark.parametrize("events", [1, 30], ids=["one-statement write", "bulk write"])
 def test_a_track_request_on_a_connection_the_server_dropped_reconnects_and_succeeds(events):
     # The worker has the credential cached after the first request, so the second one's
