@@ -14,8 +14,11 @@ from tests.hardening.test_faults import shared_test_db_url
 from tests.ingestion.bulk import bulk_events
 
 NEWLINE = b"\n"
-EVENTS = 25_000
-READ_BYTES_PER_SECOND = 1_000_000  # about 0.4 s per 2,000-row chunk; seconds for the whole
+EVENTS = 40_000  # about 16 MB: more than the socket buffers hold, so the worker waits on the reader
+READ_BYTES_PER_SECOND = 1_000_000  # about 1 s per 2,000-row chunk, 16 s for the whole
+# Well above the time between two chunks' heartbeats on a loaded machine, well below the
+# time the whole export takes: without the heartbeat the worker is killed mid-stream.
+WORKER_TIMEOUT_SECONDS = 5
 
 
 def _export_read_slowly(port: int, *, token: str) -> bytes:
@@ -57,7 +60,7 @@ def _unchunked(body: bytes) -> bytes:
 def test_an_export_streaming_longer_than_the_worker_timeout_sends_every_event():
     tenant = tenant_create(org="long-export", project="p")
     bulk_events(tenant, EVENTS)
-    env = live.base_env(DATABASE_URL=shared_test_db_url(), GUNICORN_TIMEOUT="2")
+    env = live.base_env(DATABASE_URL=shared_test_db_url(), GUNICORN_TIMEOUT=str(WORKER_TIMEOUT_SECONDS))
 
     with live.gunicorn(env, workers=1) as server:
         body = _export_read_slowly(server.port, token=tenant.read_token)
