@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -10,7 +10,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from ingestion.canonical import MAX_ID
+from ingestion.canonical import MAX_ID, utc_or_none
 
 NOT_STAFF_MESSAGE = "This account is not staff: the dashboard is for staff."
 
@@ -40,10 +40,10 @@ class UtcDateTimeField(forms.DateTimeField):
         moment = super().to_python(value)
         if moment is None:
             return None
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError as exc:
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        in_utc = utc_or_none(moment)
+        if in_utc is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return in_utc
 
 
 class EventExplorerForm(forms.Form):

@@ -263,9 +263,16 @@ def datetime_from_iso(value: Any) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return milliseconds_only(parsed.replace(tzinfo=UTC))
+    in_utc = utc_or_none(parsed)
+    return None if in_utc is None else milliseconds_only(in_utc)
+
+
+def utc_or_none(moment: datetime) -> datetime | None:
+    """An aware ``moment`` in UTC; None when its offset moves it past year 1 or 9999,
+    where it could be neither compared in the database nor shown."""
     try:
-        return milliseconds_only(parsed.astimezone(UTC))
-    except OverflowError:  # an offset that moves year 1 or 9999 out of range
+        return moment.astimezone(UTC)
+    except OverflowError:
         return None
 
 

@@ -31,9 +31,9 @@ def page_content_security_policy_add(response: HttpResponseBase) -> None:
 
 class PageHeadersMiddleware:
     """Every answer of the pages, and every HTML answer, is kept by no cache and runs
-    under the page policy: the dashboard's, the admin's and the sign-in pages, the redirects to sign in, and the
-    error pages Django makes when a view raises (the 403 of a user no longer staff, a
-    CSRF failure, a 405, a 500). A middleware, not decorators on the views: those error
+    under the page policy: the dashboard's, the admin's and the sign-in pages, the
+    redirects to sign in, and the error pages Django makes when a view raises (the 403 of
+    a user no longer staff, a CSRF failure, a 405, a 500). A middleware, not decorators on the views: those error
     pages are made outside the views, and went out with neither header.
 
     The pages show tenants' events, profiles and credential identifiers, and nothing told

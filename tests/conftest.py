@@ -158,3 +158,12 @@ def django_assert_max_reads() -> Callable[[int], contextlib.AbstractContextManag
         assert len(reads) <= most, f"{len(reads)} queries, at most {most} expected:\n" + "\n".join(reads)
 
     return assert_max_reads
+
+
+@pytest.fixture
+def ann_and_bob(client: Client, tenant: Tenant) -> Any:
+    """Ann's and Bob's profiles, resolved apart (``tests.profiles.conftest.ann_and_bob_resolve``):
+    the snapshot tests of the read API and of the dashboard merge Bob into Ann."""
+    from tests.profiles.conftest import ann_and_bob_resolve
+
+    return ann_and_bob_resolve(client, tenant)

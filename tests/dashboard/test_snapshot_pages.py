@@ -10,17 +10,11 @@ from django.test.utils import CaptureQueriesContext
 
 from profiles.models import Account
 from tests.profiles.conftest import (
-    ann_and_bob_resolve,
     assert_read_in_one_snapshot,
     merge_committed_before_the_first_query_on,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def ann_and_bob(client, tenant):
-    return ann_and_bob_resolve(client, tenant)
 
 
 def test_a_profile_page_read_while_it_is_merged_away_shows_its_identifiers(superuser_client, tenant, ann_and_bob):

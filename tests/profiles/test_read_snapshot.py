@@ -11,17 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from profiles.models import Profile
 from tests.profiles.conftest import (
     READ_SNAPSHOT_SQL,
-    ann_and_bob_resolve,
     assert_read_in_one_snapshot,
     merge_committed_before_the_first_query_on,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def ann_and_bob(client, tenant):
-    return ann_and_bob_resolve(client, tenant)
 
 
 def read_while_bob_is_merged_into_ann(read_client, tenant, path: str):
