@@ -303,7 +303,13 @@ def test_a_track_request_on_a_connection_the_server_dropped_reconnects_and_succe
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE application_name = 'trackhub-stale-test'"
             ).fetchone()
-        time.sleep(0.2)  # the backend exits after the signal, not with it
+            # The backend exits after the signal, not with it: wait until it is gone.
+            deadline = time.monotonic() + 30
+            while admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'trackhub-stale-test'"
+            ).fetchone() != (0,):
+                assert time.monotonic() < deadline, "the terminated backend never exited"
+                time.sleep(0.02)
         second = live.request(server.port, "POST", tenant.intempt_url, intempt_body(second_ids))
 
     assert dropped == (1,)

@@ -10,6 +10,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from ingestion.models import Event
+from ingestion.services import access_token_create
 from tests.hardening.formats import event_specs, post, present_formats, response_json
 
 pytestmark = pytest.mark.django_db
@@ -56,10 +57,14 @@ def test_the_read_api_is_rate_limited_per_token(tenant):
     reader.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}")
 
     statuses = [reader.get("/api/v1/events/") for _ in range(BURST)]
+    _, other_token = access_token_create(project=tenant.project, scopes=["read"])
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_token}")
 
     assert [r.status_code for r in statuses[:LIMIT]] == [200] * LIMIT
     limited = [r for r in statuses if r.status_code == 429]
     assert limited and all(int(r["Retry-After"]) >= 1 for r in limited)
+    assert other.get("/api/v1/events/").status_code == 200  # another token of the project is not limited
 
 
 @override_settings(TRACKHUB_RATE_LIMIT=0)

@@ -35,6 +35,8 @@ def test_single_event_example_gets_the_docs_response(client, tenant):
 
     assert response.status_code == 200
     assert response.json() == SUCCESS_1
+    event = Event.objects.get()
+    assert (event.name, event.anonymous_id, event.session_id) == ("button_clicked", "user-123", "session-456")
 
 
 def test_multiple_events_example_gets_the_docs_response(client, tenant):
@@ -76,6 +78,8 @@ def test_request_template_verbatim_is_refused_for_its_empty_timestamp(client, te
             }
         ],
     }
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.count() == 1  # kept for replay
 
 
 def test_request_template_without_timestamp_is_refused_for_its_placeholder_website(client, tenant):
@@ -309,6 +313,8 @@ def test_field_over_its_length_limit_is_an_event_level_error(client, tenant, fie
     assert body["rejected"] == [
         {"index": 1, "field": field, "message": f"{field} must be at most {longest} characters"}
     ]
+    assert list(Event.objects.values_list("name", flat=True)) == ["ok"]
+    assert RejectedEvent.objects.get().payload[field] == "a" * (longest + 1)
 
 
 @pytest.mark.parametrize(
@@ -335,6 +341,8 @@ def test_event_level_problems_are_400_with_the_docs_message_and_an_errors_list(c
         "message": "Invalid request body",
         "errors": [{"index": 0, "field": field, "message": message}],
     }
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.count() == 1  # kept for replay
 
 
 # --- deduplication and count ------------------------------------------------------------------

@@ -188,8 +188,10 @@ def test_cursor_pages_cover_every_event_once(client, tenant, read_client):
 
 def test_read_token_sees_only_its_project(client, tenant, other_tenant):
     ingest(client, tenant, seed_body("intempt_example_1.json"))
+    own = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}")
     other = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Bearer {other_tenant.read_token}")
 
+    assert own.status_code == 200 and len(own.json()["results"]) == 1  # there is something to hide
     assert other.status_code == 200
     assert other.json()["results"] == []
 

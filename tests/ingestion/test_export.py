@@ -50,6 +50,7 @@ def test_ndjson_export_resolves_profiles(client, tenant, read_client):
 
     exported = [json.loads(line) for line in streamed(read_client.get("/api/v1/events/export.ndjson")).splitlines()]
 
+    assert sorted(listed) == ["evt_purchase_001", "evt_purchase_002"]  # not two empty answers
     assert {e["event_id"]: e["profile"] for e in exported} == listed
     assert all(isinstance(profile, int) for profile in listed.values())
 

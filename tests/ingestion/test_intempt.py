@@ -355,6 +355,8 @@ def test_a_user_id_of_the_wrong_type_is_one_problem(client, tenant):
     assert response.json() == {
         "errors": [{"index": "track[0].payload[0]", "field": "userId", "message": "userId must be a string"}]
     }
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.count() == 1  # kept for replay
 
 
 def test_profile_id_alone_identifies_the_user(client, tenant):

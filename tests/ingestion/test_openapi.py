@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from ingestion.models import Event
 from ingestion.views import TrackView
 from profiles.models import Profile
 
@@ -120,14 +121,17 @@ def track_request(tenant, path: str) -> tuple[str, dict[str, str], int]:
 @pytest.mark.django_db
 def test_documented_track_examples_are_accepted_by_their_endpoints(client, tenant):
     operations = track_operations(schema_json(client))
+    assert operations, "the schema documents no track operation"
 
     for path, operation in operations.items():
         url, headers, status = track_request(tenant, path)
         for name, example in operation["requestBody"]["content"]["application/json"]["examples"].items():
             body = json.dumps(example["value"])
+            before = Event.objects.count()
             response = client.post(url, data=body, content_type="application/json", **headers)
             assert response.status_code == status, (path, name, response.content)
             assert "rejected" not in (response.json() if response.content else {}), (path, name)
+            assert Event.objects.count() > before, (path, name)  # accepted and stored, not just answered
 
 
 def test_read_endpoints_document_the_read_token_and_page_shape(client):

@@ -110,6 +110,8 @@ def test_an_event_level_400_keeps_the_docs_message_and_lists_the_problems_in_err
     body = response.json()
     assert body["message"] == "Bad Request, invalid input data"
     assert body["errors"] == [{"index": 0, "field": "user_id", "message": "user_id is required"}]
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.count() == 1  # kept for replay
 
 
 def test_a_retried_request_is_stored_once(client, tenant):
@@ -217,6 +219,8 @@ def test_digit_strings_that_are_not_a_basic_format_date_are_refused(client, tena
 
     assert response.status_code == 400
     assert [problem["field"] for problem in response.json()["errors"]] == ["timestamp"]
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.count() == 1  # kept for replay
 
 
 @pytest.mark.parametrize(
@@ -260,6 +264,7 @@ def test_event_level_problems_are_400_naming_the_field(client, tenant, event, fi
     assert response.status_code == 400
     assert response.json()["errors"] == [{"index": 0, "field": field, "message": message}]
     assert Event.objects.count() == 0
+    assert RejectedEvent.objects.count() == 1  # kept for replay
 
 
 def test_partial_success_lists_the_rejected_events(client, tenant):

@@ -74,6 +74,8 @@ def test_an_array_item_that_is_not_an_object_is_an_event_level_error(client, ten
 
     assert response.status_code == spec.success_status
     assert [(p["index"], p["field"]) for p in spec.problems(response)] == [(1, "event")]
+    assert Event.objects.count() == 1  # the valid event is stored ...
+    assert RejectedEvent.objects.get().payload == "oops"  # ... and the bad item kept for replay
 
 
 @formats
@@ -352,7 +354,10 @@ def test_no_body_is_answered_with_a_server_error(client, tenant, spec, data):
     response = spec.post(client, tenant, body)
 
     assert response.status_code in {spec.success_status, 400, 404}, response.content
-    assert response.json() is not None
+    if response.status_code == spec.success_status:
+        assert isinstance(response.json(), dict), response.content
+    else:
+        assert_error_shape(spec, response)
 
 
 @pytest.mark.parametrize(
@@ -363,6 +368,8 @@ def test_timestamps_out_of_range_are_event_level_errors(client, tenant, timestam
 
     assert response.status_code == 400
     assert [(p["index"], p["field"]) for p in THRIVESTACK.problems(response)] == [(0, "timestamp")]
+    assert Event.objects.count() == 0
+    assert RejectedEvent.objects.count() == 1  # kept for replay
 
 
 # --- database unavailable ------------------------------------------------------------------
