@@ -21,14 +21,18 @@ T = TypeVar("T")
 
 def at_once(call: Callable[[], T], *, copies: int) -> list[T]:
     """Run ``call`` in ``copies`` threads released together, each on its own database
-    connection (a ``transaction=True`` test sees what they commit); their results."""
+    connection (a ``transaction=True`` test sees what they commit); their results. An
+    exception in any thread is raised here, not left as a thread warning."""
     barrier = threading.Barrier(copies)
     results: list[T] = []
+    errors: list[BaseException] = []
 
     def run() -> None:
         try:
             barrier.wait()
             results.append(call())
+        except BaseException as error:
+            errors.append(error)
         finally:
             connection.close()
 
@@ -37,6 +41,8 @@ def at_once(call: Callable[[], T], *, copies: int) -> list[T]:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
     return results
 
 

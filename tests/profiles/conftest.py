@@ -65,10 +65,13 @@ def committed_before_the_first_query_on(sql: str, action: Callable[[], None]) ->
     """While inside, this thread's first query whose SQL holds ``sql`` runs only once
     ``action`` has run and committed, in another thread on its own connection."""
     done = threading.Event()
+    errors: list[BaseException] = []
 
     def act() -> None:
         try:
             action()
+        except BaseException as error:
+            errors.append(error)
         finally:
             connections.close_all()  # that thread's own connection
 
@@ -78,6 +81,8 @@ def committed_before_the_first_query_on(sql: str, action: Callable[[], None]) ->
             thread = threading.Thread(target=act)
             thread.start()
             thread.join()
+            if errors:  # the action failed: this test's premise does not hold
+                raise errors[0]
         return execute(query, params, many, context)
 
     with connection.execute_wrapper(before_query):
