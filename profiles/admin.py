@@ -60,12 +60,20 @@ class ProfileMembershipInline(ReadOnlyMixin, admin.TabularInline):
     fields = ("account", "created_at")
     extra = 0
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountMembership]:
+        # Each row shows its account (a link): one query for all of them, not one per row.
+        return super().get_queryset(request).select_related("account")
+
 
 class AccountMembershipInline(ReadOnlyMixin, admin.TabularInline):
     model = AccountMembership
     fk_name = "account"
     fields = ("profile", "created_at")
     extra = 0
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AccountMembership]:
+        # Each row shows its profile (a link): one query for all of them, not one per row.
+        return super().get_queryset(request).select_related("profile")
 
 
 class IdentityOwnerAdmin(ReadOnlyMixin, ProjectScopedAdmin):

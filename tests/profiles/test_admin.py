@@ -8,7 +8,15 @@ from django.utils import timezone
 
 from dashboard.services import project_membership_grant
 from ingestion.models import Event
-from profiles.models import Account, AccountMerge, IdentityWork, IngestionWarning, Profile, ProfileMerge
+from profiles.models import (
+    Account,
+    AccountMembership,
+    AccountMerge,
+    IdentityWork,
+    IngestionWarning,
+    Profile,
+    ProfileMerge,
+)
 from tests.profiles.conftest import identity_drain
 from tests.seeds import seed_body
 
@@ -151,3 +159,25 @@ def test_the_list_of_merged_profiles_and_accounts_reads_their_survivors_in_one_q
 
     assert listing.status_code == 200
     assert listing.content.decode().count(f">{survivor}<") >= 20
+
+
+@pytest.mark.parametrize(("owner_model", "member_model"), [(Profile, Account), (Account, Profile)])
+def test_a_profile_or_account_page_reads_its_memberships_in_one_query(
+    tenant, staff_client, django_assert_max_num_queries, owner_model, member_model
+):
+    now = timezone.now()
+    owner = owner_model.objects.create(project=tenant.project, first_seen=now, last_seen=now)
+    members = member_model.objects.bulk_create(
+        [member_model(project=tenant.project, first_seen=now, last_seen=now) for _ in range(20)]
+    )
+    pairs = [(owner, member) if owner_model is Account else (member, owner) for member in members]
+    AccountMembership.objects.bulk_create([AccountMembership(account=a, profile=p) for a, p in pairs])
+    url = f"/admin/profiles/{owner_model._meta.model_name}/{owner.pk}/change/"
+    staff_client.get(url)  # the session, the site's caches
+
+    with django_assert_max_num_queries(12):
+        detail = staff_client.get(url)
+
+    assert detail.status_code == 200
+    member_url = f"/admin/profiles/{member_model._meta.model_name}/"
+    assert all(f"{member_url}{member.pk}/change/" in detail.content.decode() for member in members)
