@@ -90,10 +90,6 @@ class Profile(IdentityOwner):
             models.Index(fields=["project", "-last_seen"], name="profile_project_last_seen"),
         ]
 
-    @property
-    def is_merged(self) -> bool:
-        return self.merged_into_id is not None
-
 
 class Identity(models.Model):
     """A user identifier value in a project's one namespace, owned by one live profile."""
@@ -123,10 +119,6 @@ class Account(IdentityOwner):
         indexes = [
             models.Index(fields=["project", "-last_seen"], name="account_project_last_seen"),
         ]
-
-    @property
-    def is_merged(self) -> bool:
-        return self.merged_into_id is not None
 
 
 class AccountIdentity(models.Model):

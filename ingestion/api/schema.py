@@ -637,14 +637,6 @@ class UserpilotTrackViewSchema(_TrackViewExtension):
     )
 
 
-TRACK_REQUEST_DOCS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "intempt": (INTEMPT_REQUEST, INTEMPT_EXAMPLES),
-    "thrivestack": (THRIVESTACK_REQUEST, THRIVESTACK_EXAMPLES),
-    "databuddy": (DATABUDDY_REQUEST, DATABUDDY_EXAMPLES),
-    "userpilot": (USERPILOT_REQUEST, USERPILOT_EXAMPLES),
-}
-
-
 def track_intempt_v1_hidden(endpoints: list[Any], **kwargs: Any) -> list[Any]:
     """A preprocessing hook: the Intempt endpoint's ``/v1/...`` URL (Intempt's SDKs) is the
     same operation as the documented one, so the schema shows it once."""
