@@ -8,9 +8,16 @@
   live gauges are dropped. See docs/hardening.md.
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 import tempfile
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 
 def _env_int(name: str, default: int, *, minimum: int) -> int:
@@ -53,7 +60,7 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 _created_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
-def on_starting(server):
+def on_starting(server: Arbiter) -> None:
     _settings_check()
     # Counters from an earlier run would otherwise be added to this one's.
     os.makedirs(_created_metrics_dir, exist_ok=True)
@@ -62,7 +69,7 @@ def on_starting(server):
             os.remove(os.path.join(_created_metrics_dir, name))
 
 
-def _settings_check():
+def _settings_check() -> None:
     """Read the settings once in the master: a bad environment (no DJANGO_SECRET_KEY in
     production, say) then stops gunicorn with its one clear message, not a traceback from
     every worker it forks."""
@@ -75,19 +82,19 @@ def _settings_check():
         raise
 
 
-def post_worker_init(worker):
+def post_worker_init(worker: Worker) -> None:
     # Streamed exports tell the master they are alive (ops.gunicorn.worker_heartbeat).
     from ops.gunicorn import worker_heartbeat_register
 
     worker_heartbeat_register(notify=worker.notify)
 
 
-def child_exit(server, worker):
+def child_exit(server: Arbiter, worker: Worker) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server):
+def on_exit(server: Arbiter | None) -> None:
     if os.path.basename(_created_metrics_dir).startswith("trackhub-prometheus-"):
         shutil.rmtree(_created_metrics_dir, ignore_errors=True)
