@@ -1,4 +1,5 @@
-"""The staff dashboard's pages. Each view checks access, calls selectors, renders.
+"""The staff dashboard's pages. Each view checks access, calls selectors (a rejected
+event's replay, one service), renders.
 
 Every page but ``home`` lives under /dashboard/<project_id>/ and is reachable only by a
 staff user allowed to see that project (``selectors.projects_visible``); others get the

@@ -341,7 +341,7 @@ MAX_DEPTH = 254
 
 def json_scans(text: str | bytes) -> tuple[bool, bool]:
     """Whether JSON ``text`` may hold a NUL, and may nest past MAX_DEPTH: tests done in C
-    that spare clean input the walks of ``nul_field`` and ``json_encodable``."""
+    that spare clean input the walks of ``nul_fields`` and ``json_encodable``."""
     if isinstance(text, bytes):
         return b"\\u0000" in text, text.count(b"[") + text.count(b"{") > MAX_DEPTH
     return "\\u0000" in text, text.count("[") + text.count("{") > MAX_DEPTH
