@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
 
 from profiles import services
@@ -33,8 +35,6 @@ def identity_work_drain_task(project_id: int) -> int:
 def identity_sweep(older_than_seconds: float = 30.0) -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): do identity work the broker never delivered, and
     prune batches done a week ago."""
-    from datetime import timedelta
-
     done = services.identity_work_sweep(older_than=timedelta(seconds=older_than_seconds))
     services.identity_work_prune()
     return done
