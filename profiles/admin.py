@@ -13,8 +13,11 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from dashboard.scoped_admin import ProjectScopedAdmin, ScopedRelatedListFilter
 from profiles.models import (
@@ -42,34 +45,56 @@ class ReadOnlyMixin:
         return False
 
 
-class IdentityInline(ReadOnlyMixin, admin.TabularInline):
+# A merged profile can hold thousands of identifiers and an account hundreds of
+# thousands of members; a change page renders every inline row, so each list stops here.
+# The dashboard's profile and account pages (linked from the page) give the counts, and
+# the read API (`/api/v1/profiles/{id}/`, `/api/v1/accounts/{id}/`) lists every one.
+INLINE_ROWS_LIMIT = 100
+
+
+class CappedInlineFormSet(BaseInlineFormSet):
+    """The newest ``INLINE_ROWS_LIMIT`` rows only (read-only inlines: nothing is posted
+    back, so the rows left out cannot be lost)."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if not hasattr(self, "_capped_queryset"):
+            self._capped_queryset = super().get_queryset().order_by("-pk")[:INLINE_ROWS_LIMIT]
+        return self._capped_queryset
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    formset = CappedInlineFormSet
+    extra = 0
+
+
+class IdentityInline(ReadOnlyInline):
     model = Identity
     fields = ("value", "created_at")
-    extra = 0
+    verbose_name_plural = f"identities (the newest {INLINE_ROWS_LIMIT})"
 
 
-class AccountIdentityInline(ReadOnlyMixin, admin.TabularInline):
+class AccountIdentityInline(ReadOnlyInline):
     model = AccountIdentity
     fields = ("value", "created_at")
-    extra = 0
+    verbose_name_plural = f"account identities (the newest {INLINE_ROWS_LIMIT})"
 
 
-class ProfileMembershipInline(ReadOnlyMixin, admin.TabularInline):
+class ProfileMembershipInline(ReadOnlyInline):
     model = AccountMembership
     fk_name = "profile"
     fields = ("account", "created_at")
-    extra = 0
+    verbose_name_plural = f"accounts (the newest {INLINE_ROWS_LIMIT} memberships)"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccountMembership]:
         # Each row shows its account (a link): one query for all of them, not one per row.
         return super().get_queryset(request).select_related("account")
 
 
-class AccountMembershipInline(ReadOnlyMixin, admin.TabularInline):
+class AccountMembershipInline(ReadOnlyInline):
     model = AccountMembership
     fk_name = "account"
     fields = ("profile", "created_at")
-    extra = 0
+    verbose_name_plural = f"members (the newest {INLINE_ROWS_LIMIT})"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccountMembership]:
         # Each row shows its profile (a link): one query for all of them, not one per row.
@@ -83,13 +108,31 @@ class IdentityOwnerAdmin(ReadOnlyMixin, ProjectScopedAdmin):
     list_filter = (("project", ScopedRelatedListFilter),)
     search_fields = ("=id", "identities__value")
     list_select_related = ("project__organization", "merged_into")
-    readonly_fields = ("project", "merged_into", "attributes", "first_seen", "last_seen", "created_at", "updated_at")
+    readonly_fields = (
+        "project",
+        "in_dashboard",
+        "merged_into",
+        "attributes",
+        "first_seen",
+        "last_seen",
+        "created_at",
+        "updated_at",
+    )
     exclude = ("attribute_stamps",)
+    dashboard_page: str  # the dashboard URL name of this kind's page
+
+    @admin.display(description="dashboard")
+    def in_dashboard(self, obj: Profile | Account) -> str:
+        """The dashboard's page of this profile or account: its counts, members and
+        events (the inlines below stop at ``INLINE_ROWS_LIMIT`` rows)."""
+        url = reverse(self.dashboard_page, args=[obj.project_id, obj.pk])
+        return format_html('<a href="{}">{}</a>', url, url)
 
 
 @admin.register(Profile)
 class ProfileAdmin(IdentityOwnerAdmin):
     inlines = (IdentityInline, ProfileMembershipInline)
+    dashboard_page = "dashboard:profile-detail"
     actions = ("erase",)
 
     def has_erase_permission(self, request: HttpRequest) -> bool:
@@ -127,6 +170,7 @@ class ProfileAdmin(IdentityOwnerAdmin):
 @admin.register(Account)
 class AccountAdmin(IdentityOwnerAdmin):
     inlines = (AccountIdentityInline, AccountMembershipInline)
+    dashboard_page = "dashboard:account-detail"
 
 
 @admin.register(ProfileMerge)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from dashboard.services import project_membership_grant
 from ingestion.models import Event
+from profiles import admin as profiles_admin
 from profiles.models import (
     Account,
     AccountMembership,
@@ -181,3 +182,26 @@ def test_a_profile_or_account_page_reads_its_memberships_in_one_query(
     assert detail.status_code == 200
     member_url = f"/admin/profiles/{member_model._meta.model_name}/"
     assert all(f"{member_url}{member.pk}/change/" in detail.content.decode() for member in members)
+
+
+@pytest.mark.parametrize(("owner_model", "member_model"), [(Profile, Account), (Account, Profile)])
+def test_a_profile_or_account_page_lists_only_its_newest_memberships_and_links_the_dashboard(
+    tenant, staff_client, monkeypatch, owner_model, member_model
+):
+    monkeypatch.setattr(profiles_admin, "INLINE_ROWS_LIMIT", 5)
+    now = timezone.now()
+    owner = owner_model.objects.create(project=tenant.project, first_seen=now, last_seen=now)
+    members = member_model.objects.bulk_create(
+        [member_model(project=tenant.project, first_seen=now, last_seen=now) for _ in range(8)]
+    )
+    pairs = [(owner, member) if owner_model is Account else (member, owner) for member in members]
+    AccountMembership.objects.bulk_create([AccountMembership(account=a, profile=p) for a, p in pairs])
+
+    detail = staff_client.get(f"/admin/profiles/{owner_model._meta.model_name}/{owner.pk}/change/")
+
+    body = detail.content.decode()
+    member_url = f"/admin/profiles/{member_model._meta.model_name}/"
+    shown = [member for member in members if f'"{member_url}{member.pk}/change/"' in body]
+    assert detail.status_code == 200
+    assert shown == members[-5:]  # the newest memberships
+    assert f'href="/dashboard/{tenant.project.pk}/{owner_model._meta.model_name}s/{owner.pk}/"' in body
