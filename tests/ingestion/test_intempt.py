@@ -366,6 +366,16 @@ def test_profile_id_alone_identifies_the_user(client, tenant):
     assert Event.objects.get().profile_id == "p1"
 
 
+@pytest.mark.parametrize("user", ["", None], ids=["empty", "json-null"])
+def test_an_empty_or_null_user_id_with_no_other_user_is_an_event_level_error(client, tenant, user):
+    response = post(client, tenant, {"track": [{"name": "X", "payload": [{"eventId": "bad", "userId": user}]}]})
+
+    assert response.status_code == 400
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [("track[0].payload[0]", "userId")]
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.get().field == "userId"
+
+
 def test_event_without_user_is_rejected_with_index_and_kept(client, tenant):
     body = {"track": [{"name": "X", "payload": [{"eventId": "ok", "userId": "u"}, {"eventId": "bad", "userId": ""}]}]}
     response = post(client, tenant, body)

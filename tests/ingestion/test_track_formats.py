@@ -42,6 +42,16 @@ def test_one_invalid_event_is_rejected_and_the_rest_stored(client, tenant, spec)
     assert rejected.payload == spec.invalid_event
 
 
+@pytest.mark.parametrize("spec", [THRIVESTACK, USERPILOT], ids=lambda spec: spec.name)
+def test_a_json_null_user_id_is_refused_as_a_missing_one(client, tenant, spec):
+    response = spec.post(client, tenant, [{**spec.event(1), "user_id": None}])
+
+    assert response.status_code == 400
+    assert [(p["index"], p["field"]) for p in spec.problems(response)] == [(0, "user_id")]
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.get().field == "user_id"
+
+
 @formats
 def test_all_events_invalid_is_400_listing_each_with_its_index(client, tenant, spec):
     response = spec.post(client, tenant, [spec.invalid_event, spec.invalid_event])

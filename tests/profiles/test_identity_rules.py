@@ -397,6 +397,17 @@ def test_attributes_of_an_event_go_only_to_its_own_profile(client, tenant, read_
     assert profile_by_identifier(read_client, "a1")["attributes"] == {}
 
 
+def test_a_json_null_user_id_is_an_absent_one_not_a_placeholder(client, tenant, read_client):
+    intempt_post(client, tenant, {"eventId": "e1", "userId": None, "anotherUserId": "a1", "userAttributes": {"p": 1}})
+    identity_drain()
+
+    profile = profile_by_identifier(read_client, "a1")
+    (event,) = read_client.get("/api/v1/events/").json()["results"]
+    assert (event["user_id"], event["profile"]) == (None, profile["id"])
+    assert profile["attributes"] == {"p": 1}
+    assert not IngestionWarning.objects.exists()
+
+
 def test_an_event_naming_only_another_user_id_is_that_users(client, tenant, read_client):
     intempt_post(client, tenant, {"eventId": "e1", "anotherUserId": "a1", "userAttributes": {"plan": "pro"}})
     identity_drain()
