@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.db import connection
 from django.db.models import Count, Min
+from django.db.models.functions import Substr
 from django.utils import timezone
 
 from profiles.models import (
@@ -151,11 +153,12 @@ def profiles_search_prefix(*, project_id: int, query: str, limit: int = 50) -> l
     """Live profiles owning an identifier that starts with ``query`` (dashboard search box)."""
     if _unstorable(query):
         return []
-    profile_ids = (
-        Identity.objects.filter(project_id=project_id, value__startswith=query)
-        .values_list("profile_id", flat=True)
-        .distinct()[:limit]
-    )
+    identities = Identity.objects.filter(project_id=project_id, value__startswith=query)
+    if connection.vendor == "sqlite":
+        # SQLite's LIKE ignores the case of ASCII letters ("ALI" found "alice"); its "="
+        # does not, as PostgreSQL's LIKE does not.
+        identities = identities.annotate(_prefix=Substr("value", 1, len(query))).filter(_prefix=query)
+    profile_ids = identities.values_list("profile_id", flat=True).distinct()[:limit]
     profiles = Profile.objects.filter(id__in=list(profile_ids)).order_by("-last_seen", "-id")
     return profile_details(profiles=profiles)
 

@@ -253,3 +253,37 @@ def test_admin_list_lookups_sqlite_cannot_run_are_bad_lookups_not_a_500(embedded
     answers = embedded.script(ADMIN_LOOKUP_SCRIPT)
 
     assert answers == [[302, "/admin/ingestion/event/?e=1"]] * 3
+
+
+PREFIX_SEARCH_SCRIPT = """
+import json, re, sys
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.test import Client
+from ingestion.models import Project
+creds = json.loads(sys.argv[1])
+client = Client()
+client.post(
+    f"/o/projects/p/sources/5/track?apiKey={creds['api_key']}",
+    json.dumps({"track": [{"name": "Signup", "payload": [
+        {"eventId": "1", "userId": "alice", "timestamp": 1000},
+        {"eventId": "2", "userId": "Alicia", "timestamp": 1000}]}]}),
+    content_type="application/json",
+)
+client.force_login(User.objects.create_superuser("root", password="pw-root-123"))
+project = Project.objects.get()
+found = []
+for query in ["ali", "ALI", "Ali", "alice", "ALICE"]:
+    page = client.get(f"/dashboard/{project.id}/profiles/", {"q": query}).content.decode()
+    found.append(sorted(set(re.findall(r'<span class="chip">([A-Za-z]+)</span>', page))))
+print(json.dumps(found))
+"""
+
+
+def test_the_dashboards_profile_search_matches_case_as_on_postgresql(embedded):
+    # SQLite's LIKE (Django's ``startswith`` there) ignores the case of ASCII letters:
+    # "ALI" found alice's profile, which PostgreSQL's does not.
+    found = embedded.script(PREFIX_SEARCH_SCRIPT)
+
+    assert found == [["alice"], [], ["Alicia"], ["alice"], []]
