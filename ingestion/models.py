@@ -204,7 +204,7 @@ class EventKey(models.Model):
     by COPY, falling back to ON CONFLICT when a key is already here
     (``ingestion.services.event_writes``, above ``PG_LEDGER_INSERT``). Retention drops events, never
     keys, so deduplication stays permanent. SQLite keeps the unique key on the events
-    table itself and does not use this table.
+    table itself and writes here only the keys of events it deletes (a person's erasure).
     """
 
     pk = models.CompositePrimaryKey("project_id", "name", "event_id")

@@ -287,3 +287,34 @@ def test_the_dashboards_profile_search_matches_case_as_on_postgresql(embedded):
     found = embedded.script(PREFIX_SEARCH_SCRIPT)
 
     assert found == [["alice"], [], ["Alicia"], ["alice"], []]
+
+
+RESEND_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from django.test import Client
+from ingestion.models import Event
+from profiles.models import Identity
+creds = json.loads(sys.argv[1])
+response = Client().post(
+    f"/o/projects/p/sources/5/track?apiKey={creds['api_key']}",
+    json.dumps({"track": [{"name": "Signup", "payload": [{"eventId": "1", "userId": "alice", "timestamp": 1000}]}]}),
+    content_type="application/json",
+)
+print(json.dumps({
+    "status": response.status_code,
+    "events": sorted(Event.objects.values_list("user_id", flat=True)),
+    "identities": sorted(Identity.objects.values_list("value", flat=True)),
+}))
+"""
+
+
+def test_an_erased_persons_event_sent_again_is_not_stored_again_on_sqlite(embedded):
+    # identity.md: the erased events' dedupe keys stay, "so a retried old request cannot
+    # bring the person back". SQLite deduplicated on the events table alone, so the
+    # retry stored alice's event and made her profile again.
+    embedded.script(ERASE_SCRIPT)
+    embedded.run("manage.py", "erase_profile", "--org", "o", "--project", "p", "--identifier", "alice", "--yes")
+
+    assert embedded.script(RESEND_SCRIPT) == {"status": 200, "events": ["bob"], "identities": ["bob"]}

@@ -8,11 +8,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 
-from ingestion.models import Event, RejectedEvent
+from ingestion.models import Event, EventKey, RejectedEvent
 
 # Rejected events read per query on SQLite, where no SQL finds a value inside the JSON.
 _REJECTED_CHUNK = 500
+# Dedupe keys of erased events written per statement on SQLite.
+_KEYS_CHUNK = 500
 
 
 def events_erase(*, project_id: int, identity_keys: Sequence[str]) -> int:
@@ -22,8 +25,21 @@ def events_erase(*, project_id: int, identity_keys: Sequence[str]) -> int:
     keys stay in the ledger, so a producer re-sending one of them stores nothing again."""
     if not identity_keys:
         return 0
-    deleted, _ = Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys)).delete()
+    events = Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys))
+    if connection.vendor != "postgresql":
+        # SQLite dedupes on the events table, which keeps no key of a deleted event: the
+        # ledger gets the keys of the events erased here.
+        _event_keys_keep(project_id=project_id, events=events)
+    deleted, _ = events.delete()
     return deleted
+
+
+def _event_keys_keep(*, project_id: int, events: QuerySet[Event]) -> None:
+    keys = [
+        EventKey(project_id=project_id, name=name, event_id=event_id)
+        for name, event_id in events.values_list("name", "event_id").iterator(chunk_size=_KEYS_CHUNK)
+    ]
+    EventKey.objects.bulk_create(keys, batch_size=_KEYS_CHUNK, ignore_conflicts=True)
 
 
 def rejected_events_erase(*, project_id: int, values: Sequence[str]) -> int:

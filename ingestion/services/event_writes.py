@@ -17,7 +17,7 @@ from psycopg.adapt import Dumper
 
 from ingestion.canonical import CanonicalEvent
 from ingestion.credentials import CredentialChanged, CredentialCheck
-from ingestion.models import Event, Source
+from ingestion.models import Event, EventKey, Source
 from profiles.services import event_identity_key, identity_facts, identity_work_insert_sql, identity_work_kick_on_commit
 from trackhub.db import prepared_cursor, request_first_fetchall, request_first_fetchone
 
@@ -259,12 +259,15 @@ def _first_positions(events: Sequence[CanonicalEvent], *, new_keys: set[tuple[st
 def _events_insert_portable(
     *, source: Source, wire_format: str, events: Sequence[CanonicalEvent], received_at: datetime
 ) -> list[CanonicalEvent]:
-    """The embedded (SQLite) path: look up existing keys, insert the rest."""
+    """The embedded (SQLite) path: look up existing keys, insert the rest. The keys are
+    the events' own, and the ledger's of events erased since (``services.erasure``)."""
     keys = _keys(events)
+    event_ids = [k[1] for k in keys]
     existing = set(
-        Event.objects.filter(project_id=source.project_id, event_id__in=[k[1] for k in keys]).values_list(
-            "name", "event_id"
-        )
+        Event.objects.filter(project_id=source.project_id, event_id__in=event_ids).values_list("name", "event_id")
+    )
+    existing |= set(
+        EventKey.objects.filter(project_id=source.project_id, event_id__in=event_ids).values_list("name", "event_id")
     )
     new_events = [events[position] for position in _first_positions(events, new_keys=keys - existing)]
     Event.objects.bulk_create(
