@@ -21,6 +21,7 @@ from ingestion.models import Project, Source
 from ingestion.selectors import track_credentials_forget_all
 from ingestion.services import access_token_create, api_key_create, source_provision
 from profiles.services import outbox as identity_outbox
+from trackhub.celery import app as celery_app
 from trackhub.redis import redis_client
 
 _source_ids = itertools.count(1001)
@@ -167,3 +168,14 @@ def ann_and_bob(client: Client, tenant: Tenant) -> Any:
     from tests.profiles.conftest import ann_and_bob_resolve
 
     return ann_and_bob_resolve(client, tenant)
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Celery running tasks in-process, as without a broker (with Redis still set)."""
+    conf = celery_app.conf
+    conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        conf.task_always_eager = False

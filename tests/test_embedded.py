@@ -86,11 +86,14 @@ class Embedded:
         self.creds = self.run("manage.py", "provision", "--org", "o", "--project", "p", "--source-id", "5", "--json")
 
     def run(self, *args: str) -> str:
+        return self.run_with_stderr(*args)[0]
+
+    def run_with_stderr(self, *args: str) -> tuple[str, str]:
         result = subprocess.run(
             [sys.executable, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120
         )
         assert result.returncode == 0, result.stderr[-2000:]
-        return result.stdout
+        return result.stdout, result.stderr
 
     def script(self, source: str) -> Any:
         return json.loads(self.run("-c", source, self.creds).strip().splitlines()[-1])
@@ -318,3 +321,27 @@ def test_an_erased_persons_event_sent_again_is_not_stored_again_on_sqlite(embedd
     embedded.run("manage.py", "erase_profile", "--org", "o", "--project", "p", "--identifier", "alice", "--yes")
 
     assert embedded.script(RESEND_SCRIPT) == {"status": 200, "events": ["bob"], "identities": ["bob"]}
+
+
+QUIET_SCRIPT = """
+import json, sys
+import django
+django.setup()
+from django.test import Client
+from profiles.models import Profile
+creds = json.loads(sys.argv[1])
+response = Client().post(
+    f"/o/projects/p/sources/5/track?apiKey={creds['api_key']}",
+    json.dumps({"track": [{"name": "X", "payload": [{"eventId": "e1", "userId": "u1", "anotherUserId": "a1"}]}]}),
+    content_type="application/json",
+)
+print(json.dumps([response.status_code, Profile.objects.count()]))
+"""
+
+
+def test_identity_work_run_in_process_logs_nothing_on_success(embedded):
+    out, err = embedded.run_with_stderr("-c", QUIET_SCRIPT, embedded.creds)
+
+    assert json.loads(out) == [200, 1]  # resolved in the request, in this process
+    # No log line: no "Task ... succeeded", no kombu "No hostname was supplied".
+    assert [line for line in err.splitlines() if line.startswith("{")] == []

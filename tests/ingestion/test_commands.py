@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from ingestion.models import AccessToken, ApiKey, Organization, Project, Source, Website
+from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, Source, Website
 from ingestion.selectors import access_token_verify, api_key_verify
 
 pytestmark = pytest.mark.django_db
@@ -244,6 +244,21 @@ def test_delete_project_deletes_the_project_and_refuses_its_credentials():
     assert "deleted acme/web" in out
     assert not Project.objects.exists() and not Source.objects.exists()
     assert api_key_verify(presented=result["api_key"]) is None
+
+
+def test_delete_project_without_a_broker_says_the_events_are_gone(
+    client, eager_tasks, django_capture_on_commit_callbacks
+):
+    key = provision()["api_key"]
+    body = {"track": [{"name": "X", "payload": [{"eventId": "e1", "userId": "u1"}]}]}
+    url = f"/acme/projects/web/sources/1001/track?apiKey={key}"
+    assert client.post(url, data=body, content_type="application/json").status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):  # the purge, queued on commit
+        out = run("delete_project", "--org", "acme", "--project", "web", "--yes")
+
+    assert out.splitlines()[-1] == "deleted acme/web and its events"
+    assert not Event.objects.exists()
 
 
 def test_delete_project_asks_for_the_projects_name(monkeypatch):

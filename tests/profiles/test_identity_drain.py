@@ -4,7 +4,6 @@ transaction, and repeated identifiers resolved once without changing the outcome
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -14,7 +13,6 @@ from profiles.models import IdentityWork, IngestionWarning
 from profiles.services import drain as identity_drain
 from profiles.services import identity_work_drain, identity_work_kick
 from profiles.services import outbox as identity_outbox
-from profiles.tasks import identity_work_drain_task
 from tests.profiles.conftest import intempt_post
 from trackhub.redis import redis_client
 
@@ -101,17 +99,6 @@ def test_kick_after_a_drain_queued_elsewhere_could_have_started_queues_its_own(t
 
     assert queued_messages() == 1
     assert queued_flag(tenant.project.id)
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    """Celery running tasks in-process, as without a broker (with Redis still set)."""
-    conf = identity_work_drain_task.app.conf
-    conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        conf.task_always_eager = False
 
 
 def test_with_eager_tasks_a_kick_never_counts_on_another_process_drain(client, tenant, eager_tasks):
