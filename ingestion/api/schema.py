@@ -682,11 +682,17 @@ def track_intempt_v1_hidden(endpoints: list[Any], **kwargs: Any) -> list[Any]:
 
 def track_paths_tidy(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """A postprocessing hook: show the track paths as their docs give them (``.../track``,
-    ``/identify``); the URL patterns also accept a trailing slash, which drf-spectacular renders."""
+    ``/identify``); the URL patterns also accept a trailing slash, which drf-spectacular renders.
+    Their body is required (an empty one is a 400), which drf-spectacular only says of a
+    serializer's."""
     result["paths"] = {
         (path[:-1] if path.endswith(("/track/", "/identify/")) else path): item
         for path, item in result["paths"].items()
     }
+    for item in result["paths"].values():
+        operation = item.get("post", {})
+        if "track" in operation.get("tags", []) and "requestBody" in operation:
+            operation["requestBody"]["required"] = True
     return result
 
 

@@ -174,6 +174,18 @@ def test_the_documented_request_schema_takes_what_the_endpoint_takes(client, ten
     assert (errors == []) == stored, errors
 
 
+@pytest.mark.django_db
+def test_a_track_body_is_documented_as_required(client, tenant):
+    for path, operation in track_operations(schema_json(client)).items():
+        url, headers, _ = track_request(tenant, path)
+
+        response = client.post(url, data=b"", content_type="application/json", **headers)
+
+        assert response.status_code == 400, (path, response.content)
+        assert operation["requestBody"].get("required") is True, path
+    assert not Event.objects.exists()
+
+
 def test_read_endpoints_document_the_read_token_and_page_shape(client):
     schema = schema_json(client)
 
