@@ -157,6 +157,23 @@ INTEMPT_REJECTED_LIST: dict[str, Any] = {
     "items": _problem_schema(_PATH, required=["index", "field", "message"]),
 }
 _ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+# Every endpoint takes 1 to 1,000 events per request (an empty array is a 400).
+_EVENTS_PER_REQUEST: dict[str, Any] = {"minItems": 1, "maxItems": 1000}
+
+
+def _optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional field: JSON null is taken as the field left out (docs/identity.md), so
+    the schema says null is allowed. With ``oneOf`` the first branch takes it (a
+    ``nullable`` beside ``oneOf`` means nothing in OpenAPI 3.0)."""
+    if "oneOf" in schema:
+        first, *rest = schema["oneOf"]
+        return {**schema, "oneOf": [{**first, "nullable": True}, *rest]}
+    return {**schema, "nullable": True}
+
+
+def _all_optional(properties: dict[str, Any], *, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {key: value if key in required else _optional(value) for key, value in properties.items()}
+
 
 TRACK_RULES = (
     "At most 1,000 events and 2 MiB (after decompression; `Content-Encoding: gzip` accepted) per request. "
@@ -234,23 +251,25 @@ INTEMPT_EVENT: dict[str, Any] = {
     "description": "One event. `data`, `userAttributes`, `accountAttributes` accept an object or a string "
     "holding a JSON object. One of `userId`, `profileId`, `anotherUserId` is required.",
     "additionalProperties": True,
-    "properties": {
-        "eventId": {"type": "string", "description": "Dedupe key with the group's name; optional."},
-        "userId": {"type": "string"},
-        "profileId": {"type": "string", "description": "A user identifier (the producer's, not TrackHub's)."},
-        "timestamp": {
-            "oneOf": [{"type": "integer", "format": "int64"}, {"type": "string", "pattern": "^[0-9]+$"}],
-            "description": "Milliseconds, as a number or a string of digits; 0 or absent: the time received.",
-        },
-        "accountId": {"type": "string"},
-        "sessionId": {"type": "string"},
-        "pageId": {"type": "string"},
-        "anotherUserId": {"type": "string", "description": "Links this user identifier to userId."},
-        "anotherAccountId": {"type": "string", "description": "Links this account identifier to accountId."},
-        "data": {"oneOf": [_ANY_OBJECT, {"type": "string"}], "description": "Event properties."},
-        "userAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
-        "accountAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
-    },
+    "properties": _all_optional(
+        {
+            "eventId": {"type": "string", "description": "Dedupe key with the group's name; optional."},
+            "userId": {"type": "string"},
+            "profileId": {"type": "string", "description": "A user identifier (the producer's, not TrackHub's)."},
+            "timestamp": {
+                "oneOf": [{"type": "integer", "format": "int64"}, {"type": "string", "pattern": "^[0-9]+$"}],
+                "description": "Milliseconds, as a number or a string of digits; 0 or absent: the time received.",
+            },
+            "accountId": {"type": "string"},
+            "sessionId": {"type": "string"},
+            "pageId": {"type": "string"},
+            "anotherUserId": {"type": "string", "description": "Links this user identifier to userId."},
+            "anotherAccountId": {"type": "string", "description": "Links this account identifier to accountId."},
+            "data": {"oneOf": [_ANY_OBJECT, {"type": "string"}], "description": "Event properties."},
+            "userAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
+            "accountAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
+        }
+    ),
 }
 INTEMPT_REQUEST: dict[str, Any] = {
     "type": "object",
@@ -258,6 +277,7 @@ INTEMPT_REQUEST: dict[str, Any] = {
     "properties": {
         "track": {
             "type": "array",
+            "minItems": 1,
             "items": {
                 "type": "object",
                 "required": ["name", "payload"],
@@ -396,14 +416,18 @@ THRIVESTACK_EVENT: dict[str, Any] = {
             "pattern": r"^\d{4}-",
             "description": "ISO 8601 with a four-digit year, e.g. `2024-05-02T06:38:24.000Z`; offsets become UTC.",
         },
-        "properties": _ANY_OBJECT,
-        "context": {
-            **_ANY_OBJECT,
-            "description": "Kept as is in the event's context; `group_id` also fills `account_id`.",
-        },
+        "properties": _optional(_ANY_OBJECT),
+        "context": _optional(
+            {
+                **_ANY_OBJECT,
+                "description": "Kept as is in the event's context; `group_id` also fills `account_id`.",
+            }
+        ),
     },
 }
-THRIVESTACK_REQUEST: dict[str, Any] = {"oneOf": [{"type": "array", "items": THRIVESTACK_EVENT}, THRIVESTACK_EVENT]}
+THRIVESTACK_REQUEST: dict[str, Any] = {
+    "oneOf": [{"type": "array", "items": THRIVESTACK_EVENT, **_EVENTS_PER_REQUEST}, THRIVESTACK_EVENT]
+}
 THRIVESTACK_ANSWER: dict[str, Any] = {
     "type": "object",
     "required": ["success", "response_id", "message"],
@@ -461,22 +485,30 @@ DATABUDDY_EVENT: dict[str, Any] = {
     "type": "object",
     "required": ["name"],
     "additionalProperties": True,
-    "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 256},
-        "namespace": {"type": "string", "maxLength": 64},
-        "timestamp": {
-            "oneOf": [{"type": "number"}, {"type": "string"}],
-            "description": "Milliseconds or ISO 8601; default: received.",
+    "properties": _all_optional(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 256},
+            "namespace": {"type": "string", "maxLength": 64},
+            "timestamp": {
+                "oneOf": [{"type": "number"}, {"type": "string"}],
+                "description": "Milliseconds or ISO 8601; default: received.",
+            },
+            "properties": _ANY_OBJECT,
+            "anonymousId": {"type": "string", "maxLength": 256},
+            "profileId": {"type": "string", "maxLength": 256},
+            "sessionId": {"type": "string", "maxLength": 256},
+            "websiteId": {
+                "oneOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}],
+                "description": "Must be a website of the same project; empty (or null): none named.",
+            },
+            "source": {"type": "string", "maxLength": 64},
         },
-        "properties": _ANY_OBJECT,
-        "anonymousId": {"type": "string", "maxLength": 256},
-        "profileId": {"type": "string"},
-        "sessionId": {"type": "string", "maxLength": 256},
-        "websiteId": {"type": "string", "format": "uuid", "description": "Must be a website of the same project."},
-        "source": {"type": "string", "maxLength": 64},
-    },
+        required=("name",),
+    ),
 }
-DATABUDDY_REQUEST: dict[str, Any] = {"oneOf": [DATABUDDY_EVENT, {"type": "array", "items": DATABUDDY_EVENT}]}
+DATABUDDY_REQUEST: dict[str, Any] = {
+    "oneOf": [DATABUDDY_EVENT, {"type": "array", "items": DATABUDDY_EVENT, **_EVENTS_PER_REQUEST}]
+}
 DATABUDDY_ANSWER: dict[str, Any] = {
     "type": "object",
     "required": ["status"],
@@ -533,12 +565,14 @@ DATABUDDY_IDENTIFY_REQUEST: dict[str, Any] = {
     "type": "object",
     "additionalProperties": True,
     "anyOf": [{"required": ["profileId"]}, {"required": ["anonymousId"]}],
-    "properties": {
-        "profileId": {"type": "string", "maxLength": 256},
-        "anonymousId": {"type": "string", "maxLength": 256},
-        "traits": {**_ANY_OBJECT, "description": "Merged into the profile's attributes."},
-        "websiteId": DATABUDDY_EVENT["properties"]["websiteId"],
-    },
+    "properties": _all_optional(
+        {
+            "profileId": {"type": "string", "maxLength": 256},
+            "anonymousId": {"type": "string", "maxLength": 256},
+            "traits": {**_ANY_OBJECT, "description": "Merged into the profile's attributes."},
+            "websiteId": DATABUDDY_EVENT["properties"]["websiteId"],
+        }
+    ),
 }
 DATABUDDY_IDENTIFY_ANSWER: dict[str, Any] = {
     **DATABUDDY_ANSWER,
@@ -574,15 +608,18 @@ class DatabuddyIdentifyViewSchema(_TrackViewExtension):
 
 # --- Userpilot --------------------------------------------------------------------------
 
-USERPILOT_REQUEST: dict[str, Any] = {
+USERPILOT_EVENT: dict[str, Any] = {
     "type": "object",
     "required": ["user_id", "event_name"],
     "additionalProperties": True,
     "properties": {
         "user_id": {"type": "string", "minLength": 1},
         "event_name": {"type": "string", "minLength": 1},
-        "metadata": {**_ANY_OBJECT, "description": "Event properties."},
+        "metadata": _optional({**_ANY_OBJECT, "description": "Event properties."}),
     },
+}
+USERPILOT_REQUEST: dict[str, Any] = {
+    "oneOf": [USERPILOT_EVENT, {"type": "array", "items": USERPILOT_EVENT, **_EVENTS_PER_REQUEST}]
 }
 USERPILOT_ERROR: dict[str, Any] = {
     "type": "object",
@@ -624,8 +661,8 @@ class UserpilotTrackViewSchema(_TrackViewExtension):
     decorator = _track_extension(
         operation_id="track_userpilot",
         summary="Track an event (Userpilot format)",
-        description="Userpilot's `Track Events` API: one event per request, no timestamp (the time received is "
-        "used). `Authorization: Token <api key>`.",
+        description="Userpilot's `Track Events` API: one event per request (an array of them is taken as a batch), "
+        "no timestamp (the time received is used). `Authorization: Token <api key>`.",
         request=USERPILOT_REQUEST,
         examples=USERPILOT_EXAMPLES,
         responses={
@@ -645,11 +682,17 @@ def track_intempt_v1_hidden(endpoints: list[Any], **kwargs: Any) -> list[Any]:
 
 def track_paths_tidy(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """A postprocessing hook: show the track paths as their docs give them (``.../track``,
-    ``/identify``); the URL patterns also accept a trailing slash, which drf-spectacular renders."""
+    ``/identify``); the URL patterns also accept a trailing slash, which drf-spectacular renders.
+    Their body is required (an empty one is a 400), which drf-spectacular only says of a
+    serializer's."""
     result["paths"] = {
         (path[:-1] if path.endswith(("/track/", "/identify/")) else path): item
         for path, item in result["paths"].items()
     }
+    for item in result["paths"].values():
+        operation = item.get("post", {})
+        if "track" in operation.get("tags", []) and "requestBody" in operation:
+            operation["requestBody"]["required"] = True
     return result
 
 

@@ -75,6 +75,14 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime_from_ms_or_digits(value)
 
 
+def _website_id_check(item: dict[str, Any], *, index: str | int, problems: list[EventProblem]) -> None:
+    """An event's ``websiteId``, if set, must be a string (``check_events`` then looks it
+    up for the whole request, which only strings can be)."""
+    website_id = item.get("websiteId")
+    if website_id is not None and not isinstance(website_id, str):
+        problems.append(EventProblem(index, "websiteId", "websiteId must be a string holding a UUID"))
+
+
 class DatabuddyAdapter(WireFormatAdapter):
     wire_format = "databuddy"
     wire_fields: ClassVar[dict[str, str]] = {
@@ -98,9 +106,7 @@ class DatabuddyAdapter(WireFormatAdapter):
             key: optional_string(item, key, index=index, problems=problems, max_length=limit)
             for key, limit in _MAX_LENGTHS.items()
         }
-        website_id = item.get("websiteId")
-        if website_id is not None and not isinstance(website_id, str):
-            problems.append(EventProblem(index, "websiteId", "websiteId must be a string holding a UUID"))
+        _website_id_check(item, index=index, problems=problems)
 
         timestamp = received_at
         raw_ts = item.get("timestamp")
@@ -274,6 +280,7 @@ class DatabuddyIdentifyAdapter(DatabuddyAdapter):
             for key in ("profileId", "anonymousId")
         }
         traits = json_object(item, "traits", index=0, problems=problems)
+        _website_id_check(item, index=0, problems=problems)
         if not problems and not any(ids.values()):
             problems.append(EventProblem(0, "profileId", "profileId or anonymousId is required"))
         if problems:

@@ -70,6 +70,9 @@ def test_identify_from_a_browser_with_the_website_id(client, tenant):
         ({"profileId": "user_42", "traits": "pro"}, "traits"),
         ({"profileId": "user\u0000"}, "profileId"),
         ([{"profileId": "user_42"}], "body"),
+        # A websiteId that is no string was looked up as one: a 500 (found by schemathesis).
+        ({"profileId": "user_42", "websiteId": [None, None]}, "websiteId"),
+        ({"profileId": "user_42", "websiteId": 5}, "websiteId"),
     ],
 )
 def test_a_bad_identify_is_a_400_in_databuddys_shape_and_keeps_nothing(client, tenant, body, field):
