@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one of the benchmarks in bench/ from the project's virtualenv (made if missing):
-#   ./scripts/bench.sh ingest                      # ingest ratios, ~3 minutes
+#   ./scripts/bench.sh ingest                      # ingest ratios, ~2 minutes
 #   ./scripts/bench.sh scale --events 10000000     # read API and export at 10 M events
 #   ./scripts/bench.sh identity                    # merges and identity throughput, ~1 minute
 #   ./scripts/bench.sh compare REV_A REV_B         # two git revisions, interleaved rounds
