@@ -162,17 +162,23 @@ def test_the_list_of_merged_profiles_and_accounts_reads_their_survivors_in_one_q
     assert listing.content.decode().count(f">{survivor}<") >= 20
 
 
+def owner_with_members(tenant, owner_model, member_model, *, count):
+    """A profile with ``count`` accounts, or an account with ``count`` member profiles."""
+    now = timezone.now()
+    owner = owner_model.objects.create(project=tenant.project, first_seen=now, last_seen=now)
+    members = member_model.objects.bulk_create(
+        [member_model(project=tenant.project, first_seen=now, last_seen=now) for _ in range(count)]
+    )
+    pairs = [(owner, member) if owner_model is Account else (member, owner) for member in members]
+    AccountMembership.objects.bulk_create([AccountMembership(account=a, profile=p) for a, p in pairs])
+    return owner, members
+
+
 @pytest.mark.parametrize(("owner_model", "member_model"), [(Profile, Account), (Account, Profile)])
 def test_a_profile_or_account_page_reads_its_memberships_in_one_query(
     tenant, staff_client, django_assert_max_num_queries, owner_model, member_model
 ):
-    now = timezone.now()
-    owner = owner_model.objects.create(project=tenant.project, first_seen=now, last_seen=now)
-    members = member_model.objects.bulk_create(
-        [member_model(project=tenant.project, first_seen=now, last_seen=now) for _ in range(20)]
-    )
-    pairs = [(owner, member) if owner_model is Account else (member, owner) for member in members]
-    AccountMembership.objects.bulk_create([AccountMembership(account=a, profile=p) for a, p in pairs])
+    owner, members = owner_with_members(tenant, owner_model, member_model, count=20)
     url = f"/admin/profiles/{owner_model._meta.model_name}/{owner.pk}/change/"
     staff_client.get(url)  # the session, the site's caches
 
@@ -189,13 +195,7 @@ def test_a_profile_or_account_page_lists_only_its_newest_memberships_and_links_t
     tenant, staff_client, monkeypatch, owner_model, member_model
 ):
     monkeypatch.setattr(profiles_admin, "INLINE_ROWS_LIMIT", 5)
-    now = timezone.now()
-    owner = owner_model.objects.create(project=tenant.project, first_seen=now, last_seen=now)
-    members = member_model.objects.bulk_create(
-        [member_model(project=tenant.project, first_seen=now, last_seen=now) for _ in range(8)]
-    )
-    pairs = [(owner, member) if owner_model is Account else (member, owner) for member in members]
-    AccountMembership.objects.bulk_create([AccountMembership(account=a, profile=p) for a, p in pairs])
+    owner, members = owner_with_members(tenant, owner_model, member_model, count=8)
 
     detail = staff_client.get(f"/admin/profiles/{owner_model._meta.model_name}/{owner.pk}/change/")
 
