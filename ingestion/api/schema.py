@@ -171,8 +171,16 @@ def _optional(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "nullable": True}
 
 
-def _all_optional(properties: dict[str, Any], *, required: tuple[str, ...] = ()) -> dict[str, Any]:
-    return {key: value if key in required else _optional(value) for key, value in properties.items()}
+def _wire_object(properties: dict[str, Any], *, required: tuple[str, ...] = (), **extra: Any) -> dict[str, Any]:
+    """A wire format's JSON object: ``required`` fields, every other one optional (null
+    taken), and fields it does not list accepted (kept in the event's context)."""
+    return {
+        "type": "object",
+        **({"required": list(required)} if required else {}),
+        "additionalProperties": True,
+        **extra,
+        "properties": {key: value if key in required else _optional(value) for key, value in properties.items()},
+    }
 
 
 TRACK_RULES = (
@@ -246,31 +254,27 @@ class _TrackViewExtension(OpenApiViewExtension):
 
 # --- Intempt ----------------------------------------------------------------------------
 
-INTEMPT_EVENT: dict[str, Any] = {
-    "type": "object",
-    "description": "One event. `data`, `userAttributes`, `accountAttributes` accept an object or a string "
+INTEMPT_EVENT: dict[str, Any] = _wire_object(
+    {
+        "eventId": {"type": "string", "description": "Dedupe key with the group's name; optional."},
+        "userId": {"type": "string"},
+        "profileId": {"type": "string", "description": "A user identifier (the producer's, not TrackHub's)."},
+        "timestamp": {
+            "oneOf": [{"type": "integer", "format": "int64"}, {"type": "string", "pattern": "^[0-9]+$"}],
+            "description": "Milliseconds, as a number or a string of digits; 0 or absent: the time received.",
+        },
+        "accountId": {"type": "string"},
+        "sessionId": {"type": "string"},
+        "pageId": {"type": "string"},
+        "anotherUserId": {"type": "string", "description": "Links this user identifier to userId."},
+        "anotherAccountId": {"type": "string", "description": "Links this account identifier to accountId."},
+        "data": {"oneOf": [_ANY_OBJECT, {"type": "string"}], "description": "Event properties."},
+        "userAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
+        "accountAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
+    },
+    description="One event. `data`, `userAttributes`, `accountAttributes` accept an object or a string "
     "holding a JSON object. One of `userId`, `profileId`, `anotherUserId` is required.",
-    "additionalProperties": True,
-    "properties": _all_optional(
-        {
-            "eventId": {"type": "string", "description": "Dedupe key with the group's name; optional."},
-            "userId": {"type": "string"},
-            "profileId": {"type": "string", "description": "A user identifier (the producer's, not TrackHub's)."},
-            "timestamp": {
-                "oneOf": [{"type": "integer", "format": "int64"}, {"type": "string", "pattern": "^[0-9]+$"}],
-                "description": "Milliseconds, as a number or a string of digits; 0 or absent: the time received.",
-            },
-            "accountId": {"type": "string"},
-            "sessionId": {"type": "string"},
-            "pageId": {"type": "string"},
-            "anotherUserId": {"type": "string", "description": "Links this user identifier to userId."},
-            "anotherAccountId": {"type": "string", "description": "Links this account identifier to accountId."},
-            "data": {"oneOf": [_ANY_OBJECT, {"type": "string"}], "description": "Event properties."},
-            "userAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
-            "accountAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
-        }
-    ),
-}
+)
 INTEMPT_REQUEST: dict[str, Any] = {
     "type": "object",
     "required": ["track"],
@@ -403,11 +407,8 @@ class IntemptTrackViewSchema(_TrackViewExtension):
 
 # --- ThriveStack ------------------------------------------------------------------------
 
-THRIVESTACK_EVENT: dict[str, Any] = {
-    "type": "object",
-    "required": ["user_id", "event_name", "timestamp"],
-    "additionalProperties": True,
-    "properties": {
+THRIVESTACK_EVENT: dict[str, Any] = _wire_object(
+    {
         "user_id": {"type": "string", "minLength": 1},
         "event_name": {"type": "string", "minLength": 1},
         "timestamp": {
@@ -416,15 +417,14 @@ THRIVESTACK_EVENT: dict[str, Any] = {
             "pattern": r"^\d{4}-",
             "description": "ISO 8601 with a four-digit year, e.g. `2024-05-02T06:38:24.000Z`; offsets become UTC.",
         },
-        "properties": _optional(_ANY_OBJECT),
-        "context": _optional(
-            {
-                **_ANY_OBJECT,
-                "description": "Kept as is in the event's context; `group_id` also fills `account_id`.",
-            }
-        ),
+        "properties": _ANY_OBJECT,
+        "context": {
+            **_ANY_OBJECT,
+            "description": "Kept as is in the event's context; `group_id` also fills `account_id`.",
+        },
     },
-}
+    required=("user_id", "event_name", "timestamp"),
+)
 THRIVESTACK_REQUEST: dict[str, Any] = {
     "oneOf": [{"type": "array", "items": THRIVESTACK_EVENT, **_EVENTS_PER_REQUEST}, THRIVESTACK_EVENT]
 }
@@ -481,31 +481,26 @@ class ThriveStackTrackViewSchema(_TrackViewExtension):
 
 # --- Databuddy --------------------------------------------------------------------------
 
-DATABUDDY_EVENT: dict[str, Any] = {
-    "type": "object",
-    "required": ["name"],
-    "additionalProperties": True,
-    "properties": _all_optional(
-        {
-            "name": {"type": "string", "minLength": 1, "maxLength": 256},
-            "namespace": {"type": "string", "maxLength": 64},
-            "timestamp": {
-                "oneOf": [{"type": "number"}, {"type": "string"}],
-                "description": "Milliseconds or ISO 8601; default: received.",
-            },
-            "properties": _ANY_OBJECT,
-            "anonymousId": {"type": "string", "maxLength": 256},
-            "profileId": {"type": "string", "maxLength": 256},
-            "sessionId": {"type": "string", "maxLength": 256},
-            "websiteId": {
-                "oneOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}],
-                "description": "Must be a website of the same project; empty (or null): none named.",
-            },
-            "source": {"type": "string", "maxLength": 64},
+DATABUDDY_EVENT: dict[str, Any] = _wire_object(
+    {
+        "name": {"type": "string", "minLength": 1, "maxLength": 256},
+        "namespace": {"type": "string", "maxLength": 64},
+        "timestamp": {
+            "oneOf": [{"type": "number"}, {"type": "string"}],
+            "description": "Milliseconds or ISO 8601; default: received.",
         },
-        required=("name",),
-    ),
-}
+        "properties": _ANY_OBJECT,
+        "anonymousId": {"type": "string", "maxLength": 256},
+        "profileId": {"type": "string", "maxLength": 256},
+        "sessionId": {"type": "string", "maxLength": 256},
+        "websiteId": {
+            "oneOf": [{"type": "string", "format": "uuid"}, {"type": "string", "maxLength": 0}],
+            "description": "Must be a website of the same project; empty (or null): none named.",
+        },
+        "source": {"type": "string", "maxLength": 64},
+    },
+    required=("name",),
+)
 DATABUDDY_REQUEST: dict[str, Any] = {
     "oneOf": [DATABUDDY_EVENT, {"type": "array", "items": DATABUDDY_EVENT, **_EVENTS_PER_REQUEST}]
 }
@@ -561,19 +556,15 @@ class DatabuddyTrackViewSchema(_TrackViewExtension):
     )
 
 
-DATABUDDY_IDENTIFY_REQUEST: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": True,
-    "anyOf": [{"required": ["profileId"]}, {"required": ["anonymousId"]}],
-    "properties": _all_optional(
-        {
-            "profileId": {"type": "string", "maxLength": 256},
-            "anonymousId": {"type": "string", "maxLength": 256},
-            "traits": {**_ANY_OBJECT, "description": "Merged into the profile's attributes."},
-            "websiteId": DATABUDDY_EVENT["properties"]["websiteId"],
-        }
-    ),
-}
+DATABUDDY_IDENTIFY_REQUEST: dict[str, Any] = _wire_object(
+    {
+        "profileId": {"type": "string", "maxLength": 256},
+        "anonymousId": {"type": "string", "maxLength": 256},
+        "traits": {**_ANY_OBJECT, "description": "Merged into the profile's attributes."},
+        "websiteId": DATABUDDY_EVENT["properties"]["websiteId"],
+    },
+    anyOf=[{"required": ["profileId"]}, {"required": ["anonymousId"]}],
+)
 DATABUDDY_IDENTIFY_ANSWER: dict[str, Any] = {
     **DATABUDDY_ANSWER,
     "properties": {**DATABUDDY_ANSWER["properties"], "type": {"type": "string", "enum": ["identify"]}},
@@ -608,16 +599,14 @@ class DatabuddyIdentifyViewSchema(_TrackViewExtension):
 
 # --- Userpilot --------------------------------------------------------------------------
 
-USERPILOT_EVENT: dict[str, Any] = {
-    "type": "object",
-    "required": ["user_id", "event_name"],
-    "additionalProperties": True,
-    "properties": {
+USERPILOT_EVENT: dict[str, Any] = _wire_object(
+    {
         "user_id": {"type": "string", "minLength": 1},
         "event_name": {"type": "string", "minLength": 1},
-        "metadata": _optional({**_ANY_OBJECT, "description": "Event properties."}),
+        "metadata": {**_ANY_OBJECT, "description": "Event properties."},
     },
-}
+    required=("user_id", "event_name"),
+)
 USERPILOT_REQUEST: dict[str, Any] = {
     "oneOf": [USERPILOT_EVENT, {"type": "array", "items": USERPILOT_EVENT, **_EVENTS_PER_REQUEST}]
 }
