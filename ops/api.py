@@ -34,7 +34,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 def database_unavailable(*, exc: BaseException | None) -> bool:
     """Whether ``exc`` says the database cannot serve the request for now: a lost or refused
     connection, or a database not migrated yet. A 503 to retry, not the site's fault."""
+    if isinstance(exc, OperationalError) and _sqlite_function_failed(exc):
+        return False
     return isinstance(exc, OperationalError | InterfaceError) or (isinstance(exc, Exception) and _schema_missing(exc))
+
+
+def _sqlite_function_failed(exc: OperationalError) -> bool:
+    """SQLite's error when a Python function a query runs in it raised (Django runs
+    ``__regex`` that way: ``?name__regex=(`` in an admin list): an OperationalError that
+    says nothing about the database being unavailable."""
+    return str(exc) == "user-defined function raised exception"
 
 
 def _schema_missing(exc: Exception) -> bool:

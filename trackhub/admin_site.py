@@ -26,7 +26,7 @@ from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import BadRequest
-from django.db import DataError, OperationalError, ProgrammingError, connection, transaction
+from django.db import DataError, OperationalError, ProgrammingError, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
@@ -49,16 +49,6 @@ def _changelist(request: HttpRequest) -> bool:
 # 64 bits (``?project=9223372036854775808``), a range of a text and a number. SQLite
 # runs ``__regex`` with a Python function: a bad expression is an OperationalError there.
 _LOOKUP_ERRORS = (ValueError, OverflowError, DataError, ProgrammingError, OperationalError)
-
-
-def _sqlite_function_failed(exc: BaseException) -> bool:
-    """SQLite's answer when a Python function a lookup runs in it (``__regex``) raised: an
-    OperationalError that says nothing about the database being unavailable."""
-    return (
-        connection.vendor == "sqlite"
-        and isinstance(exc, OperationalError)
-        and str(exc) == "user-defined function raised exception"
-    )
 
 
 def _bad_lookups_refused(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -86,7 +76,7 @@ def _bad_lookups_refused(view: Callable[..., HttpResponse]) -> Callable[..., Htt
             # default site), before DRF, which ops.api imports, can be.
             from ops.api import database_unavailable
 
-            if database_unavailable(exc=exc) and not _sqlite_function_failed(exc):
+            if database_unavailable(exc=exc):
                 raise
             logger.info("admin list lookup refused: %s", exc)
             return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")

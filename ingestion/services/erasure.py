@@ -4,6 +4,7 @@ and calls these inside its transaction."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -35,11 +36,13 @@ def events_erase(*, project_id: int, identity_keys: Sequence[str]) -> int:
 
 
 def _event_keys_keep(*, project_id: int, events: QuerySet[Event]) -> None:
-    keys = [
+    """The ledger rows of ``events``, a chunk at a time (a person may have millions)."""
+    keys = (
         EventKey(project_id=project_id, name=name, event_id=event_id)
         for name, event_id in events.values_list("name", "event_id").iterator(chunk_size=_KEYS_CHUNK)
-    ]
-    EventKey.objects.bulk_create(keys, batch_size=_KEYS_CHUNK, ignore_conflicts=True)
+    )
+    while chunk := list(itertools.islice(keys, _KEYS_CHUNK)):
+        EventKey.objects.bulk_create(chunk, ignore_conflicts=True)
 
 
 def rejected_events_erase(*, project_id: int, values: Sequence[str]) -> int:
