@@ -40,6 +40,7 @@ from bench.stack import (
     manage,
     processes_stop,
     scratch_database_create,
+    scratch_database_name,
     wait_http,
 )
 
@@ -54,7 +55,7 @@ class Checkout:
         self.root = Path(tempfile.mkdtemp(prefix=f"trackhub-compare-{label}-"))
         subprocess.run(["git", "worktree", "add", "--detach", str(self.root), rev], cwd=ROOT, check=True,
                        capture_output=True)  # fmt: skip
-        self.database = f"trackhub_compare_{label}"
+        self.database = scratch_database_name(f"compare_{label}")
         scratch_database_create(admin_url, self.database)
         self.url = database_url(admin_url, self.database)
         self.env = {**bench_env(url=self.url, redis_url=redis_url), "PYTHONPATH": str(self.root)}

@@ -28,13 +28,21 @@ from typing import Any
 
 import django
 
-from bench.stack import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, bench_env, database_url, scratch_database_create
+from bench.stack import (
+    DEFAULT_ADMIN_URL,
+    DEFAULT_REDIS_URL,
+    bench_env,
+    database_url,
+    scratch_database_create,
+    scratch_database_name,
+)
 
 if not os.environ.get("BENCH_IDENTITY_DATABASE_URL"):
-    scratch_database_create(DEFAULT_ADMIN_URL, "trackhub_identity")
+    scratch_database_create(DEFAULT_ADMIN_URL, scratch_database_name("identity"))
 os.environ.update(
     bench_env(
-        url=os.environ.get("BENCH_IDENTITY_DATABASE_URL") or database_url(DEFAULT_ADMIN_URL, "trackhub_identity"),
+        url=os.environ.get("BENCH_IDENTITY_DATABASE_URL")
+        or database_url(DEFAULT_ADMIN_URL, scratch_database_name("identity")),
         redis_url=DEFAULT_REDIS_URL,
     )
 )

@@ -52,6 +52,7 @@ from bench.stack import (
     manage,
     processes_stop,
     scratch_database_create,
+    scratch_database_name,
     wait_http,
 )
 
@@ -287,7 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_ADMIN_URL,
         help="a PostgreSQL URL allowed to create databases",
     )
-    parser.add_argument("--database", default="trackhub_bench", help="scratch database (dropped and recreated)")
+    parser.add_argument(
+        "--database", default=scratch_database_name("bench"), help="scratch database (dropped and recreated)"
+    )
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="broker")
     parser.add_argument("--formats", nargs="*", help="only these wire formats")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")

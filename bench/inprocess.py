@@ -25,9 +25,17 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.bodies import LOADS, Credentials
-from bench.stack import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, HOST, bench_env, database_url, scratch_database_create
+from bench.stack import (
+    DEFAULT_ADMIN_URL,
+    DEFAULT_REDIS_URL,
+    HOST,
+    bench_env,
+    database_url,
+    scratch_database_create,
+    scratch_database_name,
+)
 
-DATABASE = "trackhub_inprocess"
+DATABASE = scratch_database_name("inprocess")
 SOURCE_ID = 525252
 
 

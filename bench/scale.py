@@ -35,6 +35,7 @@ from bench.stack import (
     manage,
     processes_stop,
     scratch_database_create,
+    scratch_database_name,
     wait_http,
 )
 
@@ -243,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=2, help="parallel COPY sessions (default 2)")
     parser.add_argument("--export-seconds", type=float, default=20.0)
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
-    parser.add_argument("--database", default="trackhub_scale", help="scratch database (dropped and recreated)")
+    parser.add_argument(
+        "--database", default=scratch_database_name("scale"), help="scratch database (dropped and recreated)"
+    )
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument(
         "--reuse", action="store_true", help="keep the scratch database's events if it already has them"

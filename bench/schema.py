@@ -29,9 +29,16 @@ from dataclasses import dataclass
 import psycopg
 
 from bench.ingest import CopyCeiling, copy_ceiling
-from bench.stack import DEFAULT_ADMIN_URL, DEFAULT_REDIS_URL, bench_env, database_url, scratch_database_create
+from bench.stack import (
+    DEFAULT_ADMIN_URL,
+    DEFAULT_REDIS_URL,
+    bench_env,
+    database_url,
+    scratch_database_create,
+    scratch_database_name,
+)
 
-DATABASE = "trackhub_schema"
+DATABASE = scratch_database_name("schema")
 SOURCE_ID = 535353
 
 

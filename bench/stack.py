@@ -20,6 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 DEFAULT_ADMIN_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DEFAULT_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# Each benchmark's scratch database is "<prefix>_<benchmark>" (trackhub_bench, ...). The test
+# suite sets its own prefix (tests/pytest_env.py), so two suites on one server never drop
+# each other's.
+SCRATCH_PREFIX = os.environ.get("BENCH_SCRATCH_PREFIX", "trackhub")
+
+
+def scratch_database_name(benchmark: str) -> str:
+    return f"{SCRATCH_PREFIX}_{benchmark}"
 
 
 def free_port() -> int:

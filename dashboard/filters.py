@@ -74,7 +74,7 @@ class EventExplorerFilterSet(django_filters.FilterSet):
     def filter_property(self, queryset: QuerySet, name: str, key: str) -> QuerySet:
         """With a value: the property's JSON text equals it (as in the read API);
         without one: the property is present."""
-        return events_with_property(queryset, key=key, value=self.form.cleaned_data.get("value") or None)
+        return events_with_property(queryset=queryset, key=key, value=self.form.cleaned_data.get("value") or None)
 
     def filter_profile(self, queryset: QuerySet, name: str, value: int) -> QuerySet:
         found = profile_events(project_id=self.project.id, profile_id=int(value), events=queryset)

@@ -221,7 +221,7 @@ ACTIVITY_INLINE_LIMIT = 50_000
 # --- paging ---------------------------------------------------------------------------------
 
 
-def cursor_from_query(token: str | None) -> Cursor | None:
+def cursor_from_query(*, token: str | None) -> Cursor | None:
     """The read API's opaque (time, id) cursor from a ``?before=`` value; None if absent
     or not a cursor (a mangled link just shows the first page)."""
     if not token:

@@ -273,7 +273,7 @@ def events(request: HttpRequest, project: Project) -> HttpResponse:
         rows = None
     else:
         rows = filterset.qs if filterset.is_bound else ingestion_selectors.events_for_project(project_id=project.id)
-        cursor = selectors.cursor_from_query(request.GET.get("before"))
+        cursor = selectors.cursor_from_query(token=request.GET.get("before"))
         page = selectors.keyset_page(rows=rows, cursor=cursor, size=PAGE_SIZE)
     query = request.GET.copy()
     query.pop("before", None)
@@ -353,7 +353,7 @@ def rejected_events(request: HttpRequest, project: Project) -> HttpResponse:
     since: datetime | None = filters.cleaned_data.get("since")
     filter_errors = [message for messages in filters.errors.values() for message in messages]
     now = timezone.now()
-    cursor = selectors.cursor_from_query(request.GET.get("before"))
+    cursor = selectors.cursor_from_query(token=request.GET.get("before"))
     page = selectors.KeysetPage(rows=[], next_cursor=None)
     if valid:
         rows = ingestion_selectors.rejected_events_for_project(
@@ -479,7 +479,7 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
         return redirect("dashboard:profile-detail", project_id=project.id, profile_id=detail.id)
     timeline = profile_selectors.profile_events(project_id=project.id, profile_id=detail.id)
     assert timeline is not None  # the profile exists
-    cursor = selectors.cursor_from_query(request.GET.get("before"))
+    cursor = selectors.cursor_from_query(token=request.GET.get("before"))
     page = selectors.keyset_page(rows=timeline.events, cursor=cursor, size=PAGE_SIZE)
     return _render(
         request,
@@ -526,7 +526,7 @@ def account_detail(request: HttpRequest, project: Project, account_id: int) -> H
 @project_page
 def warnings(request: HttpRequest, project: Project) -> HttpResponse:
     """Identifiers identity resolution refused, each linked to the stored event it came on."""
-    cursor = selectors.cursor_from_query(request.GET.get("before"))
+    cursor = selectors.cursor_from_query(token=request.GET.get("before"))
     page = selectors.keyset_page(
         rows=profile_selectors.ingestion_warnings_for_project(project_id=project.id),
         cursor=cursor,

@@ -434,7 +434,7 @@ def event_names(*, project_ids: Sequence[int] | None = None, limit: int = 1000) 
     return list(events.order_by("name").values_list("name", flat=True).distinct()[:limit])
 
 
-def events_for_identity_keys(events: QuerySet[Event], *, identity_keys: Iterable[str]) -> QuerySet[Event]:
+def events_for_identity_keys(*, events: QuerySet[Event], identity_keys: Iterable[str]) -> QuerySet[Event]:
     """Those of ``events`` whose ``identity_key`` is one of ``identity_keys`` (a profile's
     events: ``profiles.selectors.profile_events`` passes the identifiers of one profile)."""
     return events.filter(identity_key__in=list(identity_keys))
@@ -565,7 +565,7 @@ def _number_stored_text(value: str) -> str | None:
     return plain if plain != value else None
 
 
-def events_with_property(queryset: QuerySet[Event], *, key: str, value: str | None = None) -> QuerySet[Event]:
+def events_with_property(*, queryset: QuerySet[Event], key: str, value: str | None = None) -> QuerySet[Event]:
     """The events whose top-level property ``key`` is the string ``value``, or a number or
     boolean whose JSON text is ``value``; without a value, those that have the property at
     all (whatever its value, null included). The read API's and the dashboard's filter.

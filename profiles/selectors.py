@@ -186,7 +186,9 @@ def profile_events(*, project_id: int, profile_id: int, events: QuerySet[Event] 
         return None
     if events is None:
         events = events_for_project(project_id=project_id)
-    return ProfileEvents(identifiers=identifiers, events=events_for_identity_keys(events, identity_keys=identifiers))
+    return ProfileEvents(
+        identifiers=identifiers, events=events_for_identity_keys(events=events, identity_keys=identifiers)
+    )
 
 
 def profile_merges(*, project_id: int, profile_id: int) -> list[ProfileMerge]:

@@ -65,6 +65,17 @@ def identity_queued_flags_cleared() -> None:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Staff passwords hashed with MD5 in the tests, as Django's testing docs advise:
+    PBKDF2's million rounds take 0.25 s per password set or checked, which was a minute
+    and a half of the suite. Only this process hashes so: the servers some tests start
+    (gunicorn, celery) keep the real hashers, and those tests sign in with a session
+    (``force_login``), which no hasher reads. ``tests/test_settings.py`` checks the
+    product's own hashers."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def credential_copies_cleared() -> None:
     """Forget this process's cached credentials: ids repeat across tests' rolled-back
     rows, and each test starts as a fresh web process would."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -69,21 +70,30 @@ class Embedded:
     """A migrated SQLite database with one provisioned source; ``script`` runs Python with
     Django set up on it and answers the JSON its last line prints."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, database: Path, creds: str | None = None) -> None:
+        self.database = database
         self.env = {
             key: value
             for key, value in os.environ.items()
             if not key.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_", "TRACKHUB_"))
         }
         self.env.update(
-            DATABASE_URL=f"sqlite:///{tmp_path / 'embedded.sqlite3'}",
+            DATABASE_URL=f"sqlite:///{database}",
             DJANGO_SECRET_KEY="embedded-test",
             DJANGO_SETTINGS_MODULE="trackhub.settings",
             DJANGO_ALLOWED_HOSTS="testserver",
             PYTHONPATH=str(ROOT),
         )
-        self.run("manage.py", "migrate", "--verbosity", "0")
-        self.creds = self.run("manage.py", "provision", "--org", "o", "--project", "p", "--source-id", "5", "--json")
+        if creds is None:
+            self.run("manage.py", "migrate", "--verbosity", "0")
+            creds = self.run("manage.py", "provision", "--org", "o", "--project", "p", "--source-id", "5", "--json")
+        self.creds = creds
+
+    def copy(self, directory: Path) -> Embedded:
+        """The same database, copied into ``directory``: migrating and provisioning take
+        seconds, copying the file none."""
+        shutil.copy(self.database, directory / self.database.name)
+        return Embedded(directory / self.database.name, self.creds)
 
     def run(self, *args: str) -> str:
         return self.run_with_stderr(*args)[0]
@@ -99,9 +109,14 @@ class Embedded:
         return json.loads(self.run("-c", source, self.creds).strip().splitlines()[-1])
 
 
+@pytest.fixture(scope="module")
+def embedded_migrated(tmp_path_factory: pytest.TempPathFactory) -> Embedded:
+    return Embedded(tmp_path_factory.mktemp("embedded") / "embedded.sqlite3")
+
+
 @pytest.fixture
-def embedded(tmp_path: Path) -> Embedded:
-    return Embedded(tmp_path)
+def embedded(embedded_migrated: Embedded, tmp_path: Path) -> Embedded:
+    return embedded_migrated.copy(tmp_path)
 
 
 def test_embedded_setup_stores_events_and_resolves_profiles_in_process(embedded):

@@ -354,3 +354,10 @@ def test_gunicorn_with_a_bad_number_in_its_environment_stops_with_one_line(varia
     assert result.returncode == 1
     assert f"TrackHub cannot start: {variable} must be an integer of at least" in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+def test_staff_passwords_are_hashed_with_pbkdf2_in_production():
+    # The tests hash with MD5 for speed (tests/conftest.py); the product must not.
+    hasher = setting(PRODUCTION, "settings.PASSWORD_HASHERS[0]")
+
+    assert hasher == "('django.contrib.auth.hashers.PBKDF2PasswordHasher',)"

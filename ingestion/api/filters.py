@@ -104,7 +104,7 @@ class EventFilterSet(TimeRangeFilterSet):
         fields = ["name", "source_id", "wire_format", "user_id", "account_id", "session_id"]
 
     def filter_property(self, queryset: QuerySet, name: str, key: str) -> QuerySet:
-        return events_with_property(queryset, key=key, value=self.form.cleaned_data.get("value") or None)
+        return events_with_property(queryset=queryset, key=key, value=self.form.cleaned_data.get("value") or None)
 
     def filter_property_value(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not self.form.cleaned_data.get("property"):

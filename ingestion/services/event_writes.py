@@ -143,7 +143,7 @@ SELECT live.ok, new_events.name, new_events.event_id FROM live LEFT JOIN new_eve
 """
 
 
-def small_write(events: Sequence[CanonicalEvent]) -> bool:
+def small_write(*, events: Sequence[CanonicalEvent]) -> bool:
     return connection.vendor == "postgresql" and 0 < len(events) <= PG_EVENTS_INSERT_SMALL_MAX
 
 
@@ -182,7 +182,7 @@ def events_insert_small(
     return [events[position] for position in stored]
 
 
-def credential_check_run(check: CredentialCheck) -> None:
+def credential_check_run(*, check: CredentialCheck) -> None:
     # A read: it may double as the request's connection check.
     row = request_first_fetchone(f"SELECT {check.sql}", check.params)
     if row is None or not row[0]:

@@ -73,9 +73,9 @@ def events_ingest(
     before the transaction for a bulk one (as the database lookup of an uncached
     credential would be; the check doubles as the request's connection check).
     """
-    if rejected or not small_write(events):
+    if rejected or not small_write(events=events):
         if credential_check is not None:
-            credential_check_run(credential_check)
+            credential_check_run(check=credential_check)
         store = functools.partial(
             _events_store, source=source, wire_format=wire_format, events=events, rejected=rejected,
             received_at=received_at,

@@ -93,7 +93,7 @@ def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[st
         return
     stored = events_by_keys(
         project_id=project_id,
-        keys=[(fact["name"], fact["event_id"], fact_instant(fact["ts_us"])) for fact in suspects],
+        keys=[(fact["name"], fact["event_id"], fact_instant(ts_us=fact["ts_us"])) for fact in suspects],
     )
     gone = {(fact["name"], fact["event_id"]) for fact in suspects} - stored.keys()
     for row in rows:

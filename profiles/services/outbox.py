@@ -82,7 +82,7 @@ def _event_facts(event: CanonicalEvent) -> dict[str, Any] | None:
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def fact_instant(ts_us: int) -> datetime:
+def fact_instant(*, ts_us: int) -> datetime:
     """A fact's ``ts_us`` (its event's timestamp) as the aware datetime it was."""
     return EPOCH + timedelta(microseconds=ts_us)
 

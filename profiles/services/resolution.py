@@ -49,7 +49,7 @@ def _stamp(fact: dict[str, Any]) -> Stamp:
 
 
 def attributes_fold(
-    attributes: dict[str, Any], stamps: dict[str, list[Any]], update: dict[str, Any], stamp: Stamp
+    *, attributes: dict[str, Any], stamps: dict[str, list[Any]], update: dict[str, Any], stamp: Stamp
 ) -> bool:
     """Fold ``update`` set at ``stamp`` into ``attributes`` in place: per key, the greater
     stamp wins; null is a value. Commutative, associative and idempotent, so any order of
@@ -318,7 +318,10 @@ def _resolve(
         created = _owners_insert(
             kind=kind,
             project_id=project_id,
-            spans=[(fact_instant(first_fact_ts[root][0]), fact_instant(first_fact_ts[root][1])) for root in new_roots],
+            spans=[
+                (fact_instant(ts_us=first_fact_ts[root][0]), fact_instant(ts_us=first_fact_ts[root][1]))
+                for root in new_roots
+            ],
             now=now,
         )
         for root, new_owner in zip(new_roots, created, strict=True):
@@ -386,7 +389,12 @@ def _merge(
             for key, value in loser.attributes.items():
                 stamp = loser.attribute_stamps.get(key)
                 if stamp is not None:
-                    attributes_fold(survivor.attributes, survivor.attribute_stamps, {key: value}, tuple(stamp))
+                    attributes_fold(
+                        attributes=survivor.attributes,
+                        stamps=survivor.attribute_stamps,
+                        update={key: value},
+                        stamp=tuple(stamp),
+                    )
             survivor.first_seen = min(survivor.first_seen, loser.first_seen)
             survivor.last_seen = max(survivor.last_seen, loser.last_seen)
             fact = merge_event.get(loser_id, {})
@@ -524,7 +532,7 @@ def _owners_touch(
     for owner_id, facts in per_owner.items():
         owner = loaded[owner_id]
         for fact, own in facts:
-            seen = fact_instant(int(fact["ts_us"]))
+            seen = fact_instant(ts_us=int(fact["ts_us"]))
             if seen < owner.first_seen:
                 owner.first_seen = seen
                 dirty.add(owner_id)
@@ -533,7 +541,7 @@ def _owners_touch(
                 dirty.add(owner_id)
             update = fact.get(kind.attributes_fact) if own else None
             if isinstance(update, dict) and attributes_fold(
-                owner.attributes, owner.attribute_stamps, update, _stamp(fact)
+                attributes=owner.attributes, stamps=owner.attribute_stamps, update=update, stamp=_stamp(fact)
             ):
                 dirty.add(owner_id)
     changed = [loaded[owner_id] for owner_id in sorted(dirty)]

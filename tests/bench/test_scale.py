@@ -8,24 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
-
-from bench.stack import DEFAULT_ADMIN_URL
+from bench.stack import scratch_database_name
 
 ROOT = Path(__file__).resolve().parents[2]
-DATABASE = "trackhub_scale_smoke"
+DATABASE = scratch_database_name("scale_smoke")
 
 
 def test_scale_prints_every_latency_row_and_the_export():
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "bench.scale", "--events", "5000", "--repeat", "3", "--export-seconds", "1",
-             "--database", DATABASE],
-            cwd=ROOT, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-    finally:
-        with psycopg.connect(DEFAULT_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "--events", "5000", "--repeat", "3", "--export-seconds", "1",
+         "--database", DATABASE],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
 
     assert result.returncode == 0, result.stderr[-2000:]
     rows = dict(re.findall(r"^(\S.*?) +(\d+\.\d) +\d+\.\d$", result.stdout, flags=re.MULTILINE))

@@ -15,7 +15,7 @@ def test_a_short_soak_stores_every_acknowledged_event_once_and_drains_identity_w
     db = django_settings.DATABASES["default"]
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
-    summary = soak(seconds=30, rate=15, batch=10, clients=3, workers=2, database_url=url)
+    summary = soak(seconds=20, rate=15, batch=10, clients=3, workers=2, database_url=url)
 
     assert summary["acknowledged_events"] > 0, summary
     assert summary["missing"] == 0, summary
