@@ -10,7 +10,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from dashboard.forms import EventExplorerForm, UtcDateTimeField
-from ingestion.api.filters import IdFilter
+from ingestion.api import IdFilter
 from ingestion.models import Project
 from ingestion.selectors import events_with_property, sources_for_project
 from profiles.selectors import profile_events

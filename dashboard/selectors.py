@@ -22,7 +22,7 @@ from django.db.models import Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
 from dashboard.models import ProjectMembership
-from ingestion.api.pagination import Cursor, cursor_decode, cursor_encode, keyset_beyond
+from ingestion.api import Cursor, cursor_decode, cursor_encode, keyset_beyond
 from ingestion.models import Project
 from ingestion.selectors import events_since_at_least
 

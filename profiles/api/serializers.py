@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from ingestion.api.serializers import ContractTimestampField
+from ingestion.api import ContractTimestampField
 
 
 class ProfileSerializer(serializers.Serializer):

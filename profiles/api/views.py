@@ -13,9 +13,13 @@ from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from ingestion.api.pagination import INVALID_CURSOR_MESSAGE, page_parameters_schema, page_size_parse
-from ingestion.api.query import QueryParamsCheckedMixin
-from ingestion.api.views import EventListView
+from ingestion.api import (
+    INVALID_CURSOR_MESSAGE,
+    EventListView,
+    QueryParamsCheckedMixin,
+    page_parameters_schema,
+    page_size_parse,
+)
 from ingestion.authentication import read_principal
 from ingestion.canonical import id_parse
 from profiles import selectors
