@@ -35,6 +35,4 @@ def identity_work_drain_task(project_id: int) -> int:
 def identity_sweep(older_than_seconds: float = 30.0) -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): do identity work the broker never delivered, and
     prune batches done a week ago."""
-    done = services.identity_work_sweep(older_than=timedelta(seconds=older_than_seconds))
-    services.identity_work_prune()
-    return done
+    return services.identity_work_upkeep(older_than=timedelta(seconds=older_than_seconds))

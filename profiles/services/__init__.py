@@ -14,6 +14,7 @@ from profiles.services.drain import (
     identity_work_process,
     identity_work_prune,
     identity_work_sweep,
+    identity_work_upkeep,
     profiles_project_purge,
 )
 from profiles.services.erasure import ProfileErasure, profile_erase
@@ -38,6 +39,7 @@ __all__ = [
     "identity_work_prune",
     "identity_work_record",
     "identity_work_sweep",
+    "identity_work_upkeep",
     "profile_erase",
     "profiles_project_purge",
 ]

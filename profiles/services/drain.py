@@ -193,6 +193,15 @@ def identity_work_prune(*, older_than: timedelta = timedelta(days=7), limit: int
     return deleted
 
 
+def identity_work_upkeep(*, older_than: timedelta = timedelta(seconds=30)) -> int:
+    """The periodic sweep (``profiles.tasks.identity_sweep``): do the work left over
+    ``older_than`` (``identity_work_sweep``), then prune batches done a week ago. Returns
+    how many batches the sweep did."""
+    done = identity_work_sweep(older_than=older_than)
+    identity_work_prune()
+    return done
+
+
 def profiles_project_purge(*, project_id: int) -> None:
     """Delete every profile, account, identity, membership, merge, warning and outbox row
     of the project: ``ingestion.services.project_delete`` calls it in the transaction that

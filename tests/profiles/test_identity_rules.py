@@ -535,3 +535,21 @@ def test_old_work_whose_only_user_is_an_oversized_another_user_id_is_done(client
     assert [p["identifiers"] for p in read_client.get("/api/v1/profiles/").json()["results"]] == [["someone"]]
     (account,) = read_client.get("/api/v1/accounts/").json()["results"]
     assert account["identifiers"] == ["acme"] and account["members"] == []
+
+
+def test_the_periodic_sweep_does_leftover_work_and_prunes_batches_done_long_ago(client, tenant):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from profiles.services import identity_work_upkeep
+
+    intempt_post(client, tenant, {"eventId": "1", "userId": "a", "timestamp": 1_000})
+    identity_drain()
+    IdentityWork.objects.update(processed_at=timezone.now() - timedelta(days=8))
+    intempt_post(client, tenant, {"eventId": "2", "userId": "b", "timestamp": 1_000})  # left over
+
+    assert identity_work_upkeep(older_than=timedelta(0)) == 1
+    (leftover,) = IdentityWork.objects.all()
+    assert leftover.processed_at is not None
+    assert Profile.objects.count() == 2
