@@ -26,27 +26,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import django
+from bench.stack import django_on_scratch_database
 
-from bench.stack import (
-    DEFAULT_ADMIN_URL,
-    DEFAULT_REDIS_URL,
-    bench_env,
-    database_url,
-    scratch_database_create,
-    scratch_database_name,
-)
-
-if not os.environ.get("BENCH_IDENTITY_DATABASE_URL"):
-    scratch_database_create(DEFAULT_ADMIN_URL, scratch_database_name("identity"))
-os.environ.update(
-    bench_env(
-        url=os.environ.get("BENCH_IDENTITY_DATABASE_URL")
-        or database_url(DEFAULT_ADMIN_URL, scratch_database_name("identity")),
-        redis_url=DEFAULT_REDIS_URL,
-    )
-)
-django.setup()
+django_on_scratch_database("identity", url=os.environ.get("BENCH_IDENTITY_DATABASE_URL"))
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402

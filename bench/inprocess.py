@@ -25,17 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.bodies import LOADS, Credentials
-from bench.stack import (
-    DEFAULT_ADMIN_URL,
-    DEFAULT_REDIS_URL,
-    HOST,
-    bench_env,
-    database_url,
-    scratch_database_create,
-    scratch_database_name,
-)
+from bench.stack import HOST, django_on_scratch_database
 
-DATABASE = scratch_database_name("inprocess")
 SOURCE_ID = 525252
 
 
@@ -48,12 +39,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    scratch_database_create(DEFAULT_ADMIN_URL, DATABASE)
-    os.environ.update(bench_env(url=database_url(DEFAULT_ADMIN_URL, DATABASE), redis_url=DEFAULT_REDIS_URL))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or _scratch_dir()
-    import django
-
-    django.setup()
+    django_on_scratch_database("inprocess")
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

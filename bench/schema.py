@@ -23,20 +23,12 @@ emptied before each variant. Not a target: it says what a schema change would bu
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 
 import psycopg
 
 from bench.ingest import CopyCeiling, copy_ceiling
-from bench.stack import (
-    DEFAULT_ADMIN_URL,
-    DEFAULT_REDIS_URL,
-    bench_env,
-    database_url,
-    scratch_database_create,
-    scratch_database_name,
-)
+from bench.stack import django_on_scratch_database, scratch_database_name
 
 DATABASE = scratch_database_name("schema")
 SOURCE_ID = 535353
@@ -57,12 +49,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="drop only these indexes (default: each in turn)")
     args = parser.parse_args()
 
-    scratch_database_create(DEFAULT_ADMIN_URL, DATABASE)
-    url = database_url(DEFAULT_ADMIN_URL, DATABASE)
-    os.environ.update(bench_env(url=url, redis_url=DEFAULT_REDIS_URL))
-    import django
-
-    django.setup()
+    url = django_on_scratch_database("schema")
     from django.core.management import call_command
 
     from ingestion.selectors import source_get

@@ -47,6 +47,19 @@ def scratch_database_create(admin_url: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def django_on_scratch_database(benchmark: str, *, url: str | None = None) -> str:
+    """Recreate the benchmark's scratch database (unless ``url`` names a database to use
+    instead), point this process's Django at it, set Django up; the database's URL."""
+    if url is None:
+        scratch_database_create(DEFAULT_ADMIN_URL, scratch_database_name(benchmark))
+        url = database_url(DEFAULT_ADMIN_URL, scratch_database_name(benchmark))
+    os.environ.update(bench_env(url=url, redis_url=DEFAULT_REDIS_URL))
+    import django
+
+    django.setup()
+    return url
+
+
 def bench_env(*, url: str, redis_url: str) -> dict[str, str]:
     return {
         **os.environ,
