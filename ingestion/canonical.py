@@ -11,7 +11,6 @@ import contextvars
 import hashlib
 import math
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -159,19 +158,16 @@ def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
     return str(uuid.uuid4()) if digest is None else "th-" + digest[:40]
 
 
-def rejected_event_key(
-    *, wire_format: str, index: str | int, raw: Any, payload: Any, identifying_fields: Sequence[str]
-) -> str | None:
+def rejected_event_key(*, wire_format: str, index: str | int, identified: bool, payload: Any) -> str | None:
     """The key that keeps a refused event once in the rejected store when its request is
     sent again, by the rule that keeps an accepted one once (``_content_digest``): a hash
     of its format, its place in the request and its payload when the event carries its
-    own id or timestamp (``identifying_fields`` of ``raw``, the event as sent) or comes from
-    a place in an imported file; None otherwise, so each sending is a row of its own, as
-    each is a new event. The place is part of the key: every event a 400 or a ``rejected``
-    list names has a row, also one repeated within a request."""
+    own id or timestamp (``identified``: the adapter's ``identifies_itself`` of the event
+    as sent) or comes from a place in an imported file; None otherwise, so each sending is
+    a row of its own, as each is a new event. The place is part of the key: every event a
+    400 or a ``rejected`` list names has a row, also one repeated within a request."""
     if payload is None:
         return None
-    identified = isinstance(raw, dict) and any(raw.get(field) not in (None, "") for field in identifying_fields)
     return _content_digest(identified=identified, parts=f"{wire_format}\0{index}\0".encode(), content=payload)
 
 

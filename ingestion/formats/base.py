@@ -129,6 +129,8 @@ class WireFormatAdapter:
     # The fields that make an event sent again the same event (contract: Deduplication):
     # its own id or its own timestamp. A refused event carrying one is kept once however
     # often it is retried (``rejected_event_key``); one with neither is new every time.
+    # ``identifies_itself`` reads them; Intempt and Databuddy, whose rules are finer (a
+    # timestamp of 0, an eventId that is only data), override it.
     identifying_fields: ClassVar[tuple[str, ...]] = ()
     # False for a format whose body is one call that cannot be replayed as an event (Databuddy's
     # identify): an event-level problem refuses the whole request (a 400 naming the first
@@ -137,6 +139,12 @@ class WireFormatAdapter:
 
     def credential_status(self, kind: str) -> int:
         return self.credential_statuses.get(kind, 401)
+
+    def identifies_itself(self, raw: Any) -> bool:
+        """Whether ``raw``, an event as sent (refused, here), carries its own id or
+        timestamp: by the rule ``to_canonical`` derives an accepted event's id with, so a
+        refused event is kept once per retry exactly when it would be stored once."""
+        return isinstance(raw, dict) and any(raw.get(field) not in (None, "") for field in self.identifying_fields)
 
     def preflight(self, request: HttpRequest) -> HttpResponse:
         """The answer to ``OPTIONS`` (a CORS preflight carries no credentials). Formats meant

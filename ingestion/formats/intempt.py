@@ -70,7 +70,18 @@ class IntemptAdapter(WireFormatAdapter):
         "event_id": "eventId", "user_id": "userId", "profile_id": "profileId", "account_id": "accountId",
         "session_id": "sessionId", "page_id": "pageId",
     }  # fmt: skip
-    identifying_fields = ("eventId", "timestamp")
+
+    def identifies_itself(self, raw: Any) -> bool:
+        # A timestamp of 0 (in any spelling) is no time of the event's own: without an
+        # eventId such an event is new each time it is sent (``to_canonical``).
+        if not isinstance(raw, dict):
+            return False
+        if raw.get("eventId") not in (None, ""):
+            return True
+        try:
+            return _timestamp_of_its_own(raw.get("timestamp")) is not None
+        except ValueError:
+            return True  # no timestamp at all ("yesterday"), but the event's own value: a retry resends it
 
     def split(self, document: Any) -> list[WireEvent]:
         if not isinstance(document, dict):

@@ -253,6 +253,19 @@ def test_a_refused_event_with_neither_id_nor_timestamp_is_kept_for_each_sending(
     assert RejectedEvent.objects.filter(project=tenant.project).count() == 2
 
 
+@pytest.mark.parametrize("unset", [0, "0", "00", 0.4, ""], ids=["0", "'0'", "'00'", "0.4", "''"])
+def test_a_refused_event_whose_timestamp_is_0_is_kept_for_each_sending(client, tenant, unset):
+    # 0 in any spelling is Intempt's timestamp not set (an SDK's int64 that cannot be
+    # absent): the event has no time of its own, and each sending is a new event, as an
+    # accepted one with it is stored each time.
+    for _ in range(2):
+        assert post(client, tenant, [{"timestamp": unset, "sessionId": "s-1"}]).status_code == 400
+        assert post(client, tenant, [{"timestamp": unset, "userId": "u-1"}]).status_code == 200
+
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 2
+    assert Event.objects.filter(project=tenant.project).count() == 2
+
+
 def test_the_same_refused_event_is_kept_once_per_project(client, tenant, other_tenant):
     refused = [{"eventId": "no-user", "timestamp": ms(2026, 11, 2)}]
 
