@@ -54,7 +54,7 @@ class WireEvent:
     """One event as it arrived: where it sits in the body and its raw JSON value.
     (A slotted class: one is made per event, and a frozen dataclass costs several times more.)"""
 
-    __slots__ = ("group_name", "index", "raw", "replay_payload", "shared")
+    __slots__ = ("group_name", "index", "raw", "replay_payload", "sending_fields", "shared")
 
     def __init__(
         self,
@@ -63,6 +63,7 @@ class WireEvent:
         replay_payload: Any,
         group_name: Any = None,
         shared: dict[str, Any] | None = None,
+        sending_fields: frozenset[str] = frozenset(),
     ) -> None:
         self.index = index
         self.raw = raw
@@ -71,6 +72,10 @@ class WireEvent:
         # Intempt: unlisted fields of the group and of the body around it, which belong to
         # every event in the group (kept in its context beneath the event's own fields).
         self.shared = shared
+        # Intempt: the keys of ``replay_payload`` that come from the body around the track
+        # array (an SDK's sentAt): they describe the sending, not the event, so a retry
+        # may change them (``rejected_event_key`` leaves them out, as the derived ids do).
+        self.sending_fields = sending_fields
 
 
 @dataclass(frozen=True)
