@@ -11,7 +11,7 @@ import contextvars
 import hashlib
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -160,18 +160,27 @@ def derived_event_id(*, name: str, raw: Any, has_own_timestamp: bool) -> str:
 
 
 def rejected_event_key(
-    *, wire_format: str, index: str | int, raw: Any, payload: Any, identifying_fields: Sequence[str]
+    *,
+    wire_format: str,
+    index: str | int,
+    identified: bool,
+    payload: Any,
+    sending_fields: Collection[str] = (),
 ) -> str | None:
     """The key that keeps a refused event once in the rejected store when its request is
     sent again, by the rule that keeps an accepted one once (``_content_digest``): a hash
     of its format, its place in the request and its payload when the event carries its
-    own id or timestamp (``identifying_fields`` of ``raw``, the event as sent) or comes from
-    a place in an imported file; None otherwise, so each sending is a row of its own, as
-    each is a new event. The place is part of the key: every event a 400 or a ``rejected``
-    list names has a row, also one repeated within a request."""
+    own id or timestamp (``identified``: the adapter's ``identifies_itself`` of the event
+    as sent) or comes from a place in an imported file; None otherwise, so each sending is
+    a row of its own, as each is a new event. The place is part of the key: every event a
+    400 or a ``rejected`` list names has a row, also one repeated within a request. The
+    payload's ``sending_fields`` (Intempt's fields beside the track array, an SDK's
+    sentAt) are not part of it: a retry may change them, and the ids derived for
+    accepted events leave them out too."""
     if payload is None:
         return None
-    identified = isinstance(raw, dict) and any(raw.get(field) not in (None, "") for field in identifying_fields)
+    if sending_fields and isinstance(payload, dict):
+        payload = {key: value for key, value in payload.items() if key not in sending_fields}
     return _content_digest(identified=identified, parts=f"{wire_format}\0{index}\0".encode(), content=payload)
 
 

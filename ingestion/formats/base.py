@@ -54,7 +54,7 @@ class WireEvent:
     """One event as it arrived: where it sits in the body and its raw JSON value.
     (A slotted class: one is made per event, and a frozen dataclass costs several times more.)"""
 
-    __slots__ = ("group_name", "index", "raw", "replay_payload", "shared")
+    __slots__ = ("group_name", "index", "raw", "replay_payload", "sending_fields", "shared")
 
     def __init__(
         self,
@@ -63,6 +63,7 @@ class WireEvent:
         replay_payload: Any,
         group_name: Any = None,
         shared: dict[str, Any] | None = None,
+        sending_fields: frozenset[str] = frozenset(),
     ) -> None:
         self.index = index
         self.raw = raw
@@ -71,6 +72,10 @@ class WireEvent:
         # Intempt: unlisted fields of the group and of the body around it, which belong to
         # every event in the group (kept in its context beneath the event's own fields).
         self.shared = shared
+        # Intempt: the keys of ``replay_payload`` that come from the body around the track
+        # array (an SDK's sentAt): they describe the sending, not the event, so a retry
+        # may change them (``rejected_event_key`` leaves them out, as the derived ids do).
+        self.sending_fields = sending_fields
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,8 @@ class WireFormatAdapter:
     # The fields that make an event sent again the same event (contract: Deduplication):
     # its own id or its own timestamp. A refused event carrying one is kept once however
     # often it is retried (``rejected_event_key``); one with neither is new every time.
+    # ``identifies_itself`` reads them; Intempt and Databuddy, whose rules are finer (a
+    # timestamp of 0, an eventId that is only data), override it.
     identifying_fields: ClassVar[tuple[str, ...]] = ()
     # False for a format whose body is one call that cannot be replayed as an event (Databuddy's
     # identify): an event-level problem refuses the whole request (a 400 naming the first
@@ -137,6 +144,12 @@ class WireFormatAdapter:
 
     def credential_status(self, kind: str) -> int:
         return self.credential_statuses.get(kind, 401)
+
+    def identifies_itself(self, raw: Any) -> bool:
+        """Whether ``raw``, an event as sent (refused, here), carries its own id or
+        timestamp: by the rule ``to_canonical`` derives an accepted event's id with, so a
+        refused event is kept once per retry exactly when it would be stored once."""
+        return isinstance(raw, dict) and any(raw.get(field) not in (None, "") for field in self.identifying_fields)
 
     def preflight(self, request: HttpRequest) -> HttpResponse:
         """The answer to ``OPTIONS`` (a CORS preflight carries no credentials). Formats meant

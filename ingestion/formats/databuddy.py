@@ -75,6 +75,14 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime_from_ms_or_digits(value)
 
 
+def _own_event_id(item: dict[str, Any]) -> str | None:
+    """The event's ``eventId`` if it can be its id: a non-empty string within the cap."""
+    own_id = item.get("eventId")
+    if isinstance(own_id, str) and own_id and not identifier_too_long(own_id):
+        return own_id
+    return None
+
+
 def _website_id_check(item: dict[str, Any], *, index: str | int, problems: list[EventProblem]) -> None:
     """An event's ``websiteId``, if set, must be a string (``check_events`` then looks it
     up for the whole request, which only strings can be)."""
@@ -90,11 +98,15 @@ class DatabuddyAdapter(WireFormatAdapter):
         "profile_id": "profileId",
         "session_id": "sessionId",
     }
-    identifying_fields = ("eventId", "timestamp")
     credential_statuses = {"missing_scope": 403, "website_not_found": 404, "origin_not_allowed": 403}
 
     def split(self, document: Any) -> list[WireEvent]:
         return array_or_object_split(document)
+
+    def identifies_itself(self, raw: Any) -> bool:
+        # An eventId that cannot be an id is only data (``to_canonical``): without a
+        # timestamp such an event is new each time it is sent.
+        return isinstance(raw, dict) and (_own_event_id(raw) is not None or raw.get("timestamp") not in (None, ""))
 
     def to_canonical(self, event: WireEvent, *, received_at: datetime) -> CanonicalEvent | list[EventProblem]:
         index, item = event.index, event.raw
@@ -130,8 +142,7 @@ class DatabuddyAdapter(WireFormatAdapter):
         # across retries, and its server stores it as the event's id: so is it here (a
         # retry is stored once even without a timestamp). A value that cannot be an id is
         # only data, as any unlisted field is, and the event gets an id of its own.
-        own_id = item.get("eventId")
-        if isinstance(own_id, str) and own_id and not identifier_too_long(own_id):
+        if _own_event_id(item) is not None:
             event_id = context.pop("eventId")
         else:
             event_id = derived_event_id(name=name, raw=item, has_own_timestamp=raw_ts is not None)

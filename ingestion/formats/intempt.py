@@ -70,7 +70,18 @@ class IntemptAdapter(WireFormatAdapter):
         "event_id": "eventId", "user_id": "userId", "profile_id": "profileId", "account_id": "accountId",
         "session_id": "sessionId", "page_id": "pageId",
     }  # fmt: skip
-    identifying_fields = ("eventId", "timestamp")
+
+    def identifies_itself(self, raw: Any) -> bool:
+        # A timestamp of 0 (in any spelling) is no time of the event's own: without an
+        # eventId such an event is new each time it is sent (``to_canonical``).
+        if not isinstance(raw, dict):
+            return False
+        if raw.get("eventId") not in (None, ""):
+            return True
+        try:
+            return _timestamp_of_its_own(raw.get("timestamp")) is not None
+        except ValueError:
+            return True  # no timestamp at all ("yesterday"), but the event's own value: a retry resends it
 
     def split(self, document: Any) -> list[WireEvent]:
         if not isinstance(document, dict):
@@ -90,10 +101,14 @@ class IntemptAdapter(WireFormatAdapter):
         events: list[WireEvent] = []
         copied_bytes = 0
         for g, group in enumerate(groups):
+            # The body's fields in a kept group (a group's own field of the same name wins).
+            sending = frozenset(around_kept.keys() - group.keys()) if isinstance(group, dict) else frozenset()
             if not isinstance(group, dict) or not isinstance(group.get("payload"), list):
                 # A group with no usable payload array is one rejected "event".
                 kept_group = {**around_kept, **group} if isinstance(group, dict) else group
-                events.append(WireEvent(index=f"track[{g}]", raw=group, replay_payload=kept_group))
+                events.append(
+                    WireEvent(index=f"track[{g}]", raw=group, replay_payload=kept_group, sending_fields=sending)
+                )
                 continue
             group_fields = {key: value for key, value in group.items() if key not in _GROUP_FIELDS}
             shared = {**around, **group_fields} or None
@@ -108,6 +123,7 @@ class IntemptAdapter(WireFormatAdapter):
                         replay_payload={**kept_group, "payload": [item]},
                         group_name=group.get("name"),
                         shared=shared,
+                        sending_fields=sending,
                     )
                 )
         # What a group carries besides its payload (its name, the fields around) is

@@ -150,8 +150,8 @@ def wire_document_ingest(
 
     def reject(wire_event: WireEvent, problems: list[EventProblem], payload: Any) -> None:
         key = rejected_event_key(
-            wire_format=adapter.wire_format, index=wire_event.index, raw=wire_event.raw, payload=payload,
-            identifying_fields=adapter.identifying_fields,
+            wire_format=adapter.wire_format, index=wire_event.index, payload=payload,
+            identified=adapter.identifies_itself(wire_event.raw), sending_fields=wire_event.sending_fields,
         )  # fmt: skip
         rejected.append(RejectedItem(problems=problems, payload=payload, key=key))
 

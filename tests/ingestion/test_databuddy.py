@@ -376,6 +376,18 @@ def test_an_event_id_sent_like_databuddys_sdks_is_the_events_id(client, tenant):
     assert "eventId" not in stored.context
 
 
+@pytest.mark.parametrize("event_id", [7, "x" * 1025])
+def test_a_refused_event_whose_event_id_cannot_be_one_is_kept_for_each_sending(client, tenant, event_id):
+    # Without a timestamp such an event is new each time it is sent, accepted (stored
+    # each time) or refused (kept each time): its eventId is only data.
+    for _ in range(2):
+        assert post_key(client, tenant, [{"eventId": event_id, "name": ""}]).status_code == 400
+        assert post_key(client, tenant, [{"eventId": event_id, "name": "api_call"}]).json() == SUCCESS_1
+
+    assert Event.objects.count() == 2
+    assert RejectedEvent.objects.count() == 2
+
+
 @pytest.mark.parametrize("event_id", [7, "", None, "x" * 1025])
 def test_an_event_id_that_cannot_be_one_is_kept_in_context_and_refuses_nothing(client, tenant, event_id):
     response = post_key(client, tenant, {"eventId": event_id, "name": "api_call", "timestamp": 1714631904000})

@@ -253,6 +253,39 @@ def test_a_refused_event_with_neither_id_nor_timestamp_is_kept_for_each_sending(
     assert RejectedEvent.objects.filter(project=tenant.project).count() == 2
 
 
+@pytest.mark.parametrize("unset", [0, "0", "00", 0.4, ""], ids=["0", "'0'", "'00'", "0.4", "''"])
+def test_a_refused_event_whose_timestamp_is_0_is_kept_for_each_sending(client, tenant, unset):
+    # 0 in any spelling is Intempt's timestamp not set (an SDK's int64 that cannot be
+    # absent): the event has no time of its own, and each sending is a new event, as an
+    # accepted one with it is stored each time.
+    for _ in range(2):
+        assert post(client, tenant, [{"timestamp": unset, "sessionId": "s-1"}]).status_code == 400
+        assert post(client, tenant, [{"timestamp": unset, "userId": "u-1"}]).status_code == 200
+
+    assert RejectedEvent.objects.filter(project=tenant.project).count() == 2
+    assert Event.objects.filter(project=tenant.project).count() == 2
+
+
+def test_a_refused_event_retried_with_another_sent_at_is_kept_once(client, tenant):
+    # The body's fields beside the track (an SDK's sentAt) describe the sending, not the
+    # event: a retry that changes them stores its valid events once (test_intempt.py) and
+    # keeps its refused ones once, and gets the same answer.
+    refused = {"eventId": "no-user", "timestamp": ms(2026, 11, 2)}
+    group = {"name": "Purchase", "payload": [{"eventId": "ok", "userId": "u"}, refused]}
+    answers = []
+    for sent_at in (1714631904123, 1714631909999):
+        body = {"sentAt": sent_at, "track": [group]}
+        response = client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json")
+        answers.append((response.status_code, response.json()))
+
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 200
+    assert Event.objects.filter(project=tenant.project).count() == 1
+    kept = RejectedEvent.objects.filter(project=tenant.project)
+    assert kept.count() == 1
+    assert kept.get().payload == {"sentAt": 1714631904123, "name": "Purchase", "payload": [refused]}  # the first
+
+
 def test_the_same_refused_event_is_kept_once_per_project(client, tenant, other_tenant):
     refused = [{"eventId": "no-user", "timestamp": ms(2026, 11, 2)}]
 
