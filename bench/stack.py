@@ -51,8 +51,9 @@ def django_on_scratch_database(benchmark: str, *, url: str | None = None) -> str
     """Recreate the benchmark's scratch database (unless ``url`` names a database to use
     instead), point this process's Django at it, set Django up; the database's URL."""
     if url is None:
-        scratch_database_create(DEFAULT_ADMIN_URL, scratch_database_name(benchmark))
-        url = database_url(DEFAULT_ADMIN_URL, scratch_database_name(benchmark))
+        name = scratch_database_name(benchmark)
+        scratch_database_create(DEFAULT_ADMIN_URL, name)
+        url = database_url(DEFAULT_ADMIN_URL, name)
     os.environ.update(bench_env(url=url, redis_url=DEFAULT_REDIS_URL))
     import django
 
