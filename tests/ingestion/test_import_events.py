@@ -372,6 +372,53 @@ def test_intempt_identity_links_survive_export_and_import_twice(client, tenant, 
     assert [profile["identifiers"] for profile in profiles] == [["ada", "phone-7"]]
 
 
+def export_and_import(client, source, target, tmp_path) -> None:
+    export = client.get("/api/v1/events/export.ndjson", HTTP_AUTHORIZATION=f"Bearer {source.read_token}")
+    path = tmp_path / f"{source.project.name}.ndjson"
+    path.write_bytes(b"".join(export.streaming_content))
+    run_import(path, target, "ndjson")
+
+
+def profiles_of(client, tenant, identifier: str) -> list[tuple[list[str], dict]]:
+    from profiles.services import identity_work_sweep
+
+    identity_work_sweep(older_than=timedelta(0))
+    profiles = client.get(
+        "/api/v1/profiles/", {"identifier": identifier}, HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}"
+    ).json()["results"]
+    return [(profile["identifiers"], profile["attributes"]) for profile in profiles]
+
+
+def test_databuddy_identify_traits_survive_export_and_import(client, tenant, other_tenant, tmp_path):
+    body = {"anonymousId": "anon-7", "profileId": "prof-7", "traits": {"plan": "gold", "seats": 5}}
+    response = client.post(
+        "/identify", data=json.dumps(body), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {tenant.api_key}",
+    )  # fmt: skip
+    assert response.status_code == 200
+    sent = profiles_of(client, tenant, "prof-7")
+
+    export_and_import(client, tenant, other_tenant, tmp_path)
+
+    assert sent == [(["anon-7", "prof-7"], {"plan": "gold", "seats": 5})]
+    assert profiles_of(client, other_tenant, "prof-7") == sent
+
+
+def test_a_databuddy_track_events_own_user_attributes_stay_data_after_import(client, tenant, other_tenant, tmp_path):
+    body = {"name": "clicked", "anonymousId": "anon-8", "userAttributes": {"plan": "gold"}}
+    response = client.post(
+        "/track", data=json.dumps(body), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {tenant.api_key}",
+    )  # fmt: skip
+    assert response.status_code == 200
+
+    export_and_import(client, tenant, other_tenant, tmp_path)
+
+    assert profiles_of(client, tenant, "anon-8") == [(["anon-8"], {})]
+    assert profiles_of(client, other_tenant, "anon-8") == [(["anon-8"], {})]
+    assert Event.objects.get(project=other_tenant.project).context == {"userAttributes": {"plan": "gold"}}
+
+
 @pytest.mark.parametrize("another", [42, ["x"], {"a": 1}])
 def test_an_imported_intempt_event_with_a_non_string_another_user_id_is_stored_without_a_profile(
     tmp_path, tenant, another
