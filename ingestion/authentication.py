@@ -26,11 +26,15 @@ from ingestion.selectors import VerifiedCredential
 
 class CredentialRejected(exceptions.AuthenticationFailed):
     """``kind`` is ``invalid_credentials``, ``missing_scope``, ``website_not_found`` or
-    ``origin_not_allowed``; each format maps it to a status (``credential_statuses``)."""
+    ``origin_not_allowed``; each format maps it to a status (``credential_statuses``).
+    ``source_id``: the source of a credential that exists but may not write this request
+    (a website refusing the browser's origin, a token without its scopes), under which the
+    refusal is counted in the metrics, as the contract counts refused requests per source."""
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, *, source_id: int | None = None) -> None:
         super().__init__(detail)
         self.kind = kind
+        self.source_id = source_id
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,9 @@ def _track_principal(
 def _api_key_admit(verified: VerifiedCredential) -> TrackPrincipal:
     key = verified.credential
     if TRACK_EVENTS_SCOPE not in key.scopes:
-        raise CredentialRejected("missing_scope", f"API key missing {TRACK_EVENTS_SCOPE} scope")
+        raise CredentialRejected(
+            "missing_scope", f"API key missing {TRACK_EVENTS_SCOPE} scope", source_id=key.source_id
+        )
     services.credential_mark_used(credential=key)
     return TrackPrincipal(source=key.source, credential=key, check=verified.check)
 
@@ -212,7 +218,9 @@ def _track_token_admit(verified: VerifiedCredential) -> TrackPrincipal:
     if token.source is None:  # a read token
         raise CredentialRejected("invalid_credentials", "Access token missing or invalid")
     if not TRACK_TOKEN_SCOPES.intersection(token.scopes):
-        raise CredentialRejected("missing_scope", "Access token missing track_api or telemetry_apis scope")
+        raise CredentialRejected(
+            "missing_scope", "Access token missing track_api or telemetry_apis scope", source_id=token.source_id
+        )
     services.credential_mark_used(credential=token)
     return TrackPrincipal(source=token.source, credential=token, check=verified.check)
 
@@ -275,7 +283,9 @@ class WebsiteAuthentication(BaseAuthentication):
         def admit(verified: VerifiedCredential) -> TrackPrincipal:
             website = verified.credential
             if origin and website_allowed_origin(website, origin) is None:
-                raise CredentialRejected("origin_not_allowed", "Origin not allowed for this website")
+                raise CredentialRejected(
+                    "origin_not_allowed", "Origin not allowed for this website", source_id=website.source_id
+                )
             return TrackPrincipal(source=website.source, credential=website, website=website, check=verified.check)
 
         principal = _track_principal(
@@ -302,7 +312,7 @@ class DatabuddyAuthentication(BaseAuthentication):
                 return principal
             website = selectors.website_get(website_id=website_id)
             if website is None or website.source.project_id != principal.source.project_id:
-                raise CredentialRejected("website_not_found", "Website not found")
+                raise CredentialRejected("website_not_found", "Website not found", source_id=principal.source.id)
             return dataclasses.replace(principal, website=website)
 
         return None, _api_key_principal(presented, admit)

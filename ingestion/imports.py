@@ -22,7 +22,7 @@ from django.db import DataError
 from django.utils import timezone
 
 from ingestion.body import json_decode
-from ingestion.canonical import import_position, json_encodable
+from ingestion.canonical import import_position, json_encodable, json_size
 from ingestion.formats.base import RequestProblem, WireFormatAdapter
 from ingestion.formats.ndjson import FileLines
 from ingestion.models import Source
@@ -92,9 +92,7 @@ def events_file_import(
             continue
         summary.lines += 1
         try:
-            if len(line) > settings.TRACKHUB_MAX_BODY_BYTES:
-                raise RequestProblem(f"The line is over the {settings.TRACKHUB_MAX_BODY_BYTES} byte limit")
-            document = json_decode(line)
+            document = _line_decode(line, one_event_per_line=one_event_per_line)
         except RequestProblem as problem:
             reject_line(line_no, problem.message, problem.field, line)
         else:
@@ -121,6 +119,35 @@ def events_file_import(
     if progress is not None:
         progress(bytes_read, summary)
     return summary
+
+
+# An event in the read API's shape, as the NDJSON export writes it, is longer than the
+# request that brought it: the database's JSON text puts a space after every ',' and ':'
+# (1.5 times a compact array of digits) and, on SQLite, writes a non-ASCII character as
+# \u escapes (12 bytes for 4 of UTF-8); and the read API adds fields of its own (ids, the
+# time received, the source, the format, the nulls of fields not sent: under 1 KiB).
+EXPORTED_LINE_FACTOR = 3
+EXPORTED_FIELDS_BYTES = 4 * 1024
+
+
+def _line_decode(line: bytes, *, one_event_per_line: bool) -> Any:
+    """A line's JSON, held to the request size limit. A wire-format line is a request body,
+    measured as sent. An ``ndjson`` line is one event as the export writes it, measured as
+    compact JSON once decoded, with EXPORTED_FIELDS_BYTES for the read API's own fields: an
+    event that came in a request is restored from its export, however the export spelled it."""
+    limit = settings.TRACKHUB_MAX_BODY_BYTES
+    if not one_event_per_line:
+        if len(line) > limit:
+            raise RequestProblem(f"The line is over the {limit} byte limit")
+        return json_decode(line)
+    longest = EXPORTED_LINE_FACTOR * limit + EXPORTED_FIELDS_BYTES
+    if len(line) > longest:
+        raise RequestProblem(f"The line is over {longest} bytes: no event within the {limit} byte limit is so long")
+    document = json_decode(line)
+    size = json_size(document)
+    if size is not None and size > limit + EXPORTED_FIELDS_BYTES:
+        raise RequestProblem(f"The event is over the {limit} byte limit: {size} bytes as compact JSON")
+    return document
 
 
 def _ingest(

@@ -153,6 +153,8 @@ class TrackView(APIView):
         principal = self.request.__dict__.get("_auth")
         if isinstance(principal, TrackPrincipal):
             source_id: int | None = principal.source.id
+        elif isinstance(exc, CredentialRejected) and exc.source_id is not None:
+            source_id = exc.source_id
         else:
             source_id = None if isinstance(exc, DatabaseError) else self._path_source_id()
         metrics.request_rejection_observe(

@@ -198,6 +198,7 @@ def _error_responses(error_schema: dict[str, Any], *, scope_status: int = 401) -
     responses = {
         400: OpenApiResponse(error_schema, description="Invalid body, over a limit, or no valid event."),
         401: OpenApiResponse(error_schema, description="Missing, unknown, revoked or expired credential."),
+        415: OpenApiResponse(error_schema, description="A `Content-Encoding` other than `gzip` (or none)."),
         429: OpenApiResponse(error_schema, description="Rate-limited; see `Retry-After`."),
         503: OpenApiResponse(error_schema, description="Database unavailable; retry after `Retry-After`."),
     }

@@ -4,11 +4,11 @@ Used by ``manage.py import_events --format ndjson``; not served over HTTP. The f
 the read API's event map one to one onto the canonical event; ``event_id`` and
 ``timestamp`` are kept, so re-importing an export deduplicates. ``wire_format`` is kept
 when it is one of the four track formats (an export restored reads as it was sent, and
-an Intempt event keeps its identity fields however often it is exported and imported
-again); otherwise the event is stored as ``import``. ``id``, ``received_at``,
-``source_id`` and ``profile`` describe where an event was stored and are ignored (the
-import's source and time apply). Any other field is kept in ``context`` under its own
-name, as the track formats do.
+an Intempt event keeps its identity fields, and a Databuddy ``$identify`` its traits,
+however often it is exported and imported again); otherwise the event is stored as
+``import``. ``id``, ``received_at``, ``source_id`` and ``profile`` describe where an
+event was stored and are ignored (the import's source and time apply). Any other field
+is kept in ``context`` under its own name, as the track formats do.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ingestion.canonical import (
     required_string,
 )
 from ingestion.formats.base import IngestOutcome, TrackFailure, WireEvent, WireFormatAdapter
+from ingestion.formats.databuddy import IDENTIFY_EVENT_NAME
 from ingestion.models import WireFormat
 
 _STRING_FIELDS = ("namespace", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")
@@ -40,6 +41,18 @@ _STORAGE_FIELDS = {"id", "received_at", "source_id", "wire_format", "profile"}
 # The exported ``wire_format`` values an imported event keeps: the four track formats.
 _TRACK_FORMATS = frozenset(WireFormat.values) - {WireFormat.IMPORT}
 _EXPECTED_TIMESTAMP = "ISO 8601 with a 4-digit year (2024-05-02T06:38:24.000Z) or milliseconds since the epoch"
+
+
+def _identity_fields(*, track_format: str | None, name: str) -> frozenset[str]:
+    """The keys of an exported event's context that were identity fields when it was sent:
+    an Intempt event's (``INTEMPT_IDENTITY_FIELDS``), and the traits of Databuddy's
+    ``/identify``, kept as a ``$identify`` event's ``userAttributes``. Without them a
+    restored project's profiles lost the attributes those events gave them."""
+    if track_format == "intempt":
+        return INTEMPT_IDENTITY_FIELDS
+    if track_format == "databuddy" and name == IDENTIFY_EVENT_NAME:
+        return frozenset({"userAttributes"})
+    return frozenset()
 
 
 @dataclass(frozen=True)
@@ -93,8 +106,7 @@ class ImportAdapter(WireFormatAdapter):
             timestamp=timestamp,
             properties=properties or {},
             context={**extra, **(context or {})},
-            # An exported Intempt event keeps its identity fields in its context.
-            identity_fields=INTEMPT_IDENTITY_FIELDS if track_format == "intempt" else frozenset(),
+            identity_fields=_identity_fields(track_format=track_format, name=name),
             wire_format=track_format,
             empty_identifiers=empty_identifiers(item, _IDENTIFIER_COLUMNS),
             **{key: value or None for key, value in strings.items()},

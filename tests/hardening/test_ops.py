@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from prometheus_client.parser import text_string_to_metric_families
 
+from ingestion.models import Event
 from ops.logging import RequestIdFilter
 from profiles.models import IdentityWork
 from tests.database import empty_database
@@ -252,6 +253,36 @@ def test_a_refused_request_to_a_real_sources_path_is_counted_under_that_source(c
 
     name = "trackhub_requests_rejected_total"
     assert value(after, name, **labels) - value(before, name, **labels) == 1
+
+
+def test_a_refused_credential_of_a_known_source_is_counted_under_that_source(client, tenant, other_tenant):
+    from ingestion.models import Website
+    from ingestion.services import access_token_create
+
+    Website.objects.filter(id=tenant.website_id).update(allowed_origins=["https://shop.example"])
+    _, scopeless = access_token_create(project=tenant.project, source=tenant.source)
+    before = scrape(client)
+
+    refused = [
+        # A browser on an origin the website does not allow.
+        client.post(f"/track?website_id={tenant.website_id}", data='{"name": "x"}',
+                    content_type="text/plain", HTTP_ORIGIN="https://elsewhere.example"),
+        # A key with the website of another project.
+        client.post(f"/track?website_id={other_tenant.website_id}", data='{"name": "x"}',
+                    content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {tenant.api_key}"),
+        # A track token without its scopes.
+        client.post("/api/track", data="[]", content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {scopeless}"),
+    ]  # fmt: skip
+    after = scrape(client)
+
+    assert [response.status_code for response in refused] == [403, 404, 401]
+    name = "trackhub_requests_rejected_total"
+    source = str(tenant.source.id)
+    for fmt, status in (("databuddy", "403"), ("databuddy", "404"), ("thrivestack", "401")):
+        labels = {"source": source, "format": fmt, "status": status}
+        assert value(after, name, **labels) - value(before, name, **labels) == 1, (fmt, status)
+    assert not Event.objects.exists()
 
 
 def test_a_made_up_http_method_is_labelled_other(client):

@@ -9,11 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 from unittest.mock import ANY
 
+import orjson
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from ingestion.formats import adapter_for, adapter_names
 from ingestion.formats.intempt import IntemptAdapter
+from ingestion.imports import EXPORTED_FIELDS_BYTES
 from ingestion.models import Event, RejectedEvent
 from tests.conftest import tenant_create
 from tests.seeds import seed_body
@@ -154,6 +157,39 @@ def test_export_then_import_round_trips_every_field(client, tenant, other_tenant
     assert comparable(imported) == comparable(exported)
     # Each event keeps the format it was sent in; the import's source applies.
     assert {(e["wire_format"], e["source_id"]) for e in imported} == {("intempt", other_tenant.source.id)}
+
+
+def test_an_event_accepted_near_the_size_limit_is_restored_from_its_export(
+    client, tenant, other_tenant, read_client, tmp_path
+):
+    # Sent compactly, the event fits in a request; the export writes it longer (a space
+    # after every ',' and ':'; on SQLite a non-ASCII character as \u escapes), past 2 MiB.
+    data = {"zeros": [0] * 600_000, "text": "\u00e9\U0001f600" * 100_000}
+    body = orjson.dumps({"track": [{"name": "Big", "payload": [{"eventId": "big-1", "userId": "u", "data": data}]}]})
+    assert len(body) <= settings.TRACKHUB_MAX_BODY_BYTES
+    assert client.post(tenant.intempt_url, data=body, content_type="application/json").status_code == 200
+    path = tmp_path / "export.ndjson"
+    path.write_bytes(b"".join(read_client.get("/api/v1/events/export.ndjson").streaming_content))
+    assert len(path.read_bytes()) > settings.TRACKHUB_MAX_BODY_BYTES
+
+    out, _ = run_import(path, other_tenant, "ndjson")
+
+    assert "1 event stored, 0 duplicates (already stored), 0 events rejected, 0 lines rejected" in out
+    assert Event.objects.get(project=other_tenant.project).properties == data
+
+
+def test_an_ndjson_event_over_the_size_limit_is_refused_as_a_line(tmp_path, tenant):
+    path = tmp_path / "history.ndjson"
+    too_long = "a" * (settings.TRACKHUB_MAX_BODY_BYTES + EXPORTED_FIELDS_BYTES)
+    path.write_text(ndjson_event("huge", properties={"x": too_long}) + "\n")
+
+    out, _ = run_import(path, tenant, "ndjson")
+
+    assert "1 line: 0 events stored, 0 duplicates (already stored), 0 events rejected, 1 line rejected" in out
+    assert not Event.objects.exists()
+    [record] = rejected_records(tmp_path / "history.ndjson.rejected.ndjson")
+    assert record["line"] == 1
+    assert record["errors"][0]["message"].startswith("The event is over the 2097152 byte limit")
 
 
 def test_timestamps_before_the_year_1000_export_with_four_digits_and_import_again(
@@ -334,6 +370,53 @@ def test_intempt_identity_links_survive_export_and_import_twice(client, tenant, 
         "/api/v1/profiles/", {"identifier": "ada"}, HTTP_AUTHORIZATION=f"Bearer {third.read_token}"
     ).json()["results"]
     assert [profile["identifiers"] for profile in profiles] == [["ada", "phone-7"]]
+
+
+def export_and_import(client, source, target, tmp_path) -> None:
+    export = client.get("/api/v1/events/export.ndjson", HTTP_AUTHORIZATION=f"Bearer {source.read_token}")
+    path = tmp_path / f"{source.project.name}.ndjson"
+    path.write_bytes(b"".join(export.streaming_content))
+    run_import(path, target, "ndjson")
+
+
+def profiles_of(client, tenant, identifier: str) -> list[tuple[list[str], dict]]:
+    from profiles.services import identity_work_sweep
+
+    identity_work_sweep(older_than=timedelta(0))
+    profiles = client.get(
+        "/api/v1/profiles/", {"identifier": identifier}, HTTP_AUTHORIZATION=f"Bearer {tenant.read_token}"
+    ).json()["results"]
+    return [(profile["identifiers"], profile["attributes"]) for profile in profiles]
+
+
+def test_databuddy_identify_traits_survive_export_and_import(client, tenant, other_tenant, tmp_path):
+    body = {"anonymousId": "anon-7", "profileId": "prof-7", "traits": {"plan": "gold", "seats": 5}}
+    response = client.post(
+        "/identify", data=json.dumps(body), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {tenant.api_key}",
+    )  # fmt: skip
+    assert response.status_code == 200
+    sent = profiles_of(client, tenant, "prof-7")
+
+    export_and_import(client, tenant, other_tenant, tmp_path)
+
+    assert sent == [(["anon-7", "prof-7"], {"plan": "gold", "seats": 5})]
+    assert profiles_of(client, other_tenant, "prof-7") == sent
+
+
+def test_a_databuddy_track_events_own_user_attributes_stay_data_after_import(client, tenant, other_tenant, tmp_path):
+    body = {"name": "clicked", "anonymousId": "anon-8", "userAttributes": {"plan": "gold"}}
+    response = client.post(
+        "/track", data=json.dumps(body), content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {tenant.api_key}",
+    )  # fmt: skip
+    assert response.status_code == 200
+
+    export_and_import(client, tenant, other_tenant, tmp_path)
+
+    assert profiles_of(client, tenant, "anon-8") == [(["anon-8"], {})]
+    assert profiles_of(client, other_tenant, "anon-8") == [(["anon-8"], {})]
+    assert Event.objects.get(project=other_tenant.project).context == {"userAttributes": {"plan": "gold"}}
 
 
 @pytest.mark.parametrize("another", [42, ["x"], {"a": 1}])

@@ -289,6 +289,21 @@ def test_track_answers_match_their_documented_schema(client, tenant, path, case)
     assert errors == [], [error.message for error in errors]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", [*_GOOD_AND_BAD, "/identify"])
+def test_a_track_answer_to_an_unsupported_content_encoding_is_documented(client, tenant, path):
+    schema = schema_json(client)
+    operation = track_operations(schema)[path]
+    url, headers, _ = track_request(tenant, path)
+
+    response = client.post(url, data=b"{}", content_type="application/json", HTTP_CONTENT_ENCODING="br", **headers)
+
+    assert response.status_code == 415, response.content
+    errors = list(_answer_validator(operation, 415, schema.get("components", {})).iter_errors(response.json()))
+    assert errors == [], [error.message for error in errors]
+    assert not Event.objects.exists()
+
+
 def test_every_read_list_documents_its_page_size_bounds(client):
     schema = schema_json(client)
 
