@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.forms import ModelForm
+from django.forms import CheckboxSelectMultiple, ModelForm, MultipleChoiceField
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -27,7 +27,7 @@ from dashboard.selectors import (
 )
 from dashboard.services import project_membership_grant
 from ingestion import selectors
-from ingestion.credentials import TRACK_EVENTS_SCOPE
+from ingestion.credentials import READ_SCOPE, TRACK_EVENTS_SCOPE, TRACK_TOKEN_SCOPES
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from ingestion.services import (
     access_token_check,
@@ -317,6 +317,14 @@ class CredentialAdmin(ProjectScopedAdmin):
         messages.success(request, f"Revoked {count} credential(s).")
 
 
+def _scopes_field(*, choices: list[tuple[str, str]]) -> MultipleChoiceField:
+    """A credential's scopes as checkboxes of the scopes that exist. The model field is a
+    JSON list, whose default form field is a textarea of JSON: staff typing the scope
+    itself (``track:events``) got "Enter a valid JSON". None ticked is left to the
+    service's check, which says which scope is needed."""
+    return MultipleChoiceField(choices=choices, widget=CheckboxSelectMultiple, required=False)
+
+
 class CredentialForm(ModelForm):
     """Refuses, with the service's own message, a credential that could never work (the
     same checks as the commands): one saved anyway would be refused on every request."""
@@ -331,6 +339,10 @@ class CredentialForm(ModelForm):
 
 
 class ApiKeyForm(CredentialForm):
+    scopes = _scopes_field(
+        choices=[(TRACK_EVENTS_SCOPE, f"{TRACK_EVENTS_SCOPE}: send events (Intempt, Databuddy, Userpilot)")]
+    )
+
     class Meta:
         model = ApiKey
         fields = ("source", "scopes", "label")
@@ -353,6 +365,13 @@ class ApiKeyAdmin(CredentialAdmin):
 
 
 class AccessTokenForm(CredentialForm):
+    scopes = _scopes_field(
+        choices=[
+            (READ_SCOPE, f"{READ_SCOPE}: the read API (a project's token, no source)"),
+            *((scope, f"{scope}: send ThriveStack events (a source's token)") for scope in sorted(TRACK_TOKEN_SCOPES)),
+        ]
+    )
+
     class Meta:
         model = AccessToken
         fields = ("project", "source", "scopes", "label", "expires_at")

@@ -118,7 +118,7 @@ def test_the_admin_login_page_carries_the_page_policy(client):
 
 def test_a_credential_shown_once_in_the_admin_carries_the_page_policy(client, superuser, tenant):
     client.force_login(superuser)
-    form = {"source": tenant.source.id, "scopes": '["track:events"]', "label": "shown once"}
+    form = {"source": tenant.source.id, "scopes": "track:events", "label": "shown once"}
 
     response = client.post("/admin/ingestion/apikey/add/", form)
 
