@@ -28,8 +28,9 @@ class CredentialRejected(exceptions.AuthenticationFailed):
     """``kind`` is ``invalid_credentials``, ``missing_scope``, ``website_not_found`` or
     ``origin_not_allowed``; each format maps it to a status (``credential_statuses``).
     ``source_id``: the source of a credential that exists but may not write this request
-    (a website refusing the browser's origin, a token without its scopes), under which the
-    refusal is counted in the metrics, as the contract counts refused requests per source."""
+    (a website refusing the browser's origin, a token without its scopes, a key revoked,
+    expired or sent with a wrong secret), under which the refusal is counted in the
+    metrics, as the contract counts refused requests per source."""
 
     def __init__(self, kind: str, detail: str, *, source_id: int | None = None) -> None:
         super().__init__(detail)
@@ -96,7 +97,10 @@ def _track_principal(
         except CredentialRejected:
             verified = verify(presented=presented, cached=False)
     if verified is None:
-        raise CredentialRejected(invalid_kind, invalid)
+        # One more query, on refusals only: which source the refusal is counted under.
+        raise CredentialRejected(
+            invalid_kind, invalid, source_id=selectors.credential_source_id_get(presented=presented)
+        )
     return admit(verified)
 
 

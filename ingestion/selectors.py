@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 
 from ingestion.canonical import MAX_ID
-from ingestion.credentials import CredentialCheck, credential_split, secret_matches
+from ingestion.credentials import API_KEY_PREFIX, CredentialCheck, credential_split, secret_matches
 from ingestion.models import AccessToken, ApiKey, Event, Organization, Project, RejectedEvent, Source, Website
 from trackhub.db import request_first_fetchone
 
@@ -230,6 +230,18 @@ def access_token_verify(*, presented: str) -> AccessToken | None:
     organization and source if it has one (one indexed query); else None."""
     verified = track_access_token_verify(presented=presented, cached=False)
     return verified.credential if verified else None
+
+
+def credential_source_id_get(*, presented: str) -> int | None:
+    """The source of the API key or track token that ``presented`` names by its
+    identifier, whatever its state (revoked, expired, sent with a wrong secret); else
+    None. A refused request is counted under it: the contract counts refusals per source,
+    and a producer still sending a revoked key is what its operators want to see."""
+    parts = credential_split(presented)
+    if parts is None:
+        return None
+    model = ApiKey if parts.identifier.startswith(API_KEY_PREFIX) else AccessToken
+    return model.objects.filter(identifier=parts.identifier).values_list("source_id", flat=True).first()
 
 
 def website_get(*, website_id: str) -> Website | None:

@@ -285,6 +285,43 @@ def test_a_refused_credential_of_a_known_source_is_counted_under_that_source(cli
     assert not Event.objects.exists()
 
 
+def test_a_revoked_expired_or_wrong_secret_credential_is_counted_under_its_source(client, tenant):
+    from datetime import timedelta
+
+    from ingestion.models import AccessToken
+    from ingestion.services import access_token_create, api_key_create, credential_revoke
+
+    _, revoked_key = api_key_create(source=tenant.source)
+    credential_revoke(presented_or_identifier=revoked_key)
+    expired, expired_token = access_token_create(project=tenant.project, source=tenant.source, scopes=["track_api"])
+    AccessToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    wrong_secret = tenant.api_key.split(".")[0] + ".not-the-secret"
+    before = scrape(client)
+
+    refused = [
+        client.post("/v1/track", data="{}", content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Token {revoked_key}"),
+        client.post("/api/track", data="[]", content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {expired_token}"),
+        client.post("/v1/track", data="{}", content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Token {wrong_secret}"),
+        # Names no credential at all: nothing to count it under.
+        client.post("/v1/track", data="{}", content_type="application/json",
+                    HTTP_AUTHORIZATION="Token key_0000000000000000.nothing"),
+    ]  # fmt: skip
+    after = scrape(client)
+
+    assert [response.status_code for response in refused] == [401, 401, 401, 401]
+    name = "trackhub_requests_rejected_total"
+    source = str(tenant.source.id)
+    for fmt, expected in (("userpilot", 2), ("thrivestack", 1)):
+        labels = {"source": source, "format": fmt, "status": "401"}
+        assert value(after, name, **labels) - value(before, name, **labels) == expected, fmt
+    unknown = {"source": "unknown", "format": "userpilot", "status": "401"}
+    assert value(after, name, **unknown) - value(before, name, **unknown) == 1
+    assert not Event.objects.exists()
+
+
 def test_a_made_up_http_method_is_labelled_other(client):
     before = scrape(client)
 
