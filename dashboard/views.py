@@ -43,6 +43,7 @@ from trackhub.db import snapshot_page
 PAGE_SIZE = 50
 LIVE_SIZE = 15
 SEARCH_LIMIT = 50  # profiles listed for a search or the recently seen
+RECENT_ACCOUNTS_LIMIT = 10  # accounts listed beside the recently seen profiles
 MEMBERS_LIMIT = 50  # the most recently seen members an account page lists
 EVENT_NAMES_LIMIT = 200  # the explorer's name suggestions, alphabetically
 
@@ -440,7 +441,7 @@ def rejected_event_detail(request: HttpRequest, project: Project, rejected_id: i
 @snapshot_page
 def profiles(request: HttpRequest, project: Project) -> HttpResponse:
     """Search profiles and accounts by any identifier (exact, then prefix); without a
-    query, the most recently seen profiles."""
+    query, the most recently seen profiles and accounts."""
     # Identifiers match as stored, spaces included (as in the explorer and the read API):
     # " ann" is another person than "ann". Only a query of nothing but spaces is no search.
     query = request.GET.get("q", "")
@@ -456,7 +457,9 @@ def profiles(request: HttpRequest, project: Project) -> HttpResponse:
         accounts = profile_selectors.accounts_search(project_id=project.id, identifier=query, limit=1, member_ids=False)
     else:
         found = profile_selectors.profiles_search(project_id=project.id, limit=SEARCH_LIMIT)
-        accounts = []
+        accounts = profile_selectors.accounts_search(
+            project_id=project.id, limit=RECENT_ACCOUNTS_LIMIT, member_ids=False
+        )
         more = False
     return _render(
         request,

@@ -242,6 +242,58 @@ def test_account_page_query_count_does_not_grow_with_members(staff_client, tenan
     assert response.content.decode().count('class="id-link" href="/dashboard/') == 12
 
 
+def account_result_ids(body: str) -> list[int]:
+    if 'data-testid="account-results"' not in body:
+        return []
+    section = body.split('data-testid="account-results"')[1].split("</section>")[0]
+    return [int(found) for found in re.findall(r"/accounts/(\d+)/", section)]
+
+
+def test_profiles_page_lists_the_most_recently_seen_accounts_first(client, staff_client, tenant):
+    intempt_send(client, tenant, [{"userId": "u1", "accountId": "older-co"}], name="Signup")
+    identity_resolve()
+    intempt_send(client, tenant, [{"userId": "u2", "accountId": "newer-co"}], name="Signup")
+    identity_resolve()
+    older, newer = (Account.objects.get(identities__value=value) for value in ("older-co", "newer-co"))
+    Account.objects.filter(id=older.id).update(last_seen=timezone.now() - timedelta(days=1))
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/").content.decode()
+
+    assert "Recently seen accounts" in body
+    assert account_result_ids(body) == [newer.id, older.id]
+    assert "1 member" in body.split('data-testid="account-results"')[1].split("</section>")[0]
+
+
+def test_profiles_page_lists_at_most_ten_accounts(staff_client, tenant):
+    now = timezone.now()
+    accounts = Account.objects.bulk_create(
+        Account(project=tenant.project, first_seen=now, last_seen=now - timedelta(minutes=index)) for index in range(12)
+    )
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/").content.decode()
+
+    assert account_result_ids(body) == [account.id for account in accounts[:10]]
+
+
+def test_profiles_page_without_accounts_shows_no_accounts_card(staff_client, tenant):
+    profile_make(project=tenant.project, identifiers=["solo"])
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/").content.decode()
+
+    assert 'data-testid="account-results"' not in body and "Recently seen accounts" not in body
+
+
+def test_recently_seen_accounts_cost_no_query_per_account(staff_client, tenant, team, django_assert_max_reads):
+    now = timezone.now()
+    Account.objects.bulk_create(Account(project=tenant.project, first_seen=now, last_seen=now) for _ in range(9))
+
+    with django_assert_max_reads(9):
+        response = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/")
+
+    assert response.status_code == 200
+    assert len(account_result_ids(response.content.decode())) == 10
+
+
 @pytest.mark.parametrize("page", ["account", "profile", "account search"])
 def test_pages_count_an_accounts_members_without_reading_every_member_id(staff_client, tenant, team, page):
     # An account can have hundreds of thousands of members; the pages show a count.
