@@ -192,8 +192,8 @@ def rejected_event_key(
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Milliseconds that still fit a datetime: year 1 to 9999.
-_MIN_MS = -62135596800000
-_MAX_MS = 253402300799999
+MIN_MS = -62135596800000
+MAX_MS = 253402300799999
 
 
 def ascii_digits(text: str) -> bool:
@@ -227,7 +227,7 @@ def datetime_from_ms(value: Any) -> datetime | None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if not _MIN_MS <= value <= _MAX_MS:
+    if not MIN_MS <= value <= MAX_MS:
         return None
     # Whole milliseconds, in integer arithmetic: value / 1000 as a float is microseconds
     # off for far dates.
