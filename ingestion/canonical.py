@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import json
 import math
 import uuid
 from collections.abc import Collection
@@ -359,6 +360,18 @@ def json_scans(text: str | bytes) -> tuple[bool, bool]:
 def json_encodable(value: Any) -> bool:
     """Whether orjson can write ``value`` back (False past MAX_DEPTH levels of nesting)."""
     return json_size(value) is not None
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text, for a ``::jsonb`` parameter. orjson's, or the standard
+    library's for the one thing it cannot write: an integer past 64 bits. PostgreSQL's
+    jsonb gives any number back in plain digits (``1e22``, stored from a request, reads
+    back as ``10000000000000000000000``), so JSON read from the database through Django
+    can hold one: writing a profile's attributes back failed on it with a TypeError."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def json_size(value: Any) -> int | None:
