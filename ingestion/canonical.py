@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
+import json
 import math
 import uuid
 from collections.abc import Collection
@@ -192,8 +193,8 @@ def rejected_event_key(
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Milliseconds that still fit a datetime: year 1 to 9999.
-_MIN_MS = -62135596800000
-_MAX_MS = 253402300799999
+MIN_MS = -62135596800000
+MAX_MS = 253402300799999
 
 
 def ascii_digits(text: str) -> bool:
@@ -227,7 +228,7 @@ def datetime_from_ms(value: Any) -> datetime | None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if not _MIN_MS <= value <= _MAX_MS:
+    if not MIN_MS <= value <= MAX_MS:
         return None
     # Whole milliseconds, in integer arithmetic: value / 1000 as a float is microseconds
     # off for far dates.
@@ -359,6 +360,18 @@ def json_scans(text: str | bytes) -> tuple[bool, bool]:
 def json_encodable(value: Any) -> bool:
     """Whether orjson can write ``value`` back (False past MAX_DEPTH levels of nesting)."""
     return json_size(value) is not None
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text, for a ``::jsonb`` parameter. orjson's, or the standard
+    library's for the one thing it cannot write: an integer past 64 bits. PostgreSQL's
+    jsonb gives any number back in plain digits (``1e22``, stored from a request, reads
+    back as ``10000000000000000000000``), so JSON read from the database through Django
+    can hold one: writing a profile's attributes back failed on it with a TypeError."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 def json_size(value: Any) -> int | None:

@@ -420,6 +420,7 @@ SPECTACULAR_SETTINGS = {
         "ingestion.api.schema.api_description",
         "ingestion.api.schema.read_api_errors",
         "ingestion.api.schema.read_api_nonempty_parameters",
+        "ingestion.api.schema.read_api_parameters_without_nul",
     ],
     "SCHEMA_PATH_PREFIX": r"/api/v1/",
 }

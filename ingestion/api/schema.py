@@ -23,6 +23,7 @@ from drf_spectacular.utils import (
 )
 
 from ingestion.api.query import QueryParamsCheckedMixin
+from ingestion.canonical import MAX_MS, MIN_MS
 
 # --- security schemes -------------------------------------------------------------------
 
@@ -161,6 +162,20 @@ _ANY_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
 _EVENTS_PER_REQUEST: dict[str, Any] = {"minItems": 1, "maxItems": 1000}
 
 
+# Milliseconds since the epoch that the endpoints store: years 1 to 9999 (a datetime's).
+# A string of digits is documented up to 14 of them (year 5138): a regular expression
+# cannot bound its value, and the schema must not take what the endpoint refuses.
+_MILLISECONDS: dict[str, Any] = {"minimum": MIN_MS, "maximum": MAX_MS}
+_MILLISECOND_DIGITS: dict[str, Any] = {"type": "string", "pattern": "^[0-9]{1,14}$"}
+_ISO_8601: dict[str, Any] = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-"}
+
+
+def _one_of_required(*fields: str) -> list[dict[str, Any]]:
+    """``anyOf`` branches: at least one of ``fields`` is present and a non-empty string
+    (contract: required means present and not empty; null is the field left out)."""
+    return [{"required": [field], "properties": {field: {"type": "string", "minLength": 1}}} for field in fields]
+
+
 def _optional(schema: dict[str, Any]) -> dict[str, Any]:
     """An optional field: JSON null is taken as the field left out (docs/identity.md), so
     the schema says null is allowed. With ``oneOf`` the first branch takes it (a
@@ -261,8 +276,13 @@ INTEMPT_EVENT: dict[str, Any] = _wire_object(
         "userId": {"type": "string"},
         "profileId": {"type": "string", "description": "A user identifier (the producer's, not TrackHub's)."},
         "timestamp": {
-            "oneOf": [{"type": "integer", "format": "int64"}, {"type": "string", "pattern": "^[0-9]+$"}],
-            "description": "Milliseconds, as a number or a string of digits; 0 or absent: the time received.",
+            # "" is not set, as 0 is (the seed: "if not set, the current timestamp will be applied").
+            "oneOf": [
+                {"type": "integer", "format": "int64", **_MILLISECONDS},
+                {**_MILLISECOND_DIGITS, "pattern": "^[0-9]{0,14}$"},
+            ],
+            "description": 'Milliseconds (years 1 to 9999), as a number or a string of digits; 0, "" or absent: '
+            "the time received.",
         },
         "accountId": {"type": "string"},
         "sessionId": {"type": "string"},
@@ -274,7 +294,8 @@ INTEMPT_EVENT: dict[str, Any] = _wire_object(
         "accountAttributes": {"oneOf": [_ANY_OBJECT, {"type": "string"}]},
     },
     description="One event. `data`, `userAttributes`, `accountAttributes` accept an object or a string "
-    "holding a JSON object. One of `userId`, `profileId`, `anotherUserId` is required.",
+    "holding a JSON object. One of `userId`, `profileId`, `anotherUserId` is required (not empty).",
+    anyOf=_one_of_required("userId", "profileId", "anotherUserId"),
 )
 INTEMPT_REQUEST: dict[str, Any] = {
     "type": "object",
@@ -288,7 +309,9 @@ INTEMPT_REQUEST: dict[str, Any] = {
                 "required": ["name", "payload"],
                 "properties": {
                     "name": {"type": "string", "minLength": 1, "description": "The event name of every item."},
-                    "payload": {"type": "array", "items": INTEMPT_EVENT},
+                    # A group of no events is taken beside others, but a body of no events at
+                    # all is a 400; the schema documents what is always taken.
+                    "payload": {"type": "array", "minItems": 1, "items": INTEMPT_EVENT},
                 },
             },
         }
@@ -487,8 +510,9 @@ DATABUDDY_EVENT: dict[str, Any] = _wire_object(
         "name": {"type": "string", "minLength": 1, "maxLength": 256},
         "namespace": {"type": "string", "maxLength": 64},
         "timestamp": {
-            "oneOf": [{"type": "number"}, {"type": "string"}],
-            "description": "Milliseconds or ISO 8601; default: received.",
+            "oneOf": [{"type": "number", **_MILLISECONDS}, _ISO_8601, _MILLISECOND_DIGITS],
+            "description": "Milliseconds (years 1 to 9999; a number or a string of digits) or ISO 8601 with a "
+            "four-digit year; default: received.",
         },
         "properties": _ANY_OBJECT,
         "anonymousId": {"type": "string", "maxLength": 256},
@@ -564,7 +588,7 @@ DATABUDDY_IDENTIFY_REQUEST: dict[str, Any] = _wire_object(
         "traits": {**_ANY_OBJECT, "description": "Merged into the profile's attributes."},
         "websiteId": DATABUDDY_EVENT["properties"]["websiteId"],
     },
-    anyOf=[{"required": ["profileId"]}, {"required": ["anonymousId"]}],
+    anyOf=_one_of_required("profileId", "anonymousId"),
 )
 DATABUDDY_IDENTIFY_ANSWER: dict[str, Any] = {
     **DATABUDDY_ANSWER,
@@ -767,6 +791,24 @@ def read_api_nonempty_parameters(result: dict[str, Any], generator: Any, request
                     and "enum" not in schema  # an enum has no empty member already
                 ):
                     schema["minLength"] = 1
+    return result
+
+
+def read_api_parameters_without_nul(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """A postprocessing hook: a text query parameter of the read API holding a NUL
+    character is a 400 (Django's form fields refuse it: PostgreSQL text cannot hold one),
+    so its schema says so with a ``pattern``, as ``read_api_nonempty_parameters`` documents
+    the empty ones (schemathesis sent ``?property=%00``, which the schema allowed)."""
+    for path, item in result["paths"].items():
+        if not path.startswith("/api/v1/"):
+            continue
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:
+                    schema.setdefault("pattern", "^[^\\x00]*$")
     return result
 
 

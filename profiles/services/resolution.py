@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from django.db import connection
 from django.utils import timezone
 
-from ingestion.canonical import MAX_IDENTIFIER_BYTES, identifier_too_long
+from ingestion.canonical import MAX_IDENTIFIER_BYTES, identifier_too_long, json_text
 from profiles.identifiers import is_placeholder
 from profiles.models import (
     Account,
@@ -573,8 +572,9 @@ def _owners_write(*, kind: _Kind, owners: list[Any]) -> None:
             """,
             [
                 [owner.id for owner in owners],
-                [orjson.dumps(owner.attributes).decode() for owner in owners],
-                [orjson.dumps(owner.attribute_stamps).decode() for owner in owners],
+                # Read back through Django: may hold an integer past 64 bits (json_text).
+                [json_text(owner.attributes) for owner in owners],
+                [json_text(owner.attribute_stamps) for owner in owners],
                 [owner.first_seen for owner in owners],
                 [owner.last_seen for owner in owners],
                 [owner.updated_at for owner in owners],

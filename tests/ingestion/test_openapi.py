@@ -156,6 +156,28 @@ _BODIES_THE_SCHEMA_MUST_JUDGE_AS_THE_ENDPOINT_DOES = [
     ("/v1/track", [], False),
     ("/v1/track", [{"event_name": "n", "user_id": "u"}], True),
     ("/v1/track", {"event_name": "n", "user_id": "u", "metadata": None}, True),
+    # The audit-schema session's schemathesis run: the schema took an Intempt event with no
+    # user identifier (null or empty) or a group of no events, an identify whose only id is
+    # empty, a Databuddy timestamp that is empty or no time at all, and timestamps past the
+    # years 1-9999 the endpoints can store (each a 400 the schema did not predict); and it
+    # refused an Intempt timestamp "" (not set: the time received), which the endpoint takes.
+    (_INTEMPT, {"track": [{"name": "n", "payload": [{"userId": None, "profileId": "", "sessionId": "s"}]}]}, False),
+    (_INTEMPT, {"track": [{"name": "n", "payload": [{"anotherUserId": "u2"}]}]}, True),
+    (_INTEMPT, {"track": [{"name": "n", "payload": []}]}, False),
+    (_INTEMPT, {"track": [{"name": "n", "payload": [{"userId": "u", "timestamp": ""}]}]}, True),
+    (_INTEMPT, {"track": [{"name": "n", "payload": [{"userId": "u", "timestamp": 2**63 - 1}]}]}, False),
+    (_INTEMPT, {"track": [{"name": "n", "payload": [{"userId": "u", "timestamp": "9" * 23}]}]}, False),
+    (_INTEMPT, {"track": [{"name": "n", "payload": [{"userId": "u", "timestamp": 253402300799999}]}]}, True),
+    (_INTEMPT, {"track": [{"name": "n", "payload": [{"userId": "u", "timestamp": -62135596800000}]}]}, True),
+    ("/identify", {"anonymousId": "", "": None}, False),
+    ("/identify", {"anonymousId": "a", "profileId": ""}, True),
+    ("/track", {"name": "n", "timestamp": ""}, False),
+    ("/track", {"name": "n", "timestamp": "yesterday"}, False),
+    ("/track", {"name": "n", "timestamp": 1e20}, False),
+    ("/track", {"name": "n", "timestamp": "9" * 23}, False),
+    ("/track", {"name": "n", "timestamp": 1714631904000.5}, True),
+    ("/track", {"name": "n", "timestamp": "1714631904000"}, True),
+    ("/track", {"name": "n", "timestamp": _TS}, True),
 ]
 
 
@@ -502,6 +524,67 @@ def test_a_parameter_the_endpoint_refuses_empty_is_documented_as_never_empty(cli
             assert not accepts_empty, (path, parameter["name"])
             checked += 1
     assert checked >= 20  # the text filters of every list and export
+
+
+@pytest.mark.django_db
+def test_a_text_parameter_documents_that_it_refuses_a_nul_character(client, read_client):
+    # schemathesis sent ?property=%00 (a 400: PostgreSQL text cannot hold NUL) where the
+    # schema allowed any string.
+    schema = schema_json(client)
+
+    checked = 0
+    for path, operation in read_operations(schema):
+        if "{" in path:  # no such profile here: a 404 first (the same filters as the events list)
+            continue
+        for parameter in operation["parameters"]:
+            if parameter["in"] != "query" or parameter["name"] == "cursor":  # opaque: any bad one is a 400
+                continue
+            if not openapi_validator(schema, parameter["schema"]).is_valid("a"):
+                continue  # not free text (a number, an enum, a time)
+            query = {parameter["name"]: "a\x00b", **({"property": "k"} if parameter["name"] == "value" else {})}
+
+            response = read_client.get(path, query)
+
+            assert response.status_code == 400, (path, parameter["name"], response.content)
+            assert list(response.json()) == [parameter["name"]], (path, response.content)
+            assert not openapi_validator(schema, parameter["schema"]).is_valid("a\x00b"), (path, parameter["name"])
+            assert openapi_validator(schema, parameter["schema"]).is_valid("a b\u00e9"), (path, parameter["name"])
+            checked += 1
+    assert checked >= 20  # the text filters of the events list and exports, and identifier
+
+
+# (value, whether the endpoint takes it): schemathesis sent since/until values the schema
+# (any string) allowed and the endpoint refused with a 400.
+_INSTANTS = [
+    ("2024-05-02T06:38:24Z", True),
+    ("2024-05-02T08:38:24.5+02:00", True),
+    ("1714631904000", True),
+    ("-5", True),
+    ("99999999999999", True),  # 14 digits: year 5138
+    ("-9999999999999", True),
+    ("yesterday", False),
+    ("(\u00e9", False),
+    ("1e3", False),
+    ("9" * 23, False),
+    ("-99999999999999", False),  # before year 1
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("parameter", ["since", "until"])
+@pytest.mark.parametrize(("value", "taken"), _INSTANTS)
+def test_a_time_parameter_documents_the_values_the_endpoint_takes(client, read_client, tenant, parameter, value, taken):
+    schema = schema_json(client)
+    for path in ("/api/v1/events/", "/api/v1/events/export.ndjson", "/api/v1/rejected-events/"):
+        (documented,) = (p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == parameter)
+
+        response = read_client.get(path, {parameter: value})
+
+        assert response.status_code == (200 if taken else 400), (path, response.content)
+        if not taken:
+            assert list(response.json()) == [parameter]
+        assert openapi_validator(schema, documented["schema"]).is_valid(value) == taken, (path, value)
+        assert "ISO 8601" in documented["description"]
 
 
 @pytest.mark.django_db

@@ -553,3 +553,28 @@ def test_the_periodic_sweep_does_leftover_work_and_prunes_batches_done_long_ago(
     (leftover,) = IdentityWork.objects.all()
     assert leftover.processed_at is not None
     assert Profile.objects.count() == 2
+
+
+def test_an_attribute_number_past_64_bits_does_not_stop_identity_work(client, tenant, read_client):
+    # Found by the audit-schema session's schemathesis run: a track request with
+    # userAttributes {"n": 1e22} was stored (200), but PostgreSQL's jsonb gives the number
+    # back as the integer 10000000000000000000000, which orjson cannot write: every later
+    # drain of the project that changed that profile failed (TypeError), so no later event
+    # of the project got a profile.
+    big = {"eventId": "big", "userId": "ann", "accountId": "acme", "timestamp": 1_000}
+    intempt_post(client, tenant, {**big, "userAttributes": {"n": 1e22, "low": -1e19}, "accountAttributes": {"n": 1e22}})
+    identity_drain()
+    intempt_post(
+        client,
+        tenant,
+        {"eventId": "plan", "userId": "ann", "accountId": "acme", "timestamp": 2_000,
+         "userAttributes": {"plan": "pro"}, "accountAttributes": {"plan": "team"}},
+        {"eventId": "later", "userId": "bob", "timestamp": 2_000},
+    )  # fmt: skip
+    identity_drain()
+
+    assert profile_by_identifier(read_client, "ann")["attributes"] == {"n": 10**22, "low": -(10**19), "plan": "pro"}
+    accounts = read_client.get("/api/v1/accounts/", {"identifier": "acme"}).json()["results"]
+    assert [account["attributes"] for account in accounts] == [{"n": 10**22, "plan": "team"}]
+    assert profile_by_identifier(read_client, "bob")["identifiers"] == ["bob"]
+    assert not IdentityWork.objects.filter(processed_at=None).exists()
