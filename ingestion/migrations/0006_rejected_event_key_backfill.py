@@ -38,12 +38,26 @@ def _raw(wire_format, index, payload):
     return payload
 
 
+def _as_sent(value):
+    """``value`` as orjson decoded it from the request: jsonb gives a number sent with an
+    exponent back in plain digits (``1e22`` reads as ``10000000000000000000000``), which
+    Django's JSON decoder makes an integer past 64 bits. orjson cannot write one (the
+    migration stopped with a TypeError), and read from the request it was a float."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        return float(value)
+    if isinstance(value, dict):
+        return {key: _as_sent(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_sent(item) for item in value]
+    return value
+
+
 def rejected_key(wire_format, index, payload):
     fields = IDENTIFYING_FIELDS.get(wire_format)
     raw = _raw(wire_format, index, payload)
     if not fields or not isinstance(raw, dict) or all(raw.get(field) in (None, "") for field in fields):
         return None
-    content = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    content = orjson.dumps(_as_sent(payload), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(f"{wire_format}\0{index}\0".encode() + content).hexdigest()
 
 

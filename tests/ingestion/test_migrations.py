@@ -182,6 +182,20 @@ def test_a_refused_event_kept_before_0005_is_kept_once_when_its_request_is_retri
     assert _django(scratch_database_url, _RETRY.format(args=(wire_format, url, body))) == "1"
 
 
+def test_a_refused_event_kept_before_0005_holding_a_number_past_64_bits_gets_its_retrys_key(scratch_database_url):
+    # jsonb keeps 1e22 as 10000000000000000000000, which reads back as an integer orjson
+    # cannot write: the migration stopped with a TypeError, and no upgrade could pass it.
+    url, body, index, payload = REFUSED["intempt"]
+    body = {"track": [{**body["track"][0], "payload": [{**body["track"][0]["payload"][0], "n": 1e22}]}]}
+    payload = {**payload, "payload": [{**payload["payload"][0], "n": 1e22}]}
+    _database_from_before_0005(scratch_database_url)
+    _rejected_row(scratch_database_url, wire_format="intempt", index=index, payload=payload)
+
+    _migrated(scratch_database_url)
+
+    assert _django(scratch_database_url, _RETRY.format(args=("intempt", url, body))) == "1"
+
+
 def test_of_an_earlier_release_s_copies_of_one_refused_event_the_first_gets_the_key(scratch_database_url):
     # Before 0005 a retried request kept its refused event once per sending.
     _, _, index, payload = REFUSED["intempt"]
