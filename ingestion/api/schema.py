@@ -10,6 +10,7 @@ classes, one security scheme each. Imported by ``ingestion.api.views``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
@@ -778,20 +779,23 @@ def read_api_nonempty_parameters(result: dict[str, Any], generator: Any, request
     ``minLength: 1``, so a generated client or a schema-driven test does not send the empty
     string the schema allowed and get a 400 the schema did not predict."""
     may_be_empty = set(QueryParamsCheckedMixin.empty_query_params)
+    for name, schema in _read_api_text_query_parameters(result):
+        if name not in may_be_empty:
+            schema["minLength"] = 1
+    return result
+
+
+def _read_api_text_query_parameters(result: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The name and schema of each free-text query parameter of the read API's operations
+    (a string without an enum: an enum holds neither an empty nor a NUL member already)."""
     for path, item in result["paths"].items():
         if not path.startswith("/api/v1/"):
             continue
         for operation in item.values():
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
-                if (
-                    parameter.get("in") == "query"
-                    and parameter["name"] not in may_be_empty
-                    and schema.get("type") == "string"
-                    and "enum" not in schema  # an enum has no empty member already
-                ):
-                    schema["minLength"] = 1
-    return result
+                if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:
+                    yield parameter["name"], schema
 
 
 def read_api_parameters_without_nul(
@@ -801,14 +805,8 @@ def read_api_parameters_without_nul(
     character is a 400 (Django's form fields refuse it: PostgreSQL text cannot hold one),
     so its schema says so with a ``pattern``, as ``read_api_nonempty_parameters`` documents
     the empty ones (schemathesis sent ``?property=%00``, which the schema allowed)."""
-    for path, item in result["paths"].items():
-        if not path.startswith("/api/v1/"):
-            continue
-        for operation in item.values():
-            for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                if parameter.get("in") == "query" and schema.get("type") == "string" and "enum" not in schema:
-                    schema.setdefault("pattern", "^[^\\x00]*$")
+    for _, schema in _read_api_text_query_parameters(result):
+        schema.setdefault("pattern", "^[^\\x00]*$")
     return result
 
 
