@@ -132,18 +132,20 @@ EXPORTED_FIELDS_BYTES = 4 * 1024
 
 def _line_decode(line: bytes, *, one_event_per_line: bool) -> Any:
     """A line's JSON, held to the request size limit. A wire-format line is a request body,
-    measured as sent. An ``ndjson`` line is one event as the export writes it, measured as
-    compact JSON once decoded, with EXPORTED_FIELDS_BYTES for the read API's own fields: an
-    event that came in a request is restored from its export, however the export spelled it."""
+    measured as sent. An ``ndjson`` line over the limit is one event as the export writes
+    it, measured again as compact JSON once decoded, with EXPORTED_FIELDS_BYTES for the read
+    API's own fields: an event that came in a request is restored from its export, however
+    the export spelled it."""
     limit = settings.TRACKHUB_MAX_BODY_BYTES
-    if not one_event_per_line:
-        if len(line) > limit:
-            raise RequestProblem(f"The line is over the {limit} byte limit")
+    if len(line) <= limit:
         return json_decode(line)
+    if not one_event_per_line:
+        raise RequestProblem(f"The line is over the {limit} byte limit")
     longest = EXPORTED_LINE_FACTOR * limit + EXPORTED_FIELDS_BYTES
     if len(line) > longest:
         raise RequestProblem(f"The line is over {longest} bytes: no event within the {limit} byte limit is so long")
     document = json_decode(line)
+    # Written again only for a line over the limit: the export's spelling may be why.
     size = json_size(document)
     if size is not None and size > limit + EXPORTED_FIELDS_BYTES:
         raise RequestProblem(f"The event is over the {limit} byte limit: {size} bytes as compact JSON")

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
+from ingestion.api.schema import ISO_8601_SCHEMA
 from ingestion.authentication import read_principal
 from ingestion.canonical import MAX_ID, ascii_digits, datetime_from_iso, datetime_from_ms, digits_parse
 from ingestion.models import Event, RejectedEvent, WireFormat
@@ -71,7 +72,7 @@ def _instant_schema(description: str) -> dict[str, Any]:
     (year 1653). Not said: an offset that moves the time past year 1 or 9999 in UTC."""
     return {
         "anyOf": [
-            {"type": "string", "format": "date-time", "pattern": r"^\d{4}-"},
+            ISO_8601_SCHEMA,
             {"type": "string", "pattern": "^(?:[0-9]{1,14}|-[0-9]{1,13})$"},
         ],
         "description": f"{description}; ISO 8601 (`2024-05-02T06:38:24Z`, no offset: UTC) or milliseconds since "

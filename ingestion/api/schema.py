@@ -168,7 +168,8 @@ _EVENTS_PER_REQUEST: dict[str, Any] = {"minItems": 1, "maxItems": 1000}
 # cannot bound its value, and the schema must not take what the endpoint refuses.
 _MILLISECONDS: dict[str, Any] = {"minimum": MIN_MS, "maximum": MAX_MS}
 _MILLISECOND_DIGITS: dict[str, Any] = {"type": "string", "pattern": "^[0-9]{1,14}$"}
-_ISO_8601: dict[str, Any] = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-"}
+# An ISO 8601 time as every endpoint takes it: a four-digit year (the read API's filters too).
+ISO_8601_SCHEMA: dict[str, Any] = {"type": "string", "format": "date-time", "pattern": r"^\d{4}-"}
 
 
 def _one_of_required(*fields: str) -> list[dict[str, Any]]:
@@ -437,9 +438,7 @@ THRIVESTACK_EVENT: dict[str, Any] = _wire_object(
         "user_id": {"type": "string", "minLength": 1},
         "event_name": {"type": "string", "minLength": 1},
         "timestamp": {
-            "type": "string",
-            "format": "date-time",
-            "pattern": r"^\d{4}-",
+            **ISO_8601_SCHEMA,
             "description": "ISO 8601 with a four-digit year, e.g. `2024-05-02T06:38:24.000Z`; offsets become UTC.",
         },
         "properties": _ANY_OBJECT,
@@ -511,7 +510,7 @@ DATABUDDY_EVENT: dict[str, Any] = _wire_object(
         "name": {"type": "string", "minLength": 1, "maxLength": 256},
         "namespace": {"type": "string", "maxLength": 64},
         "timestamp": {
-            "oneOf": [{"type": "number", **_MILLISECONDS}, _ISO_8601, _MILLISECOND_DIGITS],
+            "oneOf": [{"type": "number", **_MILLISECONDS}, ISO_8601_SCHEMA, _MILLISECOND_DIGITS],
             "description": "Milliseconds (years 1 to 9999; a number or a string of digits) or ISO 8601 with a "
             "four-digit year; default: received.",
         },
