@@ -11,6 +11,7 @@ import contextvars
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
@@ -255,7 +256,40 @@ def datetime_from_iso(value: Any) -> datetime | None:
     """An ISO 8601 string with a four-digit year, as aware UTC; naive means UTC. Spaces
     around it are ignored. The extended format (``2023-11-20T22:28:55Z``) or the basic one
     (``20231120T222855Z``, ``20231120``): both are ISO 8601, and both have the 4-digit year
-    ThriveStack's example ``20-11-23T...`` lacks."""
+    ThriveStack's example ``20-11-23T...`` lacks. Cut to the millisecond (see above)."""
+    parsed = _iso_parse(value)
+    return None if parsed is None else milliseconds_only(parsed)
+
+
+# A time's fraction of a second: the first "." or "," of an ISO 8601 string (a date has none).
+_FRACTION = re.compile(r"[.,](\d+)")
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def instant_bound_from_iso(value: Any) -> datetime | None:
+    """An ISO 8601 string read as ``datetime_from_iso`` reads it, for comparing with
+    stored timestamps (the read API's ``since`` and ``until``): not cut to the millisecond,
+    but the first microsecond not before it (a fraction finer than that rounds up; a
+    datetime holds microseconds, and ``fromisoformat`` drops any digit past them). Stored
+    timestamps are whole microseconds (milliseconds since they are cut), so ``>=`` and
+    ``<`` against this bound answer exactly as against the time written: cut to the
+    millisecond, ``since=...24.0005Z`` took an event at ``...24.000Z``, which is before it,
+    and ``until=...24.0005Z`` left that event out. Past the last microsecond of year 9999
+    the bound is that microsecond, which no stored timestamp passes."""
+    parsed = _iso_parse(value)
+    if parsed is None:
+        return None
+    fraction = _FRACTION.search(value)
+    if fraction is None or not fraction.group(1)[6:].strip("0"):
+        return parsed
+    try:
+        return parsed + timedelta(microseconds=1)
+    except OverflowError:
+        return LATEST
+
+
+def _iso_parse(value: Any) -> datetime | None:
+    """``datetime_from_iso`` to the microsecond."""
     if not isinstance(value, str):
         return None
     text = value.strip()
@@ -272,9 +306,8 @@ def datetime_from_iso(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        return milliseconds_only(parsed.replace(tzinfo=UTC))
-    in_utc = utc_or_none(parsed)
-    return None if in_utc is None else milliseconds_only(in_utc)
+        return parsed.replace(tzinfo=UTC)
+    return utc_or_none(parsed)
 
 
 def utc_or_none(moment: datetime) -> datetime | None:

@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError
 
 from ingestion.api.schema import ISO_8601_SCHEMA
 from ingestion.authentication import read_principal
-from ingestion.canonical import MAX_ID, ascii_digits, datetime_from_iso, datetime_from_ms, digits_parse
+from ingestion.canonical import MAX_ID, ascii_digits, datetime_from_ms, digits_parse, instant_bound_from_iso
 from ingestion.models import Event, RejectedEvent, WireFormat
 from ingestion.selectors import events_with_property
 from profiles.selectors import profile_events
@@ -50,7 +50,7 @@ def instant_parse(value: str, *, field: str) -> datetime:
         ms = digits_parse(text.removeprefix("-"), max_digits=30)
         parsed = None if ms is None else datetime_from_ms(-ms if text.startswith("-") else ms)
     else:
-        parsed = datetime_from_iso(text)
+        parsed = instant_bound_from_iso(text)
     if parsed is None:
         raise ValidationError({field: [f"{field} must be ISO 8601 (2024-05-02T06:38:24Z) or milliseconds"]})
     return parsed
