@@ -28,7 +28,7 @@ def utc(value: datetime | None) -> str:
     """An aware datetime in UTC as ``2026-11-23 14:05:09`` (pages say the zone once)."""
     if value is None:
         return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{utc_date(value)} {utc_time(value)}"
 
 
 @register.filter
@@ -36,14 +36,17 @@ def utc_time(value: datetime | None) -> str:
     """Only the time of day, ``14:05:09`` (lists put ``utc_date`` above it on a phone)."""
     if value is None:
         return "—"
-    return value.astimezone(UTC).strftime("%H:%M:%S")
+    value = value.astimezone(UTC)
+    return f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}"
 
 
 @register.filter
 def utc_date(value: datetime | None) -> str:
     if value is None:
         return ""
-    return value.astimezone(UTC).strftime("%Y-%m-%d")
+    # Not strftime: its %Y writes year 1 as "1" on Linux (timestamps go back to year 1).
+    value = value.astimezone(UTC)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
 @register.simple_tag

@@ -300,3 +300,15 @@ def test_filter_errors_are_tied_to_their_fields(staff_client, tenant):
         invalid_fields(staff_client.get(f"/dashboard/{tenant.project.id}/events/?value=x&property=k").content.decode())
         == {}
     )
+
+
+def test_times_before_year_1000_keep_their_four_digit_year(client, staff_client, tenant):
+    # strftime's %Y writes year 1 as "1" on Linux: the explorer showed "1-01-01".
+    response = intempt_send(client, tenant, [{"timestamp": -62135596800000}, {"timestamp": -30628670400000}])
+    assert response.status_code == 200, response.content
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/events/").content.decode()
+
+    assert '<span class="stamp-date">0001-01-01</span> 00:00:00' in body
+    assert '<span class="stamp-date">0999-06-01</span> 12:00:00' in body
+    assert '<span class="stamp-date">1-01-01</span>' not in body
