@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince, timeuntil
 
 from dashboard.charts import compact as compact_number
+from ingestion.canonical import format_timestamp
 
 register = template.Library()
 
@@ -47,6 +48,17 @@ def utc_date(value: datetime | None) -> str:
     # Not strftime: its %Y writes year 1 as "1" on Linux (timestamps go back to year 1).
     value = value.astimezone(UTC)
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+@register.filter
+def instant(value: datetime | None) -> str:
+    """The read API's exact form, ``2026-11-23T14:05:09.123Z``, for a page about one
+    record: ``utc`` drops the milliseconds, so two events of one second looked alike
+    there while the explorer orders them by milliseconds, and the page's time did not
+    match the one an export or the read API gives for the same event."""
+    if value is None:
+        return "—"
+    return format_timestamp(value)
 
 
 @register.simple_tag

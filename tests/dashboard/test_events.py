@@ -312,3 +312,20 @@ def test_times_before_year_1000_keep_their_four_digit_year(client, staff_client,
     assert '<span class="stamp-date">0001-01-01</span> 00:00:00' in body
     assert '<span class="stamp-date">0999-06-01</span> 12:00:00' in body
     assert '<span class="stamp-date">1-01-01</span>' not in body
+
+
+def test_event_page_shows_its_times_to_the_millisecond_as_the_read_api_writes_them(
+    client, staff_client, tenant, read_client
+):
+    # Two events in one second: the page showed both as "2024-05-02 06:38:24", while the
+    # explorer lists them in millisecond order and the read API and exports say .123/.456.
+    response = intempt_send(client, tenant, [{"timestamp": 1714631904123}, {"timestamp": 1714631904456}])
+    assert response.status_code == 200, response.content
+    api = {e["id"]: e for e in read_client.get("/api/v1/events/").json()["results"]}
+
+    for event_id, event in api.items():
+        body = staff_client.get(f"/dashboard/{tenant.project.id}/events/{event_id}/").content.decode()
+
+        assert f'<dd class="mono">{event["timestamp"]}</dd>' in body
+        assert f'<dd class="mono">{event["received_at"]}</dd>' in body
+    assert sorted(e["timestamp"] for e in api.values()) == ["2024-05-02T06:38:24.123Z", "2024-05-02T06:38:24.456Z"]
