@@ -330,51 +330,71 @@ def format_timestamp(value: datetime) -> str:
 
 
 NUL = "\x00"
+# What PostgreSQL text and jsonb cannot store: NUL, and a lone surrogate (U+D800-U+DFFF
+# alone is no Unicode character, so it has no UTF-8; a JSON text may still escape one:
+# ``body.json_decode``).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def nul_fields(value: Any, path: str = "") -> list[str]:
-    """The paths of every string (value or key) in ``value`` holding a NUL character,
-    which PostgreSQL text and jsonb cannot store; empty if there is none. A key holding
-    one is named (its NUL written ``\\u0000``), not walked into.
+def unstorable_fields(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """``(path, what)`` for every string (value or key) in ``value`` holding a NUL
+    character or a lone surrogate, ``what`` naming the first such character; empty if
+    there is none. A key holding one is named (the character written as its JSON escape,
+    ``\\u0000``), not walked into.
 
-    Callers run it only when the raw body contains ``\\u0000``, so clean traffic pays
-    nothing for it, and only on values no deeper than ``MAX_DEPTH``: it recurses once
+    Callers run it only when the raw body may hold one (``json_scans``), so clean traffic
+    pays nothing for it, and only on values no deeper than ``MAX_DEPTH``: it recurses once
     per level.
     """
-    found: list[str] = []
-    _nul_walk(value, path, found)
+    found: list[tuple[str, str]] = []
+    _unstorable_walk(value, path, found)
     return found
 
 
-def _nul_walk(value: Any, path: str, found: list[str]) -> None:
+def _unstorable_walk(value: Any, path: str, found: list[tuple[str, str]]) -> None:
     if isinstance(value, str):
-        if NUL in value:
-            found.append(path or "value")
+        if (match := _UNSTORABLE.search(value)) is not None:
+            found.append((path or "value", match.group()))
     elif isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
-            if NUL in key:
-                found.append(child.replace(NUL, "\\u0000"))
+            if (match := _UNSTORABLE.search(key)) is not None:
+                found.append((_escaped(child), match.group()))
             else:
-                _nul_walk(item, child, found)
+                _unstorable_walk(item, child, found)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _nul_walk(item, f"{path}[{i}]", found)
+            _unstorable_walk(item, f"{path}[{i}]", found)
 
 
-def nul_problems(index: int | str, fields: list[str]) -> list[EventProblem]:
-    """One problem per field holding a NUL character (``nul_fields``)."""
-    return [EventProblem(index, field[:200], f"{field[:200]} contains a NUL character (\\u0000)") for field in fields]
+def _escaped(text: str) -> str:
+    """``text`` with each character ``_UNSTORABLE`` finds written as its JSON escape: a
+    problem's field must be storable, and writable as JSON (orjson refuses a surrogate)."""
+    return _UNSTORABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def nul_replaced(value: Any) -> Any:
-    """``value`` with each NUL character replaced by U+FFFD, so a refused event can be kept."""
+def unstorable_problems(index: int | str, fields: list[tuple[str, str]]) -> list[EventProblem]:
+    """One problem per field ``unstorable_fields`` found."""
+    problems = []
+    for path, character in fields:
+        field = path[:200]
+        if character == NUL:
+            problems.append(EventProblem(index, field, f"{field} contains a NUL character (\\u0000)"))
+        else:
+            what = f"a lone surrogate ({_escaped(character)}), half of a character written in UTF-16"
+            problems.append(EventProblem(index, field, f"{field} contains {what}, which is no Unicode text"))
+    return problems
+
+
+def unstorable_replaced(value: Any) -> Any:
+    """``value`` with each NUL character and lone surrogate replaced by U+FFFD, so a
+    refused event can be kept."""
     if isinstance(value, str):
-        return value.replace(NUL, "\ufffd")
+        return _UNSTORABLE.sub("\ufffd", value)
     if isinstance(value, dict):
-        return {nul_replaced(key): nul_replaced(item) for key, item in value.items()}
+        return {unstorable_replaced(key): unstorable_replaced(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [nul_replaced(item) for item in value]
+        return [unstorable_replaced(item) for item in value]
     return value
 
 
@@ -383,16 +403,34 @@ MAX_DEPTH = 254
 
 
 def json_scans(text: str | bytes) -> tuple[bool, bool]:
-    """Whether JSON ``text`` may hold a NUL, and may nest past MAX_DEPTH: tests done in C
-    that spare clean input the walks of ``nul_fields`` and ``json_encodable``."""
+    """Whether JSON ``text`` may hold a NUL or a lone surrogate, and may nest past
+    MAX_DEPTH: tests done in C that spare clean input the walks of ``unstorable_fields``
+    and ``json_encodable``. A surrogate can only be escaped (``\\ud83d``; as UTF-8 bytes it
+    is not UTF-8); an escaped pair, which is one character, walks for nothing."""
     if isinstance(text, bytes):
-        return b"\\u0000" in text, text.count(b"[") + text.count(b"{") > MAX_DEPTH
-    return "\\u0000" in text, text.count("[") + text.count("{") > MAX_DEPTH
+        may_hold = b"\\u0000" in text or b"\\ud" in text or b"\\uD" in text
+        return may_hold, text.count(b"[") + text.count(b"{") > MAX_DEPTH
+    may_hold = "\\u0000" in text or "\\ud" in text or "\\uD" in text
+    return may_hold, text.count("[") + text.count("{") > MAX_DEPTH
 
 
 def json_encodable(value: Any) -> bool:
     """Whether orjson can write ``value`` back (False past MAX_DEPTH levels of nesting)."""
     return json_size(value) is not None
+
+
+def nested_deeper_than(value: Any, depth: int) -> bool:
+    """Whether ``value`` nests arrays and objects more than ``depth`` levels (a loop, not
+    recursion: a body may nest 1,024 levels). For a value ``json_encodable`` refused, which
+    is too deep or holds a lone surrogate (``unstorable_fields``): orjson refuses both."""
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            if level >= depth:
+                return True
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def json_text(value: Any) -> str:
@@ -469,12 +507,12 @@ def json_object(
         # What the string decodes to was not in the body the request checks: a NUL or a
         # depth that cannot be stored is this event's problem, not the request's.
         # Depth first: the NUL walk recurses once per level.
-        may_hold_nul, may_be_deep = json_scans(text)
+        may_hold_unstorable, may_be_deep = json_scans(text)
         if may_be_deep and not json_encodable(value):
             problems.append(EventProblem(index, key, f"{key} is nested deeper than {MAX_DEPTH} levels"))
             return None
-        if may_hold_nul and (nul_at := nul_fields(value, key)):
-            problems.extend(nul_problems(index, nul_at))
+        if may_hold_unstorable and (unstorable_at := unstorable_fields(value, key)):
+            problems.extend(unstorable_problems(index, unstorable_at))
             return None
     if not isinstance(value, dict):
         problems.append(EventProblem(index, key, f"{key} must be a JSON object"))

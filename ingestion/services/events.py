@@ -29,10 +29,11 @@ from ingestion.canonical import (
     json_encodable,
     json_size,
     milliseconds_only,
-    nul_fields,
-    nul_problems,
-    nul_replaced,
+    nested_deeper_than,
     rejected_event_key,
+    unstorable_fields,
+    unstorable_problems,
+    unstorable_replaced,
 )
 from ingestion.credentials import CredentialCheck
 from ingestion.formats import adapter_for
@@ -132,8 +133,9 @@ def wire_document_ingest(
     Splits it into events (RequestProblem for a wrong top-level shape, no events, or too
     many), validates and maps each, runs the format's request-level check, then stores the
     valid events and keeps the rejected ones. Used by the track views, replay and import.
-    An event holding a NUL character (which PostgreSQL cannot store) is refused at the event
-    level; ``scan_nul=False`` skips that walk when the caller knows the body has none. So is
+    An event holding a NUL character or a lone surrogate (which PostgreSQL cannot store) is
+    refused at the event level; ``scan_nul=False`` skips that walk when the caller knows the
+    body has neither. So is
     one nested deeper than the JSON encoder can write back (``scan_depth``, likewise).
     ``credential_check``: see ``events_ingest``.
     """
@@ -158,14 +160,22 @@ def wire_document_ingest(
     for wire_event in wire_events:
         # Depth first: the NUL walk recurses once per level, and the parser reads up to
         # 1,024 of them, past Python's recursion limit (a 500 when a NUL came with them).
-        if scan_depth and not json_encodable(wire_event.replay_payload):
+        if (
+            scan_depth
+            and not json_encodable(wire_event.replay_payload)
+            # Else it holds a lone surrogate, which orjson cannot write either: found below.
+            and nested_deeper_than(wire_event.replay_payload, MAX_DEPTH)
+        ):
             problem = EventProblem(wire_event.index, "", f"The event is nested deeper than {MAX_DEPTH} levels")
             reject(wire_event, [problem], None)
             continue
         # Paths within the event; else (a NUL only in fields its envelope shares) within that.
-        nul_at = (nul_fields(wire_event.raw) or nul_fields(wire_event.replay_payload)) if scan_nul else []
-        if nul_at:
-            reject(wire_event, nul_problems(wire_event.index, nul_at), nul_replaced(wire_event.replay_payload))
+        unstorable_at = (
+            (unstorable_fields(wire_event.raw) or unstorable_fields(wire_event.replay_payload)) if scan_nul else []
+        )
+        if unstorable_at:
+            problems = unstorable_problems(wire_event.index, unstorable_at)
+            reject(wire_event, problems, unstorable_replaced(wire_event.replay_payload))
             continue
         result = adapter.to_canonical(wire_event, received_at=received_at)
         # Checked once the event is otherwise valid: each identifier that is too long.

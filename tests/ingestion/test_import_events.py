@@ -486,3 +486,21 @@ def test_a_rejected_file_that_is_no_regular_file_is_written_to_and_kept(tmp_path
 
     assert "1 event stored" in out
     assert fifo.exists()
+
+
+def test_an_ndjson_line_with_a_lone_surrogate_is_refused_alone_and_kept(tmp_path, tenant):
+    path = tmp_path / "history.ndjson"
+    # json.dumps escapes the half emoji as "\ud83d", as JavaScript's JSON.stringify does.
+    bad = ndjson_event("cut", properties={"title": "abc\ud83d"})
+    assert "\\ud83d" in bad
+    path.write_text("\n".join([ndjson_event("a"), bad, ndjson_event("b")]) + "\n")
+
+    run_import(path, tenant, "ndjson")
+
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["a", "b"]
+    rejected = RejectedEvent.objects.get()
+    assert (rejected.index, rejected.field) == ("2", "properties.title")
+    assert "lone surrogate" in rejected.message
+    assert rejected.payload["properties"]["title"] == "abc\ufffd"
+    (record,) = rejected_records(tmp_path / "history.ndjson.rejected.ndjson")
+    assert record["line"] == 2 and record["payload"]["properties"]["title"] == "abc\ufffd"

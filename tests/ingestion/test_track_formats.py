@@ -395,3 +395,33 @@ def test_database_unavailable_is_503_with_retry_after_in_the_format_shape(client
     assert response["Retry-After"].isdigit()
     assert_error_shape(spec, response)
     assert Event.objects.count() == 0
+
+
+@formats
+def test_a_lone_surrogate_refuses_its_event_not_the_request(client, tenant, spec):
+    # JSON may escape any code unit, and JavaScript's JSON.stringify writes half an emoji
+    # (a string cut with .slice()) as "\ud83d": valid JSON that names no Unicode
+    # character, which PostgreSQL cannot store. It refused the whole batch as "not JSON".
+    bad = {**spec.event(2), "cut": "abc\ud83d", "\udc00key": 1}
+    body = json.dumps([spec.event(1), bad]).encode()  # ensure_ascii: the escapes as a JS client writes them
+    assert b"\\ud83d" in body
+
+    response = spec.post(client, tenant, body)
+
+    assert response.status_code == spec.success_status, response.content
+    assert [(p["index"], p["field"]) for p in spec.problems(response)] == [(1, "cut"), (1, "\\udc00key")]
+    assert "lone surrogate" in spec.problems(response)[0]["message"]
+    assert Event.objects.filter(source=tenant.source).count() == 1
+    rejected = RejectedEvent.objects.get()
+    assert rejected.payload["cut"] == "abc\ufffd" and rejected.payload["\ufffdkey"] == 1
+
+
+@formats
+def test_an_escaped_surrogate_pair_is_the_character_it_encodes(client, tenant, spec):
+    body = json.dumps([{**spec.event(1), "emoji": "😀"}]).encode()
+    assert b"\\ud83d\\ude00" in body
+
+    response = spec.post(client, tenant, body)
+
+    assert response.status_code == spec.success_status, response.content
+    assert Event.objects.get().context["emoji"] == "😀"
