@@ -85,3 +85,18 @@ def test_erasing_a_giant_person_reads_their_identifiers_once_not_once_per_reject
     # The statement again over the 40 kept rows: a search of every payload for each
     # identifier read the 2,000 identifiers once per payload (80,000 rows).
     assert _identifiers_read(statement) <= 2 * 2_000
+
+
+def test_erasing_a_person_with_many_merged_profiles_takes_as_many_statements_as_with_one(tenant):
+    few = giant_profile_make(tenant, prefix="few", identifiers=3, merged=1)
+    many = giant_profile_make(tenant, prefix="many", identifiers=3, merged=1_000)
+
+    with CaptureQueriesContext(connection) as one_merged:
+        profile_erase(project_id=tenant.project.id, profile_id=few.id)
+    with CaptureQueriesContext(connection) as thousand_merged:
+        erased = profile_erase(project_id=tenant.project.id, profile_id=many.id)
+
+    assert erased is not None and erased.profiles == 1_001
+    assert not Profile.objects.filter(project=tenant.project).exists()
+    assert not ProfileMerge.objects.filter(project=tenant.project).exists()
+    assert len(thousand_merged.captured_queries) == len(one_merged.captured_queries)
