@@ -45,6 +45,12 @@ LIVE_SIZE = 15
 SEARCH_LIMIT = 50  # profiles listed for a search or the recently seen
 RECENT_ACCOUNTS_LIMIT = 10  # accounts listed beside the recently seen profiles
 MEMBERS_LIMIT = 50  # the most recently seen members an account page lists
+# What a profile or account page lists of each: an identifier sent for many people
+# ("unknown", a test address) joins them into one profile with tens of thousands of
+# identifiers, merged profiles and accounts, and the page rendered every one (6.6 MB).
+IDENTIFIERS_LIMIT = 100  # the first, in order, with the count of all
+ACCOUNTS_LIMIT = 50  # a profile's accounts, by id, with the count of all
+MERGES_LIMIT = 50  # the newest merges, with the count of all
 EVENT_NAMES_LIMIT = 200  # the explorer's name suggestions, alphabetically
 
 ProjectView = Callable[..., HttpResponse]
@@ -492,8 +498,12 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
         {
             "profile": detail,
             "attributes": sorted(detail.attributes.items()),
-            "accounts": profile_selectors.profile_accounts(project_id=project.id, profile=detail, member_ids=False),
-            "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id),
+            "identifiers": detail.identifiers[:IDENTIFIERS_LIMIT],
+            "accounts": profile_selectors.profile_accounts(
+                project_id=project.id, profile=detail, member_ids=False, limit=ACCOUNTS_LIMIT
+            ),
+            "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id, limit=MERGES_LIMIT),
+            "merge_count": profile_selectors.profile_merges_count(project_id=project.id, profile_id=detail.id),
             "page": page,
             "is_first_page": cursor is None,  # a mangled ?before= shows the first page
         },
@@ -520,7 +530,8 @@ def account_detail(request: HttpRequest, project: Project, account_id: int) -> H
             "account": detail,
             "attributes": sorted(detail.attributes.items()),
             "members": members,
-            "merges": profile_selectors.account_merges(project_id=project.id, account_id=detail.id),
+            "identifiers": detail.identifiers[:IDENTIFIERS_LIMIT],
+            "merge_count": profile_selectors.account_merges_count(project_id=project.id, account_id=detail.id),
         },
     )
 

@@ -191,13 +191,20 @@ def profile_events(*, project_id: int, profile_id: int, events: QuerySet[Event] 
     )
 
 
-def profile_merges(*, project_id: int, profile_id: int) -> list[ProfileMerge]:
-    """Merges into the profile's survivor, newest first (which id, when, by which event)."""
+def profile_merges(*, project_id: int, profile_id: int, limit: int | None = None) -> list[ProfileMerge]:
+    """Merges into the profile's survivor, newest first (which id, when, by which event);
+    the ``limit`` newest: a profile a shared identifier joined to everyone has thousands."""
     profile = profile_resolve(project_id=project_id, profile_id=profile_id)
     if profile is None:
         return []
     merges = ProfileMerge.objects.filter(project_id=project_id, survivor_id=profile.id)
-    return list(merges.order_by("-merged_at", "-id"))
+    return list(merges.order_by("-merged_at", "-id")[:limit])
+
+
+def profile_merges_count(*, project_id: int, profile_id: int) -> int:
+    """How many profiles were merged into the live profile ``profile_id`` (a
+    ``profile_detail``'s id: a merged-away id has none)."""
+    return ProfileMerge.objects.filter(project_id=project_id, survivor_id=profile_id).count()
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -251,10 +258,14 @@ def account_detail(*, project_id: int, account_id: int, member_ids: bool = True)
     return None if account is None else account_details(accounts=[account], member_ids=member_ids)[0]
 
 
-def profile_accounts(*, project_id: int, profile: ProfileDetail, member_ids: bool = True) -> list[AccountDetail]:
+def profile_accounts(
+    *, project_id: int, profile: ProfileDetail, member_ids: bool = True, limit: int | None = None
+) -> list[AccountDetail]:
     """The accounts ``profile`` (a ``profile_detail``) belongs to, by id, as
-    ``account_details`` gives them (``member_ids`` as there): three queries however many."""
-    accounts = Account.objects.filter(project_id=project_id, id__in=profile.accounts).order_by("id")
+    ``account_details`` gives them (``member_ids`` as there): three queries however many;
+    the first ``limit`` of them (a profile can belong to thousands)."""
+    ids = sorted(profile.accounts)[:limit]
+    accounts = Account.objects.filter(project_id=project_id, id__in=ids).order_by("id")
     return account_details(accounts=accounts, member_ids=member_ids)
 
 
@@ -288,6 +299,12 @@ def account_merges(*, project_id: int, account_id: int) -> list[AccountMerge]:
         return []
     merges = AccountMerge.objects.filter(project_id=project_id, survivor_id=account.id)
     return list(merges.order_by("-merged_at", "-id"))
+
+
+def account_merges_count(*, project_id: int, account_id: int) -> int:
+    """How many accounts were merged into the live account ``account_id`` (an
+    ``account_detail``'s id: a merged-away id has none)."""
+    return AccountMerge.objects.filter(project_id=project_id, survivor_id=account_id).count()
 
 
 # --- warnings ---------------------------------------------------------------------------------
