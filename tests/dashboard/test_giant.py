@@ -77,3 +77,11 @@ def test_the_page_of_an_account_with_many_identifiers_lists_a_bounded_part(staff
     identifiers = body.split('data-testid="account-identifiers"')[1].split("</div>")[0]
     assert identifiers.count('class="chip"') == 100
     assert "the first 100 of 530" in body
+
+
+def test_the_explorer_filtered_on_a_giant_profile_names_a_few_of_its_identifiers(staff_client, tenant, giant):
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/events/", {"profile": giant.id}).content.decode()
+
+    notice = body.split('data-testid="profile-filter"')[1].split("</p>")[0]
+    assert notice.count("<bdi>") == 10
+    assert "and 590 more" in notice
