@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from profiles.models import Account, AccountIdentity, AccountMembership, Profile, ProfileMerge
@@ -85,3 +87,37 @@ def test_the_explorer_filtered_on_a_giant_profile_names_a_few_of_its_identifiers
     notice = body.split('data-testid="profile-filter"')[1].split("</p>")[0]
     assert notice.count("<bdi>") == 10
     assert "and 590 more" in notice
+
+
+def _identity_rows_read(client: Any, url: str) -> tuple[str, int]:
+    """The page at ``url`` and how many identity rows its queries of identifiers returned
+    (each such query run again, in the same test transaction)."""
+    with CaptureQueriesContext(connection) as captured:
+        body = client.get(url).content.decode()
+    reads = [q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "profiles_identity"."value"')]
+    rows = 0
+    with connection.cursor() as cursor:
+        for sql in reads:
+            cursor.execute(sql)
+            rows += len(cursor.fetchall())
+    return body, rows
+
+
+@pytest.mark.parametrize("query", ["", "?q=shared-0007", "?q=shared-000"])
+def test_profile_lists_read_a_few_identifiers_of_a_giant_profile_not_all(staff_client, tenant, giant, query):
+    profile_make(project=tenant.project, identifiers=["ann", "ann@example.com"])
+
+    body, rows = _identity_rows_read(staff_client, f"/dashboard/{tenant.project.id}/profiles/{query}")
+
+    assert f"/profiles/{giant.id}/" in body and "+596" in body
+    assert rows <= 2 * (4 + 2)  # 4 of the giant's (the exact match and the prefix search), Ann's 2
+
+
+def test_an_account_page_reads_a_few_identifiers_of_a_giant_member_not_all(staff_client, tenant, giant):
+    account = Account.objects.filter(project=tenant.project).first()
+    assert account is not None
+
+    body, rows = _identity_rows_read(staff_client, f"/dashboard/{tenant.project.id}/accounts/{account.id}/")
+
+    assert f"/profiles/{giant.id}/" in body
+    assert rows <= 4
