@@ -45,6 +45,13 @@ LIVE_SIZE = 15
 SEARCH_LIMIT = 50  # profiles listed for a search or the recently seen
 RECENT_ACCOUNTS_LIMIT = 10  # accounts listed beside the recently seen profiles
 MEMBERS_LIMIT = 50  # the most recently seen members an account page lists
+# What a profile or account page lists of each: an identifier sent for many people
+# ("unknown", a test address) joins them into one profile with tens of thousands of
+# identifiers, merged profiles and accounts, and the page rendered every one (6.6 MB).
+IDENTIFIERS_LIMIT = 100  # the first, in order, with the count of all
+ACCOUNTS_LIMIT = 50  # a profile's accounts, by id, with the count of all
+MERGES_LIMIT = 50  # the newest merges, with the count of all
+ROW_IDENTIFIERS_LIMIT = 4  # identifiers read for a profile's row in a list, with the count of all
 EVENT_NAMES_LIMIT = 200  # the explorer's name suggestions, alphabetically
 
 ProjectView = Callable[..., HttpResponse]
@@ -448,15 +455,21 @@ def profiles(request: HttpRequest, project: Project) -> HttpResponse:
     if not query.strip():
         query = ""
     if query:
-        found = profile_selectors.profiles_search(project_id=project.id, identifier=query, limit=1)
+        found = profile_selectors.profiles_search(
+            project_id=project.id, identifier=query, limit=1, identifiers_limit=ROW_IDENTIFIERS_LIMIT
+        )
         seen = {profile.id for profile in found}
         # One more than is shown, to tell the page that the list is cut short.
-        prefixed = profile_selectors.profiles_search_prefix(project_id=project.id, query=query, limit=SEARCH_LIMIT + 1)
+        prefixed = profile_selectors.profiles_search_prefix(
+            project_id=project.id, query=query, limit=SEARCH_LIMIT + 1, identifiers_limit=ROW_IDENTIFIERS_LIMIT
+        )
         more = len(prefixed) > SEARCH_LIMIT
         found += [profile for profile in prefixed[:SEARCH_LIMIT] if profile.id not in seen]
         accounts = profile_selectors.accounts_search(project_id=project.id, identifier=query, limit=1, member_ids=False)
     else:
-        found = profile_selectors.profiles_search(project_id=project.id, limit=SEARCH_LIMIT)
+        found = profile_selectors.profiles_search(
+            project_id=project.id, limit=SEARCH_LIMIT, identifiers_limit=ROW_IDENTIFIERS_LIMIT
+        )
         accounts = profile_selectors.accounts_search(
             project_id=project.id, limit=RECENT_ACCOUNTS_LIMIT, member_ids=False
         )
@@ -492,8 +505,12 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
         {
             "profile": detail,
             "attributes": sorted(detail.attributes.items()),
-            "accounts": profile_selectors.profile_accounts(project_id=project.id, profile=detail, member_ids=False),
-            "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id),
+            "identifiers": detail.identifiers[:IDENTIFIERS_LIMIT],
+            "accounts": profile_selectors.profile_accounts(
+                project_id=project.id, profile=detail, member_ids=False, limit=ACCOUNTS_LIMIT
+            ),
+            "merges": profile_selectors.profile_merges(project_id=project.id, profile_id=detail.id, limit=MERGES_LIMIT),
+            "merge_count": profile_selectors.profile_merges_count(project_id=project.id, profile_id=detail.id),
             "page": page,
             "is_first_page": cursor is None,  # a mangled ?before= shows the first page
         },
@@ -510,7 +527,9 @@ def account_detail(request: HttpRequest, project: Project, account_id: int) -> H
     if detail.id != account_id:
         return redirect("dashboard:account-detail", project_id=project.id, account_id=detail.id)
     # A big account has thousands of members: the page lists the most recently seen.
-    members = profile_selectors.account_members(account_id=detail.id, limit=MEMBERS_LIMIT)
+    members = profile_selectors.account_members(
+        account_id=detail.id, limit=MEMBERS_LIMIT, identifiers_limit=ROW_IDENTIFIERS_LIMIT
+    )
     return _render(
         request,
         project,
@@ -520,7 +539,8 @@ def account_detail(request: HttpRequest, project: Project, account_id: int) -> H
             "account": detail,
             "attributes": sorted(detail.attributes.items()),
             "members": members,
-            "merges": profile_selectors.account_merges(project_id=project.id, account_id=detail.id),
+            "identifiers": detail.identifiers[:IDENTIFIERS_LIMIT],
+            "merge_count": profile_selectors.account_merges_count(project_id=project.id, account_id=detail.id),
         },
     )
 

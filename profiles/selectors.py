@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
-from django.db.models import Count, Min
-from django.db.models.functions import Substr
+from django.db.models import Count, F, Min, Window
+from django.db.models.functions import RowNumber, Substr
 from django.utils import timezone
 
 from profiles.models import (
@@ -46,6 +46,7 @@ class ProfileDetail:
     accounts: list[int]
     first_seen: datetime
     last_seen: datetime
+    identifier_count: int  # all of them, where ``identifiers`` holds only the first few
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,29 @@ def profile_identifiers(*, project_id: int, profile_id: int) -> list[str] | None
     return sorted(Identity.objects.filter(profile_id=profile.id).values_list("value", flat=True))
 
 
-def profile_details(*, profiles: Iterable[Profile]) -> list[ProfileDetail]:
-    """ProfileDetail of each (live) profile, with two queries for the whole list."""
+def profile_details(*, profiles: Iterable[Profile], identifiers_limit: int | None = None) -> list[ProfileDetail]:
+    """ProfileDetail of each (live) profile, with two queries for the whole list.
+
+    ``identifiers_limit`` reads only the first (in order) of each profile's identifiers,
+    and counts them all: a list showing a few of each read all 50,000 identifiers of a
+    profile a shared identifier ("unknown") had joined to everyone."""
     profiles = list(profiles)
     ids = [profile.id for profile in profiles]
     identifiers: dict[int, list[str]] = {pid: [] for pid in ids}
-    for value, pid in Identity.objects.filter(profile_id__in=ids).order_by("value").values_list("value", "profile_id"):
-        identifiers[pid].append(value)
+    identities = Identity.objects.filter(profile_id__in=ids)
+    counts: dict[int, int] = {}
+    if identifiers_limit is None:
+        for value, pid in identities.order_by("value").values_list("value", "profile_id"):
+            identifiers[pid].append(value)
+        counts = {pid: len(values) for pid, values in identifiers.items()}
+    else:
+        ranked = identities.annotate(
+            rank=Window(RowNumber(), partition_by=F("profile_id"), order_by=F("value").asc()),
+            of=Window(Count("id"), partition_by=F("profile_id")),
+        ).filter(rank__lte=identifiers_limit)
+        for value, pid, of in ranked.order_by("value").values_list("value", "profile_id", "of"):
+            identifiers[pid].append(value)
+            counts[pid] = of
     accounts: dict[int, list[int]] = {pid: [] for pid in ids}
     memberships = AccountMembership.objects.filter(profile_id__in=ids).order_by("account_id")
     for account_id, pid in memberships.values_list("account_id", "profile_id"):
@@ -116,6 +133,7 @@ def profile_details(*, profiles: Iterable[Profile]) -> list[ProfileDetail]:
             accounts=accounts[profile.id],
             first_seen=profile.first_seen,
             last_seen=profile.last_seen,
+            identifier_count=counts.get(profile.id, 0),
         )
         for profile in profiles
     ]
@@ -138,19 +156,25 @@ def _unstorable(value: str) -> bool:
     return "\x00" in value
 
 
-def profiles_search(*, project_id: int, identifier: str | None = None, limit: int = 100) -> list[ProfileDetail]:
+def profiles_search(
+    *, project_id: int, identifier: str | None = None, limit: int = 100, identifiers_limit: int | None = None
+) -> list[ProfileDetail]:
     """Live profiles of the project, most recently seen first; with ``identifier``, the one
-    profile owning exactly that identifier (or none)."""
+    profile owning exactly that identifier (or none). ``identifiers_limit`` as in
+    ``profile_details``."""
     if identifier is not None and _unstorable(identifier):
         return []
     queryset = Profile.objects.filter(project_id=project_id, merged_into__isnull=True)
     if identifier is not None:
         queryset = queryset.filter(identities__value=identifier, identities__project_id=project_id)
-    return profile_details(profiles=queryset.order_by("-last_seen", "-id")[:limit])
+    return profile_details(profiles=queryset.order_by("-last_seen", "-id")[:limit], identifiers_limit=identifiers_limit)
 
 
-def profiles_search_prefix(*, project_id: int, query: str, limit: int = 50) -> list[ProfileDetail]:
-    """Live profiles owning an identifier that starts with ``query`` (dashboard search box)."""
+def profiles_search_prefix(
+    *, project_id: int, query: str, limit: int = 50, identifiers_limit: int | None = None
+) -> list[ProfileDetail]:
+    """Live profiles owning an identifier that starts with ``query`` (dashboard search box);
+    ``identifiers_limit`` as in ``profile_details``."""
     if _unstorable(query):
         return []
     identities = Identity.objects.filter(project_id=project_id, value__startswith=query)
@@ -160,7 +184,7 @@ def profiles_search_prefix(*, project_id: int, query: str, limit: int = 50) -> l
         identities = identities.annotate(_prefix=Substr("value", 1, len(query))).filter(_prefix=query)
     profile_ids = identities.values_list("profile_id", flat=True).distinct()[:limit]
     profiles = Profile.objects.filter(id__in=list(profile_ids)).order_by("-last_seen", "-id")
-    return profile_details(profiles=profiles)
+    return profile_details(profiles=profiles, identifiers_limit=identifiers_limit)
 
 
 @dataclass(frozen=True)
@@ -191,13 +215,20 @@ def profile_events(*, project_id: int, profile_id: int, events: QuerySet[Event] 
     )
 
 
-def profile_merges(*, project_id: int, profile_id: int) -> list[ProfileMerge]:
-    """Merges into the profile's survivor, newest first (which id, when, by which event)."""
+def profile_merges(*, project_id: int, profile_id: int, limit: int | None = None) -> list[ProfileMerge]:
+    """Merges into the profile's survivor, newest first (which id, when, by which event);
+    the ``limit`` newest: a profile a shared identifier joined to everyone has thousands."""
     profile = profile_resolve(project_id=project_id, profile_id=profile_id)
     if profile is None:
         return []
     merges = ProfileMerge.objects.filter(project_id=project_id, survivor_id=profile.id)
-    return list(merges.order_by("-merged_at", "-id"))
+    return list(merges.order_by("-merged_at", "-id")[:limit])
+
+
+def profile_merges_count(*, project_id: int, profile_id: int) -> int:
+    """How many profiles were merged into the live profile ``profile_id`` (a
+    ``profile_detail``'s id: a merged-away id has none)."""
+    return ProfileMerge.objects.filter(project_id=project_id, survivor_id=profile_id).count()
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -251,18 +282,22 @@ def account_detail(*, project_id: int, account_id: int, member_ids: bool = True)
     return None if account is None else account_details(accounts=[account], member_ids=member_ids)[0]
 
 
-def profile_accounts(*, project_id: int, profile: ProfileDetail, member_ids: bool = True) -> list[AccountDetail]:
+def profile_accounts(
+    *, project_id: int, profile: ProfileDetail, member_ids: bool = True, limit: int | None = None
+) -> list[AccountDetail]:
     """The accounts ``profile`` (a ``profile_detail``) belongs to, by id, as
-    ``account_details`` gives them (``member_ids`` as there): three queries however many."""
-    accounts = Account.objects.filter(project_id=project_id, id__in=profile.accounts).order_by("id")
+    ``account_details`` gives them (``member_ids`` as there): three queries however many;
+    the first ``limit`` of them (a profile can belong to thousands)."""
+    ids = sorted(profile.accounts)[:limit]
+    accounts = Account.objects.filter(project_id=project_id, id__in=ids).order_by("id")
     return account_details(accounts=accounts, member_ids=member_ids)
 
 
-def account_members(*, account_id: int, limit: int) -> list[ProfileDetail]:
+def account_members(*, account_id: int, limit: int, identifiers_limit: int | None = None) -> list[ProfileDetail]:
     """The ``limit`` most recently seen (live) profiles of an account, in three queries
-    however many members it has."""
+    however many members it has; ``identifiers_limit`` as in ``profile_details``."""
     members = Profile.objects.filter(memberships__account_id=account_id).order_by("-last_seen", "-id")[:limit]
-    return profile_details(profiles=members)
+    return profile_details(profiles=members, identifiers_limit=identifiers_limit)
 
 
 def accounts_live(*, project_id: int) -> QuerySet[Account]:
@@ -288,6 +323,12 @@ def account_merges(*, project_id: int, account_id: int) -> list[AccountMerge]:
         return []
     merges = AccountMerge.objects.filter(project_id=project_id, survivor_id=account.id)
     return list(merges.order_by("-merged_at", "-id"))
+
+
+def account_merges_count(*, project_id: int, account_id: int) -> int:
+    """How many accounts were merged into the live account ``account_id`` (an
+    ``account_detail``'s id: a merged-away id has none)."""
+    return AccountMerge.objects.filter(project_id=project_id, survivor_id=account_id).count()
 
 
 # --- warnings ---------------------------------------------------------------------------------

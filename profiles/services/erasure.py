@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -59,8 +59,11 @@ def profile_erase(
         AccountMembership.objects.filter(profile_id__in=profile_ids).delete()
         ProfileMerge.objects.filter(Q(survivor_id__in=profile_ids) | Q(merged_id__in=profile_ids)).delete()
         Identity.objects.filter(profile_id=profile.id).delete()
-        # Merged-away rows first: each points at the survivor.
-        Profile.objects.filter(merged_into=profile).delete()
+        # Merged-away rows first: each points at the survivor. One statement: what refers
+        # to them is gone above, and Django's delete fetches the rows and deletes them 100
+        # at a time (200 statements for a person who collected 20,000 merged profiles).
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {Profile._meta.db_table} WHERE merged_into_id = %s", [profile.id])
         Profile.objects.filter(id=profile.id).delete()
     return ProfileErasure(
         profile_id=profile.id, identifiers=identifiers, profiles=len(profile_ids), events=events,

@@ -94,7 +94,8 @@ def test_merged_away_profile_redirects_to_survivor(staff_client, tenant, merged_
 def test_profile_page_query_count_is_bounded(staff_client, tenant, merged_profile, django_assert_max_reads):
     survivor, _ = merged_profile
 
-    with django_assert_max_reads(14):
+    # 15: the merge history lists the newest merges and counts them all (tests/dashboard/test_giant.py).
+    with django_assert_max_reads(15):
         response = staff_client.get(f"/dashboard/{tenant.project.id}/profiles/{survivor.id}/")
 
     assert response.status_code == 200
