@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import math
 import zlib
 from typing import Any
 
 import orjson
 from django.http import HttpRequest
 
-from ingestion.canonical import ascii_digits, digits_parse
+from ingestion.canonical import ascii_digits, digits_parse, json_with_lone_surrogates_decode
 from ingestion.formats.base import RequestProblem
 
 _CHUNK = 64 * 1024
@@ -131,7 +129,12 @@ def json_decode(body: bytes) -> Any:
         if "surrogate" in str(exc):
             text = _utf8_or_none(body)
             if text is not None:
-                return _json_decode_with_lone_surrogates(text, orjson_error=exc)
+                try:
+                    return json_with_lone_surrogates_decode(text)
+                except (ValueError, RecursionError):
+                    # Another fault beside the surrogate (or nesting past Python's
+                    # recursion limit): orjson's message, naming the first, is the answer.
+                    pass
         raise RequestProblem(f"The body is not valid JSON: {exc}") from exc
 
 
@@ -140,42 +143,3 @@ def _utf8_or_none(body: bytes) -> str | None:
         return body.decode()
     except UnicodeDecodeError:  # surrogates as raw bytes (CESU-8) are no UTF-8: not JSON
         return None
-
-
-# orjson reads an integer as a Python int within 64 bits (signed or not), else as a double.
-_ORJSON_INT_MIN, _ORJSON_INT_MAX = -(2**63), 2**64 - 1
-
-
-def _json_decode_with_lone_surrogates(text: str, *, orjson_error: orjson.JSONDecodeError) -> Any:
-    """JSON that escapes a lone surrogate (``"\\ud83d"``), read as orjson reads the rest.
-
-    The escape is valid JSON (RFC 8259 lets a string escape any code unit) and what
-    JavaScript's ``JSON.stringify`` writes for half an emoji, a string cut with
-    ``.slice()``; orjson refuses the whole text. The standard library reads it (numbers
-    made to match orjson's: no NaN or Infinity, an integer past 64 bits a double), and
-    the shared path refuses just the events holding one, at the event level, as it
-    refuses a NUL (``canonical.unstorable_fields``): neither can be stored.
-    """
-
-    def integer(digits: str) -> int | float:
-        # Capped before int(), which refuses more than 4,300 digits.
-        number = int(digits) if len(digits) <= 21 else None
-        if number is not None and _ORJSON_INT_MIN <= number <= _ORJSON_INT_MAX:
-            return number
-        return finite(digits)
-
-    def finite(digits: str) -> float:
-        number = float(digits)
-        if not math.isfinite(number):
-            raise ValueError(f"number is infinity when parsed as double: {digits[:40]}")
-        return number
-
-    def constant(name: str) -> None:
-        raise ValueError(f"{name} is not JSON")
-
-    try:
-        return json.loads(text, parse_int=integer, parse_float=finite, parse_constant=constant)
-    except (ValueError, RecursionError):  # json.JSONDecodeError is a ValueError
-        # Another fault beside the surrogate (or nesting past Python's recursion limit):
-        # orjson's message, which names the first problem, is the answer.
-        raise RequestProblem(f"The body is not valid JSON: {orjson_error}") from orjson_error

@@ -414,6 +414,42 @@ def json_scans(text: str | bytes) -> tuple[bool, bool]:
     return may_hold, text.count("[") + text.count("{") > MAX_DEPTH
 
 
+# orjson reads an integer as a Python int within 64 bits (signed or not), else as a double.
+_ORJSON_INT_MIN, _ORJSON_INT_MAX = -(2**63), 2**64 - 1
+
+
+def json_with_lone_surrogates_decode(text: str) -> Any:
+    """JSON that escapes a lone surrogate (``"\\ud83d"``), read as orjson reads the rest;
+    ValueError (or RecursionError, nested past Python's limit) if it is not JSON.
+
+    The escape is valid JSON (RFC 8259 lets a string escape any code unit) and what
+    JavaScript's ``JSON.stringify`` writes for half an emoji, a string cut with
+    ``.slice()``; orjson refuses the whole text. The standard library reads it (numbers
+    made to match orjson's: no NaN or Infinity, an integer past 64 bits a double), so that
+    the shared path refuses just the events holding one, at the event level, as it refuses
+    a NUL (``unstorable_fields``): neither can be stored. Callers use it only once orjson
+    has refused a text for a surrogate, so clean traffic never comes here.
+    """
+
+    def integer(digits: str) -> int | float:
+        # Capped before int(), which refuses more than 4,300 digits.
+        number = int(digits) if len(digits) <= 21 else None
+        if number is not None and _ORJSON_INT_MIN <= number <= _ORJSON_INT_MAX:
+            return number
+        return finite(digits)
+
+    def finite(digits: str) -> float:
+        number = float(digits)
+        if not math.isfinite(number):
+            raise ValueError(f"number is infinity when parsed as double: {digits[:40]}")
+        return number
+
+    def constant(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_int=integer, parse_float=finite, parse_constant=constant)
+
+
 def json_encodable(value: Any) -> bool:
     """Whether orjson can write ``value`` back (False past MAX_DEPTH levels of nesting)."""
     return json_size(value) is not None
@@ -484,6 +520,18 @@ def required_string(
     return optional_string(item, key, index=index, problems=problems, max_length=max_length)
 
 
+def _json_string_decode(text: str) -> Any:
+    """A JSON field's string (Intempt's ``data`` may be one) decoded as a body is: a lone
+    surrogate escaped in it is then named by the unstorable walk of ``json_object``, as
+    one in the body is, instead of calling the whole string no JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise
+        return json_with_lone_surrogates_decode(text)
+
+
 def json_object(
     item: dict[str, Any], key: str, *, index: str | int, problems: list[EventProblem], allow_json_string: bool = False
 ) -> dict[str, Any] | None:
@@ -498,8 +546,8 @@ def json_object(
             # when it has nothing, as it sends "" for an id it lacks. Absent, as null is.
             return None
         try:
-            value = orjson.loads(text)
-        except orjson.JSONDecodeError:
+            value = _json_string_decode(text)
+        except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
             problems.append(EventProblem(index, key, f"{key} must be a JSON object or a string holding one"))
             return None
         if value is None:  # a serialised null (Jackson's or JSON.stringify's): absent too
