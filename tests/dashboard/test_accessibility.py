@@ -53,6 +53,7 @@ class Demo:
     profile: int
     account: int
     rejected: int
+    track_url: str
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,7 @@ def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[Demo]:
             profile=made["profile"].id,
             account=Account.objects.get(project=project, identities__value="acme").id,
             rejected=RejectedEvent.objects.get(project=project).id,
+            track_url=url,
         )
         call_command("flush", interactive=False, verbosity=0)
         cache.clear()
@@ -215,3 +217,20 @@ def test_page_has_no_serious_or_critical_wcag_violation(
     (ARTIFACTS / "axe" / f"{name}-{viewport}.json").write_text(json.dumps(results["violations"], indent=2))
     blocking = [violation for violation in results["violations"] if violation["impact"] in BLOCKING]
     assert blocking == [], f"{path} at {viewport} width:\n{described(blocking)}"
+
+
+def test_the_live_list_says_how_many_events_arrived(
+    demo: Demo, live_server: Any, tabs: dict[tuple[str, bool], Any]
+) -> None:
+    page = tabs["desktop", True]
+    page.goto(f"{live_server.url}/dashboard/{demo.project}/")
+    status = page.locator("[data-testid=live-events] >> xpath=ancestor::table/following-sibling::*[@role='status']")
+    assert status.inner_text() == ""
+    now = ms(timezone.now())
+    events = [{"eventId": f"live-{n}", "userId": "ada@example.com", "timestamp": now} for n in range(2)]
+    body = {"track": [{"name": "Page Viewed", "payload": events}]}
+
+    assert page.request.post(live_server.url + demo.track_url, data=body).ok
+
+    page.wait_for_function("e => e.textContent !== ''", arg=status.element_handle(), timeout=12000)
+    assert status.inner_text() == "2 new events"  # not the rows: a live table read them all out
