@@ -5,11 +5,20 @@
 // returns, every 5 seconds while the page is visible (and, inside a closed <details>,
 // only once it is opened), and not while the keyboard focus is on one of its rows: the
 // rows replaced under it took the focus away to the page's start every 5 seconds.
+//
+// A screen reader is told how many events arrived, in a polite status line beside the
+// table, not the rows themselves: a live table would read all of them out every 5 seconds.
 (function () {
   "use strict";
   var INTERVAL_MS = 5000;
 
-  function refresh(body) {
+  function eventLinks(body) {
+    var links = {};
+    body.querySelectorAll("a.event-name").forEach(function (link) { links[link.getAttribute("href")] = true; });
+    return links;
+  }
+
+  function refresh(body, status) {
     var details = body.closest("details");
     if (details && !details.open) return;
     if (document.hidden) return;
@@ -17,14 +26,25 @@
     fetch(body.dataset.liveUrl, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       // A redirect means the session ended (login page): keep the rows rather than paste it in.
       .then(function (response) { return response.ok && !response.redirected ? response.text() : null; })
-      .then(function (html) { if (html !== null) body.innerHTML = html; })
+      .then(function (html) {
+        if (html === null) return;
+        var before = eventLinks(body);
+        body.innerHTML = html;
+        var arrived = Object.keys(eventLinks(body)).filter(function (href) { return !before[href]; }).length;
+        if (arrived) status.textContent = arrived + (arrived === 1 ? " new event" : " new events");
+      })
       .catch(function () { /* keep the last rows on a network hiccup */ });
   }
 
   document.querySelectorAll("[data-live-url]").forEach(function (body) {
+    // In the page before anything is said in it: a status added with its text is not read.
+    var status = document.createElement("p");
+    status.className = "visually-hidden";
+    status.setAttribute("role", "status");
+    body.closest("table").after(status);
     var details = body.closest("details");
-    if (details) details.addEventListener("toggle", function () { refresh(body); });
-    setInterval(function () { refresh(body); }, INTERVAL_MS);
+    if (details) details.addEventListener("toggle", function () { refresh(body, status); });
+    setInterval(function () { refresh(body, status); }, INTERVAL_MS);
   });
 })();
 
