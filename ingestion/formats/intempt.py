@@ -16,6 +16,7 @@ from django.conf import settings
 from ingestion.canonical import (
     EPOCH,
     INTEMPT_IDENTITY_FIELDS,
+    MAX_DEPTH,
     CanonicalEvent,
     EventProblem,
     datetime_from_ms_or_digits,
@@ -23,7 +24,9 @@ from ingestion.canonical import (
     empty_identifiers,
     json_object,
     json_size,
+    nested_deeper_than,
     optional_string,
+    unstorable_replaced,
 )
 from ingestion.formats.base import (
     RequestProblem,
@@ -44,8 +47,14 @@ _GROUP_FIELDS = {"name", "payload"}
 
 def _copied_size(group: dict[str, Any]) -> int:
     """The JSON size of what ``group`` copies into each of its events (all but its payload);
-    0 past what orjson writes (each event is refused for its nesting)."""
-    return json_size({key: value for key, value in group.items() if key != "payload"}) or 0
+    0 past what orjson writes for its nesting (each event is refused, kept without its
+    payload). A lone surrogate, which orjson cannot write either, also refuses each event,
+    but each is kept with its payload (U+FFFD in its place): that size is counted."""
+    copied = {key: value for key, value in group.items() if key != "payload"}
+    size = json_size(copied)
+    if size is None and not nested_deeper_than(copied, MAX_DEPTH):
+        size = json_size(unstorable_replaced(copied))
+    return size or 0
 
 
 def _timestamp_of_its_own(value: Any) -> datetime | None:

@@ -327,6 +327,25 @@ def test_fields_copied_into_every_event_count_once_per_event_against_the_size_li
     assert not Event.objects.exists() and not RejectedEvent.objects.exists()
 
 
+@pytest.mark.parametrize("where", ["body", "group"])
+def test_copied_fields_holding_a_lone_surrogate_count_against_the_size_limit(client, tenant, where):
+    # The surrogate refuses each event, whose kept payload (U+FFFD in its place) still
+    # copies the 3 KB: 1,000 rejected events of 3 KB each, had the copy not been counted.
+    payload = [{"eventId": str(i), "userId": "u"} for i in range(1000)]
+    group = {"name": "X", "payload": payload}
+    copied = "s" * 3000 + "\ud83d"
+    body = {"sentAt": copied, "track": [group]} if where == "body" else {"track": [{**group, "sdk": copied}]}
+    text = json.dumps(body)
+    assert "\\ud83d" in text
+
+    response = post(client, tenant, text)
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "track" and "copied into each of their events" in error["message"]
+    assert not Event.objects.exists() and not RejectedEvent.objects.exists()
+
+
 def test_small_fields_beside_a_thousand_events_are_within_the_limit(client, tenant):
     payload = [{"eventId": str(i), "userId": "u"} for i in range(1000)]
 
