@@ -469,6 +469,18 @@ def nested_deeper_than(value: Any, depth: int) -> bool:
     return False
 
 
+def kept_json_size(value: Any) -> int | None:
+    """``json_size`` of ``value`` as a refused event is kept: a lone surrogate (which orjson
+    cannot write) replaced by U+FFFD, as ``unstorable_replaced`` keeps it; None only past
+    MAX_DEPTH levels of nesting (such an event is kept without its payload). For the size
+    limits: ``json_size`` alone is None for a surrogate too, and a limit skipped for it let
+    a refused event be kept far past its size."""
+    size = json_size(value)
+    if size is None and not nested_deeper_than(value, MAX_DEPTH):
+        return json_size(unstorable_replaced(value))
+    return size
+
+
 def json_text(value: Any) -> str:
     """``value`` as JSON text, for a ``::jsonb`` parameter. orjson's, or the standard
     library's for the one thing it cannot write: an integer past 64 bits. PostgreSQL's

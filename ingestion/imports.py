@@ -26,7 +26,7 @@ from ingestion.canonical import (
     MAX_DEPTH,
     import_position,
     json_encodable,
-    json_size,
+    kept_json_size,
     nested_deeper_than,
     unstorable_replaced,
 )
@@ -153,7 +153,7 @@ def _line_decode(line: bytes, *, one_event_per_line: bool) -> Any:
         raise RequestProblem(f"The line is over {longest} bytes: no event within the {limit} byte limit is so long")
     document = json_decode(line)
     # Written again only for a line over the limit: the export's spelling may be why.
-    size = json_size(document)
+    size = kept_json_size(document)  # a lone surrogate's event would be kept at this size
     if size is not None and size > limit + EXPORTED_FIELDS_BYTES:
         raise RequestProblem(f"The event is over the {limit} byte limit: {size} bytes as compact JSON")
     return document

@@ -16,17 +16,14 @@ from django.conf import settings
 from ingestion.canonical import (
     EPOCH,
     INTEMPT_IDENTITY_FIELDS,
-    MAX_DEPTH,
     CanonicalEvent,
     EventProblem,
     datetime_from_ms_or_digits,
     derived_event_id,
     empty_identifiers,
     json_object,
-    json_size,
-    nested_deeper_than,
+    kept_json_size,
     optional_string,
-    unstorable_replaced,
 )
 from ingestion.formats.base import (
     RequestProblem,
@@ -50,11 +47,7 @@ def _copied_size(group: dict[str, Any]) -> int:
     0 past what orjson writes for its nesting (each event is refused, kept without its
     payload). A lone surrogate, which orjson cannot write either, also refuses each event,
     but each is kept with its payload (U+FFFD in its place): that size is counted."""
-    copied = {key: value for key, value in group.items() if key != "payload"}
-    size = json_size(copied)
-    if size is None and not nested_deeper_than(copied, MAX_DEPTH):
-        size = json_size(unstorable_replaced(copied))
-    return size or 0
+    return kept_json_size({key: value for key, value in group.items() if key != "payload"}) or 0
 
 
 def _timestamp_of_its_own(value: Any) -> datetime | None:

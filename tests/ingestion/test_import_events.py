@@ -192,6 +192,23 @@ def test_an_ndjson_event_over_the_size_limit_is_refused_as_a_line(tmp_path, tena
     assert record["errors"][0]["message"].startswith("The event is over the 2097152 byte limit")
 
 
+def test_an_ndjson_event_over_the_size_limit_with_a_lone_surrogate_is_refused_as_a_line(tmp_path, tenant):
+    # Refused for its surrogate alone, it was kept whole (U+FFFD in its place): an event
+    # past the size limit in the rejected store.
+    path = tmp_path / "history.ndjson"
+    too_long = "a" * (settings.TRACKHUB_MAX_BODY_BYTES + EXPORTED_FIELDS_BYTES) + "\ud83d"
+    line = ndjson_event("huge", properties={"x": too_long})
+    assert "\\ud83d" in line
+    path.write_text(line + "\n")
+
+    out, _ = run_import(path, tenant, "ndjson")
+
+    assert "1 line: 0 events stored, 0 duplicates (already stored), 0 events rejected, 1 line rejected" in out
+    assert not Event.objects.exists() and not RejectedEvent.objects.exists()
+    [record] = rejected_records(tmp_path / "history.ndjson.rejected.ndjson")
+    assert record["errors"][0]["message"].startswith("The event is over the 2097152 byte limit")
+
+
 def test_timestamps_before_the_year_1000_export_with_four_digits_and_import_again(
     client, tenant, other_tenant, read_client, tmp_path
 ):
