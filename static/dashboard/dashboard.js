@@ -18,7 +18,7 @@
     return links;
   }
 
-  function refresh(body, status) {
+  function refresh(body, status, state) {
     var details = body.closest("details");
     if (details && !details.open) return;
     if (document.hidden) return;
@@ -31,7 +31,9 @@
         var before = eventLinks(body);
         body.innerHTML = html;
         var arrived = Object.keys(eventLinks(body)).filter(function (href) { return !before[href]; }).length;
-        if (arrived) status.textContent = arrived + (arrived === 1 ? " new event" : " new events");
+        // A tail's first rows replace its "Loading…": they were there before, no news.
+        if (arrived && state.loaded) status.textContent = arrived + (arrived === 1 ? " new event" : " new events");
+        state.loaded = true;
       })
       .catch(function () { /* keep the last rows on a network hiccup */ });
   }
@@ -43,8 +45,10 @@
     status.setAttribute("role", "status");
     body.closest("table").after(status);
     var details = body.closest("details");
-    if (details) details.addEventListener("toggle", function () { refresh(body, status); });
-    setInterval(function () { refresh(body, status); }, INTERVAL_MS);
+    // The overview's list comes with its rows; a source's tail (in <details>) comes empty.
+    var state = { loaded: !details };
+    if (details) details.addEventListener("toggle", function () { refresh(body, status, state); });
+    setInterval(function () { refresh(body, status, state); }, INTERVAL_MS);
   });
 })();
 

@@ -234,3 +234,18 @@ def test_the_live_list_says_how_many_events_arrived(
 
     page.wait_for_function("e => e.textContent !== ''", arg=status.element_handle(), timeout=12000)
     assert status.inner_text() == "2 new events"  # not the rows: a live table read them all out
+
+
+def test_a_live_tail_opened_says_nothing_of_the_rows_it_loads(
+    demo: Demo, live_server: Any, tabs: dict[tuple[str, bool], Any]
+) -> None:
+    # A source's tail arrives empty ("Loading…") inside a closed <details>: the rows its
+    # first refresh brings were there before, and are no news ("3 new events" was said).
+    page = tabs["desktop", True]
+    page.goto(f"{live_server.url}/dashboard/{demo.project}/sources/")
+    tail = page.locator(f"[data-testid=tail-{demo.source}]")
+    status = tail.locator("xpath=.//table/following-sibling::*[@role='status']")
+    tail.locator("summary").click()
+    tail.locator("a.event-name").first.wait_for()  # the status is written with the rows
+
+    assert status.inner_text() == ""
