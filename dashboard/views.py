@@ -487,7 +487,10 @@ def profiles(request: HttpRequest, project: Project) -> HttpResponse:
 @project_page
 @snapshot_page
 def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> HttpResponse:
-    detail = profile_selectors.profile_detail(project_id=project.id, profile_id=profile_id)
+    # The first identifiers only: the timeline below reads them all for its query.
+    detail = profile_selectors.profile_detail(
+        project_id=project.id, profile_id=profile_id, identifiers_limit=IDENTIFIERS_LIMIT
+    )
     if detail is None:
         raise Http404("No such profile")
     if detail.id != profile_id:
@@ -505,7 +508,6 @@ def profile_detail(request: HttpRequest, project: Project, profile_id: int) -> H
         {
             "profile": detail,
             "attributes": sorted(detail.attributes.items()),
-            "identifiers": detail.identifiers[:IDENTIFIERS_LIMIT],
             "accounts": profile_selectors.profile_accounts(
                 project_id=project.id, profile=detail, member_ids=False, limit=ACCOUNTS_LIMIT
             ),

@@ -469,16 +469,26 @@ def nested_deeper_than(value: Any, depth: int) -> bool:
     return False
 
 
+def kept_payload(value: Any) -> Any:
+    """``value`` as a refused event's payload is kept and written back as JSON: None when
+    nested past MAX_DEPTH levels (kept without its payload); a lone surrogate, which orjson
+    cannot write, replaced by U+FFFD (``unstorable_replaced``); else ``value`` itself."""
+    if json_encodable(value):
+        return value
+    if nested_deeper_than(value, MAX_DEPTH):
+        return None
+    return unstorable_replaced(value)
+
+
 def kept_json_size(value: Any) -> int | None:
-    """``json_size`` of ``value`` as a refused event is kept: a lone surrogate (which orjson
-    cannot write) replaced by U+FFFD, as ``unstorable_replaced`` keeps it; None only past
-    MAX_DEPTH levels of nesting (such an event is kept without its payload). For the size
-    limits: ``json_size`` alone is None for a surrogate too, and a limit skipped for it let
-    a refused event be kept far past its size."""
+    """``json_size`` of ``value`` as ``kept_payload`` keeps it; None only past MAX_DEPTH.
+    For the size limits: ``json_size`` alone is None for a surrogate too, and a limit
+    skipped for it let a refused event be kept far past its size."""
     size = json_size(value)
-    if size is None and not nested_deeper_than(value, MAX_DEPTH):
-        return json_size(unstorable_replaced(value))
-    return size
+    if size is not None:
+        return size
+    kept = kept_payload(value)
+    return None if kept is None else json_size(kept)
 
 
 def json_text(value: Any) -> str:

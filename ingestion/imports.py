@@ -22,14 +22,7 @@ from django.db import DataError
 from django.utils import timezone
 
 from ingestion.body import json_decode
-from ingestion.canonical import (
-    MAX_DEPTH,
-    import_position,
-    json_encodable,
-    kept_json_size,
-    nested_deeper_than,
-    unstorable_replaced,
-)
+from ingestion.canonical import import_position, kept_json_size, kept_payload
 from ingestion.formats.base import RequestProblem, WireFormatAdapter
 from ingestion.formats.ndjson import FileLines
 from ingestion.models import Source
@@ -179,7 +172,7 @@ def _ingest(
     summary.events_duplicate += outcome.duplicates
     if not outcome.rejected:
         return
-    payloads = {event.index: _kept_payload(event.replay_payload) for event in adapter.split(document)}
+    payloads = {event.index: kept_payload(event.replay_payload) for event in adapter.split(document)}
     problems_by_index: dict[str | int, list[dict[str, str | int]]] = {}
     for problem in outcome.rejected:
         problems_by_index.setdefault(problem.index, []).append(problem.as_dict())
@@ -192,14 +185,3 @@ def _ingest(
             "payload": payloads.get(index),
         }
         rejected_out.write(orjson.dumps(record) + b"\n")
-
-
-def _kept_payload(payload: Any) -> Any:
-    """A refused event's payload as the rejected-events store keeps it: None when nested
-    past what can be written back; a lone surrogate (which orjson cannot write either)
-    replaced by U+FFFD, as a NUL is."""
-    if json_encodable(payload):
-        return payload
-    if nested_deeper_than(payload, MAX_DEPTH):
-        return None
-    return unstorable_replaced(payload)

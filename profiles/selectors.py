@@ -139,10 +139,11 @@ def profile_details(*, profiles: Iterable[Profile], identifiers_limit: int | Non
     ]
 
 
-def profile_detail(*, project_id: int, profile_id: int) -> ProfileDetail | None:
-    """The profile (its survivor, for a merged-away id) with identifiers and accounts."""
+def profile_detail(*, project_id: int, profile_id: int, identifiers_limit: int | None = None) -> ProfileDetail | None:
+    """The profile (its survivor, for a merged-away id) with identifiers and accounts;
+    ``identifiers_limit`` as in ``profile_details``."""
     profile = profile_resolve(project_id=project_id, profile_id=profile_id)
-    return None if profile is None else profile_details(profiles=[profile])[0]
+    return None if profile is None else profile_details(profiles=[profile], identifiers_limit=identifiers_limit)[0]
 
 
 def profiles_live(*, project_id: int) -> QuerySet[Profile]:
@@ -315,14 +316,6 @@ def accounts_search(
     if identifier is not None:
         queryset = queryset.filter(identities__value=identifier, identities__project_id=project_id)
     return account_details(accounts=queryset.order_by("-last_seen", "-id")[:limit], member_ids=member_ids)
-
-
-def account_merges(*, project_id: int, account_id: int) -> list[AccountMerge]:
-    account = account_resolve(project_id=project_id, account_id=account_id)
-    if account is None:
-        return []
-    merges = AccountMerge.objects.filter(project_id=project_id, survivor_id=account.id)
-    return list(merges.order_by("-merged_at", "-id"))
 
 
 def account_merges_count(*, project_id: int, account_id: int) -> int:
