@@ -249,6 +249,7 @@ def test_an_event_needs_no_user_identifier(client, tenant):
         ("1714631904000", "2024-05-02T06:38:24+00:00"),
         ("2024-05-02T06:38:24Z", "2024-05-02T06:38:24+00:00"),
         ("2024-05-02T08:38:24+02:00", "2024-05-02T06:38:24+00:00"),
+        (0, "1970-01-01T00:00:00+00:00"),  # the epoch, as Databuddy's server reads it (Intempt: not set)
     ],
 )
 def test_timestamp_in_ms_or_iso_is_stored_in_utc(client, tenant, timestamp, stored):
@@ -327,6 +328,7 @@ def test_field_over_its_length_limit_is_an_event_level_error(client, tenant, fie
         ({"name": "x", "timestamp": "\u00b2"}, "timestamp", BAD_TIMESTAMP),
         ({"name": "x", "timestamp": True}, "timestamp", BAD_TIMESTAMP),
         ({"name": "x", "timestamp": {}}, "timestamp", BAD_TIMESTAMP),
+        ({"name": "x", "timestamp": ""}, "timestamp", BAD_TIMESTAMP),  # as Databuddy's server: no Date reads it
         ({"name": "x", "properties": "p"}, "properties", "properties must be a JSON object"),
         ({"name": "x", "anonymousId": 12}, "anonymousId", "anonymousId must be a string"),
         ({"name": "x", "websiteId": 12}, "websiteId", "websiteId must be a string holding a UUID"),
