@@ -446,10 +446,14 @@ def event_names(*, project_ids: Sequence[int] | None = None, limit: int = 1000) 
     return list(events.order_by("name").values_list("name", flat=True).distinct()[:limit])
 
 
-def events_for_identity_keys(*, events: QuerySet[Event], identity_keys: Iterable[str]) -> QuerySet[Event]:
+def events_for_identity_keys(
+    *, events: QuerySet[Event], identity_keys: Iterable[str] | QuerySet[Any, str]
+) -> QuerySet[Event]:
     """Those of ``events`` whose ``identity_key`` is one of ``identity_keys`` (a profile's
-    events: ``profiles.selectors.profile_events`` passes the identifiers of one profile)."""
-    return events.filter(identity_key__in=list(identity_keys))
+    events: ``profiles.selectors.profile_events`` passes the identifiers of one profile),
+    given as values or as a query of one column, which becomes a subquery."""
+    keys = identity_keys if isinstance(identity_keys, QuerySet) else list(identity_keys)
+    return events.filter(identity_key__in=keys)
 
 
 # Keys looked up per query, each an ORed condition of its WHERE clause.

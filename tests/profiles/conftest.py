@@ -12,8 +12,9 @@ from typing import Any
 
 from django.db import connection, connections
 from django.test import Client
+from django.utils import timezone
 
-from profiles.models import Profile
+from profiles.models import Identity, Profile, ProfileMerge
 from profiles.services import identity_work_sweep
 
 
@@ -101,3 +102,25 @@ def merge_committed_before_the_first_query_on(
         identity_drain()
 
     return committed_before_the_first_query_on(table, merge)
+
+
+def giant_profile_make(tenant: Any, *, prefix: str, identifiers: int, merged: int) -> Profile:
+    """A profile as identity resolution leaves a giant component: ``identifiers`` user
+    identifiers (``{prefix}-0`` ...) and ``merged`` profiles merged into it, written
+    directly (resolving them through events would take the test minutes)."""
+    now = timezone.now()
+    project = tenant.project
+    survivor = Profile.objects.create(project=project, first_seen=now, last_seen=now)
+    losers = Profile.objects.bulk_create(
+        [Profile(project=project, first_seen=now, last_seen=now, merged_into=survivor) for _ in range(merged)]
+    )
+    ProfileMerge.objects.bulk_create(
+        [
+            ProfileMerge(project=project, survivor=survivor, merged_id=loser.id, event_name="Login", event_id=str(n))
+            for n, loser in enumerate(losers)
+        ]
+    )
+    Identity.objects.bulk_create(
+        [Identity(project=project, profile=survivor, value=f"{prefix}-{n}") for n in range(identifiers)]
+    )
+    return survivor

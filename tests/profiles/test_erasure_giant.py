@@ -12,35 +12,13 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from ingestion.models import RejectedEvent
-from profiles.models import Identity, Profile, ProfileMerge
+from profiles.models import Profile, ProfileMerge
 from profiles.services import profile_erase
+from tests.profiles.conftest import giant_profile_make
 
 pytestmark = pytest.mark.django_db
-
-
-def giant_profile_make(tenant: Any, *, prefix: str, identifiers: int, merged: int) -> Profile:
-    """A profile as identity resolution leaves a giant component: ``identifiers`` user
-    identifiers (``{prefix}-0`` ...) and ``merged`` profiles merged into it, written
-    directly (resolving them through events would take the test minutes)."""
-    now = timezone.now()
-    project = tenant.project
-    survivor = Profile.objects.create(project=project, first_seen=now, last_seen=now)
-    losers = Profile.objects.bulk_create(
-        [Profile(project=project, first_seen=now, last_seen=now, merged_into=survivor) for _ in range(merged)]
-    )
-    ProfileMerge.objects.bulk_create(
-        [
-            ProfileMerge(project=project, survivor=survivor, merged_id=loser.id, event_name="Login", event_id=str(n))
-            for n, loser in enumerate(losers)
-        ]
-    )
-    Identity.objects.bulk_create(
-        [Identity(project=project, profile=survivor, value=f"{prefix}-{n}") for n in range(identifiers)]
-    )
-    return survivor
 
 
 def _rejected_make(tenant: Any, user_id: str) -> None:
