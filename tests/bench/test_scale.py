@@ -23,6 +23,14 @@ def test_scale_prints_every_latency_row_and_the_export():
 
     assert result.returncode == 0, result.stderr[-2000:]
     rows = dict(re.findall(r"^(\S.*?) +(\d+\.\d) +\d+\.\d$", result.stdout, flags=re.MULTILINE))
-    assert {"no filter", "user_id", "property+value", "next page (cursor)", "deep page (cursor)", "all"} <= set(rows)
+    assert {
+        "no filter",
+        "user_id",
+        "property+value",
+        "profile (giant)",
+        "next page (cursor)",
+        "deep page (cursor)",
+        "all",
+    } <= set(rows)
     assert "5,000 events in one project" in result.stdout
     assert re.search(r"export.ndjson: \{'rows_streamed': [1-9]", result.stdout)
