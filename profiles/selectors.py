@@ -90,14 +90,6 @@ def profile_resolve(*, project_id: int, profile_id: int) -> Profile | None:
     return profile.merged_into if profile.merged_into_id is not None else profile
 
 
-def profile_identifiers(*, project_id: int, profile_id: int) -> list[str] | None:
-    """The identifiers of a profile (following merges to the survivor); None if unknown."""
-    profile = profile_resolve(project_id=project_id, profile_id=profile_id)
-    if profile is None:
-        return None
-    return sorted(_identity_values(project_id=project_id, profile_id=profile.id))
-
-
 def _identity_values(*, project_id: int, profile_id: int) -> QuerySet[Identity, str]:
     # The project too: as a subquery (``profile_events``) each event's identity_key is then
     # looked up by the (project, value) unique index.
