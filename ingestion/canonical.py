@@ -299,6 +299,11 @@ def _iso_parse(value: Any) -> datetime | None:
     basic = len(text) >= 8 and ascii_digits(text[:8]) and (len(text) == 8 or text[8] in "Tt")
     if not (extended or basic):
         return None
+    # fromisoformat takes any one character after an extended date as the separator: an
+    # offset on a date alone ("2023-11-20+05:00") was read as the time 05:00 UTC, and any
+    # letter passed for the T. ISO 8601 has a T there (a space is the common variant).
+    if extended and len(text) > 10 and text[10] not in "Tt ":
+        return None
     if text.endswith(("z", "Z")):
         text = text[:-1] + "+00:00"
     try:

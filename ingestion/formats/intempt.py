@@ -100,6 +100,10 @@ class IntemptAdapter(WireFormatAdapter):
         # kept group, see them too. (Not a body-level name or payload: in a group they
         # would be its own.)
         around_kept = {key: value for key, value in around.items() if key not in _GROUP_FIELDS}
+        # A body-level name or payload is in no kept group but is copied into each event's
+        # context all the same (``shared``): counted per event with the group's copy below.
+        around_unkept = {key: value for key, value in around.items() if key in _GROUP_FIELDS}
+        around_unkept_bytes = (kept_json_size(around_unkept) or 0) if around_unkept else 0
         events: list[WireEvent] = []
         copied_bytes = 0
         for g, group in enumerate(groups):
@@ -115,7 +119,7 @@ class IntemptAdapter(WireFormatAdapter):
             group_fields = {key: value for key, value in group.items() if key not in _GROUP_FIELDS}
             shared = {**around, **group_fields} or None
             kept_group = {**around_kept, **group}
-            copied_bytes += _copied_size(kept_group) * len(group["payload"])
+            copied_bytes += (_copied_size(kept_group) + around_unkept_bytes) * len(group["payload"])
             for i, item in enumerate(group["payload"]):
                 events.append(
                     WireEvent(

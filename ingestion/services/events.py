@@ -158,20 +158,26 @@ def wire_document_ingest(
         rejected.append(RejectedItem(problems=problems, payload=payload, key=key))
 
     for wire_event in wire_events:
+        # What the event's envelope copies into its context (Intempt's fields around the
+        # track array), checked with the kept payload: a body-level name or payload is
+        # copied too but is in no kept group (it would be the group's own), and unchecked
+        # it reached the write, which refused it with a 500 (or the whole request).
+        shared = wire_event.shared
         # Depth first: the NUL walk recurses once per level, and the parser reads up to
         # 1,024 of them, past Python's recursion limit (a 500 when a NUL came with them).
-        if (
-            scan_depth
-            and not json_encodable(wire_event.replay_payload)
-            # Else it holds a lone surrogate, which orjson cannot write either: found below.
-            and nested_deeper_than(wire_event.replay_payload, MAX_DEPTH)
-        ):
+        if scan_depth and (_too_deep(wire_event.replay_payload) or (shared is not None and _too_deep(shared))):
             problem = EventProblem(wire_event.index, "", f"The event is nested deeper than {MAX_DEPTH} levels")
             reject(wire_event, [problem], None)
             continue
         # Paths within the event; else (a NUL only in fields its envelope shares) within that.
         unstorable_at = (
-            (unstorable_fields(wire_event.raw) or unstorable_fields(wire_event.replay_payload)) if scan_nul else []
+            (
+                unstorable_fields(wire_event.raw)
+                or unstorable_fields(wire_event.replay_payload)
+                or (unstorable_fields(shared) if shared else [])
+            )
+            if scan_nul
+            else []
         )
         if unstorable_at:
             problems = unstorable_problems(wire_event.index, unstorable_at)
@@ -198,6 +204,12 @@ def wire_document_ingest(
     )  # fmt: skip
     problems = [problem for item in rejected for problem in item.problems]
     return IngestOutcome(accepted=batch.accepted, stored=batch.stored, rejected=problems)
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests deeper than the JSON encoder writes back. (One it refuses
+    for a lone surrogate instead is found by ``unstorable_fields``.)"""
+    return not json_encodable(value) and nested_deeper_than(value, MAX_DEPTH)
 
 
 _INDEXED_FIELDS = ("name", "event_id", "user_id", "profile_id", "anonymous_id", "account_id", "session_id", "page_id")

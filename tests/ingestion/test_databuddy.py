@@ -259,6 +259,16 @@ def test_timestamp_in_ms_or_iso_is_stored_in_utc(client, tenant, timestamp, stor
     assert Event.objects.get().timestamp.isoformat() == stored
 
 
+@pytest.mark.parametrize("timestamp", ["2024-05-02+02:00", "2024-05-02X06:38:24Z"])
+def test_a_date_followed_by_anything_but_t_or_a_space_and_a_time_is_a_400_naming_timestamp(client, tenant, timestamp):
+    # "+02:00" after a date alone was read as the time 02:00 UTC; no Date reads either.
+    response = post_key(client, tenant, {"name": "x", "timestamp": timestamp})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"index": 0, "field": "timestamp", "message": BAD_TIMESTAMP}]
+    assert Event.objects.count() == 0
+
+
 def test_a_timestamp_string_of_thousands_of_digits_is_a_400_naming_timestamp(client, tenant):
     # int() refuses more than 4,300 digits with a ValueError: this was a 500.
     response = post_key(client, tenant, {"name": "x", "timestamp": "9" * 5000})

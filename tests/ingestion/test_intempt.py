@@ -336,6 +336,84 @@ def test_copied_fields_holding_a_lone_surrogate_count_against_the_size_limit(cli
     assert not Event.objects.exists() and not RejectedEvent.objects.exists()
 
 
+# A body-level ``name`` or ``payload`` (beside ``track``) is copied into each event's context
+# like any field there, though a kept group cannot hold it (it would be the group's own):
+# the checks of what an event carries must see it all the same.
+
+
+@pytest.mark.parametrize("key", ["name", "payload"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("x\\u0000", "{key} contains a NUL character (\\u0000)"),
+        (
+            "x\\ud83d",
+            "{key} contains a lone surrogate (\\ud83d), half of a character written in UTF-16, "
+            "which is no Unicode text",
+        ),
+    ],
+    ids=["nul", "lone-surrogate"],
+)
+@pytest.mark.parametrize("events", [1, 30], ids=["one-statement write", "bulk write"])
+def test_an_unstorable_body_level_name_or_payload_refuses_each_event_naming_it_not_a_500(
+    client, tenant, key, value, message, events
+):
+    items = ", ".join(f'{{"eventId": "{i}", "userId": "u"}}' for i in range(events))
+    body = f'{{"{key}": "{value}", "track": [{{"name": "X", "payload": [{items}]}}]}}'
+
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    expected = message.format(key=key)
+    assert response.json() == {
+        "errors": [{"index": f"track[0].payload[{i}]", "field": key, "message": expected} for i in range(events)]
+    }
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.count() == events
+
+
+@pytest.mark.parametrize("key", ["name", "payload"])
+@pytest.mark.parametrize("events", [1, 30], ids=["one-statement write", "bulk write"])
+def test_a_body_level_name_or_payload_nested_too_deep_refuses_each_event_not_a_500(client, tenant, key, events):
+    deep = "[" * 1000 + "]" * 1000
+    items = ", ".join(f'{{"eventId": "{i}", "userId": "u"}}' for i in range(events))
+    body = f'{{"{key}": {deep}, "track": [{{"name": "X", "payload": [{items}]}}]}}'
+
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    problems = response.json()["errors"]
+    assert [problem["index"] for problem in problems] == [f"track[0].payload[{i}]" for i in range(events)]
+    assert all("nested deeper" in problem["message"] for problem in problems)
+    assert not Event.objects.exists()
+    assert RejectedEvent.objects.count() == events
+
+
+@pytest.mark.parametrize("key", ["name", "payload"])
+def test_a_body_level_name_or_payload_counts_once_per_event_against_the_size_limit(client, tenant, key):
+    # 3 KB copied into 1,000 events' context is 3 MB stored, as for a sentAt beside the track.
+    payload = [{"eventId": str(i), "userId": "u"} for i in range(1000)]
+    body = {key: "s" * 3000, "track": [{"name": "X", "payload": payload}]}
+
+    response = post(client, tenant, body)
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["field"] == "track" and "copied into each of their events" in error["message"]
+    assert not Event.objects.exists() and not RejectedEvent.objects.exists()
+
+
+def test_a_body_level_name_or_payload_is_kept_in_each_events_context(client, tenant):
+    body = {
+        "name": "batch-7",
+        "payload": {"v": 1},
+        "track": [{"name": "X", "payload": [{"eventId": "1", "userId": "u"}]}],
+    }
+
+    assert post(client, tenant, body).status_code == 200
+    assert Event.objects.get().context == {"name": "batch-7", "payload": {"v": 1}}
+
+
 def test_small_fields_beside_a_thousand_events_are_within_the_limit(client, tenant):
     payload = [{"eventId": str(i), "userId": "u"} for i in range(1000)]
 

@@ -224,6 +224,22 @@ def test_digit_strings_that_are_not_a_basic_format_date_are_refused(client, tena
 
 
 @pytest.mark.parametrize(
+    "timestamp", ["2023-11-20+05:00", "2023-11-20-05:00", "2023-11-20Z", "2023-11-20X22:28:55Z", "2023-11-20_22:28"]
+)
+def test_a_date_followed_by_anything_but_t_or_a_space_and_a_time_is_refused(client, tenant, timestamp):
+    # Python's fromisoformat takes any one character after the date as the separator: an
+    # offset on a date alone was read as a time of day ("+05:00": 05:00 UTC, ten hours
+    # from the midnight at +05:00 it names), and any letter passed for the T.
+    response = post(client, tenant, [{**THRIVESTACK.event(1), "timestamp": timestamp}])
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"index": 0, "field": "timestamp", "message": f"timestamp {timestamp!r} is not valid: expected {EXPECTED}"}
+    ]
+    assert Event.objects.count() == 0
+
+
+@pytest.mark.parametrize(
     ("event", "field", "message"),
     [
         ({"user_id": "u", "timestamp": FIXED_TIMESTAMP}, "event_name", "event_name is required"),
