@@ -387,8 +387,14 @@ def events_recent(*, project_id: int, source_id: int | None = None, limit: int =
 
 def event_get(*, project_id: int, pk: int) -> Event | None:
     """The project's event with TrackHub's id ``pk`` (not the producer's ``event_id``),
-    with its source."""
-    return Event.objects.filter(project_id=project_id, id=pk).select_related("source").first()
+    with ``source_name``: its source's name ("" when it has none), None when the source
+    was deleted.
+
+    Not ``select_related("source")``: an event outlives its source (deleting a source
+    keeps its events, which carry no foreign key constraint), and that join found no row
+    for such an event, so its page answered 404 while the explorer listed it."""
+    source_name = Source.objects.filter(pk=OuterRef("source_id")).values("name")[:1]
+    return Event.objects.filter(project_id=project_id, id=pk).annotate(source_name=Subquery(source_name)).first()
 
 
 def events_since_at_least(*, project_id: int, since: datetime, count: int) -> bool:

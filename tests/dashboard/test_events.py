@@ -247,6 +247,25 @@ def test_event_page_source_link_opens_that_sources_card(staff_client, tenant, se
     )
 
 
+def test_the_page_of_an_event_whose_source_was_deleted_opens_and_says_so(staff_client, tenant, sent):
+    # Deleting a source keeps its events (they are the project's data): the explorer and
+    # the profile timelines listed them, and their page answered 404, its join on the
+    # source finding no row.
+    event = Event.objects.get(name="Signup")
+    source_id = tenant.source.id
+    tenant.source.delete()
+
+    response = staff_client.get(f"/dashboard/{tenant.project.id}/events/{event.id}/")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<h1>Signup</h1>" in body
+    source = re.search(r"<dt>Source</dt><dd>(.*?)</dd>", body)
+    assert source is not None
+    assert "deleted source" in source.group(1) and f"#{source_id}" in source.group(1)
+    assert "<a " not in source.group(1)  # its card is gone from the sources page
+
+
 @pytest.mark.parametrize("page", ["events", "rejected", "warnings"])
 def test_a_mangled_cursor_shows_the_first_page_without_a_newest_link(staff_client, tenant, sent, page):
     response = staff_client.get(f"/dashboard/{tenant.project.id}/{page}/?before=not-a-cursor")

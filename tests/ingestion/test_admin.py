@@ -227,6 +227,34 @@ def test_the_event_list_runs_no_unbounded_query_on_the_events_table(staff_client
     assert on_events and all("LIMIT" in sql for sql in on_events), on_events
 
 
+def test_the_event_list_shows_the_events_of_a_deleted_source(staff_client, tenant):
+    # Deleting a source keeps its events; the list joined each event to its source, so it
+    # counted them ("3 events") and showed none.
+    bulk_events(tenant, 3)
+    source_id = tenant.source.id
+    assert staff_client.post(f"/admin/ingestion/source/{source_id}/delete/", {"post": "yes"}).status_code == 302
+    assert Event.objects.filter(source_id=source_id).count() == 3
+
+    response = staff_client.get("/admin/ingestion/event/")
+
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == 3
+    assert all(f"bulk-{n}" in response.content.decode() for n in (1, 2, 3))
+
+
+def test_the_event_list_reads_each_pages_sources_in_one_query(staff_client, tenant, django_assert_max_num_queries):
+    bulk_events(tenant, 50)
+    second = tenant_create(org="second-org", project="second-project")
+    bulk_events(second, 50)
+
+    # The session, the user, the filters' projects, names and sources, the capped count,
+    # the page and its sources (in one query, however many rows).
+    with django_assert_max_num_queries(9):
+        response = staff_client.get("/admin/ingestion/event/")
+
+    assert len(response.context["cl"].result_list) == 100
+
+
 def test_the_event_list_counts_up_to_a_cap_and_says_more_than(staff_client, tenant, monkeypatch):
     monkeypatch.setattr(CappedCountPaginator, "cap", 10)
     bulk_events(tenant, 30)
