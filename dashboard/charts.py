@@ -163,7 +163,7 @@ class Bar:
     value_text: str
     y: float
     width: float
-    url: str
+    url: str | None  # None: a bar that opens nothing (a deleted source's)
 
 
 @dataclass(frozen=True)
@@ -176,9 +176,10 @@ class BarChart:
 
 
 def bar_chart(
-    items: Sequence[tuple[str, int, str]], *, width: int = 480, label_width: int = 150, bar_height: int = 22
+    items: Sequence[tuple[str, int, str | None]], *, width: int = 480, label_width: int = 150, bar_height: int = 22
 ) -> BarChart:
-    """Horizontal bars for (label, value, url) items, largest first as given."""
+    """Horizontal bars for (label, value, url) items, largest first as given; a bar
+    without a url is no link."""
     peak = max((value for _, value, _ in items), default=0) or 1
     value_room = 56
     room = width - label_width - value_room

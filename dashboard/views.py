@@ -167,14 +167,18 @@ def overview(request: HttpRequest, project: Project) -> HttpResponse:
         # The link lists exactly the events the bar counts.
         since, until = (_query_time(moment) for moment in activity.window(last_24h=last_24h))
         query = "name" if field == "name" else "source"
-        items = [
-            (
-                source_names.get(int(value), str(value)) if field == "source_id" else str(value),
-                count,
-                f"{events_url}?{urlencode({query: value, 'since': since, 'until': until})}",
-            )
-            for value, count in activity.top(field=field, last_24h=last_24h, limit=8)
-        ]
+        items: list[tuple[str, int, str | None]] = []
+        for value, count in activity.top(field=field, last_24h=last_24h, limit=8):
+            url: str | None = f"{events_url}?{urlencode({query: value, 'since': since, 'until': until})}"
+            label = str(value)
+            if field == "source_id":
+                label = source_names.get(int(value), f"{value} (deleted source)")
+                # A deleted source's events stay, and are counted, but the explorer's source
+                # filter offers only the sources there are: it refused the link's filter
+                # and listed nothing. Such a bar links nowhere.
+                if int(value) not in source_names:
+                    url = None
+            items.append((label, count, url))
         return charts.bar_chart(items)
 
     return _render(

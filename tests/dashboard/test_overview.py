@@ -43,6 +43,24 @@ def test_overview_bar_charts_link_to_filtered_explorer(client, staff_client, ten
     assert "<title>Signup: 2</title>" in body and "<title>Purchase: 1</title>" in body
 
 
+def test_a_deleted_sources_bar_names_it_and_links_nowhere_the_explorer_refuses(client, staff_client, tenant):
+    # Deleting a source keeps its events, and the charts count them for 30 days. Its bar
+    # linked the explorer filtered on it, which refused the filter ("Select a valid
+    # choice": there is no such source to choose) and listed nothing.
+    intempt_send(client, tenant, [{}, {}], name="Signup")
+    source_id = tenant.source.id
+    tenant.source.delete()
+
+    body = staff_client.get(f"/dashboard/{tenant.project.id}/").content.decode()
+
+    sources = body.split('id="sources-24h"')[1].split('class="pane"')[0]
+    assert f"<title>{source_id} (deleted source): 2</title>" in sources
+    for link in re.findall(r'href="([^"]*)"', body):
+        if "/events/?" in link:
+            listed = staff_client.get(link.replace("&amp;", "&")).content.decode()
+            assert 'class="field-error"' not in listed, link
+
+
 @pytest.mark.parametrize(("pane", "days_back"), [("names-30d", 29), ("names-24h", 0)])
 def test_a_bar_links_to_exactly_the_events_it_counts(client, staff_client, tenant, pane, days_back):
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
