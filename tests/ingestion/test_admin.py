@@ -498,6 +498,65 @@ def test_a_source_keeps_its_id_and_project(staff_client, tenant, other_tenant):
     ]
 
 
+def rejected_events_make(tenant, count: int) -> None:
+    RejectedEvent.objects.bulk_create(
+        RejectedEvent(
+            project=tenant.project, source=tenant.source, wire_format="intempt", index=f"track[0].payload[{i}]",
+            field="userId", message="userId is required", payload={},
+        )
+        for i in range(count)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("who", ["staff_client", "member_client"])  # a superuser, a member
+def test_a_sources_delete_page_counts_its_rejected_events_in_a_few_queries_and_lists_none(
+    request, tenant, django_assert_max_num_queries, who
+):
+    # A source's rejected events go with it, and there is one per refused event, kept for
+    # good. Django's page loaded each of them, listed each on a line of its own and, for
+    # a member, asked the database once per row whether it was theirs to delete.
+    rejected_events_make(tenant, 150)
+    client = request.getfixturevalue(who)
+
+    with django_assert_max_num_queries(12):
+        response = client.get(f"/admin/ingestion/source/{tenant.source.id}/delete/")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<li>Rejected events: 150</li>" in body and "<li>API keys: 1</li>" in body
+    assert "userId is required" not in body  # no rejected event listed one by one
+
+
+def test_deleting_a_source_in_the_admin_takes_its_credentials_and_rejected_events_and_keeps_its_events(
+    member_client, tenant, django_assert_max_num_queries
+):
+    rejected_events_make(tenant, 150)
+    bulk_events(tenant, 3)
+    source_id = tenant.source.id
+
+    with django_assert_max_num_queries(30):
+        response = member_client.post(f"/admin/ingestion/source/{source_id}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Source.objects.filter(pk=source_id).exists()
+    assert not ApiKey.objects.filter(source_id=source_id).exists()
+    assert not Website.objects.filter(source_id=source_id).exists()
+    assert not RejectedEvent.objects.filter(source_id=source_id).exists()
+    assert Event.objects.filter(source_id=source_id).count() == 3
+
+
+def test_a_member_without_the_delete_permission_of_api_keys_cannot_delete_a_source_that_has_one(member_client, tenant):
+    member = User.objects.get(username="member")
+    member.user_permissions.remove(Permission.objects.get(codename="delete_apikey"))
+
+    page = member_client.get(f"/admin/ingestion/source/{tenant.source.id}/delete/")
+    response = member_client.post(f"/admin/ingestion/source/{tenant.source.id}/delete/", {"post": "yes"})
+
+    assert page.context["perms_lacking"] == {"API key"}
+    assert response.status_code == 403
+    assert Source.objects.filter(pk=tenant.source.id).exists()
+
+
 def test_an_api_key_keeps_its_source_when_its_change_form_names_another(staff_client, tenant, other_tenant):
     key = ApiKey.objects.get(identifier=tenant.api_key.split(".")[0])
 
