@@ -1,7 +1,8 @@
 """Requests the vendors' own SDKs send, replayed byte for byte through the URL.
 
 Each body was captured from the SDK pointed at TrackHub with its base-URL option only
-(docs/formats.md, "What the vendors' SDKs send"); the headers are the SDK's own.
+(docs/formats.md, the sections "Intempt's SDK", "Databuddy's Node SDK" and "ThriveStack
+and Userpilot SDKs"); the headers are the SDK's own.
 """
 
 from __future__ import annotations
