@@ -156,9 +156,33 @@ def test_redis_url_defaults_to_the_broker():
 )
 def test_a_redis_broker_gets_trackhubs_transport_and_any_other_kombus_own(broker_url, transport):
     expression = "__import__('trackhub.celery').celery.app.connection_for_write().transport_cls"
-    result = setting({"CELERY_BROKER_URL": broker_url, "DJANGO_SECRET_KEY": "x"}, expression)
+    env = {"CELERY_BROKER_URL": broker_url, "REDIS_URL": "redis://127.0.0.1:6379/3", "DJANGO_SECRET_KEY": "x"}
+    result = setting(env, expression)
 
     assert result == f"('{transport}',)"
+
+
+@pytest.mark.parametrize("program", ["manage.py", "celery worker"])
+def test_a_broker_other_than_redis_without_redis_url_stops_each_program_with_one_line(program):
+    # Workers and web processes would each keep the dashboard's counts and the rate-limit
+    # counters to themselves: a large project's charts never filled in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "CELERY_", "REDIS_"))}
+    env |= {**PRODUCTION, "CELERY_BROKER_URL": "amqp://guest@127.0.0.1//"}
+    command = [sys.executable, "manage.py", "check"] if program == "manage.py" else [
+        sys.executable, "-m", "celery", "-A", "trackhub", "worker"]  # fmt: skip
+
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1
+    assert "TrackHub cannot start: REDIS_URL must be set when CELERY_BROKER_URL is not a Redis URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_without_a_broker_redis_url_may_be_left_unset():
+    # Tasks run in the web process: what it counts it reads itself.
+    result = setting({**PRODUCTION, "CELERY_BROKER_URL": ""}, "settings.REDIS_URL, settings.CELERY_TASK_ALWAYS_EAGER")
+
+    assert result == "('', True)"
 
 
 def test_a_worker_that_lost_the_broker_never_gives_up_reconnecting():

@@ -301,6 +301,16 @@ REDIS_URL = os.environ.get("REDIS_URL") or (
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     # redis-py refuses it only when first used: every track and read request was a 500.
     raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix:// (redis://127.0.0.1:6379/0)")
+if not REDIS_URL and not CELERY_TASK_ALWAYS_EAGER:
+    # Tasks then run in worker processes, which share nothing with the web processes but
+    # this store: without it the dashboard's counts a worker makes stayed in that worker
+    # (a large project's charts said "counting" for good) and each process kept its own
+    # rate-limit counters (the limit times the number of processes). Without a broker
+    # (tasks in-process) the counts are made where they are read.
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when CELERY_BROKER_URL is not a Redis URL: the rate limits and the"
+        " dashboard's counts are shared between processes through it (redis://127.0.0.1:6379/0)"
+    )
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
