@@ -12,9 +12,9 @@ number; a wire-format event's is its place in its line's body, as over HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 from django.conf import settings
@@ -42,12 +42,18 @@ class ImportSummary:
         return self.events_stored + self.events_duplicate + self.events_rejected
 
 
+class LineReader(Protocol):
+    """What the import reads: a binary file, stdin, or a gzip file's decompressed lines."""
+
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
 ProgressCallback = Callable[[int, ImportSummary], None]  # (bytes read so far, counts so far)
 
 
 def events_file_import(
     *,
-    stream: IO[bytes],
+    stream: LineReader,
     source: Source,
     adapter: WireFormatAdapter,
     one_event_per_line: bool,
@@ -85,13 +91,18 @@ def events_file_import(
                     reject_line(line_no, problem.message, problem.field, orjson.dumps(item))
         batch.clear()
 
-    for line_no, raw in enumerate(stream, start=1):
-        bytes_read += len(raw)
+    for line_no, (raw, size, whole) in enumerate(_file_lines(stream, one_event_per_line=one_event_per_line), start=1):
+        bytes_read += size
         line = raw.strip()
-        if not line:
+        if not line and whole:
             continue
         summary.lines += 1
         try:
+            if not whole:
+                # Only its start is at hand: the rejected file keeps a little of it, enough
+                # to tell what the line was (the whole of it would be megabytes of noise).
+                line = line[:LONG_LINE_KEPT_BYTES]
+                raise _line_too_long(one_event_per_line=one_event_per_line)
             document = _line_decode(line, one_event_per_line=one_event_per_line)
         except RequestProblem as problem:
             reject_line(line_no, problem.message, problem.field, line)
@@ -130,6 +141,48 @@ EXPORTED_LINE_FACTOR = 3
 EXPORTED_FIELDS_BYTES = 4 * 1024
 
 
+# Bytes read past the longest line that can be imported before a line counts as over it:
+# room for the whitespace around a line, which does not count against the limit.
+LINE_SLACK_BYTES = 64 * 1024
+# Of a line longer than that, what the rejected file keeps as its ``raw``.
+LONG_LINE_KEPT_BYTES = 1024
+
+
+def _line_longest(*, one_event_per_line: bool) -> int:
+    """The longest line that may hold an importable body (a wire format) or event (ndjson)."""
+    limit = settings.TRACKHUB_MAX_BODY_BYTES
+    return EXPORTED_LINE_FACTOR * limit + EXPORTED_FIELDS_BYTES if one_event_per_line else limit
+
+
+def _line_too_long(*, one_event_per_line: bool) -> RequestProblem:
+    limit = settings.TRACKHUB_MAX_BODY_BYTES
+    if not one_event_per_line:
+        return RequestProblem(f"The line is over the {limit} byte limit")
+    longest = _line_longest(one_event_per_line=True)
+    return RequestProblem(f"The line is over {longest} bytes: no event within the {limit} byte limit is so long")
+
+
+def _file_lines(stream: LineReader, *, one_event_per_line: bool) -> Iterator[tuple[bytes, int, bool]]:
+    """Each line of ``stream`` as (its bytes, its length, whether they are all of it).
+
+    A line is read whole only up to the longest that can be imported (plus
+    LINE_SLACK_BYTES); the rest of a longer one is read in pieces of that size and let go,
+    and only its start is kept (LONG_LINE_KEPT_BYTES of it go to the rejected file). A file whose one "line" is the
+    whole file (a JSON array, a file with CR line ends) was read into memory whole,
+    decoded and written out again: 1.85 GB of memory for a 324 MB line, so such a file
+    of a few gigabytes was killed for memory, with nothing after that line imported.
+    """
+    cap = _line_longest(one_event_per_line=one_event_per_line) + LINE_SLACK_BYTES
+    while raw := stream.readline(cap):
+        size = len(raw)
+        whole = size < cap or raw.endswith(b"\n")
+        while not whole and (rest := stream.readline(cap)):
+            size += len(rest)
+            if rest.endswith(b"\n"):
+                break
+        yield raw, size, whole
+
+
 def _line_decode(line: bytes, *, one_event_per_line: bool) -> Any:
     """A line's JSON, held to the request size limit. A wire-format line is a request body,
     measured as sent. An ``ndjson`` line over the limit is one event as the export writes
@@ -139,11 +192,8 @@ def _line_decode(line: bytes, *, one_event_per_line: bool) -> Any:
     limit = settings.TRACKHUB_MAX_BODY_BYTES
     if len(line) <= limit:
         return json_decode(line)
-    if not one_event_per_line:
-        raise RequestProblem(f"The line is over the {limit} byte limit")
-    longest = EXPORTED_LINE_FACTOR * limit + EXPORTED_FIELDS_BYTES
-    if len(line) > longest:
-        raise RequestProblem(f"The line is over {longest} bytes: no event within the {limit} byte limit is so long")
+    if len(line) > _line_longest(one_event_per_line=one_event_per_line):
+        raise _line_too_long(one_event_per_line=one_event_per_line)
     document = json_decode(line)
     # Written again only for a line over the limit: the export's spelling may be why.
     size = kept_json_size(document)  # a lone surrogate's event would be kept at this size

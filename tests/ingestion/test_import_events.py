@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
+import subprocess
+import sys
+import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 from unittest.mock import ANY
@@ -23,16 +27,25 @@ from tests.seeds import seed_body
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parents[2]
 COMPARED = ("name", "namespace", "event_id", "timestamp", "user_id", "profile_id", "anonymous_id", "account_id",
             "session_id", "page_id", "properties", "context")  # fmt: skip
 
 
 def run_import(path: Path, tenant, file_format: str, *extra: str) -> tuple[str, str]:
+    """The command's output; an import that rejected something ends in a CommandError
+    (exit status 1) once the whole file is read, which is taken as its answer here."""
     out, err = io.StringIO(), io.StringIO()
-    call_command(
-        "import_events", str(path), "--source-id", str(tenant.source.id), "--format", file_format, *extra,
-        stdout=out, stderr=err,
-    )  # fmt: skip
+    try:
+        call_command(
+            "import_events", str(path), "--source-id", str(tenant.source.id), "--format", file_format, *extra,
+            stdout=out, stderr=err,
+        )  # fmt: skip
+    except CommandError as exc:
+        if "rejected: see " not in str(exc):
+            raise
+        assert exc.returncode == 1
+        assert "rejected lines and events with their reasons: " in out.getvalue()
     return out.getvalue(), err.getvalue()
 
 
@@ -521,3 +534,82 @@ def test_an_ndjson_line_with_a_lone_surrogate_is_refused_alone_and_kept(tmp_path
     assert rejected.payload["properties"]["title"] == "abc\ufffd"
     (record,) = rejected_records(tmp_path / "history.ndjson.rejected.ndjson")
     assert record["line"] == 2 and record["payload"]["properties"]["title"] == "abc\ufffd"
+
+
+@pytest.mark.parametrize("file_format", ["ndjson", "intempt"])
+def test_a_line_of_many_megabytes_is_refused_without_holding_it_in_memory(tmp_path, tenant, file_format):
+    # A file whose "line" is the whole file (one JSON array, CR line ends) was read into
+    # memory whole, decoded and written out again: 1.85 GB of RSS for a 324 MB line, so a
+    # large file of that kind was killed for memory with nothing imported after it.
+    path = tmp_path / "history.json"
+    line = json.dumps({"track": [{"name": "x", "payload": [{"userId": "u", "data": "a" * 64 * 1024 * 1024}]}]})
+    seed = json.dumps(json.loads(seed_body("intempt_example_1.json")))
+    before = ndjson_event("a") if file_format == "ndjson" else seed
+    with path.open("w") as file:
+        file.write(f"{before}\n{line}\n{before}\n")
+    line_start = line[:2048]
+    del line
+
+    tracemalloc.start()
+    try:
+        out, _ = run_import(path, tenant, file_format)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 32 * 1024 * 1024
+    assert "3 lines: " in out and ", 1 line rejected" in out
+    records = rejected_records(tmp_path / "history.json.rejected.ndjson")
+    assert [record["line"] for record in records] == [2]
+    assert records[0]["errors"][0]["message"].startswith("The line is over ")
+    assert records[0]["raw"] == line_start[:1024]
+
+
+def test_a_gzip_file_is_imported_as_its_lines(tmp_path, tenant):
+    # It was read as bytes: every piece of the compressed data a line refused as not JSON,
+    # nothing stored, and the command's exit status 0.
+    path = tmp_path / "history.ndjson.gz"
+    with gzip.open(path, "wt") as file:
+        file.write("\n".join(ndjson_event(str(n)) for n in range(1500)) + "\n")
+
+    out, _ = run_import(path, tenant, "ndjson")
+
+    assert "1,500 lines: 1,500 events stored, 0 duplicates (already stored), 0 events rejected" in out
+    assert Event.objects.count() == 1500
+
+
+def test_a_corrupt_gzip_file_stops_the_import_with_a_message_not_a_traceback(tmp_path, tenant):
+    path = tmp_path / "history.ndjson.gz"
+    whole = gzip.compress(("\n".join(ndjson_event(str(n)) for n in range(3000)) + "\n").encode())
+    path.write_bytes(whole[: len(whole) // 2])
+
+    with pytest.raises(
+        CommandError, match=r"history\.ndjson\.gz stopped: .*importing the file again stores nothing twice"
+    ):
+        run_import(path, tenant, "ndjson", "--batch-size", "10")
+
+    assert Event.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_that_rejected_anything_exits_non_zero_after_importing_the_rest(tmp_path, tenant):
+    # It exited 0 whatever it refused (an import of a file nothing of which could be
+    # read, too), so a script running it went on as if the whole file were stored.
+    path = tmp_path / "history.ndjson"
+    path.write_text("\n".join([ndjson_event("a"), "{not json", ndjson_event("b")]) + "\n")
+    db = settings.DATABASES["default"]
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+    command = [sys.executable, "manage.py", "import_events", str(path), "--source-id", str(tenant.source.id),
+               "--format", "ndjson", "--no-progress"]  # fmt: skip
+
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1, result.stderr
+    assert "3 lines: 2 events stored, 0 duplicates (already stored), 0 events rejected, 1 line" in result.stdout
+    assert "1 line rejected: see " in result.stderr and "Traceback" not in result.stderr
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["a", "b"]
+
+    path.write_text(ndjson_event("a") + "\n")
+    again = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+    assert again.returncode == 0, again.stderr

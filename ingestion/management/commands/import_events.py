@@ -1,9 +1,11 @@
 import contextlib
+import gzip
 import os
 import sys
 import time
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -14,6 +16,7 @@ from ingestion.imports import ImportSummary, events_file_import
 from ingestion.selectors import source_get
 
 PROGRESS_EVERY_SECONDS = 0.25
+GZIP_MAGIC = b"\x1f\x8b"
 BAR_WIDTH = 24
 
 
@@ -48,6 +51,12 @@ class Progress:
         self.out.flush()
 
 
+def _gzip_compressed(file: IO[bytes]) -> bool:
+    """Whether ``file`` starts as gzip data does, without consuming what it reads."""
+    peek = getattr(file, "peek", None)  # a buffered file or stdin; not every stream has it
+    return peek is not None and bytes(peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)]) == GZIP_MAGIC
+
+
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -61,7 +70,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="The file to import ('-' for stdin).")
+        parser.add_argument("file", help="The file to import ('-' for stdin); a gzip file is read decompressed.")
         parser.add_argument("--source-id", type=int, required=True)
         parser.add_argument("--format", required=True, choices=adapter_names(), dest="file_format")
         parser.add_argument(
@@ -94,7 +103,7 @@ class Command(BaseCommand):
             options["rejected_file"] or ("import.rejected.ndjson" if path == "-" else f"{path}.rejected.ndjson")
         )
         try:
-            stream = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
+            file = sys.stdin.buffer if path == "-" else open(path, "rb")  # noqa: SIM115
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
         if path != "-" and rejected_path.resolve() == Path(path).resolve():
@@ -103,22 +112,37 @@ class Command(BaseCommand):
         try:
             rejected_out = rejected_path.open("wb")
         except OSError as exc:
-            stream.close()
+            file.close()
             raise CommandError(f"cannot write the rejected lines to {rejected_path}: {exc.strerror}") from exc
-        total_bytes = 0 if path == "-" else os.fstat(stream.fileno()).st_size
+        total_bytes = 0 if path == "-" else os.fstat(file.fileno()).st_size
+        stream: IO[bytes] | gzip.GzipFile = file
+        if _gzip_compressed(file):
+            # A compressed file (history kept as .ndjson.gz) is read as its lines: read as
+            # bytes, every piece of it was refused as not JSON and nothing was stored. Its
+            # size says nothing of the lines', so the progress has no bar (as for stdin).
+            stream = gzip.GzipFile(fileobj=file, mode="rb")
+            total_bytes = 0
         # The raw stream: Django's OutputWrapper would style the bar as an error and end lines.
         progress = None if options["no_progress"] else Progress(total_bytes=total_bytes, out=self.stderr._out)
 
-        with stream, rejected_out:
-            summary = events_file_import(
-                stream=stream,
-                source=source,
-                adapter=adapter,
-                one_event_per_line=options["file_format"] == "ndjson",
-                rejected_out=rejected_out,
-                batch_lines=options["batch_size"],
-                progress=progress,
-            )
+        with file, rejected_out:
+            try:
+                summary = events_file_import(
+                    stream=stream,
+                    source=source,
+                    adapter=adapter,
+                    one_event_per_line=options["file_format"] == "ndjson",
+                    rejected_out=rejected_out,
+                    batch_lines=options["batch_size"],
+                    progress=progress,
+                )
+            except (OSError, EOFError, zlib.error) as exc:
+                # The file cannot be read on (a gzip file cut short or corrupt, a read
+                # error): what came before is stored, and dedupe makes a second run safe.
+                raise CommandError(
+                    f"the import of {path} stopped: {exc}; the lines before it were imported, and importing "
+                    "the file again stores nothing twice"
+                ) from exc
             if progress is not None:
                 progress(total_bytes, summary, final=True)
         rejected_any = summary.lines_rejected or summary.events_rejected
@@ -135,3 +159,11 @@ class Command(BaseCommand):
         )
         if rejected_any:
             self.stdout.write(f"rejected lines and events with their reasons: {rejected_path}")
+            # Once the whole file is read: a script running the import learns that not
+            # all of it is stored (it exited 0, also when nothing could be read at all).
+            refused = []
+            if summary.lines_rejected:
+                refused.append(f"{summary.lines_rejected:,} line{pluralize(summary.lines_rejected)}")
+            if summary.events_rejected:
+                refused.append(f"{summary.events_rejected:,} event{pluralize(summary.events_rejected)}")
+            raise CommandError(f"{' and '.join(refused)} rejected: see {rejected_path}", returncode=1)
