@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from ingestion.models import Event, EventKey, RejectedEvent
 
@@ -19,14 +20,31 @@ _REJECTED_CHUNK = 500
 _KEYS_CHUNK = 500
 
 
-def events_erase(*, project_id: int, identity_keys: Sequence[str]) -> int:
+def events_erase(
+    *, project_id: int, identity_keys: Sequence[str], event_keys: Sequence[tuple[str, str, datetime]] = ()
+) -> int:
     """Delete the project's events whose ``identity_key`` is one of ``identity_keys``
-    (exactly the events a profile's page lists); return how many. One statement over every
-    time partition, through the partial index on (project, identity_key). Their dedupe
-    keys stay in the ledger, so a producer re-sending one of them stores nothing again."""
-    if not identity_keys:
-        return 0
-    events = Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys))
+    (exactly the events a profile's page lists), and those named by ``event_keys`` (name,
+    event id, timestamp: events naming the person whose identity work is still pending);
+    return how many. One statement over every time partition, through the partial index
+    on (project, identity_key), and one per chunk of keys. Their dedupe keys stay in the
+    ledger, so a producer re-sending one of them stores nothing again."""
+    deleted = 0
+    if identity_keys:
+        deleted += _events_delete(
+            project_id=project_id,
+            events=Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys)),
+        )
+    wanted = sorted(set(event_keys))
+    for start in range(0, len(wanted), _KEYS_CHUNK):
+        matches = Q()
+        for name, event_id, timestamp in wanted[start : start + _KEYS_CHUNK]:
+            matches |= Q(name=name, event_id=event_id, timestamp=timestamp)
+        deleted += _events_delete(project_id=project_id, events=Event.objects.filter(matches, project_id=project_id))
+    return deleted
+
+
+def _events_delete(*, project_id: int, events: QuerySet[Event]) -> int:
     if connection.vendor != "postgresql":
         # SQLite dedupes on the events table, which keeps no key of a deleted event: the
         # ledger gets the keys of the events erased here.

@@ -5,6 +5,7 @@ memberships, and its events and rejected events go; the accounts it belonged to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -53,7 +54,9 @@ def profile_erase(
             return None
         profile_ids = [profile.id, *Profile.objects.filter(merged_into=profile).values_list("id", flat=True)]
         identifiers = sorted(Identity.objects.filter(profile_id=profile.id).values_list("value", flat=True))
-        events = events_erase(project_id=project_id, identity_keys=identifiers)
+        # Read before the events delete: these events committed before it began.
+        naming = _pending_events_naming(project_id=project_id, identifiers=set(identifiers))
+        events = events_erase(project_id=project_id, identity_keys=identifiers, event_keys=naming)
         _pending_facts_of_erased_events_drop(project_id=project_id, identifiers=set(identifiers))
         rejected_events = rejected_events_erase(project_id=project_id, values=identifiers)
         AccountMembership.objects.filter(profile_id__in=profile_ids).delete()
@@ -69,6 +72,28 @@ def profile_erase(
         profile_id=profile.id, identifiers=identifiers, profiles=len(profile_ids), events=events,
         rejected_events=rejected_events,
     )  # fmt: skip
+
+
+def _pending_events_naming(*, project_id: int, identifiers: set[str]) -> list[tuple[str, str, datetime]]:
+    """The keys (name, event id, timestamp) of the events whose identity work is still
+    pending and names one of ``identifiers`` in any user field.
+
+    Such an event committed after the settle, so its links were never applied: one whose
+    ``identity_key`` is another identifier (``{"userId": "new", "anotherUserId":
+    "erased"}``) is not among the person's events, yet had it committed before the settle
+    it would have joined the person's profile and gone with it. Kept, its facts would
+    re-create the erased identifier in a profile afterwards. Read under the project's
+    identity lock, before the events delete: these events committed before it began, and
+    go with the rest (``_pending_facts_of_erased_events_drop`` then drops their facts).
+    """
+    # Only what committed since the settle: a few rows.
+    pending = IdentityWork.objects.filter(project_id=project_id, processed_at__isnull=True).order_by("id")
+    return [
+        (fact["name"], fact["event_id"], fact_instant(ts_us=fact["ts_us"]))
+        for facts in pending.values_list("facts", flat=True)
+        for fact in facts
+        if fact and any(fact.get(key) in identifiers for key in USER_FIELDS)
+    ]
 
 
 def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[str]) -> None:
