@@ -167,7 +167,7 @@ class KeysetCursorPagination(BasePagination):
             if last is not None:
                 self.next_cursor = self._position(last, backwards=False)
             elif self.cursor is not None:
-                self.next_cursor = Cursor(self.cursor.time, self.cursor.id, backwards=False)
+                self.next_cursor = self._including(self.cursor, backwards=False)
         else:
             if has_more and last is not None:
                 self.next_cursor = self._position(last, backwards=False)
@@ -175,7 +175,7 @@ class KeysetCursorPagination(BasePagination):
                 self.previous_cursor = (
                     self._position(first, backwards=True)
                     if first is not None
-                    else Cursor(self.cursor.time, self.cursor.id, backwards=True)
+                    else self._including(self.cursor, backwards=True)
                 )
         return rows
 
@@ -220,6 +220,16 @@ class KeysetCursorPagination(BasePagination):
 
     def _position(self, row: Model, *, backwards: bool) -> Cursor:
         return Cursor(time=getattr(row, self.time_field), id=row.pk, backwards=backwards)
+
+    def _including(self, cursor: Cursor, *, backwards: bool) -> Cursor:
+        """The position whose page, read ``backwards`` or not, starts at ``cursor``'s own
+        row: the link back from an empty page (its rows erased, or its cursor reused with
+        other filters). ``cursor`` names the row the page before it ended (or began) on,
+        which a position excludes: the same position as a link skipped that row. Ids are
+        whole numbers, so one id further back in the reading direction is that row
+        included, and nothing more."""
+        read_descending = self.descending != backwards
+        return Cursor(cursor.time, cursor.id + 1 if read_descending else cursor.id - 1, backwards=backwards)
 
     def _link(self, cursor: Cursor | None) -> str | None:
         if cursor is None:

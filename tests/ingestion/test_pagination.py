@@ -187,3 +187,69 @@ def test_a_deep_page_reads_only_its_own_rows(tenant, read_client):
     (page_query,) = [query["sql"] for query in captured if query["sql"].endswith("LIMIT 1001")]
     # The page starts at the cursor in the index instead of reading the 15,000 rows before it.
     assert rows_removed_by_filters(page_query) < 100
+
+
+def track_as(client, tenant, user: str, *events: tuple[str, int]) -> None:
+    """Store events (event id, timestamp ms) of ``user`` through the Intempt endpoint."""
+    body = {
+        "track": [{"name": "E", "payload": [{"eventId": eid, "userId": user, "timestamp": ts} for eid, ts in events]}]
+    }
+    response = client.post(tenant.intempt_url, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+
+
+def test_previous_of_a_page_left_empty_by_an_erasure_leads_back_to_the_row_its_cursor_names(
+    client, tenant, read_client
+):
+    from profiles.services import profile_erase
+
+    track_as(client, tenant, "kept", *[(f"k{n}", BASE_MS + 10 + n) for n in range(3)])
+    track_as(client, tenant, "gone", *[(f"g{n}", BASE_MS + n) for n in range(3)])
+    page1 = read_client.get("/api/v1/events/?page_size=3").json()
+    assert [e["event_id"] for e in page1["results"]] == ["k2", "k1", "k0"]
+    # The rest of the walk is erased before it is read: the next page is empty.
+    assert profile_erase(project_id=tenant.project.id, identifier="gone") is not None
+
+    page2 = read_client.get(page1["next"]).json()
+    assert page2["results"] == [] and page2["next"] is None
+
+    # Its previous page is the one read before, k0 (the row the cursor names) included.
+    back = read_client.get(page2["previous"]).json()
+    assert [e["event_id"] for e in back["results"]] == ["k2", "k1", "k0"]
+
+
+@pytest.mark.parametrize("ordering", ["", "&ordering=timestamp"])
+def test_next_of_a_previous_page_left_empty_by_an_erasure_leads_back_to_the_row_its_cursor_names(
+    client, tenant, read_client, ordering
+):
+    from profiles.services import profile_erase
+
+    newest_first = not ordering
+    track_as(client, tenant, "gone" if newest_first else "kept", *[(f"a{n}", BASE_MS + 10 + n) for n in range(3)])
+    track_as(client, tenant, "kept" if newest_first else "gone", *[(f"b{n}", BASE_MS + n) for n in range(3)])
+    page1 = read_client.get(f"/api/v1/events/?page_size=3{ordering}").json()
+    page2 = read_client.get(page1["next"]).json()
+    kept = [e["event_id"] for e in page2["results"]]
+    assert profile_erase(project_id=tenant.project.id, identifier="gone") is not None
+
+    back = read_client.get(page2["previous"]).json()
+    assert back["results"] == [] and back["previous"] is None
+
+    # Its next page is the one read before, from the row the cursor names (its first) on.
+    assert [e["event_id"] for e in read_client.get(back["next"]).json()["results"]] == kept
+
+
+def test_previous_of_a_cursor_reused_with_a_filter_that_leaves_nothing_after_it_includes_its_row(
+    client, tenant, read_client
+):
+    track_as(client, tenant, "ann", *[(f"ann{n}", BASE_MS + 10 + n) for n in range(3)])
+    track_as(client, tenant, "bob", *[(f"bob{n}", BASE_MS + n) for n in range(3)])
+    page1 = read_client.get("/api/v1/events/?page_size=3").json()
+    cursor = page1["next"].split("cursor=")[1].split("&")[0]
+
+    # Ann has nothing older than the cursor (her ann0): an empty page.
+    filtered = read_client.get(f"/api/v1/events/?page_size=3&user_id=ann&cursor={cursor}").json()
+    assert filtered["results"] == []
+
+    back = read_client.get(filtered["previous"]).json()
+    assert [e["event_id"] for e in back["results"]] == ["ann2", "ann1", "ann0"]
