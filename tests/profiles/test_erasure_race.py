@@ -26,49 +26,32 @@ def victim(client, tenant):
     return tenant
 
 
-def test_an_event_committed_just_before_the_delete_leaves_no_identity_behind(victim):
-    def link_arrives() -> None:
-        link = {
-            "userId": "victim",
-            "anotherUserId": "victims-new-phone",
-            "eventId": "v2",
-            "timestamp": 1_700_000_001_000,
-        }
-        intempt_post(Client(), victim, link, name="Late")
-
-    with committed_before_the_first_query_on(EVENTS_DELETE, link_arrives):
-        erased = profile_erase(project_id=victim.project.id, identifier="victim")
-    identity_drain()
-
-    assert erased is not None and erased.events == 2  # the late event went with the rest
-    assert not Event.objects.filter(event_id__in=["v1", "v2"]).exists()
-    assert not Identity.objects.filter(value__in=["victim", "victims-new-phone"]).exists()
-    assert list(Identity.objects.values_list("value", flat=True)) == ["bystander"]
-    assert not IdentityWork.objects.filter(processed_at__isnull=True).exists()
-
-
 # The erasure's read of the person's identifiers, after the settle, before the events delete.
 IDENTIFIERS_READ = 'SELECT "profiles_identity"."value" AS "value" FROM'
 
 
-def test_an_event_linking_a_new_identifier_to_the_person_committed_before_the_delete_goes_with_the_rest(victim):
-    """Its ``identity_key`` is the new identifier, so the events delete alone kept it, and
-    the next drain re-created the erased identifier from its facts."""
-
+@pytest.mark.parametrize(
+    ("user_id", "another_user_id", "commits_before"),
+    [
+        ("victim", "victims-new-phone", EVENTS_DELETE),
+        # Its ``identity_key`` is the new identifier, so the events delete alone kept it,
+        # and the next drain re-created the erased identifier from its facts.
+        ("victims-new-phone", "victim", IDENTIFIERS_READ),
+    ],
+    ids=["keyed by the person", "keyed by the new identifier"],
+)
+def test_an_event_linking_the_person_committed_before_the_delete_goes_with_the_rest_and_leaves_no_identity(
+    victim, user_id, another_user_id, commits_before
+):
     def link_arrives() -> None:
-        link = {
-            "userId": "victims-new-phone",
-            "anotherUserId": "victim",
-            "eventId": "v2",
-            "timestamp": 1_700_000_001_000,
-        }
+        link = {"userId": user_id, "anotherUserId": another_user_id, "eventId": "v2", "timestamp": 1_700_000_001_000}
         intempt_post(Client(), victim, link, name="Late")
 
-    with committed_before_the_first_query_on(IDENTIFIERS_READ, link_arrives):
+    with committed_before_the_first_query_on(commits_before, link_arrives):
         erased = profile_erase(project_id=victim.project.id, identifier="victim")
     identity_drain()
 
-    assert erased is not None and erased.events == 2
+    assert erased is not None and erased.events == 2  # the late event went with the rest
     assert not Event.objects.filter(event_id__in=["v1", "v2"]).exists()
     assert not Identity.objects.filter(value__in=["victim", "victims-new-phone"]).exists()
     assert list(Identity.objects.values_list("value", flat=True)) == ["bystander"]
