@@ -231,17 +231,15 @@ class SourceAdmin(ProjectScopedAdmin):
         self, objs: Any, request: HttpRequest
     ) -> tuple[list[Any], dict[Any, int], set[Any], list[Any]]:
         objs = list(objs)
-        counts = {"sources": len(objs), **selectors.sources_contents_count(source_ids=[obj.pk for obj in objs])}
+        contents = selectors.sources_contents_count(source_ids=[obj.pk for obj in objs])
+        counts = {"sources": len(objs), **{str(model._meta.verbose_name_plural): n for model, n in contents.items()}}
         # Django's rule, a kind at a time: a row of a kind the user may not delete (every row
         # here is of the source's project, which they see) refuses the deletion.
-        kinds = {
-            "API keys": ApiKey, "access tokens": AccessToken, "websites": Website, "rejected events": RejectedEvent,
-        }  # fmt: skip
         perms_needed = {str(obj._meta.verbose_name) for obj in objs if not self.has_delete_permission(request, obj)}
         perms_needed |= {
             str(model._meta.verbose_name)
-            for kind, model in kinds.items()
-            if counts[kind] and not self.admin_site.get_model_admin(model).has_delete_permission(request)
+            for model, n in contents.items()
+            if n and not self.admin_site.get_model_admin(model).has_delete_permission(request)
         }
         listed = [f"{capfirst(obj._meta.verbose_name)}: {obj}" for obj in objs]
         return listed, {kind: count for kind, count in counts.items() if count}, perms_needed, []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeAlias
@@ -326,15 +326,13 @@ def projects_contents_count(*, project_ids: Sequence[int]) -> dict[str, int]:
     }
 
 
-def sources_contents_count(*, source_ids: Sequence[int]) -> dict[str, int]:
-    """What deleting these sources takes with them, by kind (for the admin's confirmation
-    page): one COUNT per kind, each on an index that leads with the source. Their events
+def sources_contents_count(*, source_ids: Sequence[int]) -> dict[type[Model], int]:
+    """What deleting these sources takes with them, by model (for the admin's confirmation
+    page): one COUNT per model, each on an index that leads with the source. Their events
     stay (they are the project's data)."""
     return {
-        "API keys": ApiKey.objects.filter(source_id__in=source_ids).count(),
-        "access tokens": AccessToken.objects.filter(source_id__in=source_ids).count(),
-        "websites": Website.objects.filter(source_id__in=source_ids).count(),
-        "rejected events": RejectedEvent.objects.filter(source_id__in=source_ids).count(),
+        model: model.objects.filter(source_id__in=source_ids).count()
+        for model in (ApiKey, AccessToken, Website, RejectedEvent)
     }
 
 
@@ -478,16 +476,14 @@ def events_for_identity_keys(
 _KEYS_PER_QUERY = 500
 
 
-def events_by_keys(
+def events_with_keys(
     *, project_id: int, keys: Iterable[tuple[str, str] | tuple[str, str, datetime]]
-) -> dict[tuple[str, str], Event]:
-    """The project's events whose dedupe key (name, event id) is among ``keys``, by that
-    key; only their id, name, event id and timestamp are loaded. A key may also carry the
-    event's timestamp, which leads its lookup to its partition and through the primary
-    key's (project, timestamp) prefix; without it every partition's (project, name) index
-    is probed."""
-    wanted = list(set(keys))
-    found: dict[tuple[str, str], Event] = {}
+) -> Iterator[QuerySet[Event]]:
+    """The project's events whose dedupe key (name, event id) is among ``keys``, as one
+    query per chunk of keys. A key may also carry the event's timestamp, which leads its
+    lookup to its partition and through the primary key's (project, timestamp) prefix;
+    without it every partition's (project, name) index is probed."""
+    wanted = sorted(set(keys))
     for start in range(0, len(wanted), _KEYS_PER_QUERY):
         matches = Q()
         for name, event_id, *timestamp in wanted[start : start + _KEYS_PER_QUERY]:
@@ -495,7 +491,17 @@ def events_by_keys(
             if timestamp:
                 key_matches &= Q(timestamp=timestamp[0])
             matches |= key_matches
-        rows = Event.objects.filter(matches, project_id=project_id).only("id", "name", "event_id", "timestamp")
+        yield Event.objects.filter(matches, project_id=project_id)
+
+
+def events_by_keys(
+    *, project_id: int, keys: Iterable[tuple[str, str] | tuple[str, str, datetime]]
+) -> dict[tuple[str, str], Event]:
+    """The project's events whose dedupe key is among ``keys`` (``events_with_keys``), by
+    that key; only their id, name, event id and timestamp are loaded."""
+    found: dict[tuple[str, str], Event] = {}
+    for events in events_with_keys(project_id=project_id, keys=keys):
+        rows = events.only("id", "name", "event_id", "timestamp")
         found.update(((event.name, event.event_id), event) for event in rows)
     return found
 

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from ingestion.models import Event, EventKey, RejectedEvent
+from ingestion.selectors import events_with_keys
 
 # Rejected events read per query on SQLite, where no SQL finds a value inside the JSON.
 _REJECTED_CHUNK = 500
@@ -35,12 +36,8 @@ def events_erase(
             project_id=project_id,
             events=Event.objects.filter(project_id=project_id, identity_key__in=list(identity_keys)),
         )
-    wanted = sorted(set(event_keys))
-    for start in range(0, len(wanted), _KEYS_CHUNK):
-        matches = Q()
-        for name, event_id, timestamp in wanted[start : start + _KEYS_CHUNK]:
-            matches |= Q(name=name, event_id=event_id, timestamp=timestamp)
-        deleted += _events_delete(project_id=project_id, events=Event.objects.filter(matches, project_id=project_id))
+    for events in events_with_keys(project_id=project_id, keys=event_keys):
+        deleted += _events_delete(project_id=project_id, events=events)
     return deleted
 
 

@@ -4,8 +4,11 @@ memberships, and its events and rejected events go; the accounts it belonged to 
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -88,12 +91,18 @@ def _pending_events_naming(*, project_id: int, identifiers: set[str]) -> list[tu
     """
     # Only what committed since the settle: a few rows.
     pending = IdentityWork.objects.filter(project_id=project_id, processed_at__isnull=True).order_by("id")
-    return [
-        (fact["name"], fact["event_id"], fact_instant(ts_us=fact["ts_us"]))
-        for facts in pending.values_list("facts", flat=True)
-        for fact in facts
-        if fact and any(fact.get(key) in identifiers for key in USER_FIELDS)
-    ]
+    facts = itertools.chain.from_iterable(pending.values_list("facts", flat=True))
+    return [_fact_event_key(fact) for fact in _facts_naming(facts, identifiers=identifiers)]
+
+
+def _facts_naming(facts: Iterable[dict[str, Any] | None], *, identifiers: set[str]) -> list[dict[str, Any]]:
+    """Those of ``facts`` that name one of ``identifiers`` in any user field."""
+    return [fact for fact in facts if fact and any(fact.get(key) in identifiers for key in USER_FIELDS)]
+
+
+def _fact_event_key(fact: dict[str, Any]) -> tuple[str, str, datetime]:
+    """The (name, event id, timestamp) of the event a fact came from."""
+    return fact["name"], fact["event_id"], fact_instant(ts_us=fact["ts_us"])
 
 
 def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[str]) -> None:
@@ -114,15 +123,10 @@ def _pending_facts_of_erased_events_drop(*, project_id: int, identifiers: set[st
     rows = list(
         IdentityWork.objects.select_for_update().filter(project_id=project_id, processed_at__isnull=True).order_by("id")
     )
-    suspects = [
-        fact for row in rows for fact in row.facts if fact and any(fact.get(key) in identifiers for key in USER_FIELDS)
-    ]
+    suspects = _facts_naming(itertools.chain.from_iterable(row.facts for row in rows), identifiers=identifiers)
     if not suspects:
         return
-    stored = events_by_keys(
-        project_id=project_id,
-        keys=[(fact["name"], fact["event_id"], fact_instant(ts_us=fact["ts_us"])) for fact in suspects],
-    )
+    stored = events_by_keys(project_id=project_id, keys=[_fact_event_key(fact) for fact in suspects])
     gone = {(fact["name"], fact["event_id"]) for fact in suspects} - stored.keys()
     for row in rows:
         kept = [fact for fact in row.facts if not fact or (fact["name"], fact["event_id"]) not in gone]
